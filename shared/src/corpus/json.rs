@@ -1,0 +1,109 @@
+//! JSON Lines readers: BEIR corpus.jsonl / queries.jsonl and plain `{id, title?, text, url?}` files.
+//!
+//! One reader serves both: the id is taken from `_id` (BEIR) or `id`, as a string or an integer.
+
+use serde_json::{Map, Value};
+
+use super::lines::{lines, Line};
+use super::{Document, Query};
+use crate::error::ParseError;
+
+/// Reads documents, one JSON object per line; blank lines are skipped.
+pub fn read_documents_jsonl(file: &str, bytes: &[u8]) -> Result<Vec<Document>, ParseError> {
+    read_objects(file, bytes, |line, object| {
+        Ok(Document {
+            id: id_field(file, line, object)?,
+            title: string_field(file, line, object, "title")?.unwrap_or_default(),
+            text: string_field(file, line, object, "text")?
+                .ok_or_else(|| ParseError::new(file, line.number, "text", "missing"))?,
+            url: string_field(file, line, object, "url")?,
+        })
+    })
+}
+
+/// Reads queries, one JSON object per line with an id and `text`.
+pub fn read_queries_jsonl(file: &str, bytes: &[u8]) -> Result<Vec<Query>, ParseError> {
+    read_objects(file, bytes, |line, object| {
+        Ok(Query {
+            id: id_field(file, line, object)?,
+            text: string_field(file, line, object, "text")?
+                .ok_or_else(|| ParseError::new(file, line.number, "text", "missing"))?,
+        })
+    })
+}
+
+fn read_objects<T>(
+    file: &str,
+    bytes: &[u8],
+    mut build: impl FnMut(&Line, &Map<String, Value>) -> Result<T, ParseError>,
+) -> Result<Vec<T>, ParseError> {
+    let mut out = Vec::new();
+    for line in lines(file, bytes) {
+        let line = line?;
+        if line.text.trim().is_empty() {
+            continue;
+        }
+        let value: Value = serde_json::from_str(line.text)
+            .map_err(|e| ParseError::new(file, line.number, "json", format!("not valid JSON: {e}")))?;
+        let Value::Object(object) = value else {
+            return Err(ParseError::new(file, line.number, "json", "expected a JSON object"));
+        };
+        out.push(build(&line, &object)?);
+    }
+    Ok(out)
+}
+
+fn id_field(file: &str, line: &Line, object: &Map<String, Value>) -> Result<String, ParseError> {
+    let (key, value) = ["_id", "id"]
+        .iter()
+        .find_map(|key| object.get(*key).map(|v| (*key, v)))
+        .ok_or_else(|| ParseError::new(file, line.number, "_id", "missing (neither `_id` nor `id` is present)"))?;
+    let id = match value {
+        Value::String(s) => s.clone(),
+        Value::Number(n) if n.is_u64() || n.is_i64() => n.to_string(),
+        other => {
+            return Err(ParseError::new(file, line.number, key, format!("expected a string or an integer, found {other}")))
+        }
+    };
+    if id.is_empty() {
+        return Err(ParseError::new(file, line.number, key, "empty"));
+    }
+    Ok(id)
+}
+
+fn string_field(file: &str, line: &Line, object: &Map<String, Value>, key: &str) -> Result<Option<String>, ParseError> {
+    match object.get(key) {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(s)) => Ok(Some(s.clone())),
+        Some(other) => Err(ParseError::new(file, line.number, key, format!("expected a string, found {other}"))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_beir_and_plain_documents() {
+        let bytes = b"{\"_id\": \"4983\", \"title\": \"T\", \"text\": \"body\", \"metadata\": {}}\n\n{\"id\": 7, \"text\": \"x\", \"url\": \"/a.html\"}\n";
+        let docs = read_documents_jsonl("c.jsonl", bytes).unwrap();
+        assert_eq!(docs.len(), 2);
+        assert_eq!(docs[0].id, "4983");
+        assert_eq!(docs[0].full_text(), "T body");
+        assert_eq!(docs[1].id, "7");
+        assert_eq!(docs[1].title, "");
+        assert_eq!(docs[1].url.as_deref(), Some("/a.html"));
+    }
+
+    #[test]
+    fn errors_name_file_line_and_field() {
+        let err = read_documents_jsonl("c.jsonl", b"{\"_id\":\"1\",\"text\":\"a\"}\n{\"_id\":\"2\"}\n").unwrap_err();
+        assert_eq!(err.to_string(), "c.jsonl:2: field `text`: missing");
+        let err = read_documents_jsonl("c.jsonl", b"{\"_id\":\"1\",\"text\":3}").unwrap_err();
+        assert_eq!((err.line, err.field.as_str()), (1, "text"));
+        let err = read_queries_jsonl("q.jsonl", b"[1,2]").unwrap_err();
+        assert_eq!(err.field, "json");
+        let err = read_queries_jsonl("q.jsonl", b"{\"text\":\"a\"}").unwrap_err();
+        assert_eq!(err.field, "_id");
+    }
+}

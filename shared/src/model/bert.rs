@@ -1,0 +1,113 @@
+//! BERT in Burn, generic over the backend: embeddings, post-norm transformer layers with
+//! exact (erf) GELU, and masked mean pooling into L2-normalised sentence vectors.
+
+use burn::module::Module;
+use burn::nn::{Embedding, EmbeddingConfig, LayerNorm, LayerNormConfig, Linear, LinearConfig};
+use burn::tensor::activation::{gelu, softmax};
+use burn::tensor::backend::Backend;
+use burn::tensor::{Int, Tensor};
+
+use super::BertConfig;
+
+/// Added to attention scores of padding positions: exp() of it underflows to exactly 0.
+const MASKED_SCORE: f32 = -10_000.0;
+
+#[derive(Module, Debug)]
+pub struct Embeddings<B: Backend> {
+    word: Embedding<B>,
+    position: Embedding<B>,
+    token_type: Embedding<B>,
+    norm: LayerNorm<B>,
+}
+
+#[derive(Module, Debug)]
+pub struct Layer<B: Backend> {
+    query: Linear<B>,
+    key: Linear<B>,
+    value: Linear<B>,
+    attention_output: Linear<B>,
+    attention_norm: LayerNorm<B>,
+    intermediate: Linear<B>,
+    output: Linear<B>,
+    output_norm: LayerNorm<B>,
+}
+
+/// The encoder stack of a BERT checkpoint (no pooler: sentence vectors come from mean pooling).
+#[derive(Module, Debug)]
+pub struct Bert<B: Backend> {
+    embeddings: Embeddings<B>,
+    layers: Vec<Layer<B>>,
+    num_heads: usize,
+}
+
+impl<B: Backend> Bert<B> {
+    /// A randomly initialised network of the given shape.
+    pub fn new(config: &BertConfig, device: &B::Device) -> Self {
+        let hidden = config.hidden_size;
+        let norm = || LayerNormConfig::new(hidden).with_epsilon(config.layer_norm_eps).init(device);
+        let linear = |i: usize, o: usize| LinearConfig::new(i, o).init(device);
+        let embeddings = Embeddings {
+            word: EmbeddingConfig::new(config.vocab_size, hidden).init(device),
+            position: EmbeddingConfig::new(config.max_position_embeddings, hidden).init(device),
+            token_type: EmbeddingConfig::new(config.type_vocab_size, hidden).init(device),
+            norm: norm(),
+        };
+        let layers = (0..config.num_hidden_layers)
+            .map(|_| Layer {
+                query: linear(hidden, hidden),
+                key: linear(hidden, hidden),
+                value: linear(hidden, hidden),
+                attention_output: linear(hidden, hidden),
+                attention_norm: norm(),
+                intermediate: linear(hidden, config.intermediate_size),
+                output: linear(config.intermediate_size, hidden),
+                output_norm: norm(),
+            })
+            .collect();
+        Self { embeddings, layers, num_heads: config.num_attention_heads }
+    }
+
+    /// Token states `[batch, seq, hidden]` for token ids, token type ids and a 1/0 attention mask.
+    pub fn forward(&self, ids: Tensor<B, 2, Int>, token_types: Tensor<B, 2, Int>, mask: Tensor<B, 2>) -> Tensor<B, 3> {
+        let [batch, seq] = ids.dims();
+        let positions = Tensor::<B, 1, Int>::arange(0..seq as i64, &ids.device()).reshape([1, seq]);
+        let x = self.embeddings.word.forward(ids)
+            + self.embeddings.position.forward(positions)
+            + self.embeddings.token_type.forward(token_types);
+        let mut x = self.embeddings.norm.forward(x);
+        // [batch, 1, 1, seq]: 0 for tokens, MASKED_SCORE for padding.
+        let bias = (mask.ones_like() - mask).mul_scalar(MASKED_SCORE).reshape([batch, 1, 1, seq]);
+        for layer in &self.layers {
+            x = layer.forward(x, bias.clone(), self.num_heads);
+        }
+        x
+    }
+
+    /// Mean of the token states under the mask, scaled to unit length: `[batch, hidden]`.
+    pub fn embed(&self, ids: Tensor<B, 2, Int>, token_types: Tensor<B, 2, Int>, mask: Tensor<B, 2>) -> Tensor<B, 2> {
+        let states = self.forward(ids, token_types, mask.clone());
+        let [batch, seq, hidden] = states.dims();
+        let mask3 = mask.reshape([batch, seq, 1]);
+        let summed = (states * mask3.clone()).sum_dim(1).reshape([batch, hidden]);
+        let counts = mask3.sum_dim(1).reshape([batch, 1]).clamp_min(1e-9);
+        let mean = summed / counts;
+        let norms = mean.clone().powi_scalar(2).sum_dim(1).sqrt().clamp_min(1e-12);
+        mean / norms
+    }
+}
+
+impl<B: Backend> Layer<B> {
+    fn forward(&self, x: Tensor<B, 3>, bias: Tensor<B, 4>, num_heads: usize) -> Tensor<B, 3> {
+        let [batch, seq, hidden] = x.dims();
+        let head_dim = hidden / num_heads;
+        let heads = |t: Tensor<B, 3>| t.reshape([batch, seq, num_heads, head_dim]).swap_dims(1, 2);
+        let q = heads(self.query.forward(x.clone()));
+        let k = heads(self.key.forward(x.clone()));
+        let v = heads(self.value.forward(x.clone()));
+        let scores = q.matmul(k.swap_dims(2, 3)).div_scalar((head_dim as f32).sqrt()) + bias;
+        let context = softmax(scores, 3).matmul(v).swap_dims(1, 2).reshape([batch, seq, hidden]);
+        let x = self.attention_norm.forward(self.attention_output.forward(context) + x);
+        let h = self.output.forward(gelu(self.intermediate.forward(x.clone())));
+        self.output_norm.forward(h + x)
+    }
+}

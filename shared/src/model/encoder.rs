@@ -1,0 +1,106 @@
+//! The text encoder: texts -> token batches sorted by length -> BERT -> mean pooling -> unit vectors.
+
+use burn::tensor::backend::Backend;
+use burn::tensor::{Int, Tensor, TensorData};
+use serde::{Deserialize, Serialize};
+
+use super::{load_bert, Bert, BertConfig, Encoded, ModelError, ModelFiles, TextTokenizer};
+
+/// How texts are cut and batched.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct EncoderConfig {
+    /// Tokens per text, special tokens included (sentence-transformers uses 256 for MiniLM).
+    pub max_len: usize,
+    /// Texts per forward pass.
+    pub batch_size: usize,
+}
+
+impl Default for EncoderConfig {
+    fn default() -> Self {
+        Self { max_len: 256, batch_size: 32 }
+    }
+}
+
+/// A BERT bi-encoder with its tokenizer.
+pub struct TextEncoder<B: Backend> {
+    model: Bert<B>,
+    tokenizer: TextTokenizer,
+    bert: BertConfig,
+    config: EncoderConfig,
+    device: B::Device,
+}
+
+impl<B: Backend> TextEncoder<B> {
+    /// Loads a Hugging Face model folder's files onto `device`.
+    pub fn load(files: ModelFiles, config: EncoderConfig, device: &B::Device) -> Result<Self, ModelError> {
+        let bert = BertConfig::from_json(files.config)?;
+        let max_len = config.max_len.min(bert.max_position_embeddings);
+        let tokenizer = TextTokenizer::from_bytes(files.tokenizer, max_len)?;
+        let model = load_bert(&bert, files.weights, device)?;
+        Ok(Self { model, tokenizer, bert, config: EncoderConfig { max_len, ..config }, device: device.clone() })
+    }
+
+    /// Length of the vectors this encoder makes.
+    pub fn dim(&self) -> usize {
+        self.bert.hidden_size
+    }
+
+    pub fn config(&self) -> EncoderConfig {
+        self.config
+    }
+
+    pub fn tokenizer(&self) -> &TextTokenizer {
+        &self.tokenizer
+    }
+
+    /// Encodes `texts` into a row-major `[texts.len(), dim]` matrix of unit vectors.
+    /// Texts are batched by length to cut padding; `progress` hears how many are done after each batch.
+    pub fn encode(&self, texts: &[&str], mut progress: impl FnMut(usize)) -> Result<Vec<f32>, ModelError> {
+        let encoded = self.tokenizer.encode(texts)?;
+        let dim = self.dim();
+        let mut out = vec![0f32; texts.len() * dim];
+        let mut done = 0;
+        for batch in length_sorted_batches(&encoded, self.config.batch_size) {
+            let rows: Vec<&Encoded> = batch.iter().map(|&i| &encoded[i]).collect();
+            let vectors = self
+                .embed(&rows)
+                .into_data()
+                .to_vec::<f32>()
+                .map_err(|e| ModelError::Read(format!("{e:?}")))?;
+            for (&i, vector) in batch.iter().zip(vectors.chunks_exact(dim)) {
+                out[i * dim..(i + 1) * dim].copy_from_slice(vector);
+            }
+            done += batch.len();
+            progress(done);
+        }
+        Ok(out)
+    }
+
+    /// Unit vectors `[rows, dim]` for one batch of tokenized texts, padded to the longest.
+    pub fn embed(&self, rows: &[&Encoded]) -> Tensor<B, 2> {
+        let seq = rows.iter().map(|r| r.ids.len()).max().unwrap_or(0).max(1);
+        let batch = rows.len();
+        let mut ids = vec![0i64; batch * seq];
+        let mut types = vec![0i64; batch * seq];
+        let mut mask = vec![0f32; batch * seq];
+        for (r, row) in rows.iter().enumerate() {
+            for (t, (&id, &ty)) in row.ids.iter().zip(&row.type_ids).enumerate() {
+                ids[r * seq + t] = i64::from(id);
+                types[r * seq + t] = i64::from(ty);
+                mask[r * seq + t] = 1.0;
+            }
+        }
+        let ids = Tensor::<B, 2, Int>::from_data(TensorData::new(ids, [batch, seq]), &self.device);
+        let types = Tensor::<B, 2, Int>::from_data(TensorData::new(types, [batch, seq]), &self.device);
+        let mask = Tensor::<B, 2>::from_data(TensorData::new(mask, [batch, seq]), &self.device);
+        self.model.embed(ids, types, mask)
+    }
+}
+
+/// Indices of `encoded` grouped into batches of similar length (longest first).
+pub fn length_sorted_batches(encoded: &[Encoded], batch_size: usize) -> Vec<Vec<usize>> {
+    let mut order: Vec<usize> = (0..encoded.len()).collect();
+    order.sort_by_key(|&i| std::cmp::Reverse(encoded[i].ids.len()));
+    order.chunks(batch_size.max(1)).map(<[usize]>::to_vec).collect()
+}

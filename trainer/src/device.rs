@@ -1,0 +1,41 @@
+//! Backend selection: one generic job, run on the ndarray CPU backend, wgpu, or CUDA.
+
+use anyhow::Result;
+use burn::tensor::backend::Backend;
+use clap::ValueEnum;
+
+/// Where tensors live.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Device {
+    /// Burn's ndarray backend on the CPU (BLAS matmuls, rayon threads).
+    Cpu,
+    /// Burn's wgpu backend: Vulkan, Metal or DX12; lavapipe where there is no GPU.
+    Wgpu,
+    /// Burn's CUDA backend (build with `--features cuda`).
+    Cuda,
+}
+
+/// Work that is written once for any backend.
+pub trait BackendJob {
+    type Output;
+    fn run<B: Backend>(self, device: B::Device) -> Self::Output;
+}
+
+/// Runs `job` on the chosen backend.
+pub fn run_on<J: BackendJob>(device: Device, job: J) -> Result<J::Output> {
+    match device {
+        Device::Cpu => Ok(job.run::<burn_ndarray::NdArray>(burn_ndarray::NdArrayDevice::Cpu)),
+        Device::Wgpu => Ok(job.run::<burn_wgpu::Wgpu>(burn_wgpu::WgpuDevice::default())),
+        Device::Cuda => run_cuda(job),
+    }
+}
+
+#[cfg(feature = "cuda")]
+fn run_cuda<J: BackendJob>(job: J) -> Result<J::Output> {
+    Ok(job.run::<burn_cuda::Cuda>(burn_cuda::CudaDevice::default()))
+}
+
+#[cfg(not(feature = "cuda"))]
+fn run_cuda<J: BackendJob>(_job: J) -> Result<J::Output> {
+    anyhow::bail!("this dowse was built without CUDA: rebuild with `cargo build --release --features cuda`")
+}
