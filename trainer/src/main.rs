@@ -1,1 +1,63 @@
-fn main() {}
+//! `dowse`: the command line. Each subcommand lives in its own module; this file only parses and dispatches.
+
+mod atomic;
+mod collection;
+mod device;
+mod embed_cache;
+mod encode;
+mod eval;
+mod home;
+mod model_fetch;
+
+use std::path::PathBuf;
+
+use anyhow::Result;
+use clap::{Parser, Subcommand};
+
+// The encoder allocates and frees large tensors every layer; glibc's malloc returns them to the
+// kernel each time (a third of the CPU time went to page faults), mimalloc keeps and reuses them.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
+#[derive(Debug, Parser)]
+#[command(name = "dowse", version, about = "Semantic search that trains its own models and runs in the browser")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Manage models in $DOWSE_HOME/models (default ~/.cache/dowse/models).
+    Model {
+        #[command(subcommand)]
+        command: ModelCommand,
+    },
+    /// Evaluate BM25, dense or hybrid retrieval on a BEIR or SMART collection.
+    Eval(eval::EvalArgs),
+}
+
+#[derive(Debug, Subcommand)]
+enum ModelCommand {
+    /// Download (or copy) a model, verify its checksum and cache it.
+    Fetch {
+        /// Model name.
+        #[arg(default_value = model_fetch::DEFAULT_MODEL)]
+        name: String,
+        /// Copy from a local Hugging Face folder (config.json, model.safetensors, tokenizer.json)
+        /// instead of downloading.
+        #[arg(long)]
+        from: Option<PathBuf>,
+    },
+}
+
+fn main() -> Result<()> {
+    match Cli::parse().command {
+        Command::Model { command: ModelCommand::Fetch { name, from } } => {
+            let dir = model_fetch::fetch(&name, from.as_deref())?;
+            println!("{}", dir.display());
+            Ok(())
+        }
+        Command::Eval(args) => eval::run(&args),
+    }
+}

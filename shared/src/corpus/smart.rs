@@ -31,6 +31,20 @@ pub enum SmartGrades {
     Cleverdon,
 }
 
+impl SmartGrades {
+    /// Cleverdon codes when some line has a third column other than 0 (ADI and CACM write 0
+    /// there for every pair; Cranfield writes 1..4 and -1), else binary.
+    pub fn detect(bytes: &[u8]) -> Self {
+        let text = String::from_utf8_lossy(bytes);
+        let graded = text.lines().any(|line| line.split_whitespace().nth(2).is_some_and(|g| g != "0"));
+        if graded {
+            SmartGrades::Cleverdon
+        } else {
+            SmartGrades::Binary
+        }
+    }
+}
+
 /// Reads every `.I` record of a SMART file.
 pub fn read_smart_records(file: &str, bytes: &[u8]) -> Result<Vec<SmartRecord>, ParseError> {
     let mut records: Vec<SmartRecord> = Vec::new();
@@ -155,6 +169,8 @@ mod tests {
         assert_eq!(qrels["1"]["29"], 0);
         assert_eq!(qrels["2"]["12"], 4);
         assert_eq!(read_smart_qrels("r", b"1 2 7\n", SmartGrades::Cleverdon).unwrap_err().field, "grade");
+        assert_eq!(SmartGrades::detect(b"1 184 2\n1 29 -1\n"), SmartGrades::Cleverdon);
+        assert_eq!(SmartGrades::detect(b"1   17   0   0.000000\n"), SmartGrades::Binary);
         let adi = read_smart_qrels("ADI.REL", b"1   17   0   0.000000\n", SmartGrades::Binary).unwrap();
         assert_eq!(adi["1"]["17"], 1);
     }

@@ -74,13 +74,15 @@ impl<B: Backend> Bert<B> {
         let x = self.embeddings.word.forward(ids)
             + self.embeddings.position.forward(positions)
             + self.embeddings.token_type.forward(token_types);
-        let mut x = self.embeddings.norm.forward(x);
+        let hidden = x.dims()[2];
+        // Tokens as rows of one matrix: each Linear is then a single large matmul, not one per text.
+        let mut x = self.embeddings.norm.forward(x.reshape([batch * seq, hidden]));
         // [batch, 1, 1, seq]: 0 for tokens, MASKED_SCORE for padding.
         let bias = (mask.ones_like() - mask).mul_scalar(MASKED_SCORE).reshape([batch, 1, 1, seq]);
         for layer in &self.layers {
-            x = layer.forward(x, bias.clone(), self.num_heads);
+            x = layer.forward(x, bias.clone(), [batch, seq], self.num_heads);
         }
-        x
+        x.reshape([batch, seq, hidden])
     }
 
     /// Mean of the token states under the mask, scaled to unit length: `[batch, hidden]`.
@@ -97,15 +99,16 @@ impl<B: Backend> Bert<B> {
 }
 
 impl<B: Backend> Layer<B> {
-    fn forward(&self, x: Tensor<B, 3>, bias: Tensor<B, 4>, num_heads: usize) -> Tensor<B, 3> {
-        let [batch, seq, hidden] = x.dims();
+    /// One post-norm transformer layer over token rows `[batch * seq, hidden]`.
+    fn forward(&self, x: Tensor<B, 2>, bias: Tensor<B, 4>, [batch, seq]: [usize; 2], num_heads: usize) -> Tensor<B, 2> {
+        let hidden = x.dims()[1];
         let head_dim = hidden / num_heads;
-        let heads = |t: Tensor<B, 3>| t.reshape([batch, seq, num_heads, head_dim]).swap_dims(1, 2);
+        let heads = |t: Tensor<B, 2>| t.reshape([batch, seq, num_heads, head_dim]).swap_dims(1, 2);
         let q = heads(self.query.forward(x.clone()));
         let k = heads(self.key.forward(x.clone()));
         let v = heads(self.value.forward(x.clone()));
         let scores = q.matmul(k.swap_dims(2, 3)).div_scalar((head_dim as f32).sqrt()) + bias;
-        let context = softmax(scores, 3).matmul(v).swap_dims(1, 2).reshape([batch, seq, hidden]);
+        let context = softmax(scores, 3).matmul(v).swap_dims(1, 2).reshape([batch * seq, hidden]);
         let x = self.attention_norm.forward(self.attention_output.forward(context) + x);
         let h = self.output.forward(gelu(self.intermediate.forward(x.clone())));
         self.output_norm.forward(h + x)

@@ -1,0 +1,48 @@
+//! Native encode throughput: passages/s of all-MiniLM-L6-v2 on SciFact passages
+//! (batch 32, up to 256 tokens), on the ndarray CPU backend and on wgpu.
+//!
+//! Run with `scripts/bench-encode.sh`, which records the numbers with the machine and the date.
+
+use burn::tensor::backend::Backend;
+use criterion::{criterion_group, criterion_main, Criterion, Throughput};
+use dowse_core::corpus::read_documents_jsonl;
+use dowse_core::model::{EncoderConfig, ModelFiles, TextEncoder};
+use dowse_tests::{data, minilm_dir, read};
+
+const BATCH: usize = 32;
+
+// The binary's allocator: the encoder allocates and frees large tensors every layer.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
+fn passages() -> Vec<String> {
+    let docs = read_documents_jsonl("corpus.jsonl", &read(&data("scifact/corpus.jsonl"))).unwrap();
+    docs.iter().take(BATCH).map(|d| d.full_text()).collect()
+}
+
+fn bench_backend<B: Backend>(c: &mut Criterion, name: &str, device: B::Device) {
+    let dir = minilm_dir();
+    let (config, weights, tokenizer) = (read(&dir.join("config.json")), read(&dir.join("model.safetensors")), read(&dir.join("tokenizer.json")));
+    let files = ModelFiles { config: &config, weights: &weights, tokenizer: &tokenizer };
+    let encoder = TextEncoder::<B>::load(files, EncoderConfig { max_len: 256, batch_size: BATCH }, &device).unwrap();
+    let passages = passages();
+    let texts: Vec<&str> = passages.iter().map(String::as_str).collect();
+    // Warm up: shader compilation and autotuning are not part of steady-state throughput.
+    encoder.encode(&texts, |_| {}).unwrap();
+    let mut group = c.benchmark_group("encode_scifact_batch32_len256");
+    group.throughput(Throughput::Elements(BATCH as u64));
+    group.sample_size(10);
+    group.bench_function(name, |b| b.iter(|| encoder.encode(&texts, |_| {}).unwrap()));
+    group.finish();
+}
+
+fn ndarray(c: &mut Criterion) {
+    bench_backend::<burn_ndarray::NdArray>(c, "ndarray", burn_ndarray::NdArrayDevice::Cpu);
+}
+
+fn wgpu(c: &mut Criterion) {
+    bench_backend::<burn_wgpu::Wgpu>(c, "wgpu", burn_wgpu::WgpuDevice::default());
+}
+
+criterion_group!(benches, ndarray, wgpu);
+criterion_main!(benches);

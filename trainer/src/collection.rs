@@ -1,0 +1,79 @@
+//! Opens an evaluation collection folder: BEIR (corpus.jsonl, queries.jsonl, qrels/SPLIT.tsv)
+//! or a SMART classic collection (a `.all` documents file, a `.qry` queries file, a qrels file).
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{bail, Context, Result};
+use dowse_core::corpus::{self, Document, Qrels, Query, SmartGrades};
+
+/// Documents, the judged queries of one split, and their judgments.
+pub struct Collection {
+    pub docs: Vec<Document>,
+    pub queries: Vec<Query>,
+    pub qrels: Qrels,
+}
+
+/// Reads the collection in `dir`; queries without judgments in `split` are dropped.
+pub fn load(dir: &Path, split: &str) -> Result<Collection> {
+    let (docs, queries, qrels) = if dir.join("corpus.jsonl").is_file() {
+        load_beir(dir, split)?
+    } else {
+        load_smart(dir)?
+    };
+    let queries: Vec<Query> = queries.into_iter().filter(|q| qrels.get(&q.id).is_some_and(|j| !j.is_empty())).collect();
+    if docs.is_empty() {
+        bail!("{}: the collection has no documents", dir.display());
+    }
+    if queries.is_empty() {
+        bail!("{}: no query has judgments in split {split:?}", dir.display());
+    }
+    Ok(Collection { docs, queries, qrels })
+}
+
+fn read(path: &Path) -> Result<Vec<u8>> {
+    std::fs::read(path).with_context(|| format!("reading {}", path.display()))
+}
+
+fn load_beir(dir: &Path, split: &str) -> Result<(Vec<Document>, Vec<Query>, Qrels)> {
+    let corpus_path = dir.join("corpus.jsonl");
+    let queries_path = dir.join("queries.jsonl");
+    let qrels_path = dir.join("qrels").join(format!("{split}.tsv"));
+    let docs = corpus::read_documents_jsonl(&corpus_path.display().to_string(), &read(&corpus_path)?)?;
+    let queries = corpus::read_queries_jsonl(&queries_path.display().to_string(), &read(&queries_path)?)?;
+    let qrels = corpus::read_qrels(&qrels_path.display().to_string(), &read(&qrels_path)?)?;
+    Ok((docs, queries, qrels))
+}
+
+/// Finds the one file in `dir` whose lowercase name satisfies `matches`.
+fn find(dir: &Path, what: &str, matches: impl Fn(&str) -> bool) -> Result<PathBuf> {
+    let mut found: Vec<PathBuf> = std::fs::read_dir(dir)
+        .with_context(|| format!("reading folder {}", dir.display()))?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.is_file() && p.file_name().and_then(|n| n.to_str()).is_some_and(|n| matches(&n.to_lowercase())))
+        .collect();
+    found.sort();
+    match found.len() {
+        1 => Ok(found.remove(0)),
+        0 => bail!("{}: not a BEIR folder (no corpus.jsonl) and no SMART {what} file", dir.display()),
+        _ => bail!("{}: several SMART {what} files: {found:?}", dir.display()),
+    }
+}
+
+fn load_smart(dir: &Path) -> Result<(Vec<Document>, Vec<Query>, Qrels)> {
+    let docs_path = find(dir, "documents (*.all*)", |n| n.contains(".all"))?;
+    let queries_path = find(dir, "queries (*.qry)", |n| n.ends_with(".qry"))?;
+    let qrels_path = find(dir, "relevance (*qrel*, *.rel)", |n| n.contains("qrel") || n.ends_with(".rel"))?;
+    let docs = corpus::read_smart_records(&docs_path.display().to_string(), &read(&docs_path)?)?
+        .into_iter()
+        .map(|r| Document { id: r.id, title: r.title, text: r.text, url: None })
+        .collect();
+    let queries = corpus::read_smart_records(&queries_path.display().to_string(), &read(&queries_path)?)?
+        .into_iter()
+        .enumerate()
+        .map(|(position, r)| Query { id: (position + 1).to_string(), text: r.text })
+        .collect();
+    let qrels_bytes = read(&qrels_path)?;
+    let grades = SmartGrades::detect(&qrels_bytes);
+    let qrels = corpus::read_smart_qrels(&qrels_path.display().to_string(), &qrels_bytes, grades)?;
+    Ok((docs, queries, qrels))
+}

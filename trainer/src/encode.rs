@@ -1,0 +1,57 @@
+//! Encoding many texts with a model folder on any backend, with a progress bar and a throughput line.
+
+use std::path::Path;
+use std::time::Instant;
+
+use anyhow::{Context, Result};
+use burn::tensor::backend::Backend;
+use dowse_core::model::{EncoderConfig, ModelFiles, TextEncoder};
+use indicatif::{ProgressBar, ProgressStyle};
+
+use crate::device::BackendJob;
+
+/// Loads the model in `model_dir` and encodes each list of texts into a row-major matrix.
+pub struct EncodeJob<'a> {
+    pub model_dir: &'a Path,
+    pub config: EncoderConfig,
+    /// (label for the progress bar, texts)
+    pub inputs: Vec<(&'a str, &'a [String])>,
+}
+
+/// The encoded matrices, in the order of the inputs, and the vector length.
+pub struct Encoded {
+    pub matrices: Vec<Vec<f32>>,
+    pub dim: usize,
+}
+
+impl BackendJob for EncodeJob<'_> {
+    type Output = Result<Encoded>;
+
+    fn run<B: Backend>(self, device: B::Device) -> Result<Encoded> {
+        let read = |file: &str| {
+            let path = self.model_dir.join(file);
+            std::fs::read(&path).with_context(|| format!("reading {}", path.display()))
+        };
+        let (config, weights, tokenizer) = (read("config.json")?, read("model.safetensors")?, read("tokenizer.json")?);
+        let files = ModelFiles { config: &config, weights: &weights, tokenizer: &tokenizer };
+        let encoder = TextEncoder::<B>::load(files, self.config, &device)
+            .with_context(|| format!("loading the model in {}", self.model_dir.display()))?;
+        let mut matrices = Vec::with_capacity(self.inputs.len());
+        for (label, texts) in self.inputs {
+            let bar = ProgressBar::new(texts.len() as u64).with_style(
+                ProgressStyle::with_template("{msg:>10} [{bar:30}] {pos}/{len} {per_sec} eta {eta}")
+                    .expect("valid template")
+                    .progress_chars("=> "),
+            );
+            bar.set_message(label.to_string());
+            let started = Instant::now();
+            let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
+            let matrix = encoder.encode(&refs, |done| bar.set_position(done as u64))?;
+            bar.finish_and_clear();
+            let seconds = started.elapsed().as_secs_f64();
+            eprintln!("encoded {} {label} in {seconds:.1} s ({:.1} {label}/s)", texts.len(), texts.len() as f64 / seconds.max(1e-9));
+            matrices.push(matrix);
+        }
+        Ok(Encoded { matrices, dim: encoder.dim() })
+    }
+}

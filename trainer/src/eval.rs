@@ -1,0 +1,163 @@
+//! `dowse eval`: runs BM25, dense or hybrid retrieval over a collection and scores it as trec_eval does.
+
+use std::path::PathBuf;
+use std::time::Instant;
+
+use anyhow::{Context, Result};
+use clap::{Args, ValueEnum};
+use dowse_core::bm25::{Bm25Index, Bm25Params};
+use dowse_core::corpus::{format_run, Run};
+use dowse_core::dense::top_k_exact;
+use dowse_core::fusion::{reciprocal_rank_fusion, RRF_K};
+use dowse_core::metrics::{evaluate, Metric};
+use dowse_core::model::EncoderConfig;
+use dowse_core::text::Analyzer;
+use serde_json::json;
+
+use crate::collection::{self, Collection};
+use crate::device::{run_on, Device};
+use crate::encode::EncodeJob;
+use crate::{atomic, embed_cache, home, model_fetch};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Retriever {
+    /// Lexical BM25 (k1=0.9, b=0.4) over title and text.
+    Bm25,
+    /// Exact cosine search over the model's embeddings.
+    Dense,
+    /// BM25 and dense fused by Reciprocal Rank Fusion (k=60).
+    Hybrid,
+}
+
+#[derive(Debug, Args)]
+pub struct EvalArgs {
+    /// A BEIR folder (corpus.jsonl, queries.jsonl, qrels/SPLIT.tsv) or a SMART collection folder.
+    #[arg(long)]
+    pub data: PathBuf,
+    /// Which qrels/SPLIT.tsv to evaluate (BEIR folders).
+    #[arg(long, default_value = "test")]
+    pub split: String,
+    #[arg(long, value_enum, default_value_t = Retriever::Hybrid)]
+    pub retriever: Retriever,
+    /// A Hugging Face model folder (config.json, model.safetensors, tokenizer.json);
+    /// default: the fetched all-MiniLM-L6-v2.
+    #[arg(long)]
+    pub model: Option<PathBuf>,
+    /// Write metrics.json and run.trec into this folder.
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    #[arg(long, value_enum, default_value_t = Device::Cpu)]
+    pub device: Device,
+    /// Texts per forward pass.
+    #[arg(long, default_value_t = 32)]
+    pub batch_size: usize,
+    /// Tokens per text, special tokens included.
+    #[arg(long, default_value_t = 256)]
+    pub max_len: usize,
+    /// Documents ranked per query (and written to run.trec).
+    #[arg(long, default_value_t = 1000)]
+    pub depth: usize,
+    /// Re-encode the passages even when cached embeddings exist.
+    #[arg(long)]
+    pub no_cache: bool,
+}
+
+/// The metrics reported; the first four are printed.
+const METRICS: [Metric; 7] =
+    [Metric::Ndcg(10), Metric::Mrr(10), Metric::Map, Metric::Recall(100), Metric::Recall(10), Metric::Precision(10), Metric::Hit(10)];
+
+pub fn run(args: &EvalArgs) -> Result<()> {
+    let started = Instant::now();
+    let collection = collection::load(&args.data, &args.split)?;
+    eprintln!("{}: {} documents, {} judged queries ({})", args.data.display(), collection.docs.len(), collection.queries.len(), args.split);
+    let rankings = match args.retriever {
+        Retriever::Bm25 => bm25_rankings(&collection, args.depth),
+        Retriever::Dense => dense_rankings(&collection, args)?,
+        Retriever::Hybrid => {
+            let lexical = bm25_rankings(&collection, args.depth);
+            let dense = dense_rankings(&collection, args)?;
+            lexical.iter().zip(&dense).map(|(l, d)| reciprocal_rank_fusion(&[l, d], RRF_K, args.depth)).collect()
+        }
+    };
+    let run: Run = collection
+        .queries
+        .iter()
+        .zip(&rankings)
+        .map(|(q, hits)| {
+            let docs = hits.iter().map(|&(doc, score)| (collection.docs[doc as usize].id.clone(), f64::from(score))).collect();
+            (q.id.clone(), docs)
+        })
+        .collect();
+    let evaluation = evaluate(&collection.qrels, &run, &METRICS);
+    let name = format!("{:?}", args.retriever).to_lowercase();
+    println!("{:<10} {:>8} {:>8} {:>8} {:>8} {:>8}", "retriever", "queries", "nDCG@10", "MRR@10", "MAP", "R@100");
+    let mean = |m: Metric| evaluation.mean[&m.to_string()];
+    println!(
+        "{name:<10} {:>8} {:>8.4} {:>8.4} {:>8.4} {:>8.4}",
+        evaluation.num_queries,
+        mean(Metric::Ndcg(10)),
+        mean(Metric::Mrr(10)),
+        mean(Metric::Map),
+        mean(Metric::Recall(100))
+    );
+    if let Some(out) = &args.out {
+        let report = json!({
+            "data": args.data.display().to_string(),
+            "split": args.split,
+            "retriever": name,
+            "model": args.model.as_ref().map(|m| m.display().to_string()),
+            "num_queries": evaluation.num_queries,
+            "mean": evaluation.mean,
+            "per_query": evaluation.per_query,
+        });
+        atomic::write(&out.join("metrics.json"), serde_json::to_string_pretty(&report)?.as_bytes())?;
+        atomic::write(&out.join("run.trec"), format_run(&run, &format!("dowse-{name}")).as_bytes())?;
+        eprintln!("wrote {} and {}", out.join("metrics.json").display(), out.join("run.trec").display());
+    }
+    eprintln!("done in {:.1} s", started.elapsed().as_secs_f64());
+    Ok(())
+}
+
+/// Each query's BM25 top `depth`, in query order.
+fn bm25_rankings(collection: &Collection, depth: usize) -> Vec<Vec<(u32, f32)>> {
+    let analyzer = Analyzer::default();
+    let index = Bm25Index::build(Bm25Params::default(), collection.docs.iter().map(|d| analyzer.analyze(&d.full_text())));
+    collection.queries.iter().map(|q| index.search(&analyzer.analyze(&q.text), depth)).collect()
+}
+
+/// Each query's exact-cosine top `depth`, in query order; passage embeddings come from the cache when possible.
+fn dense_rankings(collection: &Collection, args: &EvalArgs) -> Result<Vec<Vec<(u32, f32)>>> {
+    let model_dir = match &args.model {
+        Some(dir) => dir.clone(),
+        None => home::model_dir(model_fetch::DEFAULT_MODEL)?,
+    };
+    if !model_dir.join("model.safetensors").is_file() {
+        anyhow::bail!("{}: no model.safetensors (run `dowse model fetch`, or pass --model DIR)", model_dir.display());
+    }
+    let config = EncoderConfig { max_len: args.max_len, batch_size: args.batch_size };
+    let passages: Vec<String> = collection.docs.iter().map(|d| d.full_text()).collect();
+    let queries: Vec<String> = collection.queries.iter().map(|q| q.text.clone()).collect();
+    let key = embed_cache::key(&model_dir, args.max_len, &passages)?;
+    let cached = if args.no_cache { None } else { embed_cache::load(&key, passages.len())? };
+    let mut inputs = vec![("queries", queries.as_slice())];
+    if cached.is_none() {
+        inputs.push(("passages", passages.as_slice()));
+    } else {
+        eprintln!("passage embeddings: cached ({key})");
+    }
+    let job = EncodeJob { model_dir: &model_dir, config, inputs };
+    let mut encoded = run_on(args.device, job)?.with_context(|| format!("encoding with {}", model_dir.display()))?;
+    let dim = encoded.dim;
+    let query_matrix = encoded.matrices.remove(0);
+    let passage_matrix = match cached {
+        Some((matrix, cached_dim)) if cached_dim == dim => matrix,
+        Some((_, cached_dim)) => anyhow::bail!("cached embeddings have {cached_dim} dimensions, the model {dim}"),
+        None => {
+            let matrix = encoded.matrices.remove(0);
+            embed_cache::store(&key, &matrix, dim)?;
+            matrix
+        }
+    };
+    let rankings = query_matrix.chunks_exact(dim).map(|q| top_k_exact(&passage_matrix, dim, q, args.depth)).collect();
+    Ok(rankings)
+}

@@ -1,0 +1,132 @@
+//! The `dowse` binary end to end: model fetch (verified, atomic, idempotent) and eval on a small
+//! BEIR folder cut from SciFact (metrics.json, run.trec, the embedding cache, bad input).
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+use dowse_tests::{data, minilm_dir, read};
+use serde_json::Value;
+
+fn dowse(home: &Path, args: &[&str]) -> Output {
+    let output = Command::new(env!("CARGO_BIN_EXE_dowse")).args(args).env("DOWSE_HOME", home).output().unwrap();
+    eprintln!("dowse {args:?}\n{}{}", String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr));
+    output
+}
+
+fn stderr(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+/// A BEIR folder with SciFact's first 20 test queries, their relevant documents and 200 others.
+fn mini_beir(dir: &Path) {
+    let qrels_text = String::from_utf8(read(&data("scifact/qrels/test.tsv"))).unwrap();
+    let mut qrels_lines = vec![qrels_text.lines().next().unwrap().to_string()];
+    let mut queries = Vec::new();
+    let mut docs = std::collections::HashSet::new();
+    for line in qrels_text.lines().skip(1) {
+        let fields: Vec<&str> = line.split('\t').collect();
+        if !queries.contains(&fields[0].to_string()) {
+            if queries.len() == 20 {
+                continue;
+            }
+            queries.push(fields[0].to_string());
+        }
+        docs.insert(fields[1].to_string());
+        qrels_lines.push(line.to_string());
+    }
+    let corpus = String::from_utf8(read(&data("scifact/corpus.jsonl"))).unwrap();
+    let kept: Vec<&str> = corpus
+        .lines()
+        .enumerate()
+        .filter(|(i, line)| *i < 200 || docs.contains(serde_json::from_str::<Value>(line).unwrap()["_id"].as_str().unwrap()))
+        .map(|(_, line)| line)
+        .collect();
+    let all_queries = String::from_utf8(read(&data("scifact/queries.jsonl"))).unwrap();
+    let kept_queries: Vec<&str> = all_queries
+        .lines()
+        .filter(|line| queries.contains(&serde_json::from_str::<Value>(line).unwrap()["_id"].as_str().unwrap().to_string()))
+        .collect();
+    std::fs::create_dir_all(dir.join("qrels")).unwrap();
+    std::fs::write(dir.join("corpus.jsonl"), kept.join("\n")).unwrap();
+    std::fs::write(dir.join("queries.jsonl"), kept_queries.join("\n")).unwrap();
+    std::fs::write(dir.join("qrels/test.tsv"), qrels_lines.join("\n")).unwrap();
+}
+
+#[test]
+fn eval_writes_metrics_and_a_trec_run_and_caches_embeddings() {
+    let home = tempfile::tempdir().unwrap();
+    let beir = tempfile::tempdir().unwrap();
+    mini_beir(beir.path());
+    let out = home.path().join("out");
+    let model = minilm_dir();
+    let args = |retriever: &'static str| {
+        vec!["eval", "--data", beir.path().to_str().unwrap(), "--retriever", retriever, "--model", model.to_str().unwrap(), "--out", out.to_str().unwrap(), "--depth", "100"]
+    };
+    let first = dowse(home.path(), &args("hybrid"));
+    assert!(first.status.success());
+    assert!(stderr(&first).contains("passages/s"), "no throughput line");
+    let table = String::from_utf8_lossy(&first.stdout).into_owned();
+    assert!(table.contains("nDCG@10") && table.contains("hybrid"));
+
+    let metrics: Value = serde_json::from_slice(&std::fs::read(out.join("metrics.json")).unwrap()).unwrap();
+    assert_eq!(metrics["num_queries"], 20);
+    let ndcg = metrics["mean"]["ndcg_cut_10"].as_f64().unwrap();
+    assert!(ndcg > 0.5, "hybrid nDCG@10 {ndcg} on 20 SciFact queries over ~230 documents");
+    for key in ["mrr_cut_10", "map", "recall_100", "P_10", "success_10"] {
+        assert!(metrics["mean"][key].is_number(), "metrics.json lacks {key}");
+    }
+
+    let run = std::fs::read_to_string(out.join("run.trec")).unwrap();
+    let mut per_query = std::collections::HashMap::<String, usize>::new();
+    for line in run.lines() {
+        let fields: Vec<&str> = line.split(' ').collect();
+        assert_eq!(fields.len(), 6, "{line}");
+        assert_eq!((fields[1], fields[5]), ("Q0", "dowse-hybrid"));
+        let rank = per_query.entry(fields[0].to_string()).or_default();
+        *rank += 1;
+        assert_eq!(fields[3], rank.to_string(), "ranks must count up from 1: {line}");
+    }
+    assert_eq!(per_query.len(), 20);
+    assert!(per_query.values().all(|&n| n <= 100));
+
+    let second = dowse(home.path(), &args("dense"));
+    assert!(second.status.success());
+    assert!(stderr(&second).contains("passage embeddings: cached"), "second run re-encoded");
+}
+
+#[test]
+fn eval_names_file_line_and_field_of_bad_input() {
+    let home = tempfile::tempdir().unwrap();
+    let beir = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(beir.path().join("qrels")).unwrap();
+    std::fs::write(beir.path().join("corpus.jsonl"), "{\"_id\":\"1\",\"text\":\"a\"}\n\n{\"_id\":\"2\",\"title\":\"t\"}\n").unwrap();
+    std::fs::write(beir.path().join("queries.jsonl"), "{\"_id\":\"q\",\"text\":\"a\"}\n").unwrap();
+    std::fs::write(beir.path().join("qrels/test.tsv"), "q\t1\t1\n").unwrap();
+    let output = dowse(home.path(), &["eval", "--data", beir.path().to_str().unwrap(), "--retriever", "bm25"]);
+    assert!(!output.status.success());
+    assert!(stderr(&output).contains("corpus.jsonl:3: field `text`: missing"), "{}", stderr(&output));
+}
+
+#[test]
+fn model_fetch_verifies_and_never_leaves_a_partial_folder() {
+    let home = tempfile::tempdir().unwrap();
+    let fake = tempfile::tempdir().unwrap();
+    let real = minilm_dir();
+    std::fs::copy(real.join("config.json"), fake.path().join("config.json")).unwrap();
+    std::fs::copy(real.join("tokenizer.json"), fake.path().join("tokenizer.json")).unwrap();
+    std::fs::write(fake.path().join("model.safetensors"), b"not the weights").unwrap();
+
+    let bad = dowse(home.path(), &["model", "fetch", "--from", fake.path().to_str().unwrap()]);
+    assert!(!bad.status.success());
+    assert!(stderr(&bad).contains("sha256"), "{}", stderr(&bad));
+    let models = home.path().join("models");
+    let left: Vec<_> = std::fs::read_dir(&models).unwrap().collect();
+    assert!(left.is_empty(), "fetch left {left:?} behind");
+
+    let good = dowse(home.path(), &["model", "fetch", "--from", real.to_str().unwrap()]);
+    assert!(good.status.success());
+    assert!(models.join("all-MiniLM-L6-v2/model.safetensors").is_file());
+    let again = dowse(home.path(), &["model", "fetch"]);
+    assert!(again.status.success());
+    assert!(stderr(&again).contains("already present"));
+}
