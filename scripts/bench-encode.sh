@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# Encode throughput (criterion, tests/benches/encode.rs) on the ndarray and wgpu backends,
+# appended to results/encode.md with the machine and the date.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export XDG_RUNTIME_DIR="${XDG_RUNTIME_DIR:-/tmp/xdg-runtime-$(id -u)}"
+mkdir -p -m 700 "$XDG_RUNTIME_DIR"
+log=$(mktemp)
+cargo bench -p dowse-tests --bench encode -- --warm-up-time 2 --measurement-time 30 2>&1 | tee "$log"
+cpu=$(lscpu | sed -n 's/^Model name: *//p' | head -1)
+{
+    echo
+    echo "## $(date -u +%Y-%m-%d) on $(nproc) cores of ${cpu:-unknown CPU}, $(free -g | awk '/Mem:/{print $2}') GiB"
+    echo
+    echo "all-MiniLM-L6-v2, 32 SciFact passages per iteration (batch 32, up to 256 tokens), criterion median:"
+    echo
+    echo '| backend | time per batch | passages/s |'
+    echo '|---|---|---|'
+    awk '/encode_scifact_batch32_len256\//{name=$1; sub(/.*\//,"",name)} /time:/{t=$4" "$5} /thrpt:/{print "| " name " | " t " | " $4 " |"}' "$log"
+} >> results/encode.md
+rm -f "$log"
+tail -n 12 results/encode.md
