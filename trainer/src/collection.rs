@@ -62,7 +62,9 @@ fn find(dir: &Path, what: &str, matches: impl Fn(&str) -> bool) -> Result<PathBu
 fn load_smart(dir: &Path) -> Result<(Vec<Document>, Vec<Query>, Qrels)> {
     let docs_path = find(dir, "documents (*.all*)", |n| n.contains(".all"))?;
     let queries_path = find(dir, "queries (*.qry)", |n| n.ends_with(".qry"))?;
-    let qrels_path = find(dir, "relevance (*qrel*, *.rel)", |n| n.contains("qrel") || n.ends_with(".rel"))?;
+    let qrels_path = find(dir, "relevance (*qrel*, *.rel)", |n| {
+        (n.contains("qrel") || n.ends_with(".rel")) && !n.ends_with(".readme") && !n.ends_with(".md")
+    })?;
     let docs = corpus::read_smart_records(&docs_path.display().to_string(), &read(&docs_path)?)?
         .into_iter()
         .map(|r| Document { id: r.id, title: r.title, text: r.text, url: None })

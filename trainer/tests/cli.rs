@@ -95,6 +95,19 @@ fn eval_writes_metrics_and_a_trec_run_and_caches_embeddings() {
 }
 
 #[test]
+fn eval_reads_smart_collection_folders() {
+    let home = tempfile::tempdir().unwrap();
+    for (collection, queries) in [("cranfield", "225"), ("adi", "35")] {
+        let folder = data(collection);
+        let output = dowse(home.path(), &["eval", "--data", folder.to_str().unwrap(), "--retriever", "bm25"]);
+        assert!(output.status.success(), "{collection}: {}", stderr(&output));
+        let table = String::from_utf8_lossy(&output.stdout).into_owned();
+        let row: Vec<&str> = table.lines().nth(1).unwrap().split_whitespace().collect();
+        assert_eq!((row[0], row[1]), ("bm25", queries), "{collection}: {table}");
+    }
+}
+
+#[test]
 fn eval_names_file_line_and_field_of_bad_input() {
     let home = tempfile::tempdir().unwrap();
     let beir = tempfile::tempdir().unwrap();
