@@ -89,14 +89,6 @@ impl Bm25Index {
         self.doc_lens.len()
     }
 
-    pub fn num_terms(&self) -> usize {
-        self.term_order.len()
-    }
-
-    pub fn params(&self) -> Bm25Params {
-        self.params
-    }
-
     /// The `k` best documents for the analyzed query terms, best first; documents that share
     /// no term with the query are never returned.
     pub fn search(&self, query_terms: &[String], k: usize) -> Vec<(u32, f32)> {

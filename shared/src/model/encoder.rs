@@ -46,10 +46,6 @@ impl<B: Backend> TextEncoder<B> {
         self.bert.hidden_size
     }
 
-    pub fn config(&self) -> EncoderConfig {
-        self.config
-    }
-
     pub fn tokenizer(&self) -> &TextTokenizer {
         &self.tokenizer
     }
@@ -99,7 +95,7 @@ impl<B: Backend> TextEncoder<B> {
 }
 
 /// Indices of `encoded` grouped into batches of similar length (longest first).
-pub fn length_sorted_batches(encoded: &[Encoded], batch_size: usize) -> Vec<Vec<usize>> {
+fn length_sorted_batches(encoded: &[Encoded], batch_size: usize) -> Vec<Vec<usize>> {
     let mut order: Vec<usize> = (0..encoded.len()).collect();
     order.sort_by_key(|&i| std::cmp::Reverse(encoded[i].ids.len()));
     order.chunks(batch_size.max(1)).map(<[usize]>::to_vec).collect()
