@@ -18,12 +18,7 @@ pub struct ParseError {
 
 impl ParseError {
     pub fn new(file: &str, line: usize, field: &str, message: impl Into<String>) -> Self {
-        Self {
-            file: file.to_string(),
-            line,
-            field: field.to_string(),
-            message: message.into(),
-        }
+        Self { file: file.to_string(), line, field: field.to_string(), message: message.into() }
     }
 }
 

@@ -1,16 +1,26 @@
 //! dowse-core: what the trainer, the server and the browser share.
 //!
 //! The data path runs top to bottom: [`corpus`] readers turn bytes into documents, queries and
-//! judgments; [`text`] and [`bm25`] give lexical search; [`model`] encodes text into vectors
-//! that [`dense`] searches; [`fusion`] merges the two; [`metrics`] scores a run as trec_eval does.
+//! judgments; [`passage`] cuts documents into passages; [`text`] and [`bm25`] give lexical search;
+//! [`model`] encodes text into vectors that [`vectors`] stores quantized and [`hnsw`] (or [`dense`],
+//! exactly) searches; [`docstore`] keeps what results show; [`bundle`] puts it all in one versioned,
+//! checksummed folder; [`search`] runs a query over a bundle, merging lists with [`fusion`];
+//! [`metrics`] scores a run as trec_eval does.
 //! Nothing here touches the file system or spawns threads, so it all builds for wasm32.
 
 pub mod bm25;
+pub mod bundle;
 pub mod corpus;
 pub mod dense;
+pub mod docstore;
 pub mod error;
 pub mod fusion;
+pub mod hnsw;
 pub mod metrics;
 pub mod model;
+pub mod passage;
+pub mod search;
 pub mod text;
 pub mod topk;
+mod varint;
+pub mod vectors;

@@ -135,12 +135,7 @@ fn score(metric: Metric, grades: &[i32], judged: &BTreeMap<String, i32>) -> f64 
 }
 
 fn dcg(grades: &[i32]) -> f64 {
-    grades
-        .iter()
-        .enumerate()
-        .filter(|(_, &g)| g > 0)
-        .map(|(i, &g)| f64::from(g) / ((i + 2) as f64).log2())
-        .sum()
+    grades.iter().enumerate().filter(|(_, &g)| g > 0).map(|(i, &g)| f64::from(g) / ((i + 2) as f64).log2()).sum()
 }
 
 fn average_precision(grades: &[i32], num_relevant: usize) -> f64 {
@@ -162,7 +157,16 @@ mod tests {
 
     #[test]
     fn names_round_trip() {
-        for metric in [Metric::Ndcg(10), Metric::Mrr(10), Metric::RecipRank, Metric::Map, Metric::MapCut(100), Metric::Recall(100), Metric::Precision(5), Metric::Hit(1)] {
+        for metric in [
+            Metric::Ndcg(10),
+            Metric::Mrr(10),
+            Metric::RecipRank,
+            Metric::Map,
+            Metric::MapCut(100),
+            Metric::Recall(100),
+            Metric::Precision(5),
+            Metric::Hit(1),
+        ] {
             assert_eq!(metric.to_string().parse::<Metric>(), Ok(metric));
         }
         assert!("ndcg_cut_0".parse::<Metric>().is_err());

@@ -19,8 +19,29 @@ fn all_parsers(bytes: &[u8]) {
 /// Pieces of the real formats, so random input reaches past the first check.
 fn format_fragments() -> impl Strategy<Value = Vec<u8>> {
     let pieces = prop::sample::select(vec![
-        "{\"_id\":", "\"x\"", "\"text\":", "\"title\":", "1", "}", "{", "\n", "\t", " ", ".I ", ".T\n", ".W\n", ".A\n",
-        "query,passage,label\n", ",", "\"", "Q0", "-1", "1.5", "\u{feff}", "\r\n", "\u{00e9}",
+        "{\"_id\":",
+        "\"x\"",
+        "\"text\":",
+        "\"title\":",
+        "1",
+        "}",
+        "{",
+        "\n",
+        "\t",
+        " ",
+        ".I ",
+        ".T\n",
+        ".W\n",
+        ".A\n",
+        "query,passage,label\n",
+        ",",
+        "\"",
+        "Q0",
+        "-1",
+        "1.5",
+        "\u{feff}",
+        "\r\n",
+        "\u{00e9}",
     ]);
     prop::collection::vec(pieces, 0..64).prop_map(|parts| parts.concat().into_bytes())
 }

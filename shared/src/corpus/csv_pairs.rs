@@ -18,10 +18,7 @@ pub fn read_labeled_pairs(file: &str, bytes: &[u8]) -> Result<Vec<LabeledPair>, 
         line?;
     }
     let mut reader = csv::ReaderBuilder::new().has_headers(true).flexible(false).from_reader(bytes);
-    let headers = reader
-        .headers()
-        .map_err(|e| csv_error(file, &e, "header"))?
-        .clone();
+    let headers = reader.headers().map_err(|e| csv_error(file, &e, "header"))?.clone();
     let column = |name: &str| {
         headers
             .iter()
@@ -44,11 +41,7 @@ pub fn read_labeled_pairs(file: &str, bytes: &[u8]) -> Result<Vec<LabeledPair>, 
                 return Err(ParseError::new(file, line, name, "empty"));
             }
         }
-        out.push(LabeledPair {
-            query: record[query].to_string(),
-            passage: record[passage].to_string(),
-            label: label_value,
-        });
+        out.push(LabeledPair { query: record[query].to_string(), passage: record[passage].to_string(), label: label_value });
     }
     Ok(out)
 }

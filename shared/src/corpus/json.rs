@@ -14,8 +14,7 @@ pub fn read_documents_jsonl(file: &str, bytes: &[u8]) -> Result<Vec<Document>, P
         Ok(Document {
             id: id_field(file, line, object)?,
             title: string_field(file, line, object, "title")?.unwrap_or_default(),
-            text: string_field(file, line, object, "text")?
-                .ok_or_else(|| ParseError::new(file, line.number, "text", "missing"))?,
+            text: string_field(file, line, object, "text")?.ok_or_else(|| ParseError::new(file, line.number, "text", "missing"))?,
             url: string_field(file, line, object, "url")?,
         })
     })
@@ -26,8 +25,7 @@ pub fn read_queries_jsonl(file: &str, bytes: &[u8]) -> Result<Vec<Query>, ParseE
     read_objects(file, bytes, |line, object| {
         Ok(Query {
             id: id_field(file, line, object)?,
-            text: string_field(file, line, object, "text")?
-                .ok_or_else(|| ParseError::new(file, line.number, "text", "missing"))?,
+            text: string_field(file, line, object, "text")?.ok_or_else(|| ParseError::new(file, line.number, "text", "missing"))?,
         })
     })
 }
@@ -43,8 +41,8 @@ fn read_objects<T>(
         if line.text.trim().is_empty() {
             continue;
         }
-        let value: Value = serde_json::from_str(line.text)
-            .map_err(|e| ParseError::new(file, line.number, "json", format!("not valid JSON: {e}")))?;
+        let value: Value =
+            serde_json::from_str(line.text).map_err(|e| ParseError::new(file, line.number, "json", format!("not valid JSON: {e}")))?;
         let Value::Object(object) = value else {
             return Err(ParseError::new(file, line.number, "json", "expected a JSON object"));
         };
@@ -61,9 +59,7 @@ fn id_field(file: &str, line: &Line, object: &Map<String, Value>) -> Result<Stri
     let id = match value {
         Value::String(s) => s.clone(),
         Value::Number(n) if n.is_u64() || n.is_i64() => n.to_string(),
-        other => {
-            return Err(ParseError::new(file, line.number, key, format!("expected a string or an integer, found {other}")))
-        }
+        other => return Err(ParseError::new(file, line.number, key, format!("expected a string or an integer, found {other}"))),
     };
     if id.is_empty() {
         return Err(ParseError::new(file, line.number, key, "empty"));

@@ -80,7 +80,11 @@ pub fn read_smart_records(file: &str, bytes: &[u8]) -> Result<Vec<SmartRecord>, 
 /// `007` and `7` name the same record; callers have checked that `digits` is all ASCII digits.
 fn canonical_number(digits: &str) -> String {
     let trimmed = digits.trim_start_matches('0');
-    if trimmed.is_empty() { "0".to_string() } else { trimmed.to_string() }
+    if trimmed.is_empty() {
+        "0".to_string()
+    } else {
+        trimmed.to_string()
+    }
 }
 
 /// `.X` at the start of a line followed by nothing or whitespace, X an ASCII capital.

@@ -69,8 +69,7 @@ pub fn read_run(file: &str, bytes: &[u8]) -> Result<Run, ParseError> {
                 format!("expected `qid Q0 docid rank score tag`, found {} fields", fields.len()),
             ));
         };
-        rank.parse::<u64>()
-            .map_err(|_| ParseError::new(file, line.number, "rank", format!("not a non-negative integer: {rank:?}")))?;
+        rank.parse::<u64>().map_err(|_| ParseError::new(file, line.number, "rank", format!("not a non-negative integer: {rank:?}")))?;
         let score = score
             .parse::<f64>()
             .ok()

@@ -38,12 +38,9 @@ impl BertConfig {
     pub fn from_json(bytes: &[u8]) -> Result<Self, ModelError> {
         let config: Self = serde_json::from_slice(bytes).map_err(|e| ModelError::Config(e.to_string()))?;
         if config.hidden_act != "gelu" {
-            return Err(ModelError::Config(format!(
-                "field `hidden_act`: {:?} is not supported (only exact \"gelu\")",
-                config.hidden_act
-            )));
+            return Err(ModelError::Config(format!("field `hidden_act`: {:?} is not supported (only exact \"gelu\")", config.hidden_act)));
         }
-        if config.num_attention_heads == 0 || config.hidden_size % config.num_attention_heads != 0 {
+        if config.num_attention_heads == 0 || !config.hidden_size.is_multiple_of(config.num_attention_heads) {
             return Err(ModelError::Config(format!(
                 "field `num_attention_heads`: {} does not divide hidden_size {}",
                 config.num_attention_heads, config.hidden_size

@@ -59,11 +59,7 @@ impl<B: Backend> TextEncoder<B> {
         let mut done = 0;
         for batch in length_sorted_batches(&encoded, self.config.batch_size) {
             let rows: Vec<&Encoded> = batch.iter().map(|&i| &encoded[i]).collect();
-            let vectors = self
-                .embed(&rows)
-                .into_data()
-                .to_vec::<f32>()
-                .map_err(|e| ModelError::Read(format!("{e:?}")))?;
+            let vectors = self.embed(&rows).into_data().to_vec::<f32>().map_err(|e| ModelError::Read(format!("{e:?}")))?;
             for (&i, vector) in batch.iter().zip(vectors.chunks_exact(dim)) {
                 out[i * dim..(i + 1) * dim].copy_from_slice(vector);
             }

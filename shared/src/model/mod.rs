@@ -13,4 +13,4 @@ pub use config::BertConfig;
 pub use encoder::{EncoderConfig, TextEncoder};
 pub use error::ModelError;
 pub use load::{load_bert, ModelFiles};
-pub use tokenizer::{Encoded, TextTokenizer};
+pub use tokenizer::{Encoded, TextTokenizer, WordSpan};

@@ -1,7 +1,8 @@
 //! Word-piece tokenization through Hugging Face `tokenizers`, set up the way the encoder reads:
 //! special tokens added, truncation at the model's maximum length, no padding (batches pad themselves).
+//! It also measures texts in word pieces, word by word, for cutting documents into passages.
 
-use tokenizers::{Tokenizer, TruncationParams};
+use tokenizers::{PostProcessor, Tokenizer, TruncationParams};
 
 use super::ModelError;
 
@@ -12,31 +13,61 @@ pub struct Encoded {
     pub type_ids: Vec<u32>,
 }
 
+/// One word of a text (as the tokenizer's pre-tokenizer splits it) and its size in word pieces.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct WordSpan {
+    /// Byte range of the word in the text.
+    pub start: usize,
+    pub end: usize,
+    pub pieces: usize,
+}
+
 /// A `tokenizer.json` configured for encoding.
 pub struct TextTokenizer {
     inner: Tokenizer,
+    /// The same tokenizer without truncation, for measuring whole texts.
+    untruncated: Tokenizer,
 }
 
 impl TextTokenizer {
     /// Reads `tokenizer.json` and sets truncation to `max_len` tokens, special tokens included.
     pub fn from_bytes(bytes: &[u8], max_len: usize) -> Result<Self, ModelError> {
-        let mut inner = Tokenizer::from_bytes(bytes).map_err(|e| ModelError::Tokenizer(e.to_string()))?;
-        inner.with_padding(None);
+        let mut untruncated = Tokenizer::from_bytes(bytes).map_err(|e| ModelError::Tokenizer(e.to_string()))?;
+        untruncated.with_padding(None);
+        untruncated.with_truncation(None).map_err(|e| ModelError::Tokenizer(e.to_string()))?;
+        let mut inner = untruncated.clone();
         inner
             .with_truncation(Some(TruncationParams { max_length: max_len, ..Default::default() }))
             .map_err(|e| ModelError::Tokenizer(e.to_string()))?;
-        Ok(Self { inner })
+        Ok(Self { inner, untruncated })
+    }
+
+    /// How many special tokens the encoder adds around a single text.
+    pub fn num_special_tokens(&self) -> usize {
+        self.inner.get_post_processor().map_or(0, |p| p.added_tokens(false))
+    }
+
+    /// The words of `text` with their byte ranges and word-piece counts, special tokens left out.
+    pub fn word_spans(&self, text: &str) -> Result<Vec<WordSpan>, ModelError> {
+        let encoding = self.untruncated.encode(text, false).map_err(|e| ModelError::Tokenizer(e.to_string()))?;
+        let mut spans: Vec<WordSpan> = Vec::new();
+        let mut last_word = None;
+        for (word, &(start, end)) in encoding.get_word_ids().iter().zip(encoding.get_offsets()) {
+            match (word, spans.last_mut()) {
+                (Some(w), Some(span)) if last_word == Some(*w) => {
+                    span.end = span.end.max(end);
+                    span.pieces += 1;
+                }
+                _ => spans.push(WordSpan { start, end, pieces: 1 }),
+            }
+            last_word = *word;
+        }
+        Ok(spans)
     }
 
     /// Tokenizes each text on its own (no pairs).
     pub fn encode(&self, texts: &[&str]) -> Result<Vec<Encoded>, ModelError> {
-        let encodings = self
-            .inner
-            .encode_batch(texts.to_vec(), true)
-            .map_err(|e| ModelError::Tokenizer(e.to_string()))?;
-        Ok(encodings
-            .into_iter()
-            .map(|e| Encoded { ids: e.get_ids().to_vec(), type_ids: e.get_type_ids().to_vec() })
-            .collect())
+        let encodings = self.inner.encode_batch(texts.to_vec(), true).map_err(|e| ModelError::Tokenizer(e.to_string()))?;
+        Ok(encodings.into_iter().map(|e| Encoded { ids: e.get_ids().to_vec(), type_ids: e.get_type_ids().to_vec() }).collect())
     }
 }

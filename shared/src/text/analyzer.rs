@@ -4,6 +4,8 @@
 //! possessive `'s`, filtered by the English stopword list and stemmed with the
 //! Snowball English (Porter2) stemmer.
 
+use std::ops::Range;
+
 use rust_stemmers::{Algorithm, Stemmer};
 use unicode_segmentation::UnicodeSegmentation;
 
@@ -23,14 +25,19 @@ impl Default for Analyzer {
 impl Analyzer {
     /// The terms of `text`, in order, duplicates kept.
     pub fn analyze(&self, text: &str) -> Vec<String> {
-        text.unicode_words()
-            .filter_map(|word| {
+        self.analyze_spans(text).into_iter().map(|(_, term)| term).collect()
+    }
+
+    /// The terms of `text` with the byte range of the word each came from.
+    pub fn analyze_spans(&self, text: &str) -> Vec<(Range<usize>, String)> {
+        text.unicode_word_indices()
+            .filter_map(|(start, word)| {
                 let lower = word.to_lowercase();
-                let word = lower.strip_suffix("'s").or_else(|| lower.strip_suffix("\u{2019}s")).unwrap_or(&lower);
-                if word.is_empty() || is_stopword(word) {
+                let stripped = lower.strip_suffix("'s").or_else(|| lower.strip_suffix("\u{2019}s")).unwrap_or(&lower);
+                if stripped.is_empty() || is_stopword(stripped) {
                     return None;
                 }
-                Some(self.stemmer.stem(word).into_owned())
+                Some((start..start + word.len(), self.stemmer.stem(stripped).into_owned()))
             })
             .collect()
     }

@@ -50,8 +50,7 @@ impl<'a> Reader<'a> {
     /// A varint that must fit a u32.
     pub fn varint_u32(&mut self, what: &'static str) -> Result<u32, FormatError> {
         let value = self.varint(what)?;
-        u32::try_from(value)
-            .map_err(|_| FormatError::Corrupt { section: self.section, message: format!("{what}: {value} overflows u32") })
+        u32::try_from(value).map_err(|_| FormatError::Corrupt { section: self.section, message: format!("{what}: {value} overflows u32") })
     }
 
     pub fn bytes(&mut self, len: usize, what: &'static str) -> Result<&'a [u8], FormatError> {

@@ -5,14 +5,13 @@
 //! term score = idf * tf * (k1 + 1) / (tf + k1 * (1 - b + b * dl / avgdl)), summed over the
 //! query's terms, each weighted by how often it occurs in the query.
 
-mod varint;
-
 use std::collections::HashMap;
 
 use serde::{Deserialize, Serialize};
 
 use crate::error::FormatError;
 use crate::topk::top_k;
+use crate::varint;
 
 const MAGIC: &[u8; 4] = b"DBM2";
 const VERSION: u32 = 1;

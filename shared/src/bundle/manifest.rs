@@ -1,0 +1,99 @@
+//! `manifest.json`: what a bundle holds and how it was built, and the length and sha256 of every
+//! other file in it, so that a reader can reject a truncated, corrupted or tampered bundle.
+
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use super::BundleError;
+use crate::bm25::Bm25Params;
+use crate::passage::ChunkConfig;
+use crate::vectors::Quantization;
+
+/// The value of `format` in every manifest.
+pub const FORMAT: &str = "dowse-bundle";
+/// The newest bundle format this build reads and the one it writes.
+pub const FORMAT_VERSION: u32 = 1;
+
+/// The model whose vectors the bundle holds, and which must encode its queries.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ModelInfo {
+    /// Where the model came from (a name or folder), for people reading the manifest.
+    pub id: String,
+    pub dim: usize,
+    /// Tokens per text, special tokens included.
+    pub max_len: usize,
+}
+
+/// How the graph was built and how wide to search it by default.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HnswInfo {
+    pub m: usize,
+    pub ef_construction: usize,
+    pub ef_search: usize,
+}
+
+/// One file of the bundle, by its path relative to the bundle folder.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FileEntry {
+    pub path: String,
+    pub bytes: u64,
+    pub sha256: String,
+}
+
+impl FileEntry {
+    pub fn describe(path: &str, bytes: &[u8]) -> Self {
+        Self { path: path.to_string(), bytes: bytes.len() as u64, sha256: sha256_hex(bytes) }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Manifest {
+    pub format: String,
+    pub format_version: u32,
+    /// The program and version that wrote the bundle.
+    pub created_by: String,
+    pub model: ModelInfo,
+    pub documents: usize,
+    pub passages: usize,
+    pub quantization: Quantization,
+    pub hnsw: HnswInfo,
+    pub bm25: Bm25Params,
+    pub chunking: ChunkConfig,
+    pub files: Vec<FileEntry>,
+}
+
+impl Manifest {
+    /// Parses `manifest.json`, refusing other formats and newer versions before reading further.
+    pub fn from_json(bytes: &[u8]) -> Result<Self, BundleError> {
+        let value: serde_json::Value = serde_json::from_slice(bytes).map_err(|e| BundleError::Manifest(e.to_string()))?;
+        if value.get("format").and_then(|f| f.as_str()) != Some(FORMAT) {
+            return Err(BundleError::Manifest(format!("not a dowse bundle manifest (`format` is not {FORMAT:?})")));
+        }
+        let version = value.get("format_version").and_then(serde_json::Value::as_u64);
+        let version = version.ok_or_else(|| BundleError::Manifest("`format_version` is missing".into()))?;
+        if version > u64::from(FORMAT_VERSION) {
+            return Err(BundleError::NewerFormat { found: version, supported: FORMAT_VERSION });
+        }
+        serde_json::from_value(value).map_err(|e| BundleError::Manifest(e.to_string()))
+    }
+
+    pub fn to_json(&self) -> Vec<u8> {
+        serde_json::to_vec_pretty(self).expect("a manifest always serializes")
+    }
+
+    /// Checks `bytes` against the manifest's entry for `path`.
+    pub fn verify(&self, path: &str, bytes: &[u8]) -> Result<(), BundleError> {
+        let entry = self.files.iter().find(|f| f.path == path).ok_or_else(|| BundleError::MissingFile(path.to_string()))?;
+        if entry.bytes != bytes.len() as u64 {
+            return Err(BundleError::Size { path: path.to_string(), expected: entry.bytes, found: bytes.len() as u64 });
+        }
+        if sha256_hex(bytes) != entry.sha256 {
+            return Err(BundleError::Checksum { path: path.to_string() });
+        }
+        Ok(())
+    }
+}
+
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    hex::encode(Sha256::digest(bytes))
+}

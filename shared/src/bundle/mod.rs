@@ -1,0 +1,167 @@
+//! The search bundle: everything a client needs to search a corpus, as a folder of files.
+//!
+//! ```text
+//! manifest.json            format version, model, counts, build settings, sha256 + length of each file
+//! model/config.json        the query encoder, Hugging Face layout
+//! model/model.safetensors
+//! model/tokenizer.json
+//! vectors.bin              passage vectors (crate::vectors)
+//! graph.bin                HNSW graph over the passages (crate::hnsw)
+//! bm25.bin                 inverted index over the passages (crate::bm25)
+//! documents.bin            documents and passage texts (crate::docstore)
+//! ```
+//!
+//! Passage `i` is row `i` of the vectors, node `i` of the graph and document `i` of BM25.
+//! [`Bundle::from_files`] takes bytes (the browser fetches them, the CLI reads them) and checks
+//! every length, checksum, section and count before anything is searched.
+
+mod manifest;
+
+use std::collections::HashMap;
+
+use thiserror::Error;
+
+pub use manifest::{sha256_hex, FileEntry, HnswInfo, Manifest, ModelInfo, FORMAT, FORMAT_VERSION};
+
+use crate::bm25::Bm25Index;
+use crate::docstore::DocStore;
+use crate::error::FormatError;
+use crate::hnsw::HnswGraph;
+use crate::model::ModelFiles;
+use crate::vectors::VectorStore;
+
+pub const MANIFEST: &str = "manifest.json";
+pub const MODEL_CONFIG: &str = "model/config.json";
+pub const MODEL_WEIGHTS: &str = "model/model.safetensors";
+pub const MODEL_TOKENIZER: &str = "model/tokenizer.json";
+pub const VECTORS: &str = "vectors.bin";
+pub const GRAPH: &str = "graph.bin";
+pub const BM25: &str = "bm25.bin";
+pub const DOCUMENTS: &str = "documents.bin";
+
+/// Every file a bundle holds besides the manifest, in the order they are written and fetched.
+pub const FILES: [&str; 7] = [MODEL_CONFIG, MODEL_TOKENIZER, MODEL_WEIGHTS, VECTORS, GRAPH, BM25, DOCUMENTS];
+
+#[derive(Debug, Error)]
+pub enum BundleError {
+    #[error("manifest.json: {0}")]
+    Manifest(String),
+    #[error(
+        "manifest.json: bundle format version {found} is newer than this build reads ({supported}); upgrade dowse or rebuild the bundle"
+    )]
+    NewerFormat { found: u64, supported: u32 },
+    #[error("{0}: missing from the bundle")]
+    MissingFile(String),
+    #[error("{path}: {found} bytes, the manifest says {expected} (truncated or replaced)")]
+    Size { path: String, expected: u64, found: u64 },
+    #[error("{path}: sha256 does not match the manifest (corrupted or tampered with)")]
+    Checksum { path: String },
+    #[error("{path}: {source}")]
+    Section { path: String, source: FormatError },
+    #[error("bundle is inconsistent: {0}")]
+    Inconsistent(String),
+}
+
+/// The query encoder's three files.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ModelBytes {
+    pub config: Vec<u8>,
+    pub weights: Vec<u8>,
+    pub tokenizer: Vec<u8>,
+}
+
+impl ModelBytes {
+    pub fn files(&self) -> ModelFiles<'_> {
+        ModelFiles { config: &self.config, weights: &self.weights, tokenizer: &self.tokenizer }
+    }
+}
+
+fn section(path: &str, source: FormatError) -> BundleError {
+    BundleError::Section { path: path.to_string(), source }
+}
+
+/// A loaded bundle.
+pub struct Bundle {
+    /// Describes the bundle; its `files` are filled in by [`Bundle::to_files`].
+    pub manifest: Manifest,
+    pub model: ModelBytes,
+    pub vectors: VectorStore,
+    pub graph: HnswGraph,
+    pub bm25: Bm25Index,
+    pub docs: DocStore,
+}
+
+impl Bundle {
+    /// Every file of the bundle, manifest last, with the manifest's file entries filled in.
+    pub fn to_files(&self) -> Vec<(&'static str, Vec<u8>)> {
+        let contents = [
+            self.model.config.clone(),
+            self.model.tokenizer.clone(),
+            self.model.weights.clone(),
+            self.vectors.to_bytes(),
+            self.graph.to_bytes(),
+            self.bm25.to_bytes(),
+            self.docs.to_bytes(),
+        ];
+        let mut files: Vec<(&'static str, Vec<u8>)> = FILES.into_iter().zip(contents).collect();
+        let mut manifest = self.manifest.clone();
+        manifest.files = files.iter().map(|(path, bytes)| FileEntry::describe(path, bytes)).collect();
+        files.push((MANIFEST, manifest.to_json()));
+        files
+    }
+
+    /// Reads a bundle from its files by path, checking each against the manifest.
+    pub fn from_files(mut files: HashMap<String, Vec<u8>>) -> Result<Self, BundleError> {
+        let manifest_bytes = files.remove(MANIFEST).ok_or_else(|| BundleError::MissingFile(MANIFEST.into()))?;
+        let manifest = Manifest::from_json(&manifest_bytes)?;
+        let mut take = |path: &str| -> Result<Vec<u8>, BundleError> {
+            let bytes = files.remove(path).ok_or_else(|| BundleError::MissingFile(path.to_string()))?;
+            manifest.verify(path, &bytes)?;
+            Ok(bytes)
+        };
+        let model = ModelBytes { config: take(MODEL_CONFIG)?, weights: take(MODEL_WEIGHTS)?, tokenizer: take(MODEL_TOKENIZER)? };
+        let vectors = VectorStore::from_bytes(&take(VECTORS)?).map_err(|source| section(VECTORS, source))?;
+        let graph = HnswGraph::from_bytes(&take(GRAPH)?).map_err(|source| section(GRAPH, source))?;
+        let bm25 = Bm25Index::from_bytes(&take(BM25)?).map_err(|source| section(BM25, source))?;
+        let docs = DocStore::from_bytes(&take(DOCUMENTS)?).map_err(|source| section(DOCUMENTS, source))?;
+        let bundle = Self { manifest, model, vectors, graph, bm25, docs };
+        bundle.check_counts()?;
+        Ok(bundle)
+    }
+
+    /// A short id that changes whenever any file changes: the manifest's hash.
+    pub fn id(&self) -> String {
+        let files = self.manifest.files.iter().map(|f| format!("{} {}\n", f.path, f.sha256)).collect::<String>();
+        sha256_hex(files.as_bytes())[..16].to_string()
+    }
+
+    fn check_counts(&self) -> Result<(), BundleError> {
+        let passages = self.docs.passages.len();
+        let counts = [
+            ("manifest passages", self.manifest.passages),
+            ("vectors", self.vectors.rows()),
+            ("graph nodes", self.graph.num_nodes()),
+            ("BM25 documents", self.bm25.num_docs()),
+        ];
+        if let Some((what, n)) = counts.iter().find(|(_, n)| *n != passages) {
+            return Err(BundleError::Inconsistent(format!("{passages} passages but {n} {what}")));
+        }
+        if self.docs.documents.len() != self.manifest.documents {
+            return Err(BundleError::Inconsistent(format!(
+                "{} documents, the manifest says {}",
+                self.docs.documents.len(),
+                self.manifest.documents
+            )));
+        }
+        if self.vectors.dim() != self.manifest.model.dim || self.vectors.quantization() != self.manifest.quantization {
+            return Err(BundleError::Inconsistent(format!(
+                "vectors are {}-dimensional {}, the manifest says {}-dimensional {}",
+                self.vectors.dim(),
+                self.vectors.quantization(),
+                self.manifest.model.dim,
+                self.manifest.quantization
+            )));
+        }
+        Ok(())
+    }
+}
