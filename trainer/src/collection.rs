@@ -15,11 +15,8 @@ pub struct Collection {
 
 /// Reads the collection in `dir`; queries without judgments in `split` are dropped.
 pub fn load(dir: &Path, split: &str) -> Result<Collection> {
-    let (docs, queries, qrels) = if dir.join("corpus.jsonl").is_file() {
-        load_beir(dir, split)?
-    } else {
-        load_smart(dir)?
-    };
+    let docs = documents(dir)?;
+    let (queries, qrels) = if is_beir(dir) { beir_judgments(dir, split)? } else { smart_judgments(dir)? };
     let queries: Vec<Query> = queries.into_iter().filter(|q| qrels.get(&q.id).is_some_and(|j| !j.is_empty())).collect();
     if docs.is_empty() {
         bail!("{}: the collection has no documents", dir.display());
@@ -30,18 +27,33 @@ pub fn load(dir: &Path, split: &str) -> Result<Collection> {
     Ok(Collection { docs, queries, qrels })
 }
 
+/// The documents of the BEIR or SMART collection in `dir`.
+pub fn documents(dir: &Path) -> Result<Vec<Document>> {
+    if is_beir(dir) {
+        let path = dir.join("corpus.jsonl");
+        return Ok(corpus::read_documents_jsonl(&path.display().to_string(), &read(&path)?)?);
+    }
+    let path = find(dir, "documents (*.all*)", |n| n.contains(".all"))?;
+    Ok(corpus::read_smart_records(&path.display().to_string(), &read(&path)?)?
+        .into_iter()
+        .map(|r| Document { id: r.id, title: r.title, text: r.text, url: None })
+        .collect())
+}
+
+fn is_beir(dir: &Path) -> bool {
+    dir.join("corpus.jsonl").is_file()
+}
+
 fn read(path: &Path) -> Result<Vec<u8>> {
     std::fs::read(path).with_context(|| format!("reading {}", path.display()))
 }
 
-fn load_beir(dir: &Path, split: &str) -> Result<(Vec<Document>, Vec<Query>, Qrels)> {
-    let corpus_path = dir.join("corpus.jsonl");
+fn beir_judgments(dir: &Path, split: &str) -> Result<(Vec<Query>, Qrels)> {
     let queries_path = dir.join("queries.jsonl");
     let qrels_path = dir.join("qrels").join(format!("{split}.tsv"));
-    let docs = corpus::read_documents_jsonl(&corpus_path.display().to_string(), &read(&corpus_path)?)?;
     let queries = corpus::read_queries_jsonl(&queries_path.display().to_string(), &read(&queries_path)?)?;
     let qrels = corpus::read_qrels(&qrels_path.display().to_string(), &read(&qrels_path)?)?;
-    Ok((docs, queries, qrels))
+    Ok((queries, qrels))
 }
 
 /// Finds the one file in `dir` whose lowercase name satisfies `matches`.
@@ -59,16 +71,11 @@ fn find(dir: &Path, what: &str, matches: impl Fn(&str) -> bool) -> Result<PathBu
     }
 }
 
-fn load_smart(dir: &Path) -> Result<(Vec<Document>, Vec<Query>, Qrels)> {
-    let docs_path = find(dir, "documents (*.all*)", |n| n.contains(".all"))?;
+fn smart_judgments(dir: &Path) -> Result<(Vec<Query>, Qrels)> {
     let queries_path = find(dir, "queries (*.qry)", |n| n.ends_with(".qry"))?;
     let qrels_path = find(dir, "relevance (*qrel*, *.rel)", |n| {
         (n.contains("qrel") || n.ends_with(".rel")) && !n.ends_with(".readme") && !n.ends_with(".md")
     })?;
-    let docs = corpus::read_smart_records(&docs_path.display().to_string(), &read(&docs_path)?)?
-        .into_iter()
-        .map(|r| Document { id: r.id, title: r.title, text: r.text, url: None })
-        .collect();
     let queries = corpus::read_smart_records(&queries_path.display().to_string(), &read(&queries_path)?)?
         .into_iter()
         .enumerate()
@@ -77,5 +84,5 @@ fn load_smart(dir: &Path) -> Result<(Vec<Document>, Vec<Query>, Qrels)> {
     let qrels_bytes = read(&qrels_path)?;
     let grades = SmartGrades::detect(&qrels_bytes);
     let qrels = corpus::read_smart_qrels(&qrels_path.display().to_string(), &qrels_bytes, grades)?;
-    Ok((docs, queries, qrels))
+    Ok((queries, qrels))
 }

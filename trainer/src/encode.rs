@@ -5,10 +5,11 @@ use std::time::Instant;
 
 use anyhow::{Context, Result};
 use burn::tensor::backend::Backend;
-use dowse_core::model::{EncoderConfig, ModelFiles, TextEncoder};
+use dowse_core::model::{EncoderConfig, TextEncoder};
 use indicatif::{ProgressBar, ProgressStyle};
 
 use crate::device::BackendJob;
+use crate::model_folder;
 
 /// Loads the model in `model_dir` and encodes each list of texts into a row-major matrix.
 pub struct EncodeJob<'a> {
@@ -28,13 +29,8 @@ impl BackendJob for EncodeJob<'_> {
     type Output = Result<Encoded>;
 
     fn run<B: Backend>(self, device: B::Device) -> Result<Encoded> {
-        let read = |file: &str| {
-            let path = self.model_dir.join(file);
-            std::fs::read(&path).with_context(|| format!("reading {}", path.display()))
-        };
-        let (config, weights, tokenizer) = (read("config.json")?, read("model.safetensors")?, read("tokenizer.json")?);
-        let files = ModelFiles { config: &config, weights: &weights, tokenizer: &tokenizer };
-        let encoder = TextEncoder::<B>::load(files, self.config, &device)
+        let model = model_folder::read(self.model_dir)?;
+        let encoder = TextEncoder::<B>::load(model.files(), self.config, &device)
             .with_context(|| format!("loading the model in {}", self.model_dir.display()))?;
         let mut matrices = Vec::with_capacity(self.inputs.len());
         for (label, texts) in self.inputs {

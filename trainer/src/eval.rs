@@ -1,23 +1,24 @@
 //! `dowse eval`: runs BM25, dense or hybrid retrieval over a collection and scores it as trec_eval does.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use anyhow::{Context, Result};
 use clap::{Args, ValueEnum};
 use dowse_core::bm25::{Bm25Index, Bm25Params};
-use dowse_core::corpus::{format_run, Run};
+use dowse_core::corpus::{format_run, Query, Run};
 use dowse_core::dense::top_k_exact;
 use dowse_core::fusion::{reciprocal_rank_fusion, RRF_K};
 use dowse_core::metrics::{evaluate, Metric};
 use dowse_core::model::EncoderConfig;
+use dowse_core::search::{Mode, SearchOptions};
 use dowse_core::text::Analyzer;
 use serde_json::json;
 
 use crate::collection::{self, Collection};
 use crate::device::{run_on, Device};
 use crate::encode::EncodeJob;
-use crate::{atomic, embed_cache, home, model_fetch};
+use crate::{atomic, bundle_io, embed_cache, model_folder};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum Retriever {
@@ -60,6 +61,13 @@ pub struct EvalArgs {
     /// Re-encode the passages even when cached embeddings exist.
     #[arg(long)]
     pub no_cache: bool,
+    /// Search this bundle instead of indexing --data's documents: its model, graph, quantized
+    /// vectors, BM25 and fusion, exactly as it ships. --data still gives the queries and judgments.
+    #[arg(long)]
+    pub bundle: Option<PathBuf>,
+    /// HNSW beam width when searching a bundle; default: the bundle's.
+    #[arg(long)]
+    pub ef: Option<usize>,
 }
 
 /// The metrics reported; the first four are printed.
@@ -70,24 +78,21 @@ pub fn run(args: &EvalArgs) -> Result<()> {
     let started = Instant::now();
     let collection = collection::load(&args.data, &args.split)?;
     eprintln!("{}: {} documents, {} judged queries ({})", args.data.display(), collection.docs.len(), collection.queries.len(), args.split);
-    let rankings = match args.retriever {
-        Retriever::Bm25 => bm25_rankings(&collection, args.depth),
-        Retriever::Dense => dense_rankings(&collection, args)?,
-        Retriever::Hybrid => {
-            let lexical = bm25_rankings(&collection, args.depth);
-            let dense = dense_rankings(&collection, args)?;
-            lexical.iter().zip(&dense).map(|(l, d)| reciprocal_rank_fusion(&[l, d], RRF_K, args.depth)).collect()
+    let run = match &args.bundle {
+        Some(dir) => bundle_run(&collection, dir, args)?,
+        None => {
+            let rankings = match args.retriever {
+                Retriever::Bm25 => bm25_rankings(&collection, args.depth),
+                Retriever::Dense => dense_rankings(&collection, args)?,
+                Retriever::Hybrid => {
+                    let lexical = bm25_rankings(&collection, args.depth);
+                    let dense = dense_rankings(&collection, args)?;
+                    lexical.iter().zip(&dense).map(|(l, d)| reciprocal_rank_fusion(&[l, d], RRF_K, args.depth)).collect()
+                }
+            };
+            to_run(&collection.queries, &rankings, |doc| &collection.docs[doc as usize].id)
         }
     };
-    let run: Run = collection
-        .queries
-        .iter()
-        .zip(&rankings)
-        .map(|(q, hits)| {
-            let docs = hits.iter().map(|&(doc, score)| (collection.docs[doc as usize].id.clone(), f64::from(score))).collect();
-            (q.id.clone(), docs)
-        })
-        .collect();
     let evaluation = evaluate(&collection.qrels, &run, &METRICS);
     let name = format!("{:?}", args.retriever).to_lowercase();
     println!("{:<10} {:>8} {:>8} {:>8} {:>8} {:>8}", "retriever", "queries", "nDCG@10", "MRR@10", "MAP", "R@100");
@@ -106,6 +111,7 @@ pub fn run(args: &EvalArgs) -> Result<()> {
             "split": args.split,
             "retriever": name,
             "model": args.model.as_ref().map(|m| m.display().to_string()),
+            "bundle": args.bundle.as_ref().map(|b| b.display().to_string()),
             "num_queries": evaluation.num_queries,
             "mean": evaluation.mean,
             "per_query": evaluation.per_query,
@@ -118,6 +124,55 @@ pub fn run(args: &EvalArgs) -> Result<()> {
     Ok(())
 }
 
+/// A trec run from each query's ranked documents.
+fn to_run<'a>(queries: &[Query], rankings: &[Vec<(u32, f32)>], id: impl Fn(u32) -> &'a String) -> Run {
+    queries
+        .iter()
+        .zip(rankings)
+        .map(|(q, hits)| (q.id.clone(), hits.iter().map(|&(doc, score)| (id(doc).clone(), f64::from(score))).collect()))
+        .collect()
+}
+
+/// The run of the bundle in `dir` over the collection's queries.
+fn bundle_run(collection: &Collection, dir: &Path, args: &EvalArgs) -> Result<Run> {
+    let bundle = bundle_io::read(dir)?;
+    let mode = match args.retriever {
+        Retriever::Bm25 => Mode::Bm25,
+        Retriever::Dense => Mode::Dense,
+        Retriever::Hybrid => Mode::Hybrid,
+    };
+    eprintln!(
+        "bundle {}: {} passages of {} documents, {} vectors, mode {mode:?}",
+        dir.display(),
+        bundle.docs.passages.len(),
+        bundle.docs.documents.len(),
+        bundle.manifest.quantization
+    );
+    let texts: Vec<String> = collection.queries.iter().map(|q| q.text.clone()).collect();
+    let vectors = if mode.is_dense() {
+        let config = EncoderConfig { max_len: bundle.manifest.model.max_len, batch_size: args.batch_size };
+        let job = EncodeJob { model_dir: &dir.join("model"), config, inputs: vec![("queries", texts.as_slice())] };
+        run_on(args.device, job)??.matrices.remove(0)
+    } else {
+        Vec::new()
+    };
+    let dim = bundle.manifest.model.dim;
+    let options = SearchOptions { k: args.depth, mode, ef: args.ef, candidates: args.depth };
+    let analyzer = Analyzer::default();
+    let started = Instant::now();
+    let rankings: Vec<Vec<(u32, f32)>> = collection
+        .queries
+        .iter()
+        .enumerate()
+        .map(|(i, q)| {
+            let vector = vectors.get(i * dim..(i + 1) * dim);
+            bundle.search(&analyzer, &q.text, vector, &options).iter().map(|hit| (hit.doc, hit.score)).collect()
+        })
+        .collect();
+    eprintln!("searched {} queries in {:.1} s", rankings.len(), started.elapsed().as_secs_f64());
+    Ok(to_run(&collection.queries, &rankings, |doc| &bundle.docs.documents[doc as usize].id))
+}
+
 /// Each query's BM25 top `depth`, in query order.
 fn bm25_rankings(collection: &Collection, depth: usize) -> Vec<Vec<(u32, f32)>> {
     let analyzer = Analyzer::default();
@@ -127,13 +182,7 @@ fn bm25_rankings(collection: &Collection, depth: usize) -> Vec<Vec<(u32, f32)>> 
 
 /// Each query's exact-cosine top `depth`, in query order; passage embeddings come from the cache when possible.
 fn dense_rankings(collection: &Collection, args: &EvalArgs) -> Result<Vec<Vec<(u32, f32)>>> {
-    let model_dir = match &args.model {
-        Some(dir) => dir.clone(),
-        None => home::model_dir(model_fetch::DEFAULT_MODEL)?,
-    };
-    if !model_dir.join("model.safetensors").is_file() {
-        anyhow::bail!("{}: no model.safetensors (run `dowse model fetch`, or pass --model DIR)", model_dir.display());
-    }
+    let model_dir = model_folder::resolve(args.model.as_deref())?;
     let config = EncoderConfig { max_len: args.max_len, batch_size: args.batch_size };
     let passages: Vec<String> = collection.docs.iter().map(|d| d.full_text()).collect();
     let queries: Vec<String> = collection.queries.iter().map(|q| q.text.clone()).collect();

@@ -1,18 +1,10 @@
 //! `dowse`: the command line. Each subcommand lives in its own module; this file only parses and dispatches.
 
-mod atomic;
-mod collection;
-mod device;
-mod embed_cache;
-mod encode;
-mod eval;
-mod home;
-mod model_fetch;
-
 use std::path::PathBuf;
 
 use anyhow::Result;
 use clap::{Parser, Subcommand};
+use dowse_trainer::{eval, index, model_fetch, search};
 
 // The encoder allocates and frees large tensors every layer; glibc's malloc returns them to the
 // kernel each time (a third of the CPU time went to page faults), mimalloc keeps and reuses them.
@@ -33,7 +25,11 @@ enum Command {
         #[command(subcommand)]
         command: ModelCommand,
     },
-    /// Evaluate BM25, dense or hybrid retrieval on a BEIR or SMART collection.
+    /// Build a search bundle from a corpus: passages, vectors, HNSW graph, BM25 index, documents.
+    Index(index::IndexArgs),
+    /// Search a bundle from the command line.
+    Search(search::SearchArgs),
+    /// Evaluate BM25, dense or hybrid retrieval on a BEIR or SMART collection, or through a bundle.
     Eval(eval::EvalArgs),
 }
 
@@ -58,6 +54,8 @@ fn main() -> Result<()> {
             println!("{}", dir.display());
             Ok(())
         }
+        Command::Index(args) => index::run(&args),
+        Command::Search(args) => search::run(&args),
         Command::Eval(args) => eval::run(&args),
     }
 }

@@ -60,7 +60,19 @@ fn eval_writes_metrics_and_a_trec_run_and_caches_embeddings() {
     let out = home.path().join("out");
     let model = minilm_dir();
     let args = |retriever: &'static str| {
-        vec!["eval", "--data", beir.path().to_str().unwrap(), "--retriever", retriever, "--model", model.to_str().unwrap(), "--out", out.to_str().unwrap(), "--depth", "100"]
+        vec![
+            "eval",
+            "--data",
+            beir.path().to_str().unwrap(),
+            "--retriever",
+            retriever,
+            "--model",
+            model.to_str().unwrap(),
+            "--out",
+            out.to_str().unwrap(),
+            "--depth",
+            "100",
+        ]
     };
     let first = dowse(home.path(), &args("hybrid"));
     assert!(first.status.success());

@@ -1,0 +1,159 @@
+//! HTML pages to documents: the page's main text, cut into sections at h1-h3 so that each
+//! passage can link to `page.html#anchor`.
+//!
+//! The main text is `<main>`, else `<article>`, else `<body>`. Scripts, styles, navigation and
+//! anything marked `data-dowse-ignore` are skipped; without `<main>`/`<article>`, so are the
+//! page's `<header>`, `<footer>` and `<aside>`. The title is `<title>`, else the first h1,
+//! else the file name.
+
+use dowse_core::passage::{Section, SourceDocument};
+use scraper::{ElementRef, Html, Node, Selector};
+
+/// Elements whose text is never indexed.
+const SKIPPED: [&str; 7] = ["script", "style", "nav", "noscript", "template", "svg", "iframe"];
+/// Boilerplate skipped when the page does not mark its main content.
+const CHROME: [&str; 3] = ["header", "footer", "aside"];
+/// Elements after which words must not run together.
+const BLOCKS: [&str; 22] = [
+    "p",
+    "div",
+    "li",
+    "ul",
+    "ol",
+    "br",
+    "tr",
+    "td",
+    "th",
+    "table",
+    "section",
+    "article",
+    "main",
+    "pre",
+    "blockquote",
+    "dd",
+    "dt",
+    "h4",
+    "h5",
+    "h6",
+    "figcaption",
+    "hr",
+];
+
+/// Reads one page; `url` is its path relative to the site root (`guide/install.html`).
+pub fn read_page(url: &str, html: &str) -> SourceDocument {
+    let page = Html::parse_document(html);
+    let select = |css: &str| page.select(&Selector::parse(css).expect("valid selector")).next();
+    let (root, skip_chrome) = match select("main").or_else(|| select("article")) {
+        Some(main) => (main, false),
+        None => (select("body").unwrap_or_else(|| page.root_element()), true),
+    };
+    let title = select("title")
+        .or_else(|| select("h1"))
+        .map(|e| collapse(&e.text().collect::<String>()))
+        .filter(|t| !t.is_empty())
+        .unwrap_or_else(|| url.rsplit('/').next().unwrap_or(url).to_string());
+    let mut walker = Walker { url, skip_chrome, sections: vec![Section { heading: String::new(), url: None, text: String::new() }] };
+    walker.walk(root);
+    let sections = walker
+        .sections
+        .into_iter()
+        .map(|s| Section { heading: if s.heading == title { String::new() } else { s.heading }, url: s.url, text: collapse(&s.text) })
+        .filter(|s| !s.text.is_empty() || !s.heading.is_empty())
+        .collect();
+    SourceDocument { id: url.to_string(), title, url: Some(url.to_string()), sections }
+}
+
+struct Walker<'a> {
+    url: &'a str,
+    skip_chrome: bool,
+    sections: Vec<Section>,
+}
+
+impl Walker<'_> {
+    fn walk(&mut self, element: ElementRef) {
+        for child in element.children() {
+            match child.value() {
+                Node::Text(text) => self.sections.last_mut().expect("a section is always open").text.push_str(text),
+                Node::Element(_) => {
+                    let child = ElementRef::wrap(child).expect("an element node");
+                    let name = child.value().name();
+                    if SKIPPED.contains(&name) || child.value().attr("data-dowse-ignore").is_some() {
+                        continue;
+                    }
+                    if self.skip_chrome && CHROME.contains(&name) {
+                        continue;
+                    }
+                    if matches!(name, "h1" | "h2" | "h3") {
+                        let heading = collapse(&child.text().collect::<String>());
+                        let url = anchor(child).map(|id| format!("{}#{id}", self.url));
+                        self.sections.push(Section { heading, url, text: String::new() });
+                        continue;
+                    }
+                    self.walk(child);
+                    if BLOCKS.contains(&name) {
+                        self.sections.last_mut().expect("a section is always open").text.push('\n');
+                    }
+                }
+                _ => {}
+            }
+        }
+    }
+}
+
+/// The id a link can jump to for a heading: its own, else one inside it (`<a id>` or `<a name>`).
+fn anchor(heading: ElementRef) -> Option<String> {
+    let own = heading.value().id().map(str::to_string);
+    own.or_else(|| {
+        heading
+            .descendants()
+            .filter_map(ElementRef::wrap)
+            .find_map(|e| e.value().id().or_else(|| e.value().attr("name")).map(str::to_string))
+    })
+}
+
+/// Runs of whitespace to single spaces, trimmed.
+fn collapse(text: &str) -> String {
+    text.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sections_follow_headings_and_skip_chrome() {
+        let html = r#"<!doctype html><html><head><title>Guide</title><style>p{}</style></head><body>
+            <nav>Home | Docs</nav>
+            <header>Site banner</header>
+            <h1 id="top">Guide</h1><p>Intro <b>text</b>.</p>
+            <h2 id="install">Install</h2><p>Run it.</p><script>var x;</script>
+            <div data-dowse-ignore><p>Cookie notice</p></div>
+            <h3><a name="use">Use</a></h3><ul><li>one</li><li>two</li></ul>
+            <h2>No anchor</h2><p>Last.</p>
+            <footer>Copyright</footer></body></html>"#;
+        let doc = read_page("docs/guide.html", html);
+        assert_eq!(doc.title, "Guide");
+        assert_eq!(doc.url.as_deref(), Some("docs/guide.html"));
+        let got: Vec<(&str, Option<&str>, &str)> =
+            doc.sections.iter().map(|s| (s.heading.as_str(), s.url.as_deref(), s.text.as_str())).collect();
+        assert_eq!(
+            got,
+            [
+                ("", Some("docs/guide.html#top"), "Intro text."),
+                ("Install", Some("docs/guide.html#install"), "Run it."),
+                ("Use", Some("docs/guide.html#use"), "one two"),
+                ("No anchor", None, "Last."),
+            ]
+        );
+    }
+
+    #[test]
+    fn main_element_wins_and_title_falls_back() {
+        let html = "<body><p>outside</p><main><h1>Heading</h1><p>inside</p><footer>kept</footer></main></body>";
+        let doc = read_page("a/b.html", html);
+        assert_eq!(doc.title, "Heading");
+        assert_eq!(doc.sections.len(), 1);
+        assert_eq!(doc.sections[0].text, "inside kept");
+        assert_eq!(read_page("x.html", "<p>just text</p>").title, "x.html");
+    }
+}

@@ -1,0 +1,196 @@
+//! `dowse index`: corpus -> passages -> BM25 + vectors + HNSW graph -> bundle folder.
+//!
+//! [`input`] reads the corpus (with [`html`] for static sites), dowse-core cuts passages and
+//! builds BM25, [`crate::encode`] embeds (through the embedding cache), [`graph`] builds the
+//! HNSW graph, and [`crate::bundle_io`] writes it all atomically.
+
+pub mod graph;
+pub mod html;
+pub mod input;
+
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use anyhow::{bail, Context, Result};
+use clap::Args;
+use dowse_core::bm25::{Bm25Index, Bm25Params};
+use dowse_core::bundle::{Bundle, HnswInfo, Manifest, ModelBytes, ModelInfo, FORMAT, FORMAT_VERSION};
+use dowse_core::docstore::{DocStore, StoredDocument};
+use dowse_core::model::{EncoderConfig, TextTokenizer};
+use dowse_core::passage::{split_documents, ChunkConfig};
+use dowse_core::text::Analyzer;
+use dowse_core::vectors::{Quantization, VectorStore};
+use indicatif::ProgressBar;
+
+use crate::device::{run_on, Device};
+use crate::encode::EncodeJob;
+use crate::{bundle_io, embed_cache, model_fetch, model_folder};
+use graph::GraphConfig;
+
+#[derive(Debug, Args)]
+pub struct IndexArgs {
+    /// A BEIR folder, SMART collection folder, JSONL file, CSV (query,passage,label) or a folder of HTML pages.
+    #[arg(long)]
+    pub input: PathBuf,
+    /// The encoder, a Hugging Face folder; default: the fetched all-MiniLM-L6-v2.
+    #[arg(long)]
+    pub model: Option<PathBuf>,
+    /// The bundle folder to write (replaced if it exists).
+    #[arg(long)]
+    pub out: PathBuf,
+    /// How vectors are stored: f32, f16, int8 or binary.
+    #[arg(long, default_value = "int8")]
+    pub quant: Quantization,
+    /// HNSW neighbours per node (twice as many on the bottom layer).
+    #[arg(long, default_value_t = GraphConfig::default().m)]
+    pub m: usize,
+    /// HNSW beam width while building.
+    #[arg(long, default_value_t = GraphConfig::default().ef_construction)]
+    pub ef_construction: usize,
+    /// Default HNSW beam width for searches of this bundle.
+    #[arg(long, default_value_t = GraphConfig::default().ef_search)]
+    pub ef_search: usize,
+    /// Word pieces per passage, title and special tokens included (the encoder reads no more).
+    #[arg(long, default_value_t = ChunkConfig::default().max_tokens)]
+    pub max_tokens: usize,
+    /// Word pieces shared by consecutive passages of a section.
+    #[arg(long, default_value_t = ChunkConfig::default().overlap)]
+    pub overlap: usize,
+    #[arg(long, value_enum, default_value_t = Device::Cpu)]
+    pub device: Device,
+    /// Texts per forward pass.
+    #[arg(long, default_value_t = 32)]
+    pub batch_size: usize,
+    /// Re-encode the passages even when cached embeddings exist.
+    #[arg(long)]
+    pub no_cache: bool,
+}
+
+/// A corpus cut into passages and embedded: what every section of a bundle is built from.
+pub struct Prepared {
+    pub model: ModelBytes,
+    pub store: DocStore,
+    /// Each passage's text as the encoder and BM25 read it.
+    pub texts: Vec<String>,
+    /// Row-major `[passages, dim]` unit vectors.
+    pub matrix: Vec<f32>,
+    pub dim: usize,
+}
+
+pub fn run(args: &IndexArgs) -> Result<()> {
+    let started = Instant::now();
+    let bundle = build(prepare(args)?, args);
+    let sizes = bundle_io::write(&bundle, &args.out)?;
+    print_summary(&bundle, &sizes, &args.out, started);
+    Ok(())
+}
+
+/// Reads the input, cuts it into passages and embeds them.
+pub fn prepare(args: &IndexArgs) -> Result<Prepared> {
+    let model_dir = model_folder::resolve(args.model.as_deref())?;
+    let model = model_folder::read(&model_dir)?;
+    let chunking = args.chunking();
+    let step = Instant::now();
+    let docs = input::read(&args.input)?;
+    let tokenizer = TextTokenizer::from_bytes(&model.tokenizer, chunking.max_tokens).context("reading the model's tokenizer.json")?;
+    let passages = split_documents(&docs, &tokenizer, chunking)?;
+    if passages.is_empty() {
+        bail!("{}: no text to index", args.input.display());
+    }
+    let store =
+        DocStore { documents: docs.into_iter().map(|d| StoredDocument { id: d.id, title: d.title, url: d.url }).collect(), passages };
+    let texts: Vec<String> = (0..store.passages.len() as u32).map(|p| store.passage_text(p)).collect();
+    eprintln!("read {} documents into {} passages in {:.1} s", store.documents.len(), texts.len(), step.elapsed().as_secs_f64());
+    let encoder = EncoderConfig { max_len: chunking.max_tokens, batch_size: args.batch_size };
+    let (matrix, dim) = embed(&model_dir, encoder, &texts, args)?;
+    Ok(Prepared { model, store, texts, matrix, dim })
+}
+
+/// Builds every section: BM25, quantized vectors, the HNSW graph, and the manifest.
+pub fn build(prepared: Prepared, args: &IndexArgs) -> Bundle {
+    let Prepared { model, store, texts, matrix, dim } = prepared;
+    let step = Instant::now();
+    let analyzer = Analyzer::default();
+    let bm25 = Bm25Index::build(Bm25Params::default(), texts.iter().map(|t| analyzer.analyze(t)));
+    eprintln!("built BM25 in {:.1} s", step.elapsed().as_secs_f64());
+
+    let step = Instant::now();
+    let vectors = VectorStore::quantize(&matrix, dim, args.quant);
+    let graph_config = GraphConfig { m: args.m, ef_construction: args.ef_construction, ef_search: args.ef_search };
+    let spinner = ProgressBar::new_spinner().with_message(format!("building the HNSW graph over {} vectors", texts.len()));
+    spinner.enable_steady_tick(std::time::Duration::from_millis(200));
+    let graph = graph::export(&graph::build(&matrix, dim, &graph_config));
+    spinner.finish_and_clear();
+    eprintln!("built the HNSW graph (M {}, ef_construction {}) in {:.1} s", args.m, args.ef_construction, step.elapsed().as_secs_f64());
+
+    let manifest = Manifest {
+        format: FORMAT.to_string(),
+        format_version: FORMAT_VERSION,
+        created_by: format!("dowse {}", env!("CARGO_PKG_VERSION")),
+        model: ModelInfo { id: model_id(args.model.as_deref()), dim, max_len: args.max_tokens },
+        documents: store.documents.len(),
+        passages: texts.len(),
+        quantization: args.quant,
+        hnsw: HnswInfo { m: args.m, ef_construction: args.ef_construction, ef_search: args.ef_search },
+        bm25: Bm25Params::default(),
+        chunking: args.chunking(),
+        files: Vec::new(),
+    };
+    Bundle { manifest, model, vectors, graph, bm25, docs: store }
+}
+
+impl IndexArgs {
+    /// Parses `dowse index` flags (`["--input", "corpus", "--out", "bundle"]`), defaults filled in:
+    /// how tests and benchmarks configure an index exactly as the command line would.
+    pub fn from_flags(flags: &[&str]) -> Result<Self> {
+        let command = <Self as clap::Args>::augment_args(clap::Command::new("index").no_binary_name(true));
+        let matches = command.try_get_matches_from(flags)?;
+        Ok(<Self as clap::FromArgMatches>::from_arg_matches(&matches)?)
+    }
+
+    fn chunking(&self) -> ChunkConfig {
+        ChunkConfig { max_tokens: self.max_tokens, overlap: self.overlap }
+    }
+}
+
+/// The passages' embeddings, from the cache when the same model already encoded the same texts.
+fn embed(model_dir: &Path, config: EncoderConfig, texts: &[String], args: &IndexArgs) -> Result<(Vec<f32>, usize)> {
+    let key = embed_cache::key(model_dir, config.max_len, texts)?;
+    if !args.no_cache {
+        if let Some(cached) = embed_cache::load(&key, texts.len())? {
+            eprintln!("passage embeddings: cached ({key})");
+            return Ok(cached);
+        }
+    }
+    let job = EncodeJob { model_dir, config, inputs: vec![("passages", texts)] };
+    let mut encoded = run_on(args.device, job)?.with_context(|| format!("encoding with {}", model_dir.display()))?;
+    let matrix = encoded.matrices.remove(0);
+    embed_cache::store(&key, &matrix, encoded.dim)?;
+    Ok((matrix, encoded.dim))
+}
+
+/// The name the manifest records for the model: the default's name, or the folder's.
+fn model_id(given: Option<&Path>) -> String {
+    match given {
+        None => format!("sentence-transformers/{}", model_fetch::DEFAULT_MODEL),
+        Some(dir) => dir.file_name().map_or_else(|| dir.display().to_string(), |n| n.to_string_lossy().into_owned()),
+    }
+}
+
+fn print_summary(bundle: &Bundle, sizes: &[(&str, u64)], out: &Path, started: Instant) {
+    let passages = bundle.docs.passages.len() as f64;
+    eprintln!("{:<26} {:>12} {:>12}", "file", "bytes", "per passage");
+    for (path, bytes) in sizes {
+        eprintln!("{path:<26} {bytes:>12} {:>12.1}", *bytes as f64 / passages);
+    }
+    let search_bytes: u64 = sizes.iter().filter(|(p, _)| matches!(*p, "vectors.bin" | "graph.bin" | "bm25.bin")).map(|(_, b)| b).sum();
+    eprintln!(
+        "{} documents, {} passages, {} vectors; vectors + graph + postings: {:.0} bytes per passage; {:.1} s in all",
+        bundle.docs.documents.len(),
+        bundle.docs.passages.len(),
+        bundle.manifest.quantization,
+        search_bytes as f64 / passages,
+        started.elapsed().as_secs_f64()
+    );
+    println!("{}", out.display());
+}

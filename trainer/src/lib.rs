@@ -1,0 +1,19 @@
+//! dowse-trainer: the native side of dowse. The `dowse` binary (main.rs) parses the command line
+//! and calls one module per subcommand; the tests and benchmarks call the same modules.
+//!
+//! The data path: [`index`] reads a corpus (BEIR, JSONL, CSV, SMART or a folder of HTML pages),
+//! cuts it into passages, encodes them, builds the HNSW graph and BM25 index, and [`bundle_io`]
+//! writes the bundle that [`search`], [`eval`], the server and the browser read.
+
+pub mod atomic;
+pub mod bundle_io;
+pub mod collection;
+pub mod device;
+pub mod embed_cache;
+pub mod encode;
+pub mod eval;
+pub mod home;
+pub mod index;
+pub mod model_fetch;
+pub mod model_folder;
+pub mod search;

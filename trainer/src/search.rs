@@ -1,0 +1,163 @@
+//! `dowse search`: one query against a bundle, printed as a ranked list with highlighted snippets
+//! (or JSON), and a line timing each step: tokenize, encode, search, fuse.
+
+use std::io::IsTerminal;
+use std::path::PathBuf;
+use std::time::Instant;
+
+use anyhow::{Context, Result};
+use burn::tensor::backend::Backend;
+use clap::Args;
+use dowse_core::bundle::{Bundle, ModelBytes};
+use dowse_core::model::{EncoderConfig, TextEncoder};
+use dowse_core::search::{Hit, Mode, SearchOptions};
+use dowse_core::text::{snippet, Analyzer};
+use serde_json::json;
+
+use crate::bundle_io;
+use crate::device::{run_on, BackendJob, Device};
+
+/// Snippet length in bytes.
+const SNIPPET_BYTES: usize = 240;
+
+#[derive(Debug, Args)]
+pub struct SearchArgs {
+    /// The bundle folder `dowse index` wrote.
+    #[arg(long)]
+    pub bundle: PathBuf,
+    /// What to search for.
+    pub query: String,
+    /// Documents to show.
+    #[arg(long, default_value_t = 10)]
+    pub k: usize,
+    /// hybrid (dense + BM25 fused by RRF), dense or bm25.
+    #[arg(long, default_value = "hybrid")]
+    pub mode: Mode,
+    /// HNSW beam width; default: the bundle's.
+    #[arg(long)]
+    pub ef: Option<usize>,
+    /// Print JSON instead of a list.
+    #[arg(long)]
+    pub json: bool,
+    #[arg(long, value_enum, default_value_t = Device::Cpu)]
+    pub device: Device,
+}
+
+/// The query's vector and how long tokenizing and encoding took, in milliseconds.
+struct QueryVector {
+    vector: Vec<f32>,
+    tokenize_ms: f64,
+    encode_ms: f64,
+}
+
+/// Loads the bundle's encoder and encodes one query.
+struct EncodeQuery<'a> {
+    model: &'a ModelBytes,
+    max_len: usize,
+    query: &'a str,
+}
+
+impl BackendJob for EncodeQuery<'_> {
+    type Output = Result<QueryVector>;
+
+    fn run<B: Backend>(self, device: B::Device) -> Result<QueryVector> {
+        let config = EncoderConfig { max_len: self.max_len, ..EncoderConfig::default() };
+        let encoder = TextEncoder::<B>::load(self.model.files(), config, &device).context("loading the bundle's model")?;
+        let started = Instant::now();
+        let tokens = encoder.tokenizer().encode(&[self.query])?;
+        let tokenize_ms = started.elapsed().as_secs_f64() * 1e3;
+        let started = Instant::now();
+        let vector =
+            encoder.embed(&[&tokens[0]]).into_data().to_vec::<f32>().map_err(|e| anyhow::anyhow!("reading the query vector: {e:?}"))?;
+        let encode_ms = started.elapsed().as_secs_f64() * 1e3;
+        Ok(QueryVector { vector, tokenize_ms, encode_ms })
+    }
+}
+
+pub fn run(args: &SearchArgs) -> Result<()> {
+    let started = Instant::now();
+    let bundle = bundle_io::read(&args.bundle)?;
+    let load_ms = started.elapsed().as_secs_f64() * 1e3;
+    let query = if args.mode.is_dense() {
+        let job = EncodeQuery { model: &bundle.model, max_len: bundle.manifest.model.max_len, query: &args.query };
+        Some(run_on(args.device, job)??)
+    } else {
+        None
+    };
+    let analyzer = Analyzer::default();
+    let n = SearchOptions::default().candidates.max(args.k);
+    let started = Instant::now();
+    let dense = match &query {
+        Some(q) => bundle.dense_passages(&q.vector, n, args.ef),
+        None => Vec::new(),
+    };
+    let lexical = if args.mode == Mode::Dense { Vec::new() } else { bundle.bm25_passages(&analyzer, &args.query, n) };
+    let search_ms = started.elapsed().as_secs_f64() * 1e3;
+    let started = Instant::now();
+    let hits = bundle.fuse(args.mode, &dense, &lexical, args.k);
+    let fuse_ms = started.elapsed().as_secs_f64() * 1e3;
+    let (tokenize_ms, encode_ms) = query.as_ref().map_or((0.0, 0.0), |q| (q.tokenize_ms, q.encode_ms));
+
+    let results: Vec<serde_json::Value> = hits
+        .iter()
+        .enumerate()
+        .map(|(rank, hit)| {
+            let doc = &bundle.docs.documents[hit.doc as usize];
+            let passage = &bundle.docs.passages[hit.passage as usize];
+            let snippet = snippet(&analyzer, &passage.text, &args.query, SNIPPET_BYTES);
+            json!({
+                "rank": rank + 1,
+                "doc_id": doc.id,
+                "title": doc.title,
+                "heading": passage.heading,
+                "url": bundle.docs.passage_url(hit.passage),
+                "score": hit.score,
+                "snippet": snippet.text,
+                "highlights": snippet.highlights.iter().map(|r| [r.start, r.end]).collect::<Vec<_>>(),
+            })
+        })
+        .collect();
+    let timings = json!({"load": load_ms, "tokenize": tokenize_ms, "encode": encode_ms, "search": search_ms, "fuse": fuse_ms});
+    if args.json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&json!({"query": args.query, "mode": args.mode, "results": results, "timings_ms": timings}))?
+        );
+        return Ok(());
+    }
+    print_results(&bundle, &hits, &analyzer, &args.query);
+    eprintln!(
+        "tokenize {tokenize_ms:.2} ms · encode {encode_ms:.1} ms · search {search_ms:.2} ms · fuse {fuse_ms:.2} ms (bundle load {load_ms:.0} ms)"
+    );
+    Ok(())
+}
+
+fn print_results(bundle: &Bundle, hits: &[Hit], analyzer: &Analyzer, query: &str) {
+    let color = std::io::stdout().is_terminal();
+    if hits.is_empty() {
+        println!("no results");
+    }
+    for (rank, hit) in hits.iter().enumerate() {
+        let doc = &bundle.docs.documents[hit.doc as usize];
+        let passage = &bundle.docs.passages[hit.passage as usize];
+        let title = if doc.title.is_empty() { doc.id.as_str() } else { doc.title.as_str() };
+        let heading = if passage.heading.is_empty() { String::new() } else { format!(" › {}", passage.heading) };
+        let url = bundle.docs.passage_url(hit.passage).map(|u| format!("  {u}")).unwrap_or_default();
+        println!("{:>3}. {:.4}  {title}{heading}{url}", rank + 1, hit.score);
+        let snippet = snippet(analyzer, &passage.text, query, SNIPPET_BYTES);
+        let mut line = String::new();
+        let mut at = 0;
+        for range in &snippet.highlights {
+            line.push_str(&snippet.text[at..range.start]);
+            let word = &snippet.text[range.clone()];
+            if color {
+                line.push_str(&format!("\x1b[1;33m{word}\x1b[0m"));
+            } else {
+                line.push_str(&format!("[{word}]"));
+            }
+            at = range.end;
+        }
+        line.push_str(&snippet.text[at..]);
+        println!("     {line}");
+    }
+}
