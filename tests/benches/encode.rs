@@ -22,7 +22,8 @@ fn passages() -> Vec<String> {
 
 fn bench_backend<B: Backend>(c: &mut Criterion, name: &str, device: B::Device) {
     let dir = minilm_dir();
-    let (config, weights, tokenizer) = (read(&dir.join("config.json")), read(&dir.join("model.safetensors")), read(&dir.join("tokenizer.json")));
+    let (config, weights, tokenizer) =
+        (read(&dir.join("config.json")), read(&dir.join("model.safetensors")), read(&dir.join("tokenizer.json")));
     let files = ModelFiles { config: &config, weights: &weights, tokenizer: &tokenizer };
     let encoder = TextEncoder::<B>::load(files, EncoderConfig { max_len: 256, batch_size: BATCH }, &device).unwrap();
     let passages = passages();

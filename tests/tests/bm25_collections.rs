@@ -1,7 +1,9 @@
 //! BM25 quality on real collections, against published numbers (../shared/data/README.md).
 
 use dowse_core::bm25::{Bm25Index, Bm25Params};
-use dowse_core::corpus::{read_documents_jsonl, read_qrels, read_queries_jsonl, read_smart_qrels, read_smart_records, Document, Query, Qrels, Run, SmartGrades};
+use dowse_core::corpus::{
+    read_documents_jsonl, read_qrels, read_queries_jsonl, read_smart_qrels, read_smart_records, Document, Qrels, Query, Run, SmartGrades,
+};
 use dowse_core::metrics::{evaluate, Metric};
 use dowse_core::text::Analyzer;
 use dowse_tests::{data, read};

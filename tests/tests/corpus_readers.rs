@@ -1,8 +1,8 @@
 //! The corpus readers against the real collections in ../shared/data: counts equal the published ones.
 
 use dowse_core::corpus::{
-    read_documents_jsonl, read_id_text_tsv, read_qrels, read_queries_jsonl, read_smart_qrels, read_smart_records,
-    read_triples_tsv, SmartGrades,
+    read_documents_jsonl, read_id_text_tsv, read_qrels, read_queries_jsonl, read_smart_qrels, read_smart_records, read_triples_tsv,
+    SmartGrades,
 };
 use dowse_tests::{data, read};
 

@@ -20,16 +20,14 @@ fn golden() -> Golden {
     Golden {
         texts: items.iter().map(|i| i["text"].as_str().unwrap().to_string()).collect(),
         ids: items.iter().map(|i| i["input_ids"].as_array().unwrap().iter().map(|v| v.as_u64().unwrap() as u32).collect()).collect(),
-        embeddings: items
-            .iter()
-            .map(|i| i["embedding"].as_array().unwrap().iter().map(|v| v.as_f64().unwrap() as f32).collect())
-            .collect(),
+        embeddings: items.iter().map(|i| i["embedding"].as_array().unwrap().iter().map(|v| v.as_f64().unwrap() as f32).collect()).collect(),
     }
 }
 
 fn check<B: Backend>(device: B::Device, batch_size: usize) {
     let dir = minilm_dir();
-    let (config, weights, tokenizer) = (read(&dir.join("config.json")), read(&dir.join("model.safetensors")), read(&dir.join("tokenizer.json")));
+    let (config, weights, tokenizer) =
+        (read(&dir.join("config.json")), read(&dir.join("model.safetensors")), read(&dir.join("tokenizer.json")));
     let files = ModelFiles { config: &config, weights: &weights, tokenizer: &tokenizer };
     let encoder = TextEncoder::<B>::load(files, EncoderConfig { max_len: 256, batch_size }, &device).unwrap();
     let golden = golden();

@@ -1,0 +1,92 @@
+//! The bundle's dense search on SciFact passages (all-MiniLM-L6-v2, 256-piece passages):
+//! the HNSW searcher against exact search and against hnsw_rs's own search on the same graph,
+//! and each vector quantization's nDCG@10 against f32 exact search, documents ranked by their
+//! best passage. Passage embeddings come from dowse's embedding cache after the first run.
+
+use dowse_core::corpus::{read_qrels, read_queries_jsonl, Run};
+use dowse_core::dense::{dot, top_k_exact};
+use dowse_core::hnsw;
+use dowse_core::metrics::{evaluate, Metric};
+use dowse_core::model::{EncoderConfig, TextEncoder};
+use dowse_core::search::{Mode, SearchOptions};
+use dowse_core::text::Analyzer;
+use dowse_core::vectors::{Quantization, VectorStore};
+use dowse_tests::{data, minilm_dir, read, recall};
+use dowse_trainer::index::graph::{self, GraphConfig};
+use dowse_trainer::{index, model_folder};
+
+#[test]
+fn graph_search_and_quantization_on_scifact() {
+    let (input, model) = (data("scifact").display().to_string(), minilm_dir().display().to_string());
+    let args = index::IndexArgs::from_flags(&["--input", &input, "--model", &model, "--out", "unused"]).unwrap();
+    let prepared = index::prepare(&args).unwrap();
+    let (matrix, dim) = (prepared.matrix.clone(), prepared.dim);
+
+    let queries = read_queries_jsonl("queries.jsonl", &read(&data("scifact/queries.jsonl"))).unwrap();
+    let qrels = read_qrels("test.tsv", &read(&data("scifact/qrels/test.tsv"))).unwrap();
+    let queries: Vec<_> = queries.into_iter().filter(|q| qrels.contains_key(&q.id)).collect();
+    let texts: Vec<&str> = queries.iter().map(|q| q.text.as_str()).collect();
+    let model_bytes = model_folder::read(&minilm_dir()).unwrap();
+    let device = burn_ndarray::NdArrayDevice::Cpu;
+    let encoder = TextEncoder::<burn_ndarray::NdArray>::load(model_bytes.files(), EncoderConfig::default(), &device).unwrap();
+    let query_matrix = encoder.encode(&texts, |_| {}).unwrap();
+
+    // The graph: our searcher against exact search and against hnsw_rs on the same graph.
+    let config = GraphConfig::default();
+    let hnsw_rs_graph = graph::build(&matrix, dim, &config);
+    let exported = graph::export(&hnsw_rs_graph);
+    let (mut ours_recall, mut same) = (0.0, 0);
+    for q in query_matrix.chunks_exact(dim) {
+        let exact: Vec<u32> = top_k_exact(&matrix, dim, q, 10).iter().map(|h| h.0).collect();
+        let ours: Vec<u32> =
+            hnsw::search(&exported, 10, config.ef_search, |row| dot(q, &matrix[row as usize * dim..][..dim])).iter().map(|h| h.0).collect();
+        let theirs: Vec<u32> = hnsw_rs_graph.search(q, 10, config.ef_search).iter().map(|n| n.d_id as u32).collect();
+        ours_recall += recall(&ours, &exact) / queries.len() as f64;
+        same += usize::from(recall(&ours, &theirs) == 1.0);
+    }
+    eprintln!(
+        "{} passages, ef {}: recall@10 {ours_recall:.4}, same top-10 as hnsw_rs for {same}/{}",
+        matrix.len() / dim,
+        config.ef_search,
+        queries.len()
+    );
+    assert!(ours_recall >= 0.98, "recall@10 {ours_recall} at the default ef");
+    assert!(same * 100 >= 99 * queries.len(), "only {same}/{} top-10s equal hnsw_rs's", queries.len());
+
+    // Quantizations, searched through the bundle exactly as it ships, against f32 exact search.
+    let mut bundle = index::build(prepared, &args);
+    let analyzer = Analyzer::default();
+    let ids: Vec<String> = bundle.docs.documents.iter().map(|d| d.id.clone()).collect();
+    let bundle_doc_id = |doc: u32| ids[doc as usize].clone();
+    let ndcg = |ranked: &dyn Fn(usize, &[f32]) -> Vec<(u32, f32)>| {
+        let run: Run = queries
+            .iter()
+            .enumerate()
+            .map(|(i, q)| {
+                let hits = ranked(i, &query_matrix[i * dim..][..dim]);
+                (q.id.clone(), hits.iter().map(|&(doc, s)| (bundle_doc_id(doc), f64::from(s))).collect())
+            })
+            .collect();
+        evaluate(&qrels, &run, &[Metric::Ndcg(10)]).mean["ndcg_cut_10"]
+    };
+    let hits = |bundle: &dowse_core::bundle::Bundle, passages: &[(u32, f32)]| -> Vec<(u32, f32)> {
+        bundle.fuse(Mode::Dense, passages, &[], 100).iter().map(|h| (h.doc, h.score)).collect()
+    };
+    let exact = ndcg(&|_, q| hits(&bundle, &top_k_exact(&matrix, dim, q, 1000)));
+    eprintln!("f32 exact: nDCG@10 {exact:.4}");
+    let options = SearchOptions { k: 100, mode: Mode::Dense, ef: None, candidates: 100 };
+    for quantization in Quantization::ALL {
+        bundle.vectors = VectorStore::quantize(&matrix, dim, quantization);
+        bundle.manifest.quantization = quantization;
+        let graph_ndcg =
+            ndcg(&|i, q| bundle.search(&analyzer, &queries[i].text, Some(q), &options).iter().map(|h| (h.doc, h.score)).collect());
+        eprintln!(
+            "{quantization:>6}: {:>5} bytes per vector, nDCG@10 {graph_ndcg:.4} ({:+.4} against f32 exact)",
+            quantization.bytes_per_vector(dim),
+            graph_ndcg - exact
+        );
+        if quantization == Quantization::Int8 {
+            assert!(graph_ndcg >= exact - 0.005, "int8 with graph search loses {:.4}", exact - graph_ndcg);
+        }
+    }
+}
