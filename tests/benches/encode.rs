@@ -6,7 +6,8 @@
 use burn::tensor::backend::Backend;
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use dowse_core::corpus::read_documents_jsonl;
-use dowse_core::model::{EncoderConfig, ModelFiles, TextEncoder};
+use dowse_core::model::{EncoderConfig, TextEncoder};
+use dowse_trainer::model_folder;
 use dowse_tests::{data, minilm_dir, read};
 
 const BATCH: usize = 32;
@@ -21,11 +22,8 @@ fn passages() -> Vec<String> {
 }
 
 fn bench_backend<B: Backend>(c: &mut Criterion, name: &str, device: B::Device) {
-    let dir = minilm_dir();
-    let (config, weights, tokenizer) =
-        (read(&dir.join("config.json")), read(&dir.join("model.safetensors")), read(&dir.join("tokenizer.json")));
-    let files = ModelFiles { config: &config, weights: &weights, tokenizer: &tokenizer };
-    let encoder = TextEncoder::<B>::load(files, EncoderConfig { max_len: 256, batch_size: BATCH }, &device).unwrap();
+    let model = model_folder::read(&minilm_dir()).unwrap();
+    let encoder = TextEncoder::<B>::load(model.files(), EncoderConfig { max_len: 256, batch_size: BATCH }, &device).unwrap();
     let passages = passages();
     let texts: Vec<&str> = passages.iter().map(String::as_str).collect();
     // Warm up: shader compilation and autotuning are not part of steady-state throughput.

@@ -3,7 +3,8 @@
 
 use burn::tensor::backend::Backend;
 use dowse_core::dense::dot;
-use dowse_core::model::{EncoderConfig, ModelFiles, TextEncoder};
+use dowse_core::model::{EncoderConfig, TextEncoder};
+use dowse_trainer::model_folder;
 use dowse_tests::{fixture, minilm_dir, read};
 use serde_json::Value;
 
@@ -25,11 +26,8 @@ fn golden() -> Golden {
 }
 
 fn check<B: Backend>(device: B::Device, batch_size: usize) {
-    let dir = minilm_dir();
-    let (config, weights, tokenizer) =
-        (read(&dir.join("config.json")), read(&dir.join("model.safetensors")), read(&dir.join("tokenizer.json")));
-    let files = ModelFiles { config: &config, weights: &weights, tokenizer: &tokenizer };
-    let encoder = TextEncoder::<B>::load(files, EncoderConfig { max_len: 256, batch_size }, &device).unwrap();
+    let model = model_folder::read(&minilm_dir()).unwrap();
+    let encoder = TextEncoder::<B>::load(model.files(), EncoderConfig { max_len: 256, batch_size }, &device).unwrap();
     let golden = golden();
     let texts: Vec<&str> = golden.texts.iter().map(String::as_str).collect();
 
