@@ -1,0 +1,71 @@
+//! HNSW on SciFact passages (all-MiniLM-L6-v2 vectors from dowse's embedding cache): build time,
+//! and per-query latency, single thread, of dowse-core's searcher (f32 and int8 scoring) and of
+//! hnsw_rs's own search on the same graph, at ef 16 to 256. Recall@10 against exact search is
+//! printed as `recall ...` lines before the timings; scripts/bench-bundle.sh gathers both into
+//! results/bundle.md.
+
+use std::time::Instant;
+
+use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion};
+use dowse_core::dense::{dot, top_k_exact};
+use dowse_core::hnsw;
+use dowse_core::model::{EncoderConfig, TextEncoder};
+use dowse_core::vectors::{Quantization, VectorStore};
+use dowse_tests::{data, minilm_dir, read, recall};
+use dowse_trainer::index::graph::{build, export, GraphConfig};
+use dowse_trainer::{index, model_folder};
+
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
+const EFS: [usize; 5] = [16, 32, 64, 128, 256];
+
+fn bench(c: &mut Criterion) {
+    let (input, model) = (data("scifact").display().to_string(), minilm_dir().display().to_string());
+    let args = index::IndexArgs::from_flags(&["--input", &input, "--model", &model, "--out", "unused"]).unwrap();
+    let prepared = index::prepare(&args).unwrap();
+    let (matrix, dim) = (&prepared.matrix, prepared.dim);
+    let queries = dowse_core::corpus::read_queries_jsonl("queries.jsonl", &read(&data("scifact/queries.jsonl"))).unwrap();
+    let texts: Vec<&str> = queries.iter().take(300).map(|q| q.text.as_str()).collect();
+    let model_bytes = model_folder::read(&minilm_dir()).unwrap();
+    let encoder =
+        TextEncoder::<burn_ndarray::NdArray>::load(model_bytes.files(), EncoderConfig::default(), &burn_ndarray::NdArrayDevice::Cpu)
+            .unwrap();
+    let query_matrix = encoder.encode(&texts, |_| {}).unwrap();
+    let query_rows: Vec<&[f32]> = query_matrix.chunks_exact(dim).collect();
+
+    let started = Instant::now();
+    let hnsw_rs_graph = build(matrix, dim, &GraphConfig::default());
+    println!("build {} passages {:.2} s", matrix.len() / dim, started.elapsed().as_secs_f64());
+    let graph = export(&hnsw_rs_graph);
+    let int8 = VectorStore::quantize(matrix, dim, Quantization::Int8);
+    let exact: Vec<Vec<u32>> = query_rows.iter().map(|q| top_k_exact(matrix, dim, q, 10).iter().map(|h| h.0).collect()).collect();
+    let f32_search = |q: &[f32], ef: usize| hnsw::search(&graph, 10, ef, |row| dot(q, &matrix[row as usize * dim..][..dim]));
+    let int8_search = |q: &[f32], ef: usize| {
+        let prepared = int8.prepare(q);
+        hnsw::search(&graph, 10, ef, |row| int8.score(&prepared, row))
+    };
+    for ef in EFS {
+        let mean = |found: &dyn Fn(&[f32]) -> Vec<u32>| {
+            query_rows.iter().zip(&exact).map(|(q, e)| recall(&found(q), e)).sum::<f64>() / query_rows.len() as f64
+        };
+        let ours = mean(&|q| f32_search(q, ef).iter().map(|h| h.0).collect());
+        let ours_int8 = mean(&|q| int8_search(q, ef).iter().map(|h| h.0).collect());
+        let theirs = mean(&|q| hnsw_rs_graph.search(q, 10, ef).iter().map(|n| n.d_id as u32).collect());
+        println!("recall ef {ef} dowse-f32 {ours:.4} dowse-int8 {ours_int8:.4} hnsw_rs {theirs:.4}");
+    }
+
+    let mut group = c.benchmark_group("hnsw_search");
+    for ef in EFS {
+        let mut next = query_rows.iter().cycle();
+        group.bench_with_input(BenchmarkId::new("dowse-f32", ef), &ef, |b, &ef| b.iter(|| f32_search(next.next().unwrap(), ef)));
+        let mut next = query_rows.iter().cycle();
+        group.bench_with_input(BenchmarkId::new("dowse-int8", ef), &ef, |b, &ef| b.iter(|| int8_search(next.next().unwrap(), ef)));
+        let mut next = query_rows.iter().cycle();
+        group.bench_with_input(BenchmarkId::new("hnsw_rs", ef), &ef, |b, &ef| b.iter(|| hnsw_rs_graph.search(next.next().unwrap(), 10, ef)));
+    }
+    group.finish();
+}
+
+criterion_group!(benches, bench);
+criterion_main!(benches);
