@@ -52,7 +52,7 @@ cargo bench -p dowse-tests --bench hnsw -- --warm-up-time 1 --measurement-time 5
     echo '|---|---|---|---|'
     awk '/^recall ef /{r[$3]=$5" "$7" "$9}
          /^hnsw_search\//{split($1,p,"/"); name=p[2]; ef=p[3]; seen=0}
-         /time:/ && !seen {t[name"/"ef]=$4" "$5; seen=1}
+         /time:/ && !seen {for (i=1;i<=NF;i++) if ($i=="time:") t[name"/"ef]=$(i+3)" "$(i+4); seen=1}
          END {split("16 32 64 128 256", efs, " ");
               for (i=1;i<=5;i++) {e=efs[i]; split(r[e], rr, " ");
                 print "| " e " | " t["dowse-f32/"e] ", " rr[1] " | " t["dowse-int8/"e] ", " rr[2] " | " t["hnsw_rs/"e] ", " rr[3] " |"}}' "$log"

@@ -164,9 +164,9 @@ impl VectorStore {
         let width = self.quantization.bytes_per_vector(self.dim);
         let codes = &self.codes[row as usize * width..(row as usize + 1) * width];
         match self.quantization {
-            Quantization::F32 => dot_decoded(&query.query, codes.chunks_exact(4).map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))),
-            Quantization::F16 => dot_decoded(&query.query, codes.chunks_exact(2).map(|b| half::f16::from_le_bytes([b[0], b[1]]).to_f32())),
-            Quantization::Int8 => query.offset + dot_decoded(&query.weights, codes.iter().map(|&c| f32::from(c))),
+            Quantization::F32 => dot_codes::<4>(&query.query, codes, |b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])),
+            Quantization::F16 => dot_codes::<2>(&query.query, codes, |b| half::f16::from_le_bytes([b[0], b[1]]).to_f32()),
+            Quantization::Int8 => query.offset + dot_codes::<1>(&query.weights, codes, |b| f32::from(b[0])),
             Quantization::Binary => {
                 let hamming: u32 = codes.iter().zip(&query.bits).map(|(a, b)| (a ^ b).count_ones()).sum();
                 self.dim as f32 - 2.0 * hamming as f32
@@ -182,8 +182,8 @@ impl VectorStore {
         }
         let width = self.quantization.bytes_per_vector(self.dim);
         let codes = &self.codes[row as usize * width..(row as usize + 1) * width];
-        let signs = (0..self.dim).map(|d| if codes[d / 8] >> (d % 8) & 1 == 1 { 1.0 } else { -1.0 });
-        dot_decoded(&query.query, signs) / (self.dim as f32).sqrt()
+        let signed: f32 = query.query.iter().enumerate().map(|(d, q)| if codes[d / 8] >> (d % 8) & 1 == 1 { *q } else { -q }).sum();
+        signed / (self.dim as f32).sqrt()
     }
 
     pub fn to_bytes(&self) -> Vec<u8> {
@@ -247,13 +247,20 @@ fn sign_bits(values: &[f32]) -> Vec<u8> {
     bits
 }
 
-/// Inner product of `query` with decoded components, in eight lanes so the compiler emits SIMD.
-fn dot_decoded(query: &[f32], row: impl Iterator<Item = f32>) -> f32 {
+/// Inner product of `query` with a row of `W`-byte codes, decoded by `decode`, accumulated in
+/// eight lanes so the compiler emits SIMD for every kind.
+#[inline(always)]
+fn dot_codes<const W: usize>(query: &[f32], codes: &[u8], decode: impl Fn(&[u8]) -> f32) -> f32 {
     let mut acc = [0f32; 8];
-    for (d, (q, v)) in query.iter().zip(row).enumerate() {
-        acc[d % 8] += q * v;
+    let (q_chunks, q_rest) = query.as_chunks::<8>();
+    for (q, c) in q_chunks.iter().zip(codes.chunks_exact(8 * W)) {
+        for lane in 0..8 {
+            acc[lane] += q[lane] * decode(&c[lane * W..(lane + 1) * W]);
+        }
     }
-    acc.iter().sum()
+    let tail_codes = &codes[q_chunks.len() * 8 * W..];
+    let tail: f32 = q_rest.iter().zip(tail_codes.chunks_exact(W)).map(|(q, c)| q * decode(c)).sum();
+    acc.iter().sum::<f32>() + tail
 }
 
 #[cfg(test)]

@@ -3,9 +3,11 @@
 use anyhow::Result;
 use burn::tensor::backend::Backend;
 use clap::ValueEnum;
+use serde::Deserialize;
 
 /// Where tensors live.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum Device {
     /// Burn's ndarray backend on the CPU (BLAS matmuls, rayon threads).
     Cpu,

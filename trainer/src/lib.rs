@@ -3,7 +3,7 @@
 //!
 //! The data path: [`index`] reads a corpus (BEIR, JSONL, CSV, SMART or a folder of HTML pages),
 //! cuts it into passages, encodes them, builds the HNSW graph and BM25 index, and [`bundle_io`]
-//! writes the bundle that [`search`], [`eval`], the server and the browser read.
+//! writes the bundle that [`search`], [`eval`], [`serve`] and the browser read.
 
 pub mod atomic;
 pub mod bundle_io;
@@ -17,3 +17,4 @@ pub mod index;
 pub mod model_fetch;
 pub mod model_folder;
 pub mod search;
+pub mod serve;

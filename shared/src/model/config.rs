@@ -19,6 +19,9 @@ pub struct BertConfig {
     pub layer_norm_eps: f64,
     #[serde(default = "default_hidden_act")]
     pub hidden_act: String,
+    /// Class names of a classification head (cross-encoders have one: relevance).
+    #[serde(default)]
+    pub id2label: std::collections::BTreeMap<String, String>,
 }
 
 fn default_type_vocab_size() -> usize {

@@ -1,10 +1,10 @@
 //! The text encoder: texts -> token batches sorted by length -> BERT -> mean pooling -> unit vectors.
 
 use burn::tensor::backend::Backend;
-use burn::tensor::{Int, Tensor, TensorData};
+use burn::tensor::Tensor;
 use serde::{Deserialize, Serialize};
 
-use super::{load_bert, Bert, BertConfig, Encoded, ModelError, ModelFiles, TextTokenizer};
+use super::{load_bert, pad_batch, Bert, BertConfig, Encoded, ModelError, ModelFiles, TextTokenizer};
 
 /// How texts are cut and batched.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -71,21 +71,7 @@ impl<B: Backend> TextEncoder<B> {
 
     /// Unit vectors `[rows, dim]` for one batch of tokenized texts, padded to the longest.
     pub fn embed(&self, rows: &[&Encoded]) -> Tensor<B, 2> {
-        let seq = rows.iter().map(|r| r.ids.len()).max().unwrap_or(0).max(1);
-        let batch = rows.len();
-        let mut ids = vec![0i64; batch * seq];
-        let mut types = vec![0i64; batch * seq];
-        let mut mask = vec![0f32; batch * seq];
-        for (r, row) in rows.iter().enumerate() {
-            for (t, (&id, &ty)) in row.ids.iter().zip(&row.type_ids).enumerate() {
-                ids[r * seq + t] = i64::from(id);
-                types[r * seq + t] = i64::from(ty);
-                mask[r * seq + t] = 1.0;
-            }
-        }
-        let ids = Tensor::<B, 2, Int>::from_data(TensorData::new(ids, [batch, seq]), &self.device);
-        let types = Tensor::<B, 2, Int>::from_data(TensorData::new(types, [batch, seq]), &self.device);
-        let mask = Tensor::<B, 2>::from_data(TensorData::new(mask, [batch, seq]), &self.device);
+        let (ids, types, mask) = pad_batch::<B>(rows, &self.device);
         self.model.embed(ids, types, mask)
     }
 }

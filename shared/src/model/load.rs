@@ -5,7 +5,7 @@
 use burn::tensor::backend::Backend;
 use burn_store::{KeyRemapper, ModuleSnapshot, PyTorchToBurnAdapter, SafetensorsStore};
 
-use super::{Bert, BertConfig, ModelError};
+use super::{Bert, BertConfig, CrossEncoderModel, ModelError};
 
 /// The three files of a Hugging Face model folder, as bytes.
 #[derive(Clone, Copy)]
@@ -31,16 +31,33 @@ const KEY_MAP: &[(&str, &str)] = &[
     (r"^encoder\.layer\.(\d+)\.output\.LayerNorm\.", "layers.$1.output_norm."),
 ];
 
+/// The cross-encoder's module paths: [`KEY_MAP`] for the encoder, moved under `bert.`,
+/// then the pooler and the classification head.
+const CROSS_ENCODER_KEY_MAP: &[(&str, &str)] = &[(r"^(embeddings|layers)\.", "bert.$1."), (r"^pooler\.dense\.", "pooler.")];
+
 /// Builds a [`Bert`] of the checkpoint's shape and fills every parameter from its safetensors.
 /// A parameter missing from the file is an error; extra tensors (the pooler) are ignored.
 pub fn load_bert<B: Backend>(config: &BertConfig, weights: &[u8], device: &B::Device) -> Result<Bert<B>, ModelError> {
-    let remapper = KeyRemapper::from_pattern_iter(KEY_MAP.iter().copied()).expect("key map patterns are valid regexes");
+    let mut model = Bert::new(config, device);
+    fill(&mut model, weights, KEY_MAP.iter())?;
+    Ok(model)
+}
+
+/// Builds a [`CrossEncoderModel`] of the checkpoint's shape and fills it from its safetensors.
+pub fn load_cross_encoder<B: Backend>(config: &BertConfig, weights: &[u8], device: &B::Device) -> Result<CrossEncoderModel<B>, ModelError> {
+    let mut model = CrossEncoderModel::new(config, device);
+    fill(&mut model, weights, KEY_MAP.iter().chain(CROSS_ENCODER_KEY_MAP))?;
+    Ok(model)
+}
+
+/// Loads every parameter of `model` from safetensors `weights`, names remapped by `patterns` in order.
+fn fill<B: Backend, M: ModuleSnapshot<B>>(model: &mut M, weights: &[u8], patterns: impl Iterator<Item = &'static (&'static str, &'static str)>) -> Result<(), ModelError> {
+    let remapper = KeyRemapper::from_pattern_iter(patterns.copied()).expect("key map patterns are valid regexes");
     let mut store = SafetensorsStore::from_bytes(Some(weights.to_vec()))
         .remap(remapper)
         .with_from_adapter(PyTorchToBurnAdapter)
         .allow_partial(false)
         .validate(true);
-    let mut model = Bert::new(config, device);
     model.load_from(&mut store).map_err(|e| ModelError::Weights(e.to_string()))?;
-    Ok(model)
+    Ok(())
 }

@@ -2,7 +2,7 @@
 //! special tokens added, truncation at the model's maximum length, no padding (batches pad themselves).
 //! It also measures texts in word pieces, word by word, for cutting documents into passages.
 
-use tokenizers::{PostProcessor, Tokenizer, TruncationParams};
+use tokenizers::{EncodeInput, PostProcessor, Tokenizer, TruncationParams};
 
 use super::ModelError;
 
@@ -40,6 +40,13 @@ impl TextTokenizer {
             .with_truncation(Some(TruncationParams { max_length: max_len, ..Default::default() }))
             .map_err(|e| ModelError::Tokenizer(e.to_string()))?;
         Ok(Self { inner, untruncated })
+    }
+
+    /// Tokenizes `(query, passage)` pairs with token types 0 and 1, cut longest-first to the maximum.
+    pub fn encode_pairs(&self, pairs: &[(&str, &str)]) -> Result<Vec<Encoded>, ModelError> {
+        let inputs: Vec<EncodeInput> = pairs.iter().map(|&(a, b)| (a, b).into()).collect();
+        let encodings = self.inner.encode_batch(inputs, true).map_err(|e| ModelError::Tokenizer(e.to_string()))?;
+        Ok(encodings.into_iter().map(|e| Encoded { ids: e.get_ids().to_vec(), type_ids: e.get_type_ids().to_vec() }).collect())
     }
 
     /// How many special tokens the encoder adds around a single text.

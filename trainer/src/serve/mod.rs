@@ -1,0 +1,115 @@
+//! `dowse serve`: hosts the web app and a bundle, answers searches (`/api/search`) and reranks
+//! with a cross-encoder (`/api/rerank`), behind limits that keep it up under load.
+//!
+//! [`config`] holds the settings (flags or a TOML file), [`models`] starts the model threads
+//! ([`batcher`]), [`api`] has the handlers, [`guard`] the per-request limits, [`files`] the static
+//! hosting, [`metrics`] the Prometheus counters, and this file builds the router and runs it until a shutdown signal.
+
+mod api;
+mod batcher;
+pub mod config;
+mod files;
+mod guard;
+mod metrics;
+mod models;
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use anyhow::{Context, Result};
+use axum::extract::DefaultBodyLimit;
+use axum::routing::{get, post};
+use axum::Router;
+use dowse_core::bundle::Bundle;
+use tokio::sync::Semaphore;
+use tower_http::compression::CompressionLayer;
+use tower_http::cors::{AllowOrigin, CorsLayer};
+
+use crate::bundle_io;
+use crate::device::run_on;
+pub use config::{ServeArgs, ServeConfig};
+use models::{LoadModels, Models};
+
+/// What every handler shares.
+pub struct AppState {
+    pub config: ServeConfig,
+    pub bundle: Bundle,
+    pub bundle_id: String,
+    pub models: Models,
+    pub metrics: metrics::Metrics,
+    pub permits: Arc<Semaphore>,
+    pub started: Instant,
+}
+
+pub fn run(args: &ServeArgs) -> Result<()> {
+    let config = args.config()?;
+    tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()))
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .with_writer(std::io::stderr)
+        .init();
+    let bundle = bundle_io::read(&config.bundle)?;
+    let job = LoadModels { bundle: &bundle, reranker: config.reranker.as_deref(), limits: &config.limits };
+    let models = run_on(config.device, job)??;
+    let state = Arc::new(AppState {
+        bundle_id: bundle.id(),
+        permits: Arc::new(Semaphore::new(config.limits.max_concurrent_requests)),
+        config,
+        bundle,
+        models,
+        metrics: metrics::Metrics::default(),
+        started: Instant::now(),
+    });
+    let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
+    runtime.block_on(serve(state))
+}
+
+/// The whole application: API routes under the limits, then static files.
+pub fn router(state: Arc<AppState>) -> Router {
+    let config = &state.config;
+    let api = Router::new()
+        .route("/api/health", get(api::health))
+        .route("/api/search", post(api::search))
+        .route("/api/rerank", post(api::rerank))
+        .route("/metrics", get(metrics::render))
+        .layer(axum::middleware::from_fn_with_state(state.clone(), guard::limit))
+        .layer(DefaultBodyLimit::max(config.limits.max_body_bytes));
+    let mut app = api.nest_service("/bundle", files::folder(&config.bundle));
+    if let Some(dist) = &config.dist {
+        app = app.fallback_service(files::folder(dist));
+    }
+    let origins: Vec<_> = config.cors_origins.iter().filter_map(|o| o.parse().ok()).collect();
+    app.layer(CompressionLayer::new())
+        .layer(CorsLayer::new().allow_origin(AllowOrigin::list(origins)).allow_methods([axum::http::Method::GET, axum::http::Method::POST]).allow_headers([axum::http::header::CONTENT_TYPE]))
+        .with_state(state)
+}
+
+async fn serve(state: Arc<AppState>) -> Result<()> {
+    let addr = state.config.addr;
+    let listener = tokio::net::TcpListener::bind(addr).await.with_context(|| format!("listening on {addr}"))?;
+    let local = listener.local_addr()?;
+    tracing::info!(%local, bundle = %state.bundle_id, rerank = state.models.reranker.is_some(), "serving");
+    println!("listening on http://{local}");
+    axum::serve(listener, router(state)).with_graceful_shutdown(shutdown_signal()).await.context("serving")?;
+    tracing::info!("stopped after draining in-flight requests");
+    Ok(())
+}
+
+/// Ctrl-C or SIGTERM: stop accepting, finish what is in flight.
+async fn shutdown_signal() {
+    let interrupt = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    tokio::select! {
+        () = interrupt => {},
+        () = terminate => {},
+    }
+}

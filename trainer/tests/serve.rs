@@ -1,0 +1,297 @@
+//! `dowse serve` on 127.0.0.1 over a real bundle (ADI) with a cross-encoder the test makes
+//! (all-MiniLM-L6-v2's encoder and pooler with a freshly initialised one-label head, until the
+//! trainer ships a trained reranker): the API contract, bad input, path traversal, the
+//! concurrency limit, the timeout and a graceful shutdown.
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::OnceLock;
+use std::time::Duration;
+
+use dowse_tests::{data, minilm_dir};
+use serde_json::{json, Value};
+
+/// The ADI bundle and the test cross-encoder, made once per test binary in Cargo's test folder.
+struct Fixtures {
+    bundle: PathBuf,
+    reranker: PathBuf,
+}
+
+fn fixtures() -> &'static Fixtures {
+    static FIXTURES: OnceLock<Fixtures> = OnceLock::new();
+    FIXTURES.get_or_init(|| {
+        let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("serve-fixtures");
+        let bundle = dir.join("adi");
+        let status = Command::new(env!("CARGO_BIN_EXE_dowse"))
+            .args(["index", "--input", &data("adi").display().to_string(), "--out", &bundle.display().to_string()])
+            .args(["--model", &minilm_dir().display().to_string()])
+            .status()
+            .unwrap();
+        assert!(status.success());
+        let reranker = dir.join("test-cross-encoder");
+        make_cross_encoder(&minilm_dir(), &reranker);
+        Fixtures { bundle, reranker }
+    })
+}
+
+/// MiniLM with a one-label classification head of small fixed weights, in Hugging Face layout.
+fn make_cross_encoder(minilm: &Path, out: &Path) {
+    std::fs::create_dir_all(out).unwrap();
+    let mut config: Value = serde_json::from_slice(&std::fs::read(minilm.join("config.json")).unwrap()).unwrap();
+    config["architectures"] = json!(["BertForSequenceClassification"]);
+    config["id2label"] = json!({"0": "LABEL_0"});
+    std::fs::write(out.join("config.json"), serde_json::to_vec_pretty(&config).unwrap()).unwrap();
+    std::fs::copy(minilm.join("tokenizer.json"), out.join("tokenizer.json")).unwrap();
+    let bytes = std::fs::read(minilm.join("model.safetensors")).unwrap();
+    let tensors = safetensors::SafeTensors::deserialize(&bytes).unwrap();
+    let hidden = config["hidden_size"].as_u64().unwrap() as usize;
+    let weight: Vec<u8> = (0..hidden).flat_map(|i| (((i * 7919) % 101) as f32 / 1000.0 - 0.05).to_le_bytes()).collect();
+    let bias = 0.1f32.to_le_bytes().to_vec();
+    let mut views: Vec<(String, safetensors::tensor::TensorView)> =
+        tensors.tensors().into_iter().filter(|(name, _)| !name.starts_with("classifier")).collect();
+    views.push(("classifier.weight".into(), safetensors::tensor::TensorView::new(safetensors::Dtype::F32, vec![1, hidden], &weight).unwrap()));
+    views.push(("classifier.bias".into(), safetensors::tensor::TensorView::new(safetensors::Dtype::F32, vec![1], &bias).unwrap()));
+    let file = safetensors::serialize(views, None).unwrap();
+    std::fs::write(out.join("model.safetensors"), file).unwrap();
+}
+
+/// A running `dowse serve`, stopped (SIGTERM) when dropped.
+struct Server {
+    child: Child,
+    base: String,
+}
+
+impl Server {
+    fn start(extra: &[&str]) -> Self {
+        let bundle = &fixtures().bundle;
+        let mut child = Command::new(env!("CARGO_BIN_EXE_dowse"))
+            .args(["serve", "--bundle", &bundle.display().to_string(), "--addr", "127.0.0.1:0"])
+            .args(extra)
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
+        let base = line.trim().strip_prefix("listening on ").unwrap_or_else(|| panic!("unexpected first line {line:?}")).to_string();
+        Self { child, base }
+    }
+
+    fn with_reranker(extra: &[&str]) -> Self {
+        let reranker = fixtures().reranker.display().to_string();
+        let mut args = vec!["--reranker", reranker.as_str()];
+        args.extend(extra);
+        Self::start(&args)
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    /// POSTs JSON and returns the status and the JSON body, whatever the status.
+    fn post(&self, path: &str, body: &Value) -> (u16, Value) {
+        answer(ureq::post(&self.url(path)).send_json(body.clone()))
+    }
+
+    fn get(&self, path: &str) -> (u16, String) {
+        match ureq::get(&self.url(path)).call() {
+            Ok(r) => (r.status(), r.into_string().unwrap()),
+            Err(ureq::Error::Status(code, r)) => (code, r.into_string().unwrap()),
+            Err(e) => panic!("{e}"),
+        }
+    }
+
+    fn stop(mut self) -> std::process::ExitStatus {
+        terminate(&self.child);
+        self.child.wait().unwrap()
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        if matches!(self.child.try_wait(), Ok(None)) {
+            terminate(&self.child);
+            let _ = self.child.wait();
+        }
+    }
+}
+
+fn terminate(child: &Child) {
+    let _ = Command::new("kill").args(["-TERM", &child.id().to_string()]).status();
+}
+
+fn answer(result: Result<ureq::Response, ureq::Error>) -> (u16, Value) {
+    let response = match result {
+        Ok(r) => r,
+        Err(ureq::Error::Status(_, r)) => r,
+        Err(e) => panic!("{e}"),
+    };
+    (response.status(), response.into_json().unwrap_or(Value::Null))
+}
+
+#[test]
+fn health_search_and_rerank_follow_the_contract() {
+    let server = Server::with_reranker(&[]);
+    let (status, health) = server.get("/api/health");
+    assert_eq!(status, 200);
+    let health: Value = serde_json::from_str(&health).unwrap();
+    assert_eq!(health["rerank"], json!({"available": true, "model": "test-cross-encoder"}));
+    assert_eq!(health["bundle"]["documents"], 82);
+    assert_eq!(health["bundle"]["id"].as_str().unwrap().len(), 16);
+
+    for mode in ["hybrid", "dense", "bm25"] {
+        let (status, body) = server.post("/api/search", &json!({"query": "computer based indexing of documents", "k": 5, "mode": mode}));
+        assert_eq!(status, 200, "{body}");
+        assert_eq!(body["query"], "computer based indexing of documents");
+        assert_eq!(body["reranked"], false);
+        let results = body["results"].as_array().unwrap();
+        assert_eq!(results.len(), 5);
+        assert_eq!(body["total_results"], 5);
+        for (i, r) in results.iter().enumerate() {
+            assert_eq!(r["rank"], i + 1);
+            assert!(r["doc_id"].is_string() && r["title"].is_string() && r["text"].is_string() && r["score"].is_number());
+        }
+        assert!(body["latency_ms"].as_f64().unwrap() > 0.0);
+    }
+    let (status, body) = server.post("/api/search", &json!({"query": "computer based indexing", "k": 3, "rerank": true}));
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["reranked"], true);
+    let scores: Vec<f64> = body["results"].as_array().unwrap().iter().map(|r| r["score"].as_f64().unwrap()).collect();
+    assert!(scores.len() == 3 && scores.windows(2).all(|w| w[0] >= w[1]), "{body}");
+
+    let documents = json!([
+        {"id": "a", "text": "Automatic indexing assigns terms to documents by computer."},
+        {"id": "b", "text": "The recipe needs two eggs and flour."},
+        {"id": "c", "text": "Citation indexes link papers to the papers that cite them."}
+    ]);
+    let (status, body) = server.post("/api/rerank", &json!({"query": "automatic indexing", "documents": documents, "top_k": 2}));
+    assert_eq!(status, 200, "{body}");
+    let results = body["results"].as_array().unwrap();
+    assert_eq!(results.len(), 2);
+    assert_eq!(results[0]["rank"], 1);
+    // The same pairs score the same alone, in another order, or batched with other requests.
+    let scores = |body: &Value| -> Vec<(String, f64)> {
+        let mut s: Vec<_> = body["results"].as_array().unwrap().iter().map(|r| (r["id"].as_str().unwrap().to_string(), r["score"].as_f64().unwrap())).collect();
+        s.sort_by(|a, b| a.0.cmp(&b.0));
+        s
+    };
+    let reversed: Vec<Value> = documents.as_array().unwrap().iter().rev().cloned().collect();
+    let (_, all) = server.post("/api/rerank", &json!({"query": "automatic indexing", "documents": documents}));
+    let (_, again) = server.post("/api/rerank", &json!({"query": "automatic indexing", "documents": reversed}));
+    for ((id, x), (_, y)) in scores(&all).iter().zip(scores(&again)) {
+        assert!((x - y).abs() < 1e-4, "{id}: {x} vs {y}");
+    }
+    let (status, metrics) = server.get("/metrics");
+    assert_eq!(status, 200);
+    assert!(metrics.contains("dowse_requests_total{route=\"/api/rerank\",status=\"200\"} 3"), "{metrics}");
+    assert!(metrics.contains("dowse_request_seconds_bucket{route=\"/api/search\",le=\"+Inf\"} 4"), "{metrics}");
+}
+
+#[test]
+fn bad_input_gets_4xx_with_a_json_error() {
+    let server = Server::with_reranker(&[]);
+    let cases = [
+        (json!({"query": ""}), 400, "bad_request"),
+        (json!({"query": "   "}), 400, "bad_request"),
+        (json!({"query": "x".repeat(1001)}), 400, "bad_request"),
+        (json!({"query": "ok", "k": 0}), 400, "bad_request"),
+        (json!({"query": "ok", "k": 101}), 400, "bad_request"),
+        (json!({"query": 5}), 422, "invalid_json"),
+        (json!({"query": "ok", "mode": "fuzzy"}), 422, "invalid_json"),
+        (json!({"query": "ok", "unknown": 1}), 422, "invalid_json"),
+        (json!(["not", "an", "object"]), 422, "invalid_json"),
+    ];
+    for (body, status, code) in cases {
+        let (got, answer) = server.post("/api/search", &body);
+        assert_eq!((got, answer["error"]["code"].as_str()), (status, Some(code)), "{body}: {answer}");
+    }
+    let too_many: Vec<Value> = (0..101).map(|i| json!({"id": i.to_string(), "text": "t"})).collect();
+    for body in [json!({"query": "q", "documents": []}), json!({"query": "q", "documents": too_many}), json!({"query": "", "documents": [{"id": "a", "text": "t"}]})] {
+        assert_eq!(server.post("/api/rerank", &body).0, 400);
+    }
+    let malformed = ureq::post(&server.url("/api/search")).set("content-type", "application/json").send_string("{\"query\": ");
+    let (status, body) = answer(malformed);
+    assert_eq!((status, body["error"]["code"].as_str()), (400, Some("invalid_json")));
+    let (status, body) = answer(ureq::post(&server.url("/api/search")).set("content-type", "text/plain").send_string("{\"query\": \"x\"}"));
+    assert_eq!((status, body["error"]["code"].as_str()), (415, Some("unsupported_media_type")));
+    // The server answers as soon as it sees the length, so the body is announced, not sent.
+    let head = format!("POST /api/rerank HTTP/1.1\r\nContent-Type: application/json\r\nContent-Length: {}", 2 << 20);
+    let (status, response) = raw(&server.base, &head, b"{\"query\": \"q\"");
+    assert_eq!(status, 413);
+    assert!(response.contains("payload_too_large"), "{response}");
+
+    let plain = Server::start(&[]);
+    let (status, body) = plain.post("/api/rerank", &json!({"query": "q", "documents": [{"id": "a", "text": "t"}]}));
+    assert_eq!((status, body["error"]["code"].as_str()), (503, Some("rerank_unavailable")));
+    let (status, body) = plain.post("/api/search", &json!({"query": "q", "rerank": true}));
+    assert_eq!(status, 503, "{body}");
+}
+
+#[test]
+fn files_are_served_from_inside_the_bundle_only() {
+    std::os::unix::fs::symlink("/etc/hostname", fixtures().bundle.join("outside")).ok();
+    let server = Server::start(&[]);
+    let manifest = ureq::get(&server.url("/bundle/manifest.json")).call().unwrap();
+    assert_eq!(manifest.header("content-type"), Some("application/json"));
+    assert_eq!(manifest.header("cache-control"), Some("no-cache"));
+    let etag = manifest.header("etag").unwrap().to_string();
+    let again = ureq::get(&server.url("/bundle/manifest.json")).set("if-none-match", &etag).call().unwrap();
+    assert_eq!(again.status(), 304);
+    let (status, response) = raw(&server.base, "GET /bundle/documents.bin HTTP/1.1\r\nAccept-Encoding: gzip", b"");
+    assert_eq!(status, 200);
+    assert!(response.to_lowercase().contains("content-encoding: gzip"), "{}", &response[..response.find("\r\n\r\n").unwrap()]);
+    for path in ["/bundle/../Cargo.toml", "/bundle/%2e%2e/%2e%2e/etc/passwd", "/bundle/..%2f..%2fetc%2fpasswd", "/bundle//etc/passwd", "/bundle/outside"] {
+        // Raw requests: HTTP clients normalise `..` away before sending.
+        let (status, _) = raw(&server.base, &format!("GET {path} HTTP/1.1"), b"");
+        assert!(status == 404 || status == 400, "{path}: {status}");
+    }
+}
+
+/// Sends `head` (request line and headers) and `body` as they are; returns the status and the
+/// whole response, headers included, as text.
+fn raw(base: &str, head: &str, body: &[u8]) -> (u16, String) {
+    use std::io::{Read, Write};
+    let host = base.trim_start_matches("http://");
+    let mut stream = std::net::TcpStream::connect(host).unwrap();
+    write!(stream, "{head}\r\nHost: {host}\r\nConnection: close\r\n\r\n").unwrap();
+    let _ = stream.write_all(body);
+    let mut response = Vec::new();
+    let _ = stream.read_to_end(&mut response);
+    let response = String::from_utf8_lossy(&response).into_owned();
+    (response.split_whitespace().nth(1).unwrap().parse().unwrap(), response)
+}
+
+#[test]
+fn overload_timeout_and_graceful_shutdown() {
+    let long_documents: Vec<Value> =
+        (0..100).map(|i| json!({"id": i.to_string(), "text": format!("document {i} about information retrieval systems and their evaluation; ").repeat(8)})).collect();
+    let request = json!({"query": "retrieval evaluation", "documents": long_documents});
+
+    // One request at a time: a second one while a long rerank runs is told to come back.
+    let server = Server::with_reranker(&["--max-concurrent-requests", "1"]);
+    let url = server.url("/api/rerank");
+    let slow = {
+        let request = request.clone();
+        std::thread::spawn(move || answer(ureq::post(&url).send_json(request)))
+    };
+    std::thread::sleep(Duration::from_millis(300));
+    let busy = ureq::get(&server.url("/api/health")).call();
+    match busy {
+        Err(ureq::Error::Status(503, response)) => assert_eq!(response.header("retry-after"), Some("1")),
+        other => panic!("expected 503, got {other:?}"),
+    }
+    assert_eq!(slow.join().unwrap().0, 200);
+    assert_eq!(server.get("/api/health").0, 200);
+
+    // SIGTERM while a request is in flight: it is answered, then the server exits cleanly.
+    let url = server.url("/api/rerank");
+    let in_flight = std::thread::spawn(move || answer(ureq::post(&url).send_json(request)));
+    std::thread::sleep(Duration::from_millis(300));
+    let exit = server.stop();
+    assert_eq!(in_flight.join().unwrap().0, 200);
+    assert!(exit.success(), "{exit}");
+
+    let hurried = Server::start(&["--request-timeout-ms", "1"]);
+    let (status, body) = hurried.post("/api/search", &json!({"query": "information retrieval evaluation", "mode": "dense"}));
+    assert_eq!((status, body["error"]["code"].as_str()), (504, Some("timeout")));
+}
