@@ -295,3 +295,52 @@ fn overload_timeout_and_graceful_shutdown() {
     let (status, body) = hurried.post("/api/search", &json!({"query": "information retrieval evaluation", "mode": "dense"}));
     assert_eq!((status, body["error"]["code"].as_str()), (504, Some("timeout")));
 }
+
+/// Bounded load on 127.0.0.1: 8 clients at once, below the concurrency limit, so no request may
+/// fail. Prints requests/s, p50 and p99 per endpoint (scripts/bench-serve.sh records them).
+#[test]
+fn load_below_the_concurrency_limit_never_fails() {
+    let server = Server::with_reranker(&["--max-concurrent-requests", "64"]);
+    let queries = ["computer indexing", "information retrieval evaluation", "citation index", "automatic abstracting", "thesaurus construction"];
+    let documents: Vec<Value> = (0..20).map(|i| json!({"id": i.to_string(), "text": format!("passage {i} about indexing, retrieval and abstracts of scientific documents")})).collect();
+    let endpoints = [
+        ("/api/search", 25, Box::new(|i: usize| json!({"query": queries[i % queries.len()], "k": 10})) as Box<dyn Fn(usize) -> Value + Sync>),
+        ("/api/rerank", 10, Box::new(move |i: usize| json!({"query": queries[i % queries.len()], "documents": documents, "top_k": 10}))),
+    ];
+    for (path, per_client, body) in &endpoints {
+        let clients = 8;
+        let started = std::time::Instant::now();
+        let latencies: Vec<Result<f64, String>> = std::thread::scope(|scope| {
+            let handles: Vec<_> = (0..clients)
+                .map(|c| {
+                    let (url, body) = (server.url(path), &body);
+                    scope.spawn(move || {
+                        (0..*per_client)
+                            .map(|i| {
+                                let sent = std::time::Instant::now();
+                                match answer(ureq::post(&url).send_json(body(c * per_client + i))) {
+                                    (200, _) => Ok(sent.elapsed().as_secs_f64() * 1e3),
+                                    (status, body) => Err(format!("{status}: {body}")),
+                                }
+                            })
+                            .collect::<Vec<_>>()
+                    })
+                })
+                .collect();
+            handles.into_iter().flat_map(|h| h.join().unwrap()).collect()
+        });
+        let seconds = started.elapsed().as_secs_f64();
+        let failed: Vec<&String> = latencies.iter().filter_map(|l| l.as_ref().err()).collect();
+        assert!(failed.is_empty(), "{path}: {} of {} failed: {:?}", failed.len(), latencies.len(), &failed[..failed.len().min(3)]);
+        let mut ms: Vec<f64> = latencies.into_iter().map(Result::unwrap).collect();
+        ms.sort_by(f64::total_cmp);
+        let at = |q: f64| ms[((ms.len() - 1) as f64 * q).round() as usize];
+        println!(
+            "load {path}: {} requests from {clients} clients, {:.1} requests/s, p50 {:.1} ms, p99 {:.1} ms, 0 failed",
+            ms.len(),
+            ms.len() as f64 / seconds,
+            at(0.5),
+            at(0.99)
+        );
+    }
+}

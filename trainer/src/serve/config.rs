@@ -92,7 +92,7 @@ fn default_device() -> Device {
 
 #[derive(Debug, Args)]
 pub struct ServeArgs {
-    /// A TOML file with any of the settings below (and `[limits]`); flags override it.
+    /// A TOML file with any of the settings below and a `[limits]` table (keys in docs/api.md); flags override it.
     #[arg(long)]
     pub config: Option<PathBuf>,
     /// The bundle to search and host at /bundle/.
@@ -157,4 +157,36 @@ impl ServeArgs {
 fn read_toml(path: &Path) -> Result<ServeConfig> {
     let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
     toml::from_str(&text).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args(config: Option<&Path>, flags: &[&str]) -> ServeArgs {
+        let command = <ServeArgs as clap::Args>::augment_args(clap::Command::new("serve").no_binary_name(true));
+        let mut flags: Vec<String> = flags.iter().map(|f| f.to_string()).collect();
+        if let Some(path) = config {
+            flags.extend(["--config".to_string(), path.display().to_string()]);
+        }
+        <ServeArgs as clap::FromArgMatches>::from_arg_matches(&command.get_matches_from(flags)).unwrap()
+    }
+
+    #[test]
+    fn toml_settings_with_flags_over_them() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("serve.toml");
+        std::fs::write(&file, "bundle = \"b\"\naddr = \"0.0.0.0:9000\"\ncors_origins = [\"https://a.example\"]\n[limits]\nmax_k = 20\n").unwrap();
+        let config = args(Some(&file), &["--cors-origin", "https://b.example", "--max-concurrent-requests", "3"]).config().unwrap();
+        assert_eq!(config.bundle, PathBuf::from("b"));
+        assert_eq!(config.addr, "0.0.0.0:9000".parse().unwrap());
+        assert_eq!(config.cors_origins, ["https://a.example", "https://b.example"]);
+        assert_eq!((config.limits.max_k, config.limits.max_concurrent_requests), (20, 3));
+        assert_eq!(config.limits.max_body_bytes, Limits::default().max_body_bytes);
+
+        std::fs::write(&file, "bundle = \"b\"\n[limits]\nmax_kk = 20\n").unwrap();
+        let error = args(Some(&file), &[]).config().unwrap_err().to_string();
+        assert!(error.contains("serve.toml") && error.contains("max_kk"), "{error}");
+        assert!(args(None, &[]).config().unwrap_err().to_string().contains("--bundle"));
+    }
 }
