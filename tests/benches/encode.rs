@@ -7,8 +7,8 @@ use burn::tensor::backend::Backend;
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use dowse_core::corpus::read_documents_jsonl;
 use dowse_core::model::{EncoderConfig, TextEncoder};
-use dowse_trainer::model_folder;
 use dowse_tests::{data, minilm_dir, read};
+use dowse_trainer::model_folder;
 
 const BATCH: usize = 32;
 

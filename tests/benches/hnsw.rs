@@ -62,7 +62,8 @@ fn bench(c: &mut Criterion) {
         let mut next = query_rows.iter().cycle();
         group.bench_with_input(BenchmarkId::new("dowse-int8", ef), &ef, |b, &ef| b.iter(|| int8_search(next.next().unwrap(), ef)));
         let mut next = query_rows.iter().cycle();
-        group.bench_with_input(BenchmarkId::new("hnsw_rs", ef), &ef, |b, &ef| b.iter(|| hnsw_rs_graph.search(next.next().unwrap(), 10, ef)));
+        group
+            .bench_with_input(BenchmarkId::new("hnsw_rs", ef), &ef, |b, &ef| b.iter(|| hnsw_rs_graph.search(next.next().unwrap(), 10, ef)));
     }
     group.finish();
 }

@@ -15,6 +15,9 @@ use dowse_tests::{data, minilm_dir, read, recall};
 use dowse_trainer::index::graph::{self, GraphConfig};
 use dowse_trainer::{index, model_folder};
 
+/// Query index and vector -> ranked documents.
+type Ranker<'a> = dyn Fn(usize, &[f32]) -> Vec<(u32, f32)> + 'a;
+
 #[test]
 fn graph_search_and_quantization_on_scifact() {
     let (input, model) = (data("scifact").display().to_string(), minilm_dir().display().to_string());
@@ -58,7 +61,7 @@ fn graph_search_and_quantization_on_scifact() {
     let analyzer = Analyzer::default();
     let ids: Vec<String> = bundle.docs.documents.iter().map(|d| d.id.clone()).collect();
     let bundle_doc_id = |doc: u32| ids[doc as usize].clone();
-    let ndcg = |ranked: &dyn Fn(usize, &[f32]) -> Vec<(u32, f32)>| {
+    let ndcg = |ranked: &Ranker| {
         let run: Run = queries
             .iter()
             .enumerate()

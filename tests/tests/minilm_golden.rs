@@ -4,8 +4,8 @@
 use burn::tensor::backend::Backend;
 use dowse_core::dense::dot;
 use dowse_core::model::{EncoderConfig, TextEncoder};
-use dowse_trainer::model_folder;
 use dowse_tests::{fixture, minilm_dir, read};
+use dowse_trainer::model_folder;
 use serde_json::Value;
 
 struct Golden {

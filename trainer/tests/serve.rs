@@ -50,7 +50,10 @@ fn make_cross_encoder(minilm: &Path, out: &Path) {
     let bias = 0.1f32.to_le_bytes().to_vec();
     let mut views: Vec<(String, safetensors::tensor::TensorView)> =
         tensors.tensors().into_iter().filter(|(name, _)| !name.starts_with("classifier")).collect();
-    views.push(("classifier.weight".into(), safetensors::tensor::TensorView::new(safetensors::Dtype::F32, vec![1, hidden], &weight).unwrap()));
+    views.push((
+        "classifier.weight".into(),
+        safetensors::tensor::TensorView::new(safetensors::Dtype::F32, vec![1, hidden], &weight).unwrap(),
+    ));
     views.push(("classifier.bias".into(), safetensors::tensor::TensorView::new(safetensors::Dtype::F32, vec![1], &bias).unwrap()));
     let file = safetensors::serialize(views, None).unwrap();
     std::fs::write(out.join("model.safetensors"), file).unwrap();
@@ -171,7 +174,12 @@ fn health_search_and_rerank_follow_the_contract() {
     assert_eq!(results[0]["rank"], 1);
     // The same pairs score the same alone, in another order, or batched with other requests.
     let scores = |body: &Value| -> Vec<(String, f64)> {
-        let mut s: Vec<_> = body["results"].as_array().unwrap().iter().map(|r| (r["id"].as_str().unwrap().to_string(), r["score"].as_f64().unwrap())).collect();
+        let mut s: Vec<_> = body["results"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| (r["id"].as_str().unwrap().to_string(), r["score"].as_f64().unwrap()))
+            .collect();
         s.sort_by(|a, b| a.0.cmp(&b.0));
         s
     };
@@ -206,7 +214,11 @@ fn bad_input_gets_4xx_with_a_json_error() {
         assert_eq!((got, answer["error"]["code"].as_str()), (status, Some(code)), "{body}: {answer}");
     }
     let too_many: Vec<Value> = (0..101).map(|i| json!({"id": i.to_string(), "text": "t"})).collect();
-    for body in [json!({"query": "q", "documents": []}), json!({"query": "q", "documents": too_many}), json!({"query": "", "documents": [{"id": "a", "text": "t"}]})] {
+    for body in [
+        json!({"query": "q", "documents": []}),
+        json!({"query": "q", "documents": too_many}),
+        json!({"query": "", "documents": [{"id": "a", "text": "t"}]}),
+    ] {
         assert_eq!(server.post("/api/rerank", &body).0, 400);
     }
     let malformed = ureq::post(&server.url("/api/search")).set("content-type", "application/json").send_string("{\"query\": ");
@@ -240,7 +252,13 @@ fn files_are_served_from_inside_the_bundle_only() {
     let (status, response) = raw(&server.base, "GET /bundle/documents.bin HTTP/1.1\r\nAccept-Encoding: gzip", b"");
     assert_eq!(status, 200);
     assert!(response.to_lowercase().contains("content-encoding: gzip"), "{}", &response[..response.find("\r\n\r\n").unwrap()]);
-    for path in ["/bundle/../Cargo.toml", "/bundle/%2e%2e/%2e%2e/etc/passwd", "/bundle/..%2f..%2fetc%2fpasswd", "/bundle//etc/passwd", "/bundle/outside"] {
+    for path in [
+        "/bundle/../Cargo.toml",
+        "/bundle/%2e%2e/%2e%2e/etc/passwd",
+        "/bundle/..%2f..%2fetc%2fpasswd",
+        "/bundle//etc/passwd",
+        "/bundle/outside",
+    ] {
         // Raw requests: HTTP clients normalise `..` away before sending.
         let (status, _) = raw(&server.base, &format!("GET {path} HTTP/1.1"), b"");
         assert!(status == 404 || status == 400, "{path}: {status}");
@@ -301,10 +319,15 @@ fn overload_timeout_and_graceful_shutdown() {
 #[test]
 fn load_below_the_concurrency_limit_never_fails() {
     let server = Server::with_reranker(&["--max-concurrent-requests", "64"]);
-    let queries = ["computer indexing", "information retrieval evaluation", "citation index", "automatic abstracting", "thesaurus construction"];
+    let queries =
+        ["computer indexing", "information retrieval evaluation", "citation index", "automatic abstracting", "thesaurus construction"];
     let documents: Vec<Value> = (0..20).map(|i| json!({"id": i.to_string(), "text": format!("passage {i} about indexing, retrieval and abstracts of scientific documents")})).collect();
     let endpoints = [
-        ("/api/search", 25, Box::new(|i: usize| json!({"query": queries[i % queries.len()], "k": 10})) as Box<dyn Fn(usize) -> Value + Sync>),
+        (
+            "/api/search",
+            25,
+            Box::new(|i: usize| json!({"query": queries[i % queries.len()], "k": 10})) as Box<dyn Fn(usize) -> Value + Sync>,
+        ),
         ("/api/rerank", 10, Box::new(move |i: usize| json!({"query": queries[i % queries.len()], "documents": documents, "top_k": 10}))),
     ];
     for (path, per_client, body) in &endpoints {

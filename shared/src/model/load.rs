@@ -51,7 +51,11 @@ pub fn load_cross_encoder<B: Backend>(config: &BertConfig, weights: &[u8], devic
 }
 
 /// Loads every parameter of `model` from safetensors `weights`, names remapped by `patterns` in order.
-fn fill<B: Backend, M: ModuleSnapshot<B>>(model: &mut M, weights: &[u8], patterns: impl Iterator<Item = &'static (&'static str, &'static str)>) -> Result<(), ModelError> {
+fn fill<B: Backend, M: ModuleSnapshot<B>>(
+    model: &mut M,
+    weights: &[u8],
+    patterns: impl Iterator<Item = &'static (&'static str, &'static str)>,
+) -> Result<(), ModelError> {
     let remapper = KeyRemapper::from_pattern_iter(patterns.copied()).expect("key map patterns are valid regexes");
     let mut store = SafetensorsStore::from_bytes(Some(weights.to_vec()))
         .remap(remapper)

@@ -102,7 +102,10 @@ struct SearchResult {
     rank: usize,
 }
 
-pub async fn search(State(state): State<Arc<AppState>>, body: Result<Json<SearchRequest>, JsonRejection>) -> Result<Json<serde_json::Value>, ApiError> {
+pub async fn search(
+    State(state): State<Arc<AppState>>,
+    body: Result<Json<SearchRequest>, JsonRejection>,
+) -> Result<Json<serde_json::Value>, ApiError> {
     let started = Instant::now();
     let Json(request) = body?;
     let limits = &state.config.limits;
@@ -178,7 +181,10 @@ struct RerankResult {
     rank: usize,
 }
 
-pub async fn rerank(State(state): State<Arc<AppState>>, body: Result<Json<RerankRequest>, JsonRejection>) -> Result<Json<serde_json::Value>, ApiError> {
+pub async fn rerank(
+    State(state): State<Arc<AppState>>,
+    body: Result<Json<RerankRequest>, JsonRejection>,
+) -> Result<Json<serde_json::Value>, ApiError> {
     let started = Instant::now();
     let Json(request) = body?;
     let limits = &state.config.limits;
@@ -195,8 +201,11 @@ pub async fn rerank(State(state): State<Arc<AppState>>, body: Result<Json<Rerank
     let mut ranked: Vec<(usize, f32)> = scores.into_iter().enumerate().collect();
     ranked.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
     ranked.truncate(request.top_k.unwrap_or(ranked.len()));
-    let results: Vec<RerankResult> =
-        ranked.iter().enumerate().map(|(rank, &(i, score))| RerankResult { id: request.documents[i].id.clone(), score, rank: rank + 1 }).collect();
+    let results: Vec<RerankResult> = ranked
+        .iter()
+        .enumerate()
+        .map(|(rank, &(i, score))| RerankResult { id: request.documents[i].id.clone(), score, rank: rank + 1 })
+        .collect();
     Ok(Json(json!({"results": results, "latency_ms": started.elapsed().as_secs_f64() * 1e3})))
 }
 

@@ -121,7 +121,9 @@ mod tests {
 
     #[test]
     fn a_load_error_is_returned() {
-        let result = Batcher::<u32, u32>::spawn("broken", 4, Duration::ZERO, || Err::<fn(&[u32]) -> Result<Vec<u32>, String>, _>("no weights".into()));
+        let result = Batcher::<u32, u32>::spawn("broken", 4, Duration::ZERO, || {
+            Err::<fn(&[u32]) -> Result<Vec<u32>, String>, _>("no weights".into())
+        });
         assert_eq!(result.err().as_deref(), Some("no weights"));
     }
 }

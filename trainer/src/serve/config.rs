@@ -176,7 +176,8 @@ mod tests {
     fn toml_settings_with_flags_over_them() {
         let dir = tempfile::tempdir().unwrap();
         let file = dir.path().join("serve.toml");
-        std::fs::write(&file, "bundle = \"b\"\naddr = \"0.0.0.0:9000\"\ncors_origins = [\"https://a.example\"]\n[limits]\nmax_k = 20\n").unwrap();
+        std::fs::write(&file, "bundle = \"b\"\naddr = \"0.0.0.0:9000\"\ncors_origins = [\"https://a.example\"]\n[limits]\nmax_k = 20\n")
+            .unwrap();
         let config = args(Some(&file), &["--cors-origin", "https://b.example", "--max-concurrent-requests", "3"]).config().unwrap();
         assert_eq!(config.bundle, PathBuf::from("b"));
         assert_eq!(config.addr, "0.0.0.0:9000".parse().unwrap());

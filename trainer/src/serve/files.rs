@@ -30,7 +30,8 @@ async fn guard(root: &Path, request: Request, next: Next) -> Response {
         let modified = m.modified().ok().and_then(|t| t.duration_since(UNIX_EPOCH).ok()).map_or(0, |d| d.as_nanos());
         format!("\"{:x}-{modified:x}\"", m.len())
     });
-    let fresh = etag.as_deref().is_some_and(|tag| request.headers().get(header::IF_NONE_MATCH).is_some_and(|v| v.as_bytes() == tag.as_bytes()));
+    let fresh =
+        etag.as_deref().is_some_and(|tag| request.headers().get(header::IF_NONE_MATCH).is_some_and(|v| v.as_bytes() == tag.as_bytes()));
     let mut response = if fresh { StatusCode::NOT_MODIFIED.into_response() } else { next.run(request).await };
     let headers = response.headers_mut();
     if let Some(tag) = etag.and_then(|t| HeaderValue::from_str(&t).ok()) {

@@ -21,7 +21,8 @@ pub async fn limit(State(state): State<Arc<AppState>>, request: Request, next: N
     let response = match state.permits.clone().try_acquire_owned() {
         // Refused before reading: a body announced too large is never received.
         _ if declared.is_some_and(|len| len > max_body) => {
-            ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large", format!("bodies are limited to {max_body} bytes")).into_response()
+            ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large", format!("bodies are limited to {max_body} bytes"))
+                .into_response()
         }
         Err(_) => {
             let mut response =

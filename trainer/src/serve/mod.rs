@@ -80,7 +80,12 @@ pub fn router(state: Arc<AppState>) -> Router {
     }
     let origins: Vec<_> = config.cors_origins.iter().filter_map(|o| o.parse().ok()).collect();
     app.layer(CompressionLayer::new())
-        .layer(CorsLayer::new().allow_origin(AllowOrigin::list(origins)).allow_methods([axum::http::Method::GET, axum::http::Method::POST]).allow_headers([axum::http::header::CONTENT_TYPE]))
+        .layer(
+            CorsLayer::new()
+                .allow_origin(AllowOrigin::list(origins))
+                .allow_methods([axum::http::Method::GET, axum::http::Method::POST])
+                .allow_headers([axum::http::header::CONTENT_TYPE]),
+        )
         .with_state(state)
 }
 
