@@ -1,7 +1,8 @@
 //! `dowse serve` on 127.0.0.1 over a real bundle (ADI) with a cross-encoder the test makes
 //! (all-MiniLM-L6-v2's encoder and pooler with a freshly initialised one-label head, until the
 //! trainer ships a trained reranker): the API contract, bad input, path traversal, the
-//! concurrency limit, the timeout and a graceful shutdown.
+//! concurrency limit, the timeout, a graceful shutdown, the web app's cache headers, CORS,
+//! and a bounded load test.
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
@@ -263,6 +264,28 @@ fn files_are_served_from_inside_the_bundle_only() {
         let (status, _) = raw(&server.base, &format!("GET {path} HTTP/1.1"), b"");
         assert!(status == 404 || status == 400, "{path}: {status}");
     }
+}
+
+#[test]
+fn the_web_app_is_served_with_cache_headers_and_cors_is_opt_in() {
+    let dist = tempfile::tempdir().unwrap();
+    std::fs::write(dist.path().join("index.html"), "<!doctype html><title>dowse</title>").unwrap();
+    std::fs::write(dist.path().join("dowse-web-0123456789abcdef.js"), "export default 1;").unwrap();
+    let server = Server::start(&["--dist", &dist.path().display().to_string(), "--cors-origin", "https://docs.example.org"]);
+    let index = ureq::get(&server.url("/")).call().unwrap();
+    assert_eq!(index.header("content-type"), Some("text/html"));
+    assert_eq!(index.header("cache-control"), Some("no-cache"));
+    let script = ureq::get(&server.url("/dowse-web-0123456789abcdef.js")).call().unwrap();
+    assert_eq!(script.header("content-type"), Some("text/javascript"));
+    assert_eq!(script.header("cache-control"), Some("public, max-age=31536000, immutable"));
+    assert_eq!(server.get("/missing.js").0, 404);
+
+    let preflight = |origin: &str| {
+        let head = format!("OPTIONS /api/search HTTP/1.1\r\nOrigin: {origin}\r\nAccess-Control-Request-Method: POST\r\nAccess-Control-Request-Headers: content-type");
+        raw(&server.base, &head, b"").1.to_lowercase()
+    };
+    assert!(preflight("https://docs.example.org").contains("access-control-allow-origin: https://docs.example.org"));
+    assert!(!preflight("https://elsewhere.example").contains("access-control-allow-origin"));
 }
 
 /// Sends `head` (request line and headers) and `body` as they are; returns the status and the
