@@ -2,23 +2,22 @@
 //!
 //! Higher score first; equal scores go to the lower id, so results are deterministic.
 
-use std::cmp::Ordering;
+use std::cmp::{Ordering, Reverse};
 use std::collections::BinaryHeap;
 
-/// A scored id ordered so that the heap's top is the entry to evict first.
-#[derive(Clone, Copy, PartialEq)]
-struct Entry(f32, u32);
+/// A scored id ordered by rank: a higher score is greater, and at equal scores the lower id is.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Scored(pub f32, pub u32);
 
-impl Eq for Entry {}
+impl Eq for Scored {}
 
-impl Ord for Entry {
+impl Ord for Scored {
     fn cmp(&self, other: &Self) -> Ordering {
-        // Worst first: lower score, then higher id.
-        other.0.total_cmp(&self.0).then(self.1.cmp(&other.1))
+        self.0.total_cmp(&other.0).then(other.1.cmp(&self.1))
     }
 }
 
-impl PartialOrd for Entry {
+impl PartialOrd for Scored {
     fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
         Some(self.cmp(other))
     }
@@ -29,21 +28,20 @@ pub fn top_k(scored: impl IntoIterator<Item = (u32, f32)>, k: usize) -> Vec<(u32
     if k == 0 {
         return Vec::new();
     }
+    // The worst kept entry on top, to be evicted first.
     let mut heap = BinaryHeap::with_capacity(k + 1);
     for (id, score) in scored {
-        let entry = Entry(score, id);
+        let entry = Scored(score, id);
         if heap.len() < k {
-            heap.push(entry);
-        } else if let Some(worst) = heap.peek() {
-            if entry < *worst {
-                heap.pop();
-                heap.push(entry);
-            }
+            heap.push(Reverse(entry));
+        } else if heap.peek().is_some_and(|Reverse(worst)| entry > *worst) {
+            heap.pop();
+            heap.push(Reverse(entry));
         }
     }
-    let mut best: Vec<Entry> = heap.into_vec();
-    best.sort();
-    best.into_iter().map(|Entry(score, id)| (id, score)).collect()
+    let mut best: Vec<Scored> = heap.into_iter().map(|Reverse(entry)| entry).collect();
+    best.sort_by(|a, b| b.cmp(a));
+    best.into_iter().map(|Scored(score, id)| (id, score)).collect()
 }
 
 #[cfg(test)]

@@ -3,29 +3,11 @@
 //!
 //! The score is a closure, higher is closer, so the same walk serves every vector quantization.
 
-use std::cmp::{Ordering, Reverse};
+use std::cmp::Reverse;
 use std::collections::BinaryHeap;
 
 use super::HnswGraph;
-use crate::topk::top_k;
-
-/// A node with its score, ordered by score (then by lower id first, to keep runs deterministic).
-#[derive(Clone, Copy, PartialEq)]
-struct Scored(f32, u32);
-
-impl Eq for Scored {}
-
-impl Ord for Scored {
-    fn cmp(&self, other: &Self) -> Ordering {
-        self.0.total_cmp(&other.0).then(other.1.cmp(&self.1))
-    }
-}
-
-impl PartialOrd for Scored {
-    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
-        Some(self.cmp(other))
-    }
-}
+use crate::topk::{top_k, Scored};
 
 /// The `k` best nodes found with a beam of `max(ef, k)`, best first, by `score(node)`.
 pub fn search(graph: &HnswGraph, k: usize, ef: usize, mut score: impl FnMut(u32) -> f32) -> Vec<(u32, f32)> {
