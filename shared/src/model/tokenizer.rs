@@ -44,9 +44,7 @@ impl TextTokenizer {
 
     /// Tokenizes `(query, passage)` pairs with token types 0 and 1, cut longest-first to the maximum.
     pub fn encode_pairs(&self, pairs: &[(&str, &str)]) -> Result<Vec<Encoded>, ModelError> {
-        let inputs: Vec<EncodeInput> = pairs.iter().map(|&(a, b)| (a, b).into()).collect();
-        let encodings = self.inner.encode_batch(inputs, true).map_err(|e| ModelError::Tokenizer(e.to_string()))?;
-        Ok(encodings.into_iter().map(|e| Encoded { ids: e.get_ids().to_vec(), type_ids: e.get_type_ids().to_vec() }).collect())
+        self.encode_inputs(pairs.iter().map(|&(a, b)| (a, b).into()).collect())
     }
 
     /// How many special tokens the encoder adds around a single text.
@@ -74,7 +72,12 @@ impl TextTokenizer {
 
     /// Tokenizes each text on its own (no pairs).
     pub fn encode(&self, texts: &[&str]) -> Result<Vec<Encoded>, ModelError> {
-        let encodings = self.inner.encode_batch(texts.to_vec(), true).map_err(|e| ModelError::Tokenizer(e.to_string()))?;
+        self.encode_inputs(texts.iter().map(|&t| t.into()).collect())
+    }
+
+    /// Tokenizes single texts or pairs, special tokens added, truncated to the maximum.
+    fn encode_inputs(&self, inputs: Vec<EncodeInput>) -> Result<Vec<Encoded>, ModelError> {
+        let encodings = self.inner.encode_batch(inputs, true).map_err(|e| ModelError::Tokenizer(e.to_string()))?;
         Ok(encodings.into_iter().map(|e| Encoded { ids: e.get_ids().to_vec(), type_ids: e.get_type_ids().to_vec() }).collect())
     }
 }

@@ -11,6 +11,7 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use dowse_core::search::{Mode, SearchOptions};
 use dowse_core::text::Analyzer;
+use dowse_core::topk::top_k;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
@@ -198,13 +199,12 @@ pub async fn rerank(
     }
     let pairs = request.documents.iter().map(|d| (query.to_string(), d.text.clone())).collect();
     let scores = reranker.pairs.run(pairs).await.map_err(ApiError::model)?;
-    let mut ranked: Vec<(usize, f32)> = scores.into_iter().enumerate().collect();
-    ranked.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
-    ranked.truncate(request.top_k.unwrap_or(ranked.len()));
+    let keep = request.top_k.unwrap_or(scores.len());
+    let ranked = top_k(scores.into_iter().enumerate().map(|(i, score)| (i as u32, score)), keep);
     let results: Vec<RerankResult> = ranked
         .iter()
         .enumerate()
-        .map(|(rank, &(i, score))| RerankResult { id: request.documents[i].id.clone(), score, rank: rank + 1 })
+        .map(|(rank, &(i, score))| RerankResult { id: request.documents[i as usize].id.clone(), score, rank: rank + 1 })
         .collect();
     Ok(Json(json!({"results": results, "latency_ms": started.elapsed().as_secs_f64() * 1e3})))
 }
