@@ -19,6 +19,7 @@ pub mod hnsw;
 pub mod metrics;
 pub mod model;
 pub mod passage;
+pub mod projection;
 pub mod search;
 pub mod text;
 pub mod topk;

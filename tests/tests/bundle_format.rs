@@ -105,8 +105,8 @@ fn an_interrupted_write_never_loads_and_a_finished_one_replaces_the_old() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("bundle");
     let bundle = load(files().clone()).unwrap();
-    bundle_io::write(&bundle, &out).unwrap();
-    bundle_io::write(&bundle, &out).unwrap();
+    bundle_io::write(&bundle, &[], &out).unwrap();
+    bundle_io::write(&bundle, &[], &out).unwrap();
     assert!(bundle_io::read(&out).is_ok());
     let leftovers: Vec<_> = std::fs::read_dir(dir.path()).unwrap().map(|e| e.unwrap().file_name()).collect();
     assert_eq!(leftovers, ["bundle"], "no temporary folders are left behind");

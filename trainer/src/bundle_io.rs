@@ -23,22 +23,21 @@ pub fn read(dir: &Path) -> Result<Bundle> {
     Bundle::from_files(files).with_context(|| format!("bundle {}", dir.display()))
 }
 
-/// Writes `bundle` into the folder `out`, replacing any bundle there, and returns each file's size.
-pub fn write(bundle: &Bundle, out: &Path) -> Result<Vec<(&'static str, u64)>> {
+/// Writes `bundle` and the `extra` files (path, bytes) beside it into the folder `out`, replacing
+/// any folder there, and returns the size of each bundle file.
+pub fn write(bundle: &Bundle, extra: &[(String, Vec<u8>)], out: &Path) -> Result<Vec<(&'static str, u64)>> {
     let parent = out.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
     std::fs::create_dir_all(parent).with_context(|| format!("creating {}", parent.display()))?;
     let staging = tempfile::Builder::new()
         .prefix(".dowse-bundle-")
         .tempdir_in(parent)
         .with_context(|| format!("creating a temporary folder in {}", parent.display()))?;
+    for (path, bytes) in extra {
+        write_file(&staging.path().join(path), bytes)?;
+    }
     let mut sizes = Vec::new();
     for (path, bytes) in bundle.to_files() {
-        let full = staging.path().join(path);
-        if let Some(dir) = full.parent() {
-            std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
-        }
-        std::fs::write(&full, &bytes).with_context(|| format!("writing {}", full.display()))?;
-        std::fs::File::open(&full).and_then(|f| f.sync_all()).with_context(|| format!("syncing {}", full.display()))?;
+        write_file(&staging.path().join(path), &bytes)?;
         sizes.push((path, bytes.len() as u64));
     }
     // Swap in the new bundle; an old one moves aside first, comes back if the swap fails,
@@ -56,4 +55,12 @@ pub fn write(bundle: &Bundle, out: &Path) -> Result<Vec<(&'static str, u64)>> {
         return Err(e).with_context(|| format!("renaming the new bundle into {}", out.display()));
     }
     Ok(sizes)
+}
+
+fn write_file(full: &Path, bytes: &[u8]) -> Result<()> {
+    if let Some(dir) = full.parent() {
+        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    }
+    std::fs::write(full, bytes).with_context(|| format!("writing {}", full.display()))?;
+    std::fs::File::open(full).and_then(|f| f.sync_all()).with_context(|| format!("syncing {}", full.display()))
 }

@@ -9,9 +9,11 @@
 //! graph.bin                HNSW graph over the passages (crate::hnsw)
 //! bm25.bin                 inverted index over the passages (crate::bm25)
 //! documents.bin            documents and passage texts (crate::docstore)
+//! map.bin                  2-D PCA map of the passages (crate::projection)
 //! ```
 //!
-//! Passage `i` is row `i` of the vectors, node `i` of the graph and document `i` of BM25.
+//! Passage `i` is row `i` of the vectors, node `i` of the graph, document `i` of BM25 and point `i`
+//! of the map.
 //! [`Bundle::from_files`] takes bytes (the browser fetches them, the CLI reads them) and checks
 //! every length, checksum, section and count before anything is searched.
 
@@ -28,6 +30,7 @@ use crate::docstore::DocStore;
 use crate::error::FormatError;
 use crate::hnsw::HnswGraph;
 use crate::model::ModelFiles;
+use crate::projection::Projection;
 use crate::vectors::VectorStore;
 
 pub const MANIFEST: &str = "manifest.json";
@@ -38,9 +41,10 @@ pub const VECTORS: &str = "vectors.bin";
 pub const GRAPH: &str = "graph.bin";
 pub const BM25: &str = "bm25.bin";
 pub const DOCUMENTS: &str = "documents.bin";
+pub const MAP: &str = "map.bin";
 
 /// Every file a bundle holds besides the manifest, in the order they are written and fetched.
-pub const FILES: [&str; 7] = [MODEL_CONFIG, MODEL_TOKENIZER, MODEL_WEIGHTS, VECTORS, GRAPH, BM25, DOCUMENTS];
+pub const FILES: [&str; 8] = [MODEL_CONFIG, MODEL_TOKENIZER, MODEL_WEIGHTS, VECTORS, GRAPH, BM25, DOCUMENTS, MAP];
 
 #[derive(Debug, Error)]
 pub enum BundleError {
@@ -89,6 +93,7 @@ pub struct Bundle {
     pub graph: HnswGraph,
     pub bm25: Bm25Index,
     pub docs: DocStore,
+    pub map: Projection,
 }
 
 impl Bundle {
@@ -102,6 +107,7 @@ impl Bundle {
             self.graph.to_bytes(),
             self.bm25.to_bytes(),
             self.docs.to_bytes(),
+            self.map.to_bytes(),
         ];
         let mut files: Vec<(&'static str, Vec<u8>)> = FILES.into_iter().zip(contents).collect();
         let mut manifest = self.manifest.clone();
@@ -124,7 +130,8 @@ impl Bundle {
         let graph = HnswGraph::from_bytes(&take(GRAPH)?).map_err(|source| section(GRAPH, source))?;
         let bm25 = Bm25Index::from_bytes(&take(BM25)?).map_err(|source| section(BM25, source))?;
         let docs = DocStore::from_bytes(&take(DOCUMENTS)?).map_err(|source| section(DOCUMENTS, source))?;
-        let bundle = Self { manifest, model, vectors, graph, bm25, docs };
+        let map = Projection::from_bytes(&take(MAP)?).map_err(|source| section(MAP, source))?;
+        let bundle = Self { manifest, model, vectors, graph, bm25, docs, map };
         bundle.check_counts()?;
         Ok(bundle)
     }
@@ -142,6 +149,7 @@ impl Bundle {
             ("vectors", self.vectors.rows()),
             ("graph nodes", self.graph.num_nodes()),
             ("BM25 documents", self.bm25.num_docs()),
+            ("map points", self.map.points().len()),
         ];
         if let Some((what, n)) = counts.iter().find(|(_, n)| *n != passages) {
             return Err(BundleError::Inconsistent(format!("{passages} passages but {n} {what}")));
@@ -151,6 +159,13 @@ impl Bundle {
                 "{} documents, the manifest says {}",
                 self.docs.documents.len(),
                 self.manifest.documents
+            )));
+        }
+        if self.map.dim() != self.manifest.model.dim {
+            return Err(BundleError::Inconsistent(format!(
+                "the map projects {}-dimensional vectors, the manifest says {}",
+                self.map.dim(),
+                self.manifest.model.dim
             )));
         }
         if self.vectors.dim() != self.manifest.model.dim || self.vectors.quantization() != self.manifest.quantization {

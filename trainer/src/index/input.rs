@@ -44,7 +44,9 @@ fn html_files(root: &Path) -> Result<Vec<PathBuf>> {
         for entry in std::fs::read_dir(&dir).with_context(|| format!("reading folder {}", dir.display()))? {
             let path = entry.with_context(|| format!("reading folder {}", dir.display()))?.path();
             let hidden = path.file_name().and_then(|n| n.to_str()).is_some_and(|n| n.starts_with('.') || n == "_dowse");
-            if hidden {
+            // A bundle folder (its own drop-in page included) is output, never input.
+            let bundle = path.join(dowse_core::bundle::MANIFEST).is_file();
+            if hidden || bundle {
                 continue;
             }
             if path.is_dir() {

@@ -2,8 +2,10 @@
 //!
 //! [`input`] reads the corpus (with [`html`] for static sites), dowse-core cuts passages and
 //! builds BM25, [`crate::encode`] embeds (through the embedding cache), [`graph`] builds the
-//! HNSW graph, and [`crate::bundle_io`] writes it all atomically.
+//! HNSW graph, and [`crate::bundle_io`] writes it all atomically, with the browser app from
+//! [`app`] beside it when asked.
 
+pub mod app;
 pub mod graph;
 pub mod html;
 pub mod input;
@@ -18,6 +20,7 @@ use dowse_core::bundle::{Bundle, HnswInfo, Manifest, ModelBytes, ModelInfo, FORM
 use dowse_core::docstore::{DocStore, StoredDocument};
 use dowse_core::model::{EncoderConfig, TextTokenizer};
 use dowse_core::passage::{split_documents, ChunkConfig};
+use dowse_core::projection::Projection;
 use dowse_core::text::Analyzer;
 use dowse_core::vectors::{Quantization, VectorStore};
 use indicatif::ProgressBar;
@@ -64,6 +67,10 @@ pub struct IndexArgs {
     /// Re-encode the passages even when cached embeddings exist.
     #[arg(long)]
     pub no_cache: bool,
+    /// Also write the built browser app (Trunk's dist folder, default `dist`) and `dowse.js` into
+    /// the bundle folder, so a static site gets search from one <div> and one <script>.
+    #[arg(long, value_name = "DIST", num_args = 0..=1, default_missing_value = "dist")]
+    pub with_app: Option<PathBuf>,
 }
 
 /// A corpus cut into passages and embedded: what every section of a bundle is built from.
@@ -79,8 +86,13 @@ pub struct Prepared {
 
 pub fn run(args: &IndexArgs) -> Result<()> {
     let started = Instant::now();
+    // Read the app first: a missing build should fail before minutes of encoding, not after.
+    let app = match &args.with_app {
+        Some(dist) => app::files(dist)?,
+        None => Vec::new(),
+    };
     let bundle = build(prepare(args)?, args);
-    let sizes = bundle_io::write(&bundle, &args.out)?;
+    let sizes = bundle_io::write(&bundle, &app, &args.out)?;
     print_summary(&bundle, &sizes, &args.out, started);
     Ok(())
 }
@@ -122,6 +134,7 @@ pub fn build(prepared: Prepared, args: &IndexArgs) -> Bundle {
     let graph = graph::export(&graph::build(&matrix, dim, &graph_config));
     spinner.finish_and_clear();
     eprintln!("built the HNSW graph (M {}, ef_construction {}) in {:.1} s", args.m, args.ef_construction, step.elapsed().as_secs_f64());
+    let map = Projection::fit(&matrix, dim);
 
     let manifest = Manifest {
         format: FORMAT.to_string(),
@@ -136,7 +149,7 @@ pub fn build(prepared: Prepared, args: &IndexArgs) -> Bundle {
         chunking: args.chunking(),
         files: Vec::new(),
     };
-    Bundle { manifest, model, vectors, graph, bm25, docs: store }
+    Bundle { manifest, model, vectors, graph, bm25, docs: store, map }
 }
 
 impl IndexArgs {

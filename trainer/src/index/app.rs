@@ -1,0 +1,85 @@
+//! `dowse index --with-app`: the built browser app (Trunk's `dist/`) copied beside the bundle, with
+//! `dowse.js`, the one script a static site adds to get search:
+//!
+//! ```html
+//! <div id="dowse"></div>
+//! <script type="module" src="/_dowse/dowse.js"></script>
+//! ```
+//!
+//! The script loads the app, its styles and the bundle from its own folder, so the folder works
+//! from any static host; with no server beside it the rerank toggle stays hidden.
+
+use std::path::Path;
+
+use anyhow::{bail, Context, Result};
+
+/// The app's files, `dowse.js` and a page that uses it, as (path in the bundle folder, bytes).
+pub fn files(dist: &Path) -> Result<Vec<(String, Vec<u8>)>> {
+    let entries = std::fs::read_dir(dist)
+        .with_context(|| format!("{}: no built browser app here; build it with `trunk build --release`", dist.display()))?;
+    let mut names: Vec<String> = Vec::new();
+    for entry in entries {
+        let entry = entry.with_context(|| format!("listing {}", dist.display()))?;
+        if entry.file_type()?.is_file() {
+            names.push(entry.file_name().to_string_lossy().into_owned());
+        }
+    }
+    names.sort();
+    let script = names.iter().find(|n| n.starts_with("dowse-web-") && n.ends_with(".js"));
+    let wasm = names.iter().find(|n| n.starts_with("dowse-web-") && n.ends_with("_bg.wasm"));
+    let (Some(script), Some(wasm)) = (script, wasm) else {
+        bail!(
+            "{}: no built browser app here (dowse-web-*.js and dowse-web-*_bg.wasm); build it with `trunk build --release`",
+            dist.display()
+        );
+    };
+    let styles: Vec<&String> = names.iter().filter(|n| n.ends_with(".css")).collect();
+    let mut files = Vec::new();
+    for name in [script, wasm].into_iter().chain(styles.iter().copied()) {
+        let path = dist.join(name);
+        files.push((name.clone(), std::fs::read(&path).with_context(|| format!("reading {}", path.display()))?));
+    }
+    files.push(("dowse.js".to_string(), loader(script, wasm, &styles).into_bytes()));
+    files.push(("index.html".to_string(), PAGE.as_bytes().to_vec()));
+    Ok(files)
+}
+
+/// The drop-in script for the app's hashed file names.
+fn loader(script: &str, wasm: &str, styles: &[&String]) -> String {
+    let styles = serde_json::to_string(styles).expect("names serialize");
+    format!(
+        r#"// dowse: search for this site, running in the visitor's browser. Add to any page:
+//   <div id="dowse"></div>
+//   <script type="module" src="/_dowse/dowse.js"></script>
+// The bundle is read from this script's folder unless the div's data-bundle names another.
+import init from "./{script}";
+
+const here = new URL("./", import.meta.url);
+let mount = document.getElementById("dowse");
+if (!mount) {{
+  mount = document.createElement("div");
+  mount.id = "dowse";
+  document.body.appendChild(mount);
+}}
+if (!mount.dataset.bundle) mount.dataset.bundle = here.href;
+for (const style of {styles}) {{
+  const link = document.createElement("link");
+  link.rel = "stylesheet";
+  link.href = new URL(style, here).href;
+  document.head.appendChild(link);
+}}
+await init({{ module_or_path: new URL("{wasm}", here) }});
+"#
+    )
+}
+
+/// A page with nothing but the search, to try the folder on its own.
+const PAGE: &str = r#"<!doctype html>
+<html lang="en">
+<head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1"><title>Search</title></head>
+<body>
+  <div id="dowse"></div>
+  <script type="module" src="dowse.js"></script>
+</body>
+</html>
+"#;
