@@ -1,8 +1,32 @@
-//! dowse-web: the browser app (Leptos + Trunk) arrives with its own issue. Until then this binary
-//! links dowse-core's lexical path for wasm32, so CI catches anything that stops it building there.
+//! dowse-web: semantic search that runs in the visitor's browser.
+//!
+//! The data path, in the browser: [`settings`] says where the bundle is; [`loader`] fetches it
+//! through [`fetch`] (progress, Cache API) and dowse-core checks it; [`encoder`] runs the query
+//! encoder on WebGPU or the CPU; [`engine`] searches the graph and BM25 and fuses them through
+//! dowse-core; [`rerank`] asks the optional server; [`app`] and [`map`] show it all.
+//!
+//! It mounts in the element with id `dowse` when the page has one (the drop-in script), else in
+//! the body.
+
+mod app;
+mod clock;
+mod encoder;
+mod engine;
+mod fetch;
+mod loader;
+mod map;
+mod rerank;
+mod settings;
+
+use wasm_bindgen::JsCast;
 
 fn main() {
-    let analyzer = dowse_core::text::Analyzer::default();
-    let index = dowse_core::bm25::Bm25Index::build(Default::default(), [analyzer.analyze("semantic search in the browser")]);
-    assert_eq!(index.search(&analyzer.analyze("browser"), 1).len(), 1);
+    console_error_panic_hook::set_once();
+    let document = web_sys::window().and_then(|w| w.document()).expect("a page to run in");
+    let mount = match document.get_element_by_id("dowse") {
+        Some(element) => element,
+        None => document.body().expect("a page with a body").into(),
+    };
+    let settings = settings::Settings::read(&mount);
+    leptos::mount::mount_to(mount.unchecked_into(), move || leptos::view! { <app::App settings=settings /> }).forget();
 }
