@@ -6,21 +6,37 @@
 //! dowse-core; [`rerank`] asks the optional server; [`app`] and [`map`] show it all.
 //!
 //! It mounts in the element with id `dowse` when the page has one (the drop-in script), else in
-//! the body.
+//! the body. Built natively (as `cargo build --workspace` does), it is a stub that says so.
 
+#[cfg(target_arch = "wasm32")]
 mod app;
+#[cfg(target_arch = "wasm32")]
 mod clock;
+#[cfg(target_arch = "wasm32")]
 mod encoder;
+#[cfg(target_arch = "wasm32")]
 mod engine;
+#[cfg(target_arch = "wasm32")]
 mod fetch;
+#[cfg(target_arch = "wasm32")]
 mod loader;
+#[cfg(target_arch = "wasm32")]
 mod map;
+#[cfg(target_arch = "wasm32")]
 mod rerank;
+#[cfg(target_arch = "wasm32")]
 mod settings;
 
-use wasm_bindgen::JsCast;
-
+#[cfg(not(target_arch = "wasm32"))]
 fn main() {
+    eprintln!("dowse-web is the browser app: build it with `trunk build --release` (see the README)");
+    std::process::exit(2);
+}
+
+#[cfg(target_arch = "wasm32")]
+fn main() {
+    use wasm_bindgen::JsCast;
+
     console_error_panic_hook::set_once();
     let document = web_sys::window().and_then(|w| w.document()).expect("a page to run in");
     let mount = match document.get_element_by_id("dowse") {

@@ -5,7 +5,7 @@ use wasm_bindgen::JsCast;
 use web_sys::{CanvasRenderingContext2d, HtmlCanvasElement};
 
 /// Margin around the points, in canvas pixels.
-const MARGIN: f64 = 8.0;
+const MARGIN: f64 = 14.0;
 /// How close the pointer must be to a point to name it, in canvas pixels.
 const HOVER_RADIUS: f64 = 8.0;
 
