@@ -1,14 +1,18 @@
 #!/usr/bin/env bash
-# The main job: fetch the model, index a real collection (Cranfield, 1,400 aerodynamics
-# abstracts) into a search bundle, evaluate it as it ships (225 judged queries), show a search,
-# and serve it: the API at /api/... and the bundle at /bundle/ (the browser app joins with its
-# issue). DATA overrides the collection (BEIR or SMART folder), ADDR the address.
+# The main job: build the browser app, fetch the model, index a real collection (Cranfield, 1,400
+# aerodynamics abstracts) into a search bundle, evaluate it as it ships (225 judged queries), show
+# a search, and serve it all: open the printed URL and search in the browser (the query is encoded
+# and the bundle searched in the page). DATA overrides the collection (BEIR or SMART folder),
+# ADDR the address. A fresh machine first installs Trunk and wasm-bindgen-cli (about 20 minutes).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 shared="${DOWSE_SHARED:-$(cd .. && pwd)/shared}"
 data="${DATA:-$shared/data/cranfield}"
 target="${CARGO_TARGET_DIR:-target}"
 bundle="$target/demo/bundle"
+addr="${ADDR:-127.0.0.1:8080}"
+bash scripts/web-tools.sh
+trunk build --release --skip-version-check
 cargo build --release --quiet --bin dowse
 dowse="$target/release/dowse"
 "$dowse" model fetch
@@ -17,5 +21,7 @@ for retriever in bm25 dense hybrid; do
     "$dowse" eval --data "$data" --bundle "$bundle" --retriever "$retriever" --out "$target/demo/$retriever"
 done
 "$dowse" search --bundle "$bundle" "heat transfer in laminar boundary layers" --k 3
-echo "try: curl -s http://${ADDR:-127.0.0.1:8080}/api/search -H 'content-type: application/json' -d '{\"query\": \"supersonic flow\"}'"
-exec "$dowse" serve --bundle "$bundle" --addr "${ADDR:-127.0.0.1:8080}"
+echo
+echo "open http://$addr/ and search, e.g. http://$addr/?q=supersonic+flow+over+a+wedge"
+echo "or: curl -s http://$addr/api/search -H 'content-type: application/json' -d '{\"query\": \"supersonic flow\"}'"
+exec "$dowse" serve --bundle "$bundle" --dist dist --addr "$addr"

@@ -1,9 +1,16 @@
 #!/usr/bin/env bash
-# The test command: fetches the model if needed, then runs every test of the workspace.
+# The test command: fetches the model and the web tools if needed, then runs every test of the
+# workspace, natively and (dowse-core's bundle reader) in headless Chromium.
 # Tests read ../shared (override with DOWSE_SHARED) and the model in $DOWSE_HOME (default ~/.cache/dowse).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export XDG_RUNTIME_DIR="${XDG_RUNTIME_DIR:-/tmp/xdg-runtime-$(id -u)}"
 mkdir -p -m 700 "$XDG_RUNTIME_DIR"
 cargo run --release --quiet --bin dowse -- model fetch >/dev/null
+# The browser tests need Trunk and wasm-bindgen-cli (installed if missing), Debian's chromium and
+# chromium-driver, and playwright-core (npm) to drive Chromium.
+bash scripts/web-tools.sh
+(cd tests/e2e && npm ci --no-audit --no-fund --silent)
 cargo test --release --workspace
+# dowse-core's bundle reader and searcher in headless Chromium's WebAssembly.
+cargo test --release -p dowse-core --target wasm32-unknown-unknown --test wasm_bundle

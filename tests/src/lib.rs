@@ -3,7 +3,9 @@
 //! `DOWSE_SHARED` points at the shared folder (default: `../shared` beside the checkout);
 //! `DOWSE_HOME` at dowse's cache (default: `~/.cache/dowse`), where `dowse model fetch` puts models.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
+
+use serde_json::{json, Value};
 
 /// The shared data and fixtures folder.
 pub fn shared_dir() -> PathBuf {
@@ -67,4 +69,37 @@ pub fn random_unit_vectors(n: usize, dim: usize, seed: u64) -> Vec<f32> {
 pub fn recall(found: &[u32], exact: &[u32]) -> f64 {
     let hits = exact.iter().filter(|id| found.contains(id)).count();
     hits as f64 / exact.len().max(1) as f64
+}
+
+/// A cross-encoder for tests, until the trainer ships a trained one: all-MiniLM-L6-v2's encoder
+/// and pooler with a one-label classification head of small fixed weights, in Hugging Face layout.
+pub fn make_test_cross_encoder(minilm: &Path, out: &Path) {
+    std::fs::create_dir_all(out).unwrap();
+    let mut config: Value = serde_json::from_slice(&std::fs::read(minilm.join("config.json")).unwrap()).unwrap();
+    config["architectures"] = json!(["BertForSequenceClassification"]);
+    config["id2label"] = json!({"0": "LABEL_0"});
+    std::fs::write(out.join("config.json"), serde_json::to_vec_pretty(&config).unwrap()).unwrap();
+    std::fs::copy(minilm.join("tokenizer.json"), out.join("tokenizer.json")).unwrap();
+    let bytes = std::fs::read(minilm.join("model.safetensors")).unwrap();
+    let tensors = safetensors::SafeTensors::deserialize(&bytes).unwrap();
+    let hidden = config["hidden_size"].as_u64().unwrap() as usize;
+    let weight: Vec<u8> = (0..hidden).flat_map(|i| (((i * 7919) % 101) as f32 / 1000.0 - 0.05).to_le_bytes()).collect();
+    let bias = 0.1f32.to_le_bytes().to_vec();
+    let mut views: Vec<(String, safetensors::tensor::TensorView)> =
+        tensors.tensors().into_iter().filter(|(name, _)| !name.starts_with("classifier")).collect();
+    views.push((
+        "classifier.weight".into(),
+        safetensors::tensor::TensorView::new(safetensors::Dtype::F32, vec![1, hidden], &weight).unwrap(),
+    ));
+    views.push(("classifier.bias".into(), safetensors::tensor::TensorView::new(safetensors::Dtype::F32, vec![1], &bias).unwrap()));
+    let file = safetensors::serialize(views, None).unwrap();
+    std::fs::write(out.join("model.safetensors"), file).unwrap();
+}
+
+/// The `dowse` binary of this build (beside the test binary's `deps` folder).
+pub fn dowse_bin() -> PathBuf {
+    let exe = std::env::current_exe().expect("the test binary's path");
+    let bin = exe.parent().and_then(Path::parent).expect("target/<profile>/deps").join("dowse");
+    assert!(bin.is_file(), "{} is missing: build it with `cargo build --release -p dowse-trainer`", bin.display());
+    bin
 }

@@ -5,12 +5,12 @@
 //! and a bounded load test.
 
 use std::io::{BufRead, BufReader};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::sync::OnceLock;
 use std::time::Duration;
 
-use dowse_tests::{data, minilm_dir};
+use dowse_tests::{data, make_test_cross_encoder, minilm_dir};
 use serde_json::{json, Value};
 
 /// The ADI bundle and the test cross-encoder, made once per test binary in Cargo's test folder.
@@ -31,33 +31,9 @@ fn fixtures() -> &'static Fixtures {
             .unwrap();
         assert!(status.success());
         let reranker = dir.join("test-cross-encoder");
-        make_cross_encoder(&minilm_dir(), &reranker);
+        make_test_cross_encoder(&minilm_dir(), &reranker);
         Fixtures { bundle, reranker }
     })
-}
-
-/// MiniLM with a one-label classification head of small fixed weights, in Hugging Face layout.
-fn make_cross_encoder(minilm: &Path, out: &Path) {
-    std::fs::create_dir_all(out).unwrap();
-    let mut config: Value = serde_json::from_slice(&std::fs::read(minilm.join("config.json")).unwrap()).unwrap();
-    config["architectures"] = json!(["BertForSequenceClassification"]);
-    config["id2label"] = json!({"0": "LABEL_0"});
-    std::fs::write(out.join("config.json"), serde_json::to_vec_pretty(&config).unwrap()).unwrap();
-    std::fs::copy(minilm.join("tokenizer.json"), out.join("tokenizer.json")).unwrap();
-    let bytes = std::fs::read(minilm.join("model.safetensors")).unwrap();
-    let tensors = safetensors::SafeTensors::deserialize(&bytes).unwrap();
-    let hidden = config["hidden_size"].as_u64().unwrap() as usize;
-    let weight: Vec<u8> = (0..hidden).flat_map(|i| (((i * 7919) % 101) as f32 / 1000.0 - 0.05).to_le_bytes()).collect();
-    let bias = 0.1f32.to_le_bytes().to_vec();
-    let mut views: Vec<(String, safetensors::tensor::TensorView)> =
-        tensors.tensors().into_iter().filter(|(name, _)| !name.starts_with("classifier")).collect();
-    views.push((
-        "classifier.weight".into(),
-        safetensors::tensor::TensorView::new(safetensors::Dtype::F32, vec![1, hidden], &weight).unwrap(),
-    ));
-    views.push(("classifier.bias".into(), safetensors::tensor::TensorView::new(safetensors::Dtype::F32, vec![1], &bias).unwrap()));
-    let file = safetensors::serialize(views, None).unwrap();
-    std::fs::write(out.join("model.safetensors"), file).unwrap();
 }
 
 /// A running `dowse serve`, stopped (SIGTERM) when dropped.

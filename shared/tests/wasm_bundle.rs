@@ -1,0 +1,100 @@
+//! dowse-core's bundle reader and searcher in headless Chromium's WebAssembly (wasm-bindgen-test):
+//! a bundle's bytes are written, read back with every check, searched by graph, BM25 and both,
+//! and damaged bytes are refused, exactly as the browser app does it.
+//!
+//! `cargo test -p dowse-core --target wasm32-unknown-unknown --test wasm_bundle` (the runner and
+//! the browser are set in .cargo/config.toml and by .ci/run).
+
+#![cfg(target_arch = "wasm32")]
+
+use std::collections::HashMap;
+
+use dowse_core::bm25::{Bm25Index, Bm25Params};
+use dowse_core::bundle::{Bundle, BundleError, HnswInfo, Manifest, ModelBytes, ModelInfo, FORMAT, FORMAT_VERSION, GRAPH};
+use dowse_core::docstore::{DocStore, StoredDocument};
+use dowse_core::hnsw::HnswGraph;
+use dowse_core::passage::{ChunkConfig, Passage};
+use dowse_core::projection::Projection;
+use dowse_core::search::{Mode, SearchOptions};
+use dowse_core::text::Analyzer;
+use dowse_core::vectors::{Quantization, VectorStore};
+use wasm_bindgen_test::{wasm_bindgen_test, wasm_bindgen_test_configure};
+
+wasm_bindgen_test_configure!(run_in_browser);
+
+const TEXTS: [&str; 4] = [
+    "tomato plants want deep watering twice a week",
+    "prune roses in late winter above an outward bud",
+    "compost feeds the soil with organic matter",
+    "aphids on roses can be washed off with water",
+];
+const DIM: usize = 4;
+
+/// Passage `i` points along axis `i`, so the nearest vector to axis `i` is passage `i`.
+fn vectors() -> Vec<f32> {
+    (0..TEXTS.len()).flat_map(|i| (0..DIM).map(move |d| if d == i { 1.0 } else { 0.0 })).collect()
+}
+
+fn files() -> HashMap<String, Vec<u8>> {
+    let analyzer = Analyzer::default();
+    let docs = DocStore {
+        documents: TEXTS
+            .iter()
+            .enumerate()
+            .map(|(i, _)| StoredDocument { id: format!("d{i}"), title: format!("Doc {i}"), url: None })
+            .collect(),
+        passages: TEXTS
+            .iter()
+            .enumerate()
+            .map(|(i, t)| Passage { doc: i as u32, heading: String::new(), url: None, text: t.to_string() })
+            .collect(),
+    };
+    let everyone = |node: u32| (node, (0..TEXTS.len() as u32).filter(|&n| n != node).collect::<Vec<_>>());
+    let graph = HnswGraph::new(TEXTS.len() as u32, 0, vec![(0..TEXTS.len() as u32).map(everyone).collect()]).unwrap();
+    let bundle = Bundle {
+        manifest: Manifest {
+            format: FORMAT.to_string(),
+            format_version: FORMAT_VERSION,
+            created_by: "wasm test".to_string(),
+            model: ModelInfo { id: "none".to_string(), dim: DIM, max_len: 16 },
+            documents: TEXTS.len(),
+            passages: TEXTS.len(),
+            quantization: Quantization::Int8,
+            hnsw: HnswInfo { m: 4, ef_construction: 8, ef_search: 8 },
+            bm25: Bm25Params::default(),
+            chunking: ChunkConfig::default(),
+            files: Vec::new(),
+        },
+        model: ModelBytes { config: b"{}".to_vec(), weights: vec![0; 8], tokenizer: b"{}".to_vec() },
+        vectors: VectorStore::quantize(&vectors(), DIM, Quantization::Int8),
+        graph,
+        bm25: Bm25Index::build(Bm25Params::default(), TEXTS.iter().map(|t| analyzer.analyze(t))),
+        docs,
+        map: Projection::fit(&vectors(), DIM),
+    };
+    bundle.to_files().into_iter().map(|(path, bytes)| (path.to_string(), bytes)).collect()
+}
+
+#[wasm_bindgen_test]
+fn reads_and_searches_a_bundle() {
+    let bundle = Bundle::from_files(files()).unwrap();
+    let analyzer = Analyzer::default();
+    let query = [0.0, 0.0, 1.0, 0.0];
+    let dense = bundle.search(&analyzer, "", Some(&query), &SearchOptions { k: 1, mode: Mode::Dense, ..SearchOptions::default() });
+    assert_eq!(dense[0].doc, 2);
+    let lexical = bundle.search(&analyzer, "pruning roses", None, &SearchOptions { k: 2, mode: Mode::Bm25, ..SearchOptions::default() });
+    assert_eq!(lexical[0].doc, 1);
+    let hybrid = bundle.search(&analyzer, "watering", Some(&[1.0, 0.0, 0.0, 0.0]), &SearchOptions::default());
+    assert_eq!(hybrid[0].doc, 0, "first by both lists");
+    let point = bundle.map.project(&query);
+    assert!((point[0] - bundle.map.points()[2][0]).abs() < 1e-5);
+}
+
+#[wasm_bindgen_test]
+fn damaged_bytes_are_refused() {
+    let mut damaged = files();
+    let graph = damaged.get_mut(GRAPH).unwrap();
+    let middle = graph.len() / 2;
+    graph[middle] ^= 0x55;
+    assert!(matches!(Bundle::from_files(damaged), Err(BundleError::Checksum { path }) if path == GRAPH));
+}

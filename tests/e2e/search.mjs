@@ -1,0 +1,130 @@
+// Drives Debian's headless Chromium through the dowse web app, as a visitor would: opens a page
+// with ?q=, waits for results, reads the backend label, the result ids and the latency line,
+// saves a screenshot, reloads (warm: bundle from the Cache API), and types more queries.
+//
+// Usage: node search.mjs '<json>' with
+//   url          the page (a ?q= is added)
+//   query        the first search
+//   webgpu       true to give Chromium its software WebGPU adapter (SwiftShader)
+//   screenshot   where to save the PNG of the first results
+//   queries      further queries to type, one at a time, for per-query timings
+//   rerank       true to switch the rerank toggle on and wait for its outcome
+// Prints one JSON object on stdout; exits 1 with the page's console on any failure.
+import { chromium } from "playwright-core";
+import { mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+
+const options = JSON.parse(process.argv[2]);
+const LOAD_TIMEOUT_MS = 300_000;
+const args = [
+  "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+  "--disable-background-networking", "--disable-component-update", "--disable-sync",
+];
+if (options.webgpu) args.push("--enable-unsafe-webgpu");
+
+const context = await chromium.launchPersistentContext(mkdtempSync(join(tmpdir(), "dowse-chromium-")), {
+  executablePath: process.env.CHROMIUM ?? "/usr/bin/chromium",
+  args,
+  viewport: { width: 1000, height: 1100 },
+});
+const page = context.pages()[0] ?? (await context.newPage());
+const console_lines = [];
+page.on("console", (m) => console_lines.push(`${m.type()}: ${m.text()}`));
+// A panic in the app (an uncaught error) fails the run at once instead of at the timeout.
+let crashed;
+const crash = new Promise((_, reject) => (crashed = reject));
+page.on("pageerror", (e) => {
+  console_lines.push(`pageerror: ${e.message}`);
+  crashed(new Error(`the page threw: ${e.message}`));
+});
+
+async function fail(message) {
+  console.error(message);
+  console.error(console_lines.join("\n"));
+  await context.close();
+  process.exit(1);
+}
+
+/// Waits until the app has results for `query` (or reports an error), and returns how long it took.
+async function resultsFor(query) {
+  const start = Date.now();
+  try {
+    const ready = page.waitForFunction(
+      (q) => {
+        const root = document.querySelector(".dowse");
+        if (root?.dataset.state === "error") return true;
+        const latency = document.querySelector(".dowse-latency");
+        return latency?.dataset.query === q && document.querySelectorAll(".dowse-result").length > 0;
+      },
+      query,
+      { timeout: LOAD_TIMEOUT_MS, polling: 20 },
+    );
+    await Promise.race([ready, crash]);
+  } catch (e) {
+    await fail(`no results for ${JSON.stringify(query)}: ${e.message}`);
+  }
+  const error = await page.$eval(".dowse", (root) => (root.dataset.state === "error" ? root.innerText : null));
+  if (error) await fail(`the app reports an error: ${error}`);
+  return Date.now() - start;
+}
+
+const transferred = () =>
+  page.evaluate(() =>
+    performance
+      .getEntriesByType("navigation")
+      .concat(performance.getEntriesByType("resource"))
+      .reduce((sum, entry) => sum + (entry.transferSize || 0), 0),
+  );
+const latency = () =>
+  page.$eval(".dowse-latency", (p) => ({
+    tokenize: Number(p.dataset.tokenizeMs),
+    encode: Number(p.dataset.encodeMs),
+    search: Number(p.dataset.searchMs),
+    text: p.innerText,
+  }));
+
+const url = new URL(options.url);
+url.searchParams.set("q", options.query);
+let start = Date.now();
+await page.goto(url.href);
+await resultsFor(options.query);
+const cold_ms = Date.now() - start;
+const report = {
+  backend: await page.$eval(".dowse", (root) => root.dataset.backend),
+  backend_line: await page.$eval(".dowse-backend", (p) => p.innerText),
+  results: await page.$$eval(".dowse-result", (items) => items.map((li) => li.dataset.docId)),
+  titles: await page.$$eval(".dowse-result .dowse-title", (items) => items.map((t) => t.innerText)),
+  first_latency: await latency(),
+  cold_ms,
+  cold_bytes: await transferred(),
+  rerank_toggle: (await page.$(".dowse-rerank input")) !== null,
+  map_drawn: await page.$eval(".dowse-map", (figure) => !figure.hidden),
+};
+if (options.screenshot) await page.screenshot({ path: options.screenshot, fullPage: true });
+
+start = Date.now();
+await page.reload();
+await resultsFor(options.query);
+report.warm_ms = Date.now() - start;
+report.warm_bytes = await transferred();
+
+report.timings = [];
+for (const query of options.queries ?? []) {
+  await page.fill(".dowse-query", query);
+  await resultsFor(query);
+  report.timings.push(await latency());
+}
+
+if (options.rerank) {
+  if (!report.rerank_toggle) await fail("no rerank toggle although the server has a reranker");
+  await page.check(".dowse-rerank input");
+  await page.waitForFunction(() => /rerank/.test(document.querySelector(".dowse-latency")?.innerText ?? ""), null, {
+    timeout: 60_000,
+  });
+  report.rerank_line = (await latency()).text;
+  report.reranked_results = await page.$$eval(".dowse-result", (items) => items.map((li) => li.dataset.docId));
+}
+
+await context.close();
+console.log(JSON.stringify(report));

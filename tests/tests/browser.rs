@@ -1,0 +1,214 @@
+//! The browser app end to end, as a visitor uses it: Trunk builds the app, `dowse index` builds a
+//! bundle of ADI (../shared/data), `dowse serve` hosts both on 127.0.0.1, and Debian's headless
+//! Chromium (driven by tests/e2e/search.mjs through playwright-core) opens `?q=` with an ADI test
+//! query. A document ADI judges relevant must be in the top 10, the backend label must show, and
+//! a reload must come from the browser's cache. Both encoder paths run: WebGPU on Chromium's
+//! software adapter (SwiftShader, `--enable-unsafe-webgpu`) and the CPU fallback where Chromium
+//! has no adapter. A static site built with `dowse index --with-app` works from a plain static
+//! server. Screenshots go to Cargo's test folder.
+
+use std::io::{BufRead, BufReader};
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::{Mutex, OnceLock};
+
+use dowse_tests::{data, dowse_bin, make_test_cross_encoder, minilm_dir};
+use serde_json::{json, Value};
+
+fn workspace() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+fn scratch() -> PathBuf {
+    PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("browser")
+}
+
+/// One Chromium at a time: two WebAssembly apps encoding at once on two cores time each other out.
+static BROWSER: Mutex<()> = Mutex::new(());
+
+fn run(command: &mut Command) {
+    let status = command.status().unwrap_or_else(|e| panic!("{command:?}: {e}"));
+    assert!(status.success(), "{command:?} failed: {status}");
+}
+
+/// The app built by Trunk (release), once per test binary.
+fn dist() -> &'static Path {
+    static DIST: OnceLock<PathBuf> = OnceLock::new();
+    DIST.get_or_init(|| {
+        let dist = scratch().join("dist");
+        run(Command::new("trunk").current_dir(workspace()).args(["build", "--release", "--skip-version-check", "--dist"]).arg(&dist));
+        dist
+    })
+}
+
+/// ADI's bundle, once per test binary.
+fn adi_bundle() -> &'static Path {
+    static BUNDLE: OnceLock<PathBuf> = OnceLock::new();
+    BUNDLE.get_or_init(|| {
+        let out = scratch().join("adi-bundle");
+        run(Command::new(dowse_bin()).arg("index").arg("--input").arg(data("adi")).arg("--model").arg(minilm_dir()).arg("--out").arg(&out));
+        out
+    })
+}
+
+/// ADI's first test query and the documents judged relevant to it.
+fn adi_query() -> (String, Vec<String>) {
+    let collection = dowse_trainer::collection::load(&data("adi"), "test").unwrap();
+    let query = &collection.queries[0];
+    let relevant = collection.qrels[&query.id].iter().filter(|(_, &grade)| grade > 0).map(|(doc, _)| doc.clone()).collect();
+    (query.text.clone(), relevant)
+}
+
+/// A child process killed when dropped, and the URL it serves.
+struct Served {
+    child: Child,
+    url: String,
+}
+
+impl Drop for Served {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn dowse_serve(extra: &[&str]) -> Served {
+    let mut child = Command::new(dowse_bin())
+        .arg("serve")
+        .arg("--bundle")
+        .arg(adi_bundle())
+        .arg("--dist")
+        .arg(dist())
+        .args(["--addr", "127.0.0.1:0"])
+        .args(extra)
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
+    let base = line.trim().strip_prefix("listening on ").unwrap_or_else(|| panic!("unexpected first line {line:?}")).to_string();
+    Served { child, url: format!("{base}/") }
+}
+
+/// Python's plain static file server over `root`: no API, as on any static host.
+fn static_server(root: &Path) -> Served {
+    let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let child = Command::new("python3")
+        .args(["-m", "http.server", "--bind", "127.0.0.1", &port.to_string()])
+        .current_dir(root)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let url = format!("http://127.0.0.1:{port}/");
+    for _ in 0..100 {
+        if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    Served { child, url }
+}
+
+/// Runs tests/e2e/search.mjs with `options` and returns its report.
+fn drive(options: Value) -> Value {
+    let _one_at_a_time = BROWSER.lock().unwrap_or_else(|e| e.into_inner());
+    let e2e = workspace().join("tests/e2e");
+    assert!(e2e.join("node_modules/playwright-core").is_dir(), "run `npm ci` in {} first", e2e.display());
+    let output = Command::new("node").current_dir(&e2e).arg("search.mjs").arg(options.to_string()).output().unwrap();
+    assert!(output.status.success(), "the browser run failed:\n{}", String::from_utf8_lossy(&output.stderr));
+    let report: Value = serde_json::from_slice(&output.stdout).unwrap();
+    eprintln!("{}", serde_json::to_string_pretty(&report).unwrap());
+    report
+}
+
+fn doc_ids(report: &Value, key: &str) -> Vec<String> {
+    report[key].as_array().unwrap().iter().map(|v| v.as_str().unwrap().to_string()).collect()
+}
+
+/// The assertions every run shares: relevant document found, the map drawn, a reload from cache.
+fn check_search(report: &Value, relevant: &[String]) {
+    let results = doc_ids(report, "results");
+    assert_eq!(results.len(), 10);
+    assert!(results.iter().any(|id| relevant.contains(id)), "none of {relevant:?} in the top 10 {results:?}");
+    assert_eq!(report["map_drawn"], true);
+    assert!(report["first_latency"]["encode"].as_f64().unwrap() > 0.0);
+    let (cold, warm) = (report["cold_bytes"].as_f64().unwrap(), report["warm_bytes"].as_f64().unwrap());
+    assert!(warm < cold / 100.0, "a reload transferred {warm} bytes of {cold}: the bundle should come from the Cache API");
+}
+
+#[test]
+fn searches_adi_on_webgpu_in_chromium() {
+    let (query, relevant) = adi_query();
+    let server = dowse_serve(&[]);
+    let screenshot = scratch().join("webgpu.png");
+    let report = drive(json!({"url": server.url, "query": query, "webgpu": true, "screenshot": screenshot}));
+    assert_eq!(report["backend"], "WebGPU", "Chromium's SwiftShader adapter should run the encoder");
+    check_search(&report, &relevant);
+    assert_eq!(report["rerank_toggle"], false, "no reranker on the server, no toggle");
+    assert!(screenshot.is_file());
+}
+
+#[test]
+fn falls_back_to_the_cpu_without_an_adapter_and_reranks_through_the_server() {
+    let (query, relevant) = adi_query();
+    let reranker = scratch().join("test-cross-encoder");
+    make_test_cross_encoder(&minilm_dir(), &reranker);
+    let server = dowse_serve(&["--reranker", &reranker.display().to_string()]);
+    let screenshot = scratch().join("cpu.png");
+    let queries = ["automatic indexing", "the use of computers in libraries", "citation analysis"];
+    let report = drive(json!({"url": server.url, "query": query, "webgpu": false, "screenshot": screenshot,
+                              "queries": queries, "rerank": true}));
+    assert_eq!(report["backend"], "CPU");
+    assert!(
+        report["backend_line"].as_str().unwrap().contains("no WebGPU adapter")
+            || report["backend_line"].as_str().unwrap().contains("no WebGPU")
+    );
+    check_search(&report, &relevant);
+    assert_eq!(report["timings"].as_array().unwrap().len(), queries.len());
+    assert!(report["rerank_line"].as_str().unwrap().contains("reranked by test-cross-encoder"), "{}", report["rerank_line"]);
+}
+
+#[test]
+fn a_static_site_gets_search_from_one_div_and_one_script() {
+    let site = scratch().join("site");
+    let _ = std::fs::remove_dir_all(&site);
+    std::fs::create_dir_all(&site).unwrap();
+    std::fs::write(
+        site.join("index.html"),
+        "<!doctype html><html><head><meta charset=utf-8><title>Notes</title></head><body><main><h1>Notes</h1>\
+         <p>Plain pages about caring for a garden.</p><div id=\"dowse\"></div>\
+         <script type=\"module\" src=\"/_dowse/dowse.js\"></script></main></body></html>",
+    )
+    .unwrap();
+    std::fs::write(
+        site.join("tomatoes.html"),
+        "<html><head><title>Growing tomatoes</title></head><body><main><h1>Growing tomatoes</h1>\
+         <h2 id=\"water\">Watering</h2><p>Tomato plants want deep watering twice a week, at the roots, in the morning.</p>\
+         <h2 id=\"sun\">Sunlight</h2><p>Give them at least eight hours of direct sun.</p></main></body></html>",
+    )
+    .unwrap();
+    std::fs::write(
+        site.join("roses.html"),
+        "<html><head><title>Pruning roses</title></head><body><main><h1>Pruning roses</h1>\
+         <p>Cut back dead canes in late winter, just above an outward-facing bud.</p></main></body></html>",
+    )
+    .unwrap();
+    run(Command::new(dowse_bin())
+        .arg("index")
+        .arg("--input")
+        .arg(&site)
+        .arg("--model")
+        .arg(minilm_dir())
+        .arg("--out")
+        .arg(site.join("_dowse"))
+        .arg("--with-app")
+        .arg(dist()));
+    let server = static_server(&site);
+    let report = drive(json!({"url": server.url, "query": "how often should I water my plants", "webgpu": false,
+                              "screenshot": scratch().join("static-site.png")}));
+    let titles: Vec<&str> = report["titles"].as_array().unwrap().iter().map(|t| t.as_str().unwrap()).collect();
+    assert!(titles[0].starts_with("Growing tomatoes › Watering"), "{titles:?}");
+    assert_eq!(report["rerank_toggle"], false, "a static host has no rerank API");
+}
