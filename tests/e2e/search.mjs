@@ -9,6 +9,7 @@
 //   screenshot   where to save the PNG of the first results
 //   queries      further queries to type, one at a time, for per-query timings
 //   rerank       true to switch the rerank toggle on and wait for its outcome
+//   expect_error true when the page must end in its error state: reports the message and stops
 // Prints one JSON object on stdout; exits 1 with the page's console on any failure.
 import { chromium } from "playwright-core";
 import { mkdtempSync } from "node:fs";
@@ -78,6 +79,7 @@ const transferred = () =>
   );
 const latency = () =>
   page.$eval(".dowse-latency", (p) => ({
+    tokens: Number(p.dataset.tokens),
     tokenize: Number(p.dataset.tokenizeMs),
     encode: Number(p.dataset.encodeMs),
     search: Number(p.dataset.searchMs),
@@ -88,6 +90,14 @@ const url = new URL(options.url);
 url.searchParams.set("q", options.query);
 let start = Date.now();
 await page.goto(url.href);
+if (options.expect_error) {
+  await page.waitForFunction(() => document.querySelector(".dowse")?.dataset.state === "error", null, {
+    timeout: LOAD_TIMEOUT_MS,
+  });
+  console.log(JSON.stringify({ error: await page.$eval(".dowse-error", (p) => p.innerText) }));
+  await context.close();
+  process.exit(0);
+}
 await resultsFor(options.query);
 const cold_ms = Date.now() - start;
 const report = {

@@ -5,7 +5,9 @@
 //! a reload must come from the browser's cache. Both encoder paths run: WebGPU on Chromium's
 //! software adapter (SwiftShader, `--enable-unsafe-webgpu`) and the CPU fallback where Chromium
 //! has no adapter. A static site built with `dowse index --with-app` works from a plain static
-//! server. Screenshots go to Cargo's test folder.
+//! server. A missing, corrupt or incompatible bundle gets a message that says which and why, and
+//! a reranker that fails leaves the client's order in place, saying so.
+//! Screenshots go to Cargo's test folder.
 
 use std::io::{BufRead, BufReader};
 use std::net::TcpListener;
@@ -48,6 +50,16 @@ fn adi_bundle() -> &'static Path {
     BUNDLE.get_or_init(|| {
         let out = scratch().join("adi-bundle");
         run(Command::new(dowse_bin()).arg("index").arg("--input").arg(data("adi")).arg("--model").arg(minilm_dir()).arg("--out").arg(&out));
+        out
+    })
+}
+
+/// The test cross-encoder, once per test binary.
+fn reranker() -> &'static Path {
+    static RERANKER: OnceLock<PathBuf> = OnceLock::new();
+    RERANKER.get_or_init(|| {
+        let out = scratch().join("test-cross-encoder");
+        make_test_cross_encoder(&minilm_dir(), &out);
         out
     })
 }
@@ -153,9 +165,7 @@ fn searches_adi_on_webgpu_in_chromium() {
 #[test]
 fn falls_back_to_the_cpu_without_an_adapter_and_reranks_through_the_server() {
     let (query, relevant) = adi_query();
-    let reranker = scratch().join("test-cross-encoder");
-    make_test_cross_encoder(&minilm_dir(), &reranker);
-    let server = dowse_serve(&["--reranker", &reranker.display().to_string()]);
+    let server = dowse_serve(&["--reranker", &reranker().display().to_string()]);
     let screenshot = scratch().join("cpu.png");
     let queries = ["automatic indexing", "the use of computers in libraries", "citation analysis"];
     let report = drive(json!({"url": server.url, "query": query, "webgpu": false, "screenshot": screenshot,
@@ -211,4 +221,61 @@ fn a_static_site_gets_search_from_one_div_and_one_script() {
     let titles: Vec<&str> = report["titles"].as_array().unwrap().iter().map(|t| t.as_str().unwrap()).collect();
     assert!(titles[0].starts_with("Growing tomatoes › Watering"), "{titles:?}");
     assert_eq!(report["rerank_toggle"], false, "a static host has no rerank API");
+}
+
+#[test]
+fn missing_corrupt_and_incompatible_bundles_get_clear_messages() {
+    let root = scratch().join("bad-bundles");
+    let _ = std::fs::remove_dir_all(&root);
+    copy_dir(dist(), &root.join("app"));
+    copy_dir(adi_bundle(), &root.join("corrupt"));
+    let graph = root.join("corrupt/graph.bin");
+    let mut bytes = std::fs::read(&graph).unwrap();
+    let middle = bytes.len() / 2;
+    bytes[middle] ^= 0x55;
+    std::fs::write(&graph, bytes).unwrap();
+    copy_dir(adi_bundle(), &root.join("newer"));
+    let manifest = root.join("newer/manifest.json");
+    let mut json: Value = serde_json::from_slice(&std::fs::read(&manifest).unwrap()).unwrap();
+    json["format_version"] = 99.into();
+    std::fs::write(&manifest, serde_json::to_vec(&json).unwrap()).unwrap();
+    let server = static_server(&root);
+
+    let cases = [
+        ("../missing/", "no bundle could be read"),
+        ("../corrupt/", "graph.bin: sha256 does not match"),
+        ("../newer/", "bundle format version 99 is newer than this build reads"),
+    ];
+    for (bundle, expected) in cases {
+        let url = format!("{}app/?bundle={bundle}", server.url);
+        let report = drive(json!({"url": url, "query": "indexing", "expect_error": true}));
+        let error = report["error"].as_str().unwrap();
+        assert!(error.contains(expected), "{bundle}: {error}");
+    }
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let target = to.join(entry.file_name());
+        if entry.file_type().unwrap().is_dir() {
+            copy_dir(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), target).unwrap();
+        }
+    }
+}
+
+#[test]
+fn a_failing_reranker_leaves_the_client_order_and_says_so() {
+    let (query, _) = adi_query();
+    // Reranking 30 passages on this CPU takes seconds: a 300 ms limit makes the server answer 504.
+    let config = scratch().join("impatient.toml");
+    std::fs::write(&config, format!("bundle = {:?}\n[limits]\nrequest_timeout_ms = 300\n", adi_bundle().display().to_string())).unwrap();
+    let server = dowse_serve(&["--reranker", &reranker().display().to_string(), "--config", &config.display().to_string()]);
+    let report = drive(json!({"url": server.url, "query": query, "webgpu": false, "rerank": true}));
+    let line = report["rerank_line"].as_str().unwrap();
+    assert!(line.contains("rerank failed") && line.contains("client order shown"), "{line}");
+    assert_eq!(doc_ids(&report, "reranked_results"), doc_ids(&report, "results"), "the client's order stays");
 }

@@ -267,12 +267,13 @@ fn LatencyLine(outcome: RwSignal<Option<Outcome>>, rerank_note: RwSignal<RerankN
                 RerankNote::Fallback(why) => format!(" · rerank failed ({why}): client order shown"),
             };
             view! {
-                <p class="dowse-latency" data-query=o.query.clone() data-tokenize-ms=t.tokenize data-encode-ms=t.encode data-search-ms=t.search>
+                <p class="dowse-latency" data-query=o.query.clone() data-tokens=t.tokens data-tokenize-ms=t.tokenize data-encode-ms=t.encode data-search-ms=t.search>
                     {format!(
-                        "{} results · tokenize {:.1} ms · encode {:.1} ms · search {:.2} ms{rerank}",
+                        "{} results · tokenize {:.1} ms · encode {:.1} ms ({} tokens) · search {:.2} ms{rerank}",
                         o.items.len(),
                         t.tokenize,
                         t.encode,
+                        t.tokens,
                         t.search
                     )}
                 </p>

@@ -29,6 +29,8 @@ pub enum QueryEncoder {
 /// A query's vector and what it cost.
 pub struct Encoding {
     pub vector: Vec<f32>,
+    /// Word pieces the encoder read, special tokens included.
+    pub tokens: usize,
     pub tokenize_ms: f64,
     pub encode_ms: f64,
 }
@@ -74,7 +76,7 @@ async fn encode_with<B: Backend>(encoder: &TextEncoder<B>, query: &str) -> Resul
     let tokenized = now_ms();
     let data = encoder.embed(&[&encoded[0]]).into_data_async().await.map_err(|e| format!("{e:?}"))?;
     let vector = data.to_vec::<f32>().map_err(|e| format!("{e:?}"))?;
-    Ok(Encoding { vector, tokenize_ms: tokenized - start, encode_ms: now_ms() - tokenized })
+    Ok(Encoding { vector, tokens: encoded[0].ids.len(), tokenize_ms: tokenized - start, encode_ms: now_ms() - tokenized })
 }
 
 /// Asks the browser for a WebGPU adapter before wgpu does: wgpu panics when there is none, and a

@@ -35,6 +35,8 @@ pub struct ResultItem {
 /// Milliseconds per step.
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
 pub struct Timings {
+    /// Word pieces encoded (0 for BM25 alone).
+    pub tokens: usize,
     pub tokenize: f64,
     pub encode: f64,
     pub search: f64,
@@ -64,6 +66,7 @@ impl Engine {
         let mut timings = Timings::default();
         let encoding = if mode.is_dense() { Some(self.encoder.encode(query).await?) } else { None };
         if let Some(encoding) = &encoding {
+            timings.tokens = encoding.tokens;
             timings.tokenize = encoding.tokenize_ms;
             timings.encode = encoding.encode_ms;
         }
