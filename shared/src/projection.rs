@@ -30,7 +30,7 @@ impl Projection {
     /// Fits the two principal axes of `vectors` (row-major, `dim` columns) by power iteration on
     /// the covariance, the second deflated against the first; deterministic for the same input.
     pub fn fit(vectors: &[f32], dim: usize) -> Self {
-        assert!(dim > 0 && vectors.len() % dim == 0, "vectors must be whole rows of {dim}");
+        assert!(dim > 0 && vectors.len().is_multiple_of(dim), "vectors must be whole rows of {dim}");
         let rows = vectors.len() / dim;
         let mut mean = vec![0f32; dim];
         for row in vectors.chunks_exact(dim) {

@@ -22,8 +22,8 @@ pub enum BackendChoice {
 }
 
 pub enum QueryEncoder {
-    WebGpu(TextEncoder<Wgpu>),
-    Cpu(TextEncoder<NdArray>),
+    WebGpu(Box<TextEncoder<Wgpu>>),
+    Cpu(Box<TextEncoder<NdArray>>),
 }
 
 /// A query's vector and what it cost.
@@ -48,10 +48,10 @@ impl QueryEncoder {
             let device = WgpuDevice::default();
             burn_wgpu::init_setup_async::<WebGpu>(&device, RuntimeOptions::default()).await;
             let encoder = TextEncoder::load(model.files(), config, &device).map_err(|e| e.to_string())?;
-            return Ok((Self::WebGpu(encoder), None));
+            return Ok((Self::WebGpu(Box::new(encoder)), None));
         }
         let encoder = TextEncoder::load(model.files(), config, &Default::default()).map_err(|e| e.to_string())?;
-        Ok((Self::Cpu(encoder), why_cpu))
+        Ok((Self::Cpu(Box::new(encoder)), why_cpu))
     }
 
     /// What the results line shows.

@@ -36,7 +36,7 @@ impl Frame {
     }
 
     /// Canvas pixels of `point`; points outside the frame (a far-off query) are clamped to its edge.
-    pub fn to_canvas(&self, point: [f32; 2]) -> (f64, f64) {
+    pub fn place(&self, point: [f32; 2]) -> (f64, f64) {
         let scale = |v: f32, axis: usize, size: f64| {
             let span = (self.max[axis] - self.min[axis]).max(f32::EPSILON);
             let t = f64::from(((v - self.min[axis]) / span).clamp(0.0, 1.0));
@@ -48,7 +48,7 @@ impl Frame {
     /// The point nearest to canvas position (`x`, `y`), if one is within reach.
     pub fn nearest(&self, points: &[[f32; 2]], x: f64, y: f64) -> Option<usize> {
         let distance = |p: &[f32; 2]| {
-            let (px, py) = self.to_canvas(*p);
+            let (px, py) = self.place(*p);
             (px - x).powi(2) + (py - y).powi(2)
         };
         let (index, best) = points.iter().map(distance).enumerate().min_by(|a, b| a.1.total_cmp(&b.1))?;
@@ -66,21 +66,21 @@ pub fn draw(canvas: &HtmlCanvasElement, points: &[[f32; 2]], highlighted: &[u32]
     context.clear_rect(0.0, 0.0, frame.width, frame.height);
     context.set_fill_style_str("rgba(90, 100, 120, 0.35)");
     for point in points {
-        let (x, y) = frame.to_canvas(*point);
+        let (x, y) = frame.place(*point);
         context.fill_rect(x - 1.0, y - 1.0, 2.0, 2.0);
     }
     context.set_fill_style_str("#e07b00");
     context.set_font("11px sans-serif");
     for (rank, &passage) in highlighted.iter().enumerate().rev() {
         let Some(point) = points.get(passage as usize) else { continue };
-        let (x, y) = frame.to_canvas(*point);
+        let (x, y) = frame.place(*point);
         context.begin_path();
         let _ = context.arc(x, y, 4.0, 0.0, std::f64::consts::TAU);
         context.fill();
         let _ = context.fill_text(&(rank + 1).to_string(), x + 5.0, y - 4.0);
     }
     if let Some(query) = query {
-        let (x, y) = frame.to_canvas(query);
+        let (x, y) = frame.place(query);
         context.set_stroke_style_str("#d0021b");
         context.set_line_width(2.5);
         context.begin_path();
