@@ -3,7 +3,10 @@
 //! `DOWSE_SHARED` points at the shared folder (default: `../shared` beside the checkout);
 //! `DOWSE_HOME` at dowse's cache (default: `~/.cache/dowse`), where `dowse model fetch` puts models.
 
+use std::ffi::OsStr;
+use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
 
 use serde_json::{json, Value};
 
@@ -102,4 +105,14 @@ pub fn dowse_bin() -> PathBuf {
     let bin = exe.parent().and_then(Path::parent).expect("target/<profile>/deps").join("dowse");
     assert!(bin.is_file(), "{} is missing: build it with `cargo build --release -p dowse-trainer`", bin.display());
     bin
+}
+
+/// Starts `dowse serve` (the binary `bin`) with `args`, and returns it with the base URL it prints
+/// once it listens (`--addr 127.0.0.1:0` lets it pick a free port).
+pub fn start_serve(bin: &Path, args: impl IntoIterator<Item = impl AsRef<OsStr>>) -> (Child, String) {
+    let mut child = Command::new(bin).arg("serve").args(args).stdout(Stdio::piped()).spawn().unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
+    let base = line.trim().strip_prefix("listening on ").unwrap_or_else(|| panic!("unexpected first line {line:?}")).to_string();
+    (child, base)
 }

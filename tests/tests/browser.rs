@@ -9,13 +9,12 @@
 //! a reranker that fails leaves the client's order in place, saying so.
 //! Screenshots go to Cargo's test folder.
 
-use std::io::{BufRead, BufReader};
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::{Mutex, OnceLock};
 
-use dowse_tests::{data, dowse_bin, make_test_cross_encoder, minilm_dir};
+use dowse_tests::{data, dowse_bin, make_test_cross_encoder, minilm_dir, start_serve};
 use serde_json::{json, Value};
 
 fn workspace() -> PathBuf {
@@ -86,20 +85,9 @@ impl Drop for Served {
 }
 
 fn dowse_serve(extra: &[&str]) -> Served {
-    let mut child = Command::new(dowse_bin())
-        .arg("serve")
-        .arg("--bundle")
-        .arg(adi_bundle())
-        .arg("--dist")
-        .arg(dist())
-        .args(["--addr", "127.0.0.1:0"])
-        .args(extra)
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
-    let base = line.trim().strip_prefix("listening on ").unwrap_or_else(|| panic!("unexpected first line {line:?}")).to_string();
+    let mut args = vec!["--bundle".into(), adi_bundle().as_os_str().to_owned(), "--dist".into(), dist().as_os_str().to_owned()];
+    args.extend(["--addr", "127.0.0.1:0"].iter().chain(extra).map(std::ffi::OsString::from));
+    let (child, base) = start_serve(&dowse_bin(), args);
     Served { child, url: format!("{base}/") }
 }
 

@@ -4,13 +4,12 @@
 //! concurrency limit, the timeout, a graceful shutdown, the web app's cache headers, CORS,
 //! and a bounded load test.
 
-use std::io::{BufRead, BufReader};
-use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command};
 use std::sync::OnceLock;
 use std::time::Duration;
 
-use dowse_tests::{data, make_test_cross_encoder, minilm_dir};
+use dowse_tests::{data, make_test_cross_encoder, minilm_dir, start_serve};
 use serde_json::{json, Value};
 
 /// The ADI bundle and the test cross-encoder, made once per test binary in Cargo's test folder.
@@ -45,15 +44,9 @@ struct Server {
 impl Server {
     fn start(extra: &[&str]) -> Self {
         let bundle = &fixtures().bundle;
-        let mut child = Command::new(env!("CARGO_BIN_EXE_dowse"))
-            .args(["serve", "--bundle", &bundle.display().to_string(), "--addr", "127.0.0.1:0"])
-            .args(extra)
-            .stdout(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
-        let base = line.trim().strip_prefix("listening on ").unwrap_or_else(|| panic!("unexpected first line {line:?}")).to_string();
+        let bundle = bundle.display().to_string();
+        let args = ["--bundle", bundle.as_str(), "--addr", "127.0.0.1:0"].into_iter().chain(extra.iter().copied());
+        let (child, base) = start_serve(Path::new(env!("CARGO_BIN_EXE_dowse")), args);
         Self { child, base }
     }
 
