@@ -7,7 +7,7 @@
 //   query        the first search
 //   webgpu       true to give Chromium its software WebGPU adapter (SwiftShader)
 //   screenshot   where to save the PNG of the first results
-//   queries      further queries to type, one at a time, for per-query timings
+//   queries      further queries to type into the box, one at a time (timings and results of each)
 //   rerank       true to switch the rerank toggle on and wait for its outcome
 //   expect_error true when the page must end in its error state: reports the message and stops
 // Prints one JSON object on stdout; exits 1 with the page's console on any failure.
@@ -123,7 +123,8 @@ report.timings = [];
 for (const query of options.queries ?? []) {
   await page.fill(".dowse-query", query);
   await resultsFor(query);
-  report.timings.push(await latency());
+  const results = await page.$$eval(".dowse-result", (items) => items.map((li) => li.dataset.docId));
+  report.timings.push({ ...(await latency()), results });
 }
 
 if (options.rerank) {
