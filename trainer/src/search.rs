@@ -145,19 +145,15 @@ fn print_results(bundle: &Bundle, hits: &[Hit], analyzer: &Analyzer, query: &str
         let url = bundle.docs.passage_url(hit.passage).map(|u| format!("  {u}")).unwrap_or_default();
         println!("{:>3}. {:.4}  {title}{heading}{url}", rank + 1, hit.score);
         let snippet = snippet(analyzer, &passage.text, query, SNIPPET_BYTES);
-        let mut line = String::new();
-        let mut at = 0;
-        for range in &snippet.highlights {
-            line.push_str(&snippet.text[at..range.start]);
-            let word = &snippet.text[range.clone()];
-            if color {
-                line.push_str(&format!("\x1b[1;33m{word}\x1b[0m"));
-            } else {
-                line.push_str(&format!("[{word}]"));
-            }
-            at = range.end;
-        }
-        line.push_str(&snippet.text[at..]);
+        let line: String = snippet
+            .pieces()
+            .into_iter()
+            .map(|(piece, term)| match (term, color) {
+                (false, _) => piece.to_string(),
+                (true, true) => format!("\x1b[1;33m{piece}\x1b[0m"),
+                (true, false) => format!("[{piece}]"),
+            })
+            .collect();
         println!("     {line}");
     }
 }

@@ -298,17 +298,7 @@ fn result_view(item: ResultItem) -> impl IntoView {
 
 /// The snippet as HTML: text escaped, query terms in `<mark>`.
 fn highlighted_html(snippet: &Snippet) -> String {
-    let mut html = String::new();
-    let mut at = 0;
-    for range in &snippet.highlights {
-        html.push_str(&escape(&snippet.text[at..range.start]));
-        html.push_str("<mark>");
-        html.push_str(&escape(&snippet.text[range.clone()]));
-        html.push_str("</mark>");
-        at = range.end;
-    }
-    html.push_str(&escape(&snippet.text[at..]));
-    html
+    snippet.pieces().into_iter().map(|(piece, term)| if term { format!("<mark>{}</mark>", escape(piece)) } else { escape(piece) }).collect()
 }
 
 fn escape(text: &str) -> String {

@@ -52,26 +52,22 @@ async fn fetch_files(
     use_cache: bool,
     progress: &dyn Fn(Vec<FileProgress>),
 ) -> Result<(HashMap<String, Vec<u8>>, bool), String> {
+    let entries = FILES
+        .iter()
+        .map(|path| manifest.files.iter().find(|f| f.path == *path).ok_or_else(|| format!("the bundle at {base} does not list {path}")))
+        .collect::<Result<Vec<_>, _>>()?;
     let state = RefCell::new(
-        FILES
-            .iter()
-            .map(|path| {
-                let total = manifest.files.iter().find(|f| f.path == *path).map_or(0, |f| f.bytes);
-                FileProgress { path: path.to_string(), done: 0, total, cached: false }
-            })
-            .collect::<Vec<_>>(),
+        entries.iter().map(|e| FileProgress { path: e.path.clone(), done: 0, total: e.bytes, cached: false }).collect::<Vec<_>>(),
     );
     let mut files = HashMap::new();
     let mut keys = Vec::new();
-    let mut any_cached = false;
-    for (i, path) in FILES.iter().enumerate() {
-        let entry = manifest.files.iter().find(|f| f.path == *path).ok_or_else(|| format!("the bundle at {base} does not list {path}"))?;
+    for (i, entry) in entries.iter().enumerate() {
+        let path = &entry.path;
         let url = format!("{base}{path}");
         let key = format!("{url}?sha256={}", entry.sha256);
         let cached = if use_cache { cache.get(&key).await } else { None };
         let bytes = match cached {
             Some(bytes) => {
-                any_cached = true;
                 state.borrow_mut()[i].cached = true;
                 bytes
             }
@@ -88,8 +84,9 @@ async fn fetch_files(
         state.borrow_mut()[i].done = bytes.len() as u64;
         progress(state.borrow().clone());
         keys.push(key);
-        files.insert(path.to_string(), bytes);
+        files.insert(path.clone(), bytes);
     }
     cache.retain(&keys).await;
+    let any_cached = state.borrow().iter().any(|f| f.cached);
     Ok((files, any_cached))
 }

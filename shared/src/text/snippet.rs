@@ -14,6 +14,22 @@ pub struct Snippet {
     pub highlights: Vec<Range<usize>>,
 }
 
+impl Snippet {
+    /// The text in order as (piece, is a query term) pairs, for whoever marks the terms up.
+    pub fn pieces(&self) -> Vec<(&str, bool)> {
+        let mut pieces = Vec::with_capacity(2 * self.highlights.len() + 1);
+        let mut at = 0;
+        for range in &self.highlights {
+            pieces.push((&self.text[at..range.start], false));
+            pieces.push((&self.text[range.clone()], true));
+            at = range.end;
+        }
+        pieces.push((&self.text[at..], false));
+        pieces.retain(|(piece, _)| !piece.is_empty());
+        pieces
+    }
+}
+
 /// At most `max_bytes` of `text` (cut at word boundaries, `…` marking a cut), placed where the
 /// most distinct query terms occur, with every occurrence of a query term highlighted.
 pub fn snippet(analyzer: &Analyzer, text: &str, query: &str, max_bytes: usize) -> Snippet {
@@ -76,6 +92,8 @@ mod tests {
         assert_eq!(s.text, "Proteins fold while running.");
         let marked: Vec<&str> = s.highlights.iter().map(|r| &s.text[r.clone()]).collect();
         assert_eq!(marked, ["Proteins", "running"]);
+        let pieces = s.pieces();
+        assert_eq!(pieces, [("Proteins", true), (" fold while ", false), ("running", true), (".", false)]);
     }
 
     #[test]
