@@ -143,6 +143,13 @@ fn bad_input_and_damaged_bundles_get_clear_errors() {
     assert!(message.contains("bad.jsonl:2: field `text`"), "{message}");
     assert!(!dir.path().join("never").exists(), "nothing is written for bad input");
 
+    let no_app = dir.path().join("no-dist");
+    let output = index(&data("adi"), &dir.path().join("never"), &["--with-app", &no_app.display().to_string()]);
+    assert!(!output.status.success());
+    let message = String::from_utf8_lossy(&output.stderr);
+    assert!(message.contains("no-dist") && message.contains("trunk build --release"), "{message}");
+    assert!(!dir.path().join("never").exists(), "nothing is written without the app");
+
     let bundle = dir.path().join("adi");
     assert!(index(&data("adi"), &bundle, &[]).status.success());
     let mut graph = std::fs::read(bundle.join("graph.bin")).unwrap();
