@@ -6,7 +6,8 @@
 use std::ffi::OsStr;
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
 
@@ -108,11 +109,40 @@ pub fn dowse_bin() -> PathBuf {
 }
 
 /// Starts `dowse serve` (the binary `bin`) with `args`, and returns it with the base URL it prints
-/// once it listens (`--addr 127.0.0.1:0` lets it pick a free port).
+/// once it listens (`--addr 127.0.0.1:0` lets it pick a free port). A server that says nothing
+/// within [`SERVE_PATIENCE`] is killed and the test fails, rather than hanging.
 pub fn start_serve(bin: &Path, args: impl IntoIterator<Item = impl AsRef<OsStr>>) -> (Child, String) {
     let mut child = Command::new(bin).arg("serve").args(args).stdout(Stdio::piped()).spawn().unwrap();
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let (sender, first_line) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let mut line = String::new();
+        let _ = BufReader::new(stdout).read_line(&mut line);
+        let _ = sender.send(line);
+    });
+    let Ok(line) = first_line.recv_timeout(SERVE_PATIENCE) else {
+        let _ = child.kill();
+        panic!("dowse serve printed nothing within {SERVE_PATIENCE:?}");
+    };
     let base = line.trim().strip_prefix("listening on ").unwrap_or_else(|| panic!("unexpected first line {line:?}")).to_string();
     (child, base)
+}
+
+/// How long a test waits for `dowse serve` to start listening, or to exit once told to stop.
+pub const SERVE_PATIENCE: Duration = Duration::from_secs(120);
+
+/// Sends a server SIGTERM and waits for it to drain and exit. One still running after
+/// [`SERVE_PATIENCE`] is killed and reported as an error.
+pub fn stop_serve(child: &mut Child) -> Result<ExitStatus, String> {
+    let _ = Command::new("kill").args(["-TERM", &child.id().to_string()]).status();
+    let deadline = Instant::now() + SERVE_PATIENCE;
+    while Instant::now() < deadline {
+        if let Some(status) = child.try_wait().map_err(|e| e.to_string())? {
+            return Ok(status);
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    Err(format!("dowse serve (pid {}) was still running {SERVE_PATIENCE:?} after SIGTERM", child.id()))
 }

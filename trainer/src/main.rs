@@ -49,8 +49,19 @@ enum ModelCommand {
     },
 }
 
-fn main() -> Result<()> {
-    match Cli::parse().command {
+fn main() {
+    let code = match run(Cli::parse().command) {
+        Ok(()) => 0,
+        Err(e) => {
+            eprintln!("Error: {e:?}");
+            1
+        }
+    };
+    exit_now(code)
+}
+
+fn run(command: Command) -> Result<()> {
+    match command {
         Command::Model { command: ModelCommand::Fetch { name, from } } => {
             let dir = model_fetch::fetch(&name, from.as_deref())?;
             println!("{}", dir.display());
@@ -61,4 +72,16 @@ fn main() -> Result<()> {
         Command::Serve(args) => serve::run(&args),
         Command::Eval(args) => eval::run(&args),
     }
+}
+
+/// Ends the process without running C libraries' exit handlers. OpenBLAS's handler joins its
+/// thread pool and can wait forever for a worker that never wakes (seen after `dowse serve`
+/// drained its requests and returned: the process hung in `blas_thread_shutdown_`); what those
+/// handlers would free, the kernel frees anyway. Rust's own buffers are flushed first.
+fn exit_now(code: i32) -> ! {
+    use std::io::Write;
+    let _ = std::io::stdout().flush();
+    let _ = std::io::stderr().flush();
+    // SAFETY: `_exit` ends the process at once; nothing runs after it.
+    unsafe { libc::_exit(code) }
 }

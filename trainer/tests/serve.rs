@@ -9,7 +9,7 @@ use std::process::{Child, Command};
 use std::sync::OnceLock;
 use std::time::Duration;
 
-use dowse_tests::{data, make_test_cross_encoder, minilm_dir, start_serve};
+use dowse_tests::{data, make_test_cross_encoder, minilm_dir, start_serve, stop_serve};
 use serde_json::{json, Value};
 
 /// The ADI bundle and the test cross-encoder, made once per test binary in Cargo's test folder.
@@ -75,22 +75,19 @@ impl Server {
     }
 
     fn stop(mut self) -> std::process::ExitStatus {
-        terminate(&self.child);
-        self.child.wait().unwrap()
+        stop_serve(&mut self.child).unwrap()
     }
 }
 
 impl Drop for Server {
     fn drop(&mut self) {
         if matches!(self.child.try_wait(), Ok(None)) {
-            terminate(&self.child);
-            let _ = self.child.wait();
+            let stopped = stop_serve(&mut self.child);
+            if !std::thread::panicking() {
+                stopped.unwrap();
+            }
         }
     }
-}
-
-fn terminate(child: &Child) {
-    let _ = Command::new("kill").args(["-TERM", &child.id().to_string()]).status();
 }
 
 fn answer(result: Result<ureq::Response, ureq::Error>) -> (u16, Value) {
