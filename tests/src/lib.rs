@@ -100,6 +100,36 @@ pub fn make_test_cross_encoder(minilm: &Path, out: &Path) {
     std::fs::write(out.join("model.safetensors"), file).unwrap();
 }
 
+/// Writes a small BEIR folder into `dir`: SciFact's first `queries` judged queries of `split`,
+/// their relevant documents and the first `others` documents of the corpus.
+pub fn scifact_slice(dir: &Path, split: &str, queries: usize, others: usize) {
+    let qrels_text = String::from_utf8(read(&data(&format!("scifact/qrels/{split}.tsv")))).unwrap();
+    let mut qrels_lines = vec![qrels_text.lines().next().unwrap().to_string()];
+    let mut kept_queries: Vec<String> = Vec::new();
+    let mut docs = std::collections::HashSet::new();
+    for line in qrels_text.lines().skip(1) {
+        let fields: Vec<&str> = line.split('\t').collect();
+        if !kept_queries.iter().any(|q| q == fields[0]) {
+            if kept_queries.len() == queries {
+                continue;
+            }
+            kept_queries.push(fields[0].to_string());
+        }
+        docs.insert(fields[1].to_string());
+        qrels_lines.push(line.to_string());
+    }
+    let id = |line: &str| serde_json::from_str::<Value>(line).unwrap()["_id"].as_str().unwrap().to_string();
+    let corpus = String::from_utf8(read(&data("scifact/corpus.jsonl"))).unwrap();
+    let corpus: Vec<&str> =
+        corpus.lines().enumerate().filter(|(i, line)| *i < others || docs.contains(&id(line))).map(|(_, line)| line).collect();
+    let all_queries = String::from_utf8(read(&data("scifact/queries.jsonl"))).unwrap();
+    let query_lines: Vec<&str> = all_queries.lines().filter(|line| kept_queries.contains(&id(line))).collect();
+    std::fs::create_dir_all(dir.join("qrels")).unwrap();
+    std::fs::write(dir.join("corpus.jsonl"), corpus.join("\n")).unwrap();
+    std::fs::write(dir.join("queries.jsonl"), query_lines.join("\n")).unwrap();
+    std::fs::write(dir.join("qrels").join(format!("{split}.tsv")), qrels_lines.join("\n")).unwrap();
+}
+
 /// The `dowse` binary of this build (beside the test binary's `deps` folder).
 pub fn dowse_bin() -> PathBuf {
     let exe = std::env::current_exe().expect("the test binary's path");

@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result};
 use sha2::{Digest, Sha256};
 
-use crate::{atomic, home, model_fetch};
+use crate::{atomic, home, model_fetch, model_folder};
 
 const MAGIC: &[u8; 4] = b"DEMB";
 const VERSION: u32 = 1;
@@ -18,8 +18,7 @@ const HEADER: usize = 4 + 4 + 8 + 4;
 pub fn key(model_dir: &Path, max_len: usize, texts: &[String]) -> Result<String> {
     let mut hasher = Sha256::new();
     hasher.update(model_fetch::sha256_file(&model_dir.join("model.safetensors"))?);
-    for file in ["config.json", "tokenizer.json"] {
-        let path = model_dir.join(file);
+    for path in [model_dir.join("config.json"), model_folder::tokenizer_file(model_dir)] {
         hasher.update(std::fs::read(&path).with_context(|| format!("reading {}", path.display()))?);
     }
     hasher.update((max_len as u64).to_le_bytes());

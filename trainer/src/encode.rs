@@ -5,7 +5,7 @@ use std::time::Instant;
 
 use anyhow::{Context, Result};
 use burn::tensor::backend::Backend;
-use dowse_core::model::{EncoderConfig, TextEncoder};
+use dowse_core::model::{Encoder, EncoderConfig, Side};
 use indicatif::{ProgressBar, ProgressStyle};
 
 use crate::device::BackendJob;
@@ -15,8 +15,8 @@ use crate::model_folder;
 pub struct EncodeJob<'a> {
     pub model_dir: &'a Path,
     pub config: EncoderConfig,
-    /// (label for the progress bar, texts)
-    pub inputs: Vec<(&'a str, &'a [String])>,
+    /// (label for the progress bar, the side the texts are on, texts)
+    pub inputs: Vec<(&'a str, Side, &'a [String])>,
 }
 
 /// The encoded matrices, in the order of the inputs, and the vector length.
@@ -30,10 +30,10 @@ impl BackendJob for EncodeJob<'_> {
 
     fn run<B: Backend>(self, device: B::Device) -> Result<Encoded> {
         let model = model_folder::read(self.model_dir)?;
-        let encoder = TextEncoder::<B>::load(model.files(), self.config, &device)
+        let encoder = Encoder::<B>::load(model.files(), self.config, &device)
             .with_context(|| format!("loading the model in {}", self.model_dir.display()))?;
         let mut matrices = Vec::with_capacity(self.inputs.len());
-        for (label, texts) in self.inputs {
+        for (label, side, texts) in self.inputs {
             let bar = ProgressBar::new(texts.len() as u64).with_style(
                 ProgressStyle::with_template("{msg:>10} [{bar:30}] {pos}/{len} {per_sec} eta {eta}")
                     .expect("valid template")
@@ -42,7 +42,7 @@ impl BackendJob for EncodeJob<'_> {
             bar.set_message(label.to_string());
             let started = Instant::now();
             let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
-            let matrix = encoder.encode(&refs, |done| bar.set_position(done as u64))?;
+            let matrix = encoder.encode(&refs, side, |done| bar.set_position(done as u64))?;
             bar.finish_and_clear();
             let seconds = started.elapsed().as_secs_f64();
             eprintln!("encoded {} {label} in {seconds:.1} s ({:.1} {label}/s)", texts.len(), texts.len() as f64 / seconds.max(1e-9));

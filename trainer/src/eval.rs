@@ -10,7 +10,7 @@ use dowse_core::corpus::{format_run, Query, Run};
 use dowse_core::dense::top_k_exact;
 use dowse_core::fusion::{reciprocal_rank_fusion, RRF_K};
 use dowse_core::metrics::{evaluate, Metric};
-use dowse_core::model::EncoderConfig;
+use dowse_core::model::{EncoderConfig, Side};
 use dowse_core::search::{Mode, SearchOptions};
 use dowse_core::text::Analyzer;
 use serde_json::json;
@@ -151,7 +151,7 @@ fn bundle_run(collection: &Collection, dir: &Path, args: &EvalArgs) -> Result<Ru
     let texts: Vec<String> = collection.queries.iter().map(|q| q.text.clone()).collect();
     let vectors = if mode.is_dense() {
         let config = EncoderConfig { max_len: bundle.manifest.model.max_len, batch_size: args.batch_size };
-        let job = EncodeJob { model_dir: &dir.join("model"), config, inputs: vec![("queries", texts.as_slice())] };
+        let job = EncodeJob { model_dir: &dir.join("model"), config, inputs: vec![("queries", Side::Query, texts.as_slice())] };
         run_on(args.device, job)??.matrices.remove(0)
     } else {
         Vec::new()
@@ -188,9 +188,9 @@ fn dense_rankings(collection: &Collection, args: &EvalArgs) -> Result<Vec<Vec<(u
     let queries: Vec<String> = collection.queries.iter().map(|q| q.text.clone()).collect();
     let key = embed_cache::key(&model_dir, args.max_len, &passages)?;
     let cached = if args.no_cache { None } else { embed_cache::load(&key, passages.len())? };
-    let mut inputs = vec![("queries", queries.as_slice())];
+    let mut inputs = vec![("queries", Side::Query, queries.as_slice())];
     if cached.is_none() {
-        inputs.push(("passages", passages.as_slice()));
+        inputs.push(("passages", Side::Passage, passages.as_slice()));
     } else {
         eprintln!("passage embeddings: cached ({key})");
     }

@@ -3,7 +3,8 @@
 //!
 //! The data path: [`index`] reads a corpus (BEIR, JSONL, CSV, SMART or a folder of HTML pages),
 //! cuts it into passages, encodes them, builds the HNSW graph and BM25 index, and [`bundle_io`]
-//! writes the bundle that [`search`], [`eval`], [`serve`] and the browser read.
+//! writes the bundle that [`search`], [`eval`], [`serve`] and the browser read. [`train`] makes
+//! the models that path uses.
 
 pub mod atomic;
 pub mod bundle_io;
@@ -18,3 +19,4 @@ pub mod model_fetch;
 pub mod model_folder;
 pub mod search;
 pub mod serve;
+pub mod train;

@@ -4,7 +4,7 @@ use std::path::PathBuf;
 
 use anyhow::Result;
 use clap::{Parser, Subcommand};
-use dowse_trainer::{eval, index, model_fetch, search, serve};
+use dowse_trainer::{eval, index, model_fetch, search, serve, train};
 
 // The encoder allocates and frees large tensors every layer; glibc's malloc returns them to the
 // kernel each time (a third of the CPU time went to page faults), mimalloc keeps and reuses them.
@@ -31,6 +31,8 @@ enum Command {
     Search(search::SearchArgs),
     /// Host the web app and a bundle; answer /api/search and /api/rerank.
     Serve(serve::ServeArgs),
+    /// Train a retrieval model (DSSM) from relevance judgments.
+    Train(train::TrainArgs),
     /// Evaluate BM25, dense or hybrid retrieval on a BEIR or SMART collection, or through a bundle.
     Eval(eval::EvalArgs),
 }
@@ -70,6 +72,7 @@ fn run(command: Command) -> Result<()> {
         Command::Index(args) => index::run(&args),
         Command::Search(args) => search::run(&args),
         Command::Serve(args) => serve::run(&args),
+        Command::Train(args) => train::run(&args),
         Command::Eval(args) => eval::run(&args),
     }
 }

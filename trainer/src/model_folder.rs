@@ -1,5 +1,5 @@
-//! Hugging Face model folders (config.json, model.safetensors, tokenizer.json): finding the
-//! default one and reading one into memory.
+//! Model folders: Hugging Face layout (config.json, model.safetensors, tokenizer.json), or a
+//! DSSM's (vocab.txt in place of tokenizer.json): finding the default one and reading one into memory.
 
 use std::path::{Path, PathBuf};
 
@@ -22,9 +22,19 @@ pub fn resolve(dir: Option<&Path>) -> Result<PathBuf> {
 
 /// The three files of the model in `dir`.
 pub fn read(dir: &Path) -> Result<ModelBytes> {
-    let read = |file: &str| {
-        let path = dir.join(file);
-        std::fs::read(&path).with_context(|| format!("reading {}", path.display()))
-    };
-    Ok(ModelBytes { config: read("config.json")?, weights: read("model.safetensors")?, tokenizer: read("tokenizer.json")? })
+    let read = |path: PathBuf| std::fs::read(&path).with_context(|| format!("reading {}", path.display()));
+    Ok(ModelBytes {
+        config: read(dir.join("config.json"))?,
+        weights: read(dir.join("model.safetensors"))?,
+        tokenizer: read(tokenizer_file(dir))?,
+    })
+}
+
+/// The tokenizer of the model in `dir`: tokenizer.json, or a DSSM's vocab.txt when there is none.
+pub fn tokenizer_file(dir: &Path) -> PathBuf {
+    let json = dir.join("tokenizer.json");
+    if !json.exists() && dir.join("vocab.txt").is_file() {
+        return dir.join("vocab.txt");
+    }
+    json
 }

@@ -4,7 +4,7 @@
 use std::path::Path;
 use std::process::{Command, Output};
 
-use dowse_tests::{data, minilm_dir, read};
+use dowse_tests::{data, minilm_dir, scifact_slice};
 use serde_json::Value;
 
 fn dowse(home: &Path, args: &[&str]) -> Output {
@@ -17,46 +17,11 @@ fn stderr(output: &Output) -> String {
     String::from_utf8_lossy(&output.stderr).into_owned()
 }
 
-/// A BEIR folder with SciFact's first 20 test queries, their relevant documents and 200 others.
-fn mini_beir(dir: &Path) {
-    let qrels_text = String::from_utf8(read(&data("scifact/qrels/test.tsv"))).unwrap();
-    let mut qrels_lines = vec![qrels_text.lines().next().unwrap().to_string()];
-    let mut queries = Vec::new();
-    let mut docs = std::collections::HashSet::new();
-    for line in qrels_text.lines().skip(1) {
-        let fields: Vec<&str> = line.split('\t').collect();
-        if !queries.contains(&fields[0].to_string()) {
-            if queries.len() == 20 {
-                continue;
-            }
-            queries.push(fields[0].to_string());
-        }
-        docs.insert(fields[1].to_string());
-        qrels_lines.push(line.to_string());
-    }
-    let corpus = String::from_utf8(read(&data("scifact/corpus.jsonl"))).unwrap();
-    let kept: Vec<&str> = corpus
-        .lines()
-        .enumerate()
-        .filter(|(i, line)| *i < 200 || docs.contains(serde_json::from_str::<Value>(line).unwrap()["_id"].as_str().unwrap()))
-        .map(|(_, line)| line)
-        .collect();
-    let all_queries = String::from_utf8(read(&data("scifact/queries.jsonl"))).unwrap();
-    let kept_queries: Vec<&str> = all_queries
-        .lines()
-        .filter(|line| queries.contains(&serde_json::from_str::<Value>(line).unwrap()["_id"].as_str().unwrap().to_string()))
-        .collect();
-    std::fs::create_dir_all(dir.join("qrels")).unwrap();
-    std::fs::write(dir.join("corpus.jsonl"), kept.join("\n")).unwrap();
-    std::fs::write(dir.join("queries.jsonl"), kept_queries.join("\n")).unwrap();
-    std::fs::write(dir.join("qrels/test.tsv"), qrels_lines.join("\n")).unwrap();
-}
-
 #[test]
 fn eval_writes_metrics_and_a_trec_run_and_caches_embeddings() {
     let home = tempfile::tempdir().unwrap();
     let beir = tempfile::tempdir().unwrap();
-    mini_beir(beir.path());
+    scifact_slice(beir.path(), "test", 20, 200);
     let out = home.path().join("out");
     let model = minilm_dir();
     let args = |retriever: &'static str| {

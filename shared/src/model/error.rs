@@ -10,6 +10,9 @@ pub enum ModelError {
     Weights(String),
     #[error("tokenizer.json: {0}")]
     Tokenizer(String),
+    /// A DSSM's letter-trigram vocabulary; the message names the file and line.
+    #[error("{0}")]
+    Vocab(String),
     #[error("reading the encoder's output: {0}")]
     Read(String),
 }

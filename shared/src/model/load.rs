@@ -1,6 +1,7 @@
 //! Loads a Hugging Face BERT checkpoint (config.json + model.safetensors) into [`Bert`]
 //! through burn-store: keys remapped from Hugging Face names to this crate's module paths,
-//! Linear weights transposed from PyTorch's [out, in] by burn-store's PyTorch adapter.
+//! Linear weights transposed from PyTorch's [out, in] by burn-store's PyTorch adapter; and
+//! dowse's own models (the DSSM), saved and loaded under their Burn module paths.
 
 use burn::tensor::backend::Backend;
 use burn_store::{KeyRemapper, ModuleSnapshot, PyTorchToBurnAdapter, SafetensorsStore};
@@ -48,6 +49,21 @@ pub fn load_cross_encoder<B: Backend>(config: &BertConfig, weights: &[u8], devic
     let mut model = CrossEncoderModel::new(config, device);
     fill(&mut model, weights, KEY_MAP.iter().chain(CROSS_ENCODER_KEY_MAP))?;
     Ok(model)
+}
+
+/// Loads every parameter of `model` from safetensors that dowse wrote (module paths as names).
+pub fn load_weights<B: Backend, M: ModuleSnapshot<B>>(model: &mut M, weights: &[u8]) -> Result<(), ModelError> {
+    let mut store = SafetensorsStore::from_bytes(Some(weights.to_vec())).allow_partial(false).validate(true);
+    model.load_from(&mut store).map(|_| ()).map_err(|e| ModelError::Weights(e.to_string()))
+}
+
+/// `model`'s parameters as safetensors, named by module path (what [`load_weights`] reads). The
+/// header holds one metadata entry, `format: pt` (what Hugging Face loaders look for), so equal
+/// weights give equal bytes.
+pub fn save_weights<B: Backend, M: ModuleSnapshot<B>>(model: &M) -> Result<Vec<u8>, ModelError> {
+    let mut store = SafetensorsStore::from_bytes(None).clear_metadata().metadata("format", "pt");
+    model.save_into(&mut store).map_err(|e| ModelError::Weights(e.to_string()))?;
+    store.get_bytes().map_err(|e| ModelError::Weights(e.to_string()))
 }
 
 /// Loads every parameter of `model` from safetensors `weights`, names remapped by `patterns` in order.

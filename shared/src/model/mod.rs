@@ -1,20 +1,27 @@
-//! The BERT text encoder: configuration, the network in Burn, weight loading, tokenization,
-//! the encoder that turns texts into unit-length vectors, and the cross-encoder that scores pairs.
+//! The models: the BERT text encoder (configuration, the network in Burn, weight loading,
+//! tokenization, the encoder that turns texts into unit-length vectors), the cross-encoder that
+//! scores pairs, the DSSM with its letter-trigram vocabulary, and [`Encoder`], any of them.
 
 mod batch;
 mod bert;
 mod config;
 mod cross_encoder;
+mod dssm;
 mod encoder;
+mod encoders;
 mod error;
 mod load;
 mod tokenizer;
+mod trigram;
 
 pub use batch::pad_batch;
 pub use bert::Bert;
 pub use config::BertConfig;
 pub use cross_encoder::{CrossEncoder, CrossEncoderModel};
+pub use dssm::{feature_batch, Dssm, DssmConfig, DssmEncoder, Tower};
 pub use encoder::{EncoderConfig, TextEncoder};
+pub use encoders::{Encoder, Side};
 pub use error::ModelError;
-pub use load::{load_bert, load_cross_encoder, ModelFiles};
+pub use load::{load_bert, load_cross_encoder, load_weights, save_weights, ModelFiles};
 pub use tokenizer::{Encoded, TextTokenizer, WordSpan};
+pub use trigram::{Features, TrigramVocab};

@@ -18,7 +18,7 @@ use clap::Args;
 use dowse_core::bm25::{Bm25Index, Bm25Params};
 use dowse_core::bundle::{Bundle, HnswInfo, Manifest, ModelBytes, ModelInfo, FORMAT, FORMAT_VERSION};
 use dowse_core::docstore::{DocStore, StoredDocument};
-use dowse_core::model::{EncoderConfig, TextTokenizer};
+use dowse_core::model::{EncoderConfig, Side, TextTokenizer};
 use dowse_core::passage::{split_documents, ChunkConfig};
 use dowse_core::projection::Projection;
 use dowse_core::text::Analyzer;
@@ -101,6 +101,9 @@ pub fn run(args: &IndexArgs) -> Result<()> {
 pub fn prepare(args: &IndexArgs) -> Result<Prepared> {
     let model_dir = model_folder::resolve(args.model.as_deref())?;
     let model = model_folder::read(&model_dir)?;
+    if !model_dir.join("tokenizer.json").is_file() {
+        bail!("{}: bundles carry a BERT encoder with its tokenizer.json; this model has none (a DSSM?)", model_dir.display());
+    }
     let chunking = args.chunking();
     let step = Instant::now();
     let docs = input::read(&args.input)?;
@@ -175,7 +178,7 @@ fn embed(model_dir: &Path, config: EncoderConfig, texts: &[String], args: &Index
             return Ok(cached);
         }
     }
-    let job = EncodeJob { model_dir, config, inputs: vec![("passages", texts)] };
+    let job = EncodeJob { model_dir, config, inputs: vec![("passages", Side::Passage, texts)] };
     let mut encoded = run_on(args.device, job)?.with_context(|| format!("encoding with {}", model_dir.display()))?;
     let matrix = encoded.matrices.remove(0);
     embed_cache::store(&key, &matrix, encoded.dim)?;

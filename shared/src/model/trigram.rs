@@ -1,0 +1,139 @@
+//! Letter-trigram word hashing, the DSSM's tokenizer: each word, lowercased and wrapped in `#`,
+//! becomes its letter trigrams (`#cat#` -> `#ca`, `cat`, `at#`); a text becomes the L2-normalised
+//! counts of the trigrams its vocabulary knows. The vocabulary is a text file, one trigram a line;
+//! line `i` is feature `i + 1` (feature 0 is padding).
+
+use std::collections::HashMap;
+
+use super::ModelError;
+
+/// The trigrams a DSSM reads, and how many words of a text it reads.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TrigramVocab {
+    trigrams: Vec<String>,
+    ids: HashMap<String, u32>,
+}
+
+/// A text as sparse features: `(feature id, weight)`, ids ascending, weights of unit L2 norm.
+pub type Features = Vec<(u32, f32)>;
+
+impl TrigramVocab {
+    /// The `max_size` most frequent trigrams of `texts` (first `max_words` words of each) seen at
+    /// least `min_count` times; ties go to the smaller trigram, so the result is deterministic.
+    pub fn build<'a>(texts: impl IntoIterator<Item = &'a str>, max_size: usize, min_count: usize, max_words: usize) -> Self {
+        let mut counts: HashMap<String, usize> = HashMap::new();
+        for text in texts {
+            each_trigram(text, max_words, |trigram| *counts.entry(trigram.to_string()).or_default() += 1);
+        }
+        let mut frequent: Vec<(String, usize)> = counts.into_iter().filter(|&(_, n)| n >= min_count).collect();
+        frequent.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+        frequent.truncate(max_size);
+        Self::from_list(frequent.into_iter().map(|(trigram, _)| trigram).collect())
+    }
+
+    /// Reads a vocabulary file (UTF-8, one trigram a line).
+    pub fn from_bytes(bytes: &[u8]) -> Result<Self, ModelError> {
+        let text = std::str::from_utf8(bytes).map_err(|e| ModelError::Vocab(format!("vocab.txt: not UTF-8: {e}")))?;
+        let trigrams: Vec<String> = text.lines().map(str::to_string).collect();
+        if let Some(line) = trigrams.iter().position(|t| t.is_empty() || t.chars().count() != 3) {
+            return Err(ModelError::Vocab(format!("vocab.txt:{}: {:?} is not a letter trigram", line + 1, trigrams[line])));
+        }
+        let vocab = Self::from_list(trigrams);
+        if vocab.ids.len() != vocab.trigrams.len() {
+            return Err(ModelError::Vocab("vocab.txt: a trigram is listed twice".into()));
+        }
+        Ok(vocab)
+    }
+
+    fn from_list(trigrams: Vec<String>) -> Self {
+        let ids = trigrams.iter().enumerate().map(|(i, t)| (t.clone(), i as u32 + 1)).collect();
+        Self { trigrams, ids }
+    }
+
+    /// The vocabulary file.
+    pub fn to_bytes(&self) -> Vec<u8> {
+        self.trigrams.iter().flat_map(|t| [t.as_bytes(), b"\n"]).flatten().copied().collect()
+    }
+
+    /// Number of features, padding included: the rows of the DSSM's first layer.
+    pub fn num_features(&self) -> usize {
+        self.trigrams.len() + 1
+    }
+
+    /// The known trigrams of the first `max_words` words of `text`, counted and L2-normalised.
+    pub fn features(&self, text: &str, max_words: usize) -> Features {
+        let mut counts: HashMap<u32, f32> = HashMap::new();
+        each_trigram(text, max_words, |trigram| {
+            if let Some(&id) = self.ids.get(trigram) {
+                *counts.entry(id).or_default() += 1.0;
+            }
+        });
+        let norm = counts.values().map(|c| c * c).sum::<f32>().sqrt();
+        let mut features: Features = counts.into_iter().map(|(id, c)| (id, c / norm)).collect();
+        features.sort_unstable_by_key(|&(id, _)| id);
+        features
+    }
+}
+
+/// Calls `f` with every letter trigram of the first `max_words` words of `text`, in order.
+/// A word is a run of letters or digits, lowercased.
+fn each_trigram(text: &str, max_words: usize, mut f: impl FnMut(&str)) {
+    let mut word = String::from("#");
+    let mut words = 0;
+    let mut chars = text.chars().peekable();
+    while words < max_words {
+        let Some(c) = chars.next() else { break };
+        if !c.is_alphanumeric() {
+            continue;
+        }
+        word.extend(c.to_lowercase());
+        if chars.peek().is_some_and(|next| next.is_alphanumeric()) {
+            continue;
+        }
+        word.push('#');
+        let letters: Vec<(usize, char)> = word.char_indices().collect();
+        for window in 0..letters.len().saturating_sub(2) {
+            let end = letters.get(window + 3).map_or(word.len(), |&(i, _)| i);
+            f(&word[letters[window].0..end]);
+        }
+        word.truncate(1);
+        words += 1;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn trigrams(text: &str, max_words: usize) -> Vec<String> {
+        let mut out = Vec::new();
+        each_trigram(text, max_words, |t| out.push(t.to_string()));
+        out
+    }
+
+    #[test]
+    fn words_are_wrapped_lowercased_and_cut_into_trigrams() {
+        assert_eq!(trigrams("Cat, a DOG!", 10), ["#ca", "cat", "at#", "#a#", "#do", "dog", "og#"]);
+        assert_eq!(trigrams("Über 42", 10), ["#üb", "übe", "ber", "er#", "#42", "42#"]);
+        assert_eq!(trigrams("one two three", 2), ["#on", "one", "ne#", "#tw", "two", "wo#"]);
+        assert!(trigrams(" ,.; ", 10).is_empty());
+    }
+
+    #[test]
+    fn the_vocabulary_keeps_the_most_frequent_and_round_trips() {
+        let vocab = TrigramVocab::build(["cat cat cat", "cap", "dog"], 4, 2, 100);
+        assert_eq!(vocab.trigrams, ["#ca", "at#", "cat"]);
+        assert_eq!(vocab.num_features(), 4);
+        assert_eq!(TrigramVocab::from_bytes(&vocab.to_bytes()).unwrap(), vocab);
+        let features = vocab.features("a cat", 10);
+        let third = (1.0f32 / 3.0).sqrt();
+        assert_eq!(features, vec![(1, third), (2, third), (3, third)]);
+    }
+
+    #[test]
+    fn a_bad_vocabulary_names_its_line() {
+        let error = TrigramVocab::from_bytes(b"#ca\ncats\n").unwrap_err().to_string();
+        assert!(error.contains("vocab.txt:2"), "{error}");
+        assert!(TrigramVocab::from_bytes(b"#ca\n#ca\n").is_err());
+    }
+}

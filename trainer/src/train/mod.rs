@@ -1,0 +1,79 @@
+//! `dowse train`: trains a retrieval model natively, on any backend.
+//!
+//! [`data`] reads relevance judgments and splits off validation queries, [`config`] holds the
+//! typed TOML settings, [`fit`] is the loop every model shares (checkpoints, resume, early
+//! stopping, metrics log), [`plot`] draws its curves, [`rng`] makes batches reproducible, and
+//! one module per model says how it is built, batched and exported ([`dssm`]).
+
+pub mod config;
+pub mod data;
+pub mod dssm;
+pub mod fit;
+mod plot;
+mod rng;
+
+use std::path::{Path, PathBuf};
+
+use anyhow::Result;
+use clap::{Args, Subcommand};
+
+use crate::device::Device;
+
+#[derive(Debug, Args)]
+pub struct TrainArgs {
+    #[command(subcommand)]
+    pub model: TrainModel,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum TrainModel {
+    /// DSSM: letter-trigram bags through a query tower and a passage tower, compared by cosine.
+    Dssm(TrainCommon),
+}
+
+/// What every `dowse train` takes.
+#[derive(Debug, Args)]
+pub struct TrainCommon {
+    /// Training judgments: a BEIR or SMART collection folder, or a CSV with query, passage and label columns.
+    #[arg(long)]
+    pub data: PathBuf,
+    /// Which qrels of a BEIR folder to train on.
+    #[arg(long, default_value = "train")]
+    pub split: String,
+    /// Output folder: the best model (a model folder), metrics.csv, metrics.png and the checkpoint.
+    #[arg(long)]
+    pub out: PathBuf,
+    /// TOML config (see configs/); every field has a default.
+    #[arg(long)]
+    pub config: Option<PathBuf>,
+    /// Overrides the config's seed.
+    #[arg(long)]
+    pub seed: Option<u64>,
+    #[arg(long, value_enum, default_value = "cpu")]
+    pub device: Device,
+    /// Continue from the checkpoint in --out, exactly where it stopped.
+    #[arg(long)]
+    pub resume: bool,
+    /// Stop after this many optimizer steps in all (with a checkpoint to resume from).
+    #[arg(long)]
+    pub max_steps: Option<usize>,
+}
+
+pub fn run(args: &TrainArgs) -> Result<()> {
+    match &args.model {
+        TrainModel::Dssm(common) => dssm::run(common),
+    }
+}
+
+/// The closing lines of a run.
+fn report(outcome: &fit::Outcome, out: &Path) {
+    if outcome.interrupted {
+        eprintln!("stopped after {} steps; continue with --resume", outcome.steps);
+        return;
+    }
+    match (outcome.best, outcome.best_epoch) {
+        (Some(best), Some(epoch)) => eprintln!("best validation nDCG@10 {best:.4} at epoch {epoch}"),
+        _ => eprintln!("trained {} epochs (no validation queries)", outcome.epochs_done),
+    }
+    eprintln!("model in {}; curves in {} and metrics.png", out.display(), fit::metrics_path(out).display());
+}
