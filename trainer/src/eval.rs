@@ -71,8 +71,17 @@ pub struct EvalArgs {
 }
 
 /// The metrics reported; the first four are printed.
-const METRICS: [Metric; 7] =
-    [Metric::Ndcg(10), Metric::Mrr(10), Metric::Map, Metric::Recall(100), Metric::Recall(10), Metric::Precision(10), Metric::Hit(10)];
+const METRICS: [Metric; 9] = [
+    Metric::Ndcg(10),
+    Metric::Mrr(10),
+    Metric::Map,
+    Metric::Recall(100),
+    Metric::Recall(1),
+    Metric::Recall(5),
+    Metric::Recall(10),
+    Metric::Precision(10),
+    Metric::Hit(10),
+];
 
 pub fn run(args: &EvalArgs) -> Result<()> {
     let started = Instant::now();

@@ -31,7 +31,7 @@ enum Command {
     Search(search::SearchArgs),
     /// Host the web app and a bundle; answer /api/search and /api/rerank.
     Serve(serve::ServeArgs),
-    /// Train a retrieval model (DSSM) from relevance judgments.
+    /// Train a retrieval model (DSSM, two-tower LSTM) from relevance judgments.
     Train(train::TrainArgs),
     /// Evaluate BM25, dense or hybrid retrieval on a BEIR or SMART collection, or through a bundle.
     Eval(eval::EvalArgs),

@@ -1,20 +1,20 @@
 //! `dowse train` end to end on a slice of SciFact's training judgments, on the CPU, in seconds:
-//! the loss falls and validation nDCG@10 rises, an interrupted run resumed from its checkpoint
-//! ends with the same weights byte for byte, the exported model folder loads through
-//! dowse-core and scores the validation queries exactly as training did, and bad configs or
-//! resumes fail with clear errors.
+//! for the DSSM and the two-tower LSTM the loss falls and validation nDCG@10 rises, and the
+//! exported model folder loads through dowse-core and scores the validation queries exactly as
+//! training did; an interrupted run resumed from its checkpoint ends with the same weights byte
+//! for byte; bad configs or resumes fail with clear errors.
 
 use std::path::Path;
 use std::process::{Command, Output};
 
 use burn_ndarray::{NdArray, NdArrayDevice};
 use dowse_core::model::{Encoder, EncoderConfig, Side};
-use dowse_tests::scifact_slice;
+use dowse_tests::{minilm_dir, scifact_slice};
 use dowse_trainer::model_folder;
 use dowse_trainer::train::data::{split, RelevanceData};
 
 /// Small enough for seconds on two cores, big enough to learn something.
-const TINY: &str = "[train]\nseed = 7\nepochs = 5\nbatch_size = 32\nlearning_rate = 0.002\ncheckpoint_every = 4\npatience = 5\nvalidation_fraction = 0.2\n\n[model]\nvocab_size = 5000\nhidden_size = 64\ndim = 32\nmax_words = 128\nsampled_negatives = 16\n";
+const TINY: &str = "[train]\nseed = 7\nepochs = 5\nbatch_size = 32\nlearning_rate = 0.002\ncheckpoint_every = 4\npatience = 5\nvalidation_fraction = 0.2\n\n[model]\nvocab_size = 5000\nhidden_size = 64\ndim = 32\nmax_words = 128\n\n[loss]\nsampled_negatives = 16\n";
 
 fn dowse(args: &[&str]) -> Output {
     let output = Command::new(env!("CARGO_BIN_EXE_dowse")).args(args).output().unwrap();
@@ -23,8 +23,12 @@ fn dowse(args: &[&str]) -> Output {
 }
 
 fn train(data: &Path, out: &Path, config: &Path, extra: &[&str]) -> Output {
+    train_model("dssm", data, out, config, extra)
+}
+
+fn train_model(model: &str, data: &Path, out: &Path, config: &Path, extra: &[&str]) -> Output {
     let mut args =
-        vec!["train", "dssm", "--data", data.to_str().unwrap(), "--out", out.to_str().unwrap(), "--config", config.to_str().unwrap()];
+        vec!["train", model, "--data", data.to_str().unwrap(), "--out", out.to_str().unwrap(), "--config", config.to_str().unwrap()];
     args.extend(extra);
     dowse(&args)
 }
@@ -82,19 +86,7 @@ fn dssm_learns_resumes_exactly_and_exports_a_model_that_scores_the_same() {
     let without_speed = |rows: Vec<(usize, String, f64)>| rows.into_iter().filter(|r| r.1 != "samples_per_s").collect::<Vec<_>>();
     assert_eq!(without_speed(metrics(&whole)), without_speed(metrics(&resumed)));
 
-    // The exported folder, loaded the way eval and index load models, scores the validation
-    // queries as training did at its best epoch.
-    let relevance = RelevanceData::read(&data, "train").unwrap();
-    let held_out = split(relevance.queries.len(), 0.2, 7).validation;
-    let files = model_folder::read(&whole).unwrap();
-    let config = EncoderConfig { batch_size: 128, ..EncoderConfig::default() };
-    let encoder = Encoder::<NdArray>::load(files.files(), config, &NdArrayDevice::Cpu).unwrap();
-    let queries: Vec<&str> = held_out.iter().map(|&q| relevance.queries[q].as_str()).collect();
-    let passages: Vec<&str> = relevance.passages.iter().map(String::as_str).collect();
-    let query_vectors = encoder.encode(&queries, Side::Query, |_| {}).unwrap();
-    let passage_vectors = encoder.encode(&passages, Side::Passage, |_| {}).unwrap();
-    let ndcg = relevance.ndcg_at_10(&held_out, &query_vectors, &passage_vectors, encoder.dim());
-    assert!((ndcg - best).abs() < 1e-6, "exported model {ndcg} vs training's best {best}");
+    assert_exported_model_scores_like_training(&data, &whole, 0.2, 7, best);
 
     // A DSSM is evaluated like any model; bundles refuse it for now, by name.
     let eval = dowse(&[
@@ -120,7 +112,43 @@ fn dssm_learns_resumes_exactly_and_exports_a_model_that_scores_the_same() {
         whole.to_str().unwrap(),
     ]);
     assert!(!index.status.success());
-    assert!(String::from_utf8_lossy(&index.stderr).contains("tokenizer.json"));
+    assert!(String::from_utf8_lossy(&index.stderr).contains("BERT encoders only"));
+}
+
+/// The folder in `out`, loaded the way eval and index load models, scores the validation queries
+/// (held out by `fraction` and `seed`) as training did at its best epoch.
+fn assert_exported_model_scores_like_training(data: &Path, out: &Path, fraction: f64, seed: u64, best: f64) {
+    let relevance = RelevanceData::read(data, "train").unwrap();
+    let held_out = split(relevance.queries.len(), fraction, seed).validation;
+    let files = model_folder::read(out).unwrap();
+    let config = EncoderConfig { batch_size: 128, ..EncoderConfig::default() };
+    let encoder = Encoder::<NdArray>::load(files.files(), config, &NdArrayDevice::Cpu).unwrap();
+    let queries: Vec<&str> = held_out.iter().map(|&q| relevance.queries[q].as_str()).collect();
+    let passages: Vec<&str> = relevance.passages.iter().map(String::as_str).collect();
+    let query_vectors = encoder.encode(&queries, Side::Query, |_| {}).unwrap();
+    let passage_vectors = encoder.encode(&passages, Side::Passage, |_| {}).unwrap();
+    let ndcg = relevance.ndcg_at_10(&held_out, &query_vectors, &passage_vectors, encoder.dim());
+    assert!((ndcg - best).abs() < 1e-6, "exported model {ndcg} vs training's best {best}");
+}
+
+#[test]
+fn two_tower_lstm_from_minilm_embeddings_learns_and_exports() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("scifact-slice");
+    scifact_slice(&data, "train", 200, 300);
+    let config = dir.path().join("tiny.toml");
+    let tiny = "[train]\nseed = 3\nepochs = 4\nbatch_size = 32\nlearning_rate = 0.003\npatience = 4\nvalidation_fraction = 0.2\n\n[model]\nhidden_size = 64\ndim = 32\nmax_len = 48\nencode_batch_size = 128\n\n[loss]\nsampled_negatives = 16\n";
+    std::fs::write(&config, tiny).unwrap();
+    let out = dir.path().join("lstm");
+    let base = minilm_dir();
+    assert!(train_model("two-tower", &data, &out, &config, &["--base", base.to_str().unwrap()]).status.success());
+    let rows = metrics(&out);
+    let loss = per_epoch(&rows, "train_loss");
+    let validation = per_epoch(&rows, "val_ndcg_cut_10");
+    assert!(loss[3] < loss[0] * 0.8, "the loss falls: {loss:?}");
+    let best = validation.iter().copied().fold(f64::MIN, f64::max);
+    assert!(best > validation[0] + 0.03, "validation nDCG@10 rises: {validation:?}");
+    assert_exported_model_scores_like_training(&data, &out, 0.2, 3, best);
 }
 
 #[test]

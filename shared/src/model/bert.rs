@@ -7,6 +7,7 @@ use burn::tensor::activation::{gelu, softmax};
 use burn::tensor::backend::Backend;
 use burn::tensor::{Int, Tensor};
 
+use super::pooling::{masked_mean, unit_rows};
 use super::BertConfig;
 
 /// Added to attention scores of padding positions: exp() of it underflows to exactly 0.
@@ -88,13 +89,7 @@ impl<B: Backend> Bert<B> {
     /// Mean of the token states under the mask, scaled to unit length: `[batch, hidden]`.
     pub fn embed(&self, ids: Tensor<B, 2, Int>, token_types: Tensor<B, 2, Int>, mask: Tensor<B, 2>) -> Tensor<B, 2> {
         let states = self.forward(ids, token_types, mask.clone());
-        let [batch, seq, hidden] = states.dims();
-        let mask3 = mask.reshape([batch, seq, 1]);
-        let summed = (states * mask3.clone()).sum_dim(1).reshape([batch, hidden]);
-        let counts = mask3.sum_dim(1).reshape([batch, 1]).clamp_min(1e-9);
-        let mean = summed / counts;
-        let norms = mean.clone().powi_scalar(2).sum_dim(1).sqrt().clamp_min(1e-12);
-        mean / norms
+        unit_rows(masked_mean(states, mask))
     }
 }
 

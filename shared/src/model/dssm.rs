@@ -9,6 +9,7 @@ use burn::tensor::{Int, Tensor, TensorData};
 use serde::{Deserialize, Serialize};
 
 use super::load::{load_weights, ModelFiles};
+use super::pooling::unit_rows;
 use super::trigram::{Features, TrigramVocab};
 use super::{ModelError, Side};
 
@@ -72,9 +73,7 @@ impl<B: Backend> Tower<B> {
         let bag = (self.bag.forward(ids) * weights.reshape([rows, len, 1])).sum_dim(1).squeeze_dim::<2>(1);
         let x = (bag + self.bag_bias.val().unsqueeze::<2>()).tanh();
         let x = self.hidden.forward(x).tanh();
-        let x = self.output.forward(x);
-        let norm = x.clone().powi_scalar(2).sum_dim(1).sqrt().clamp_min(1e-12);
-        x / norm
+        unit_rows(self.output.forward(x))
     }
 }
 

@@ -52,21 +52,8 @@ impl<B: Backend> TextEncoder<B> {
 
     /// Encodes `texts` into a row-major `[texts.len(), dim]` matrix of unit vectors.
     /// Texts are batched by length to cut padding; `progress` hears how many are done after each batch.
-    pub fn encode(&self, texts: &[&str], mut progress: impl FnMut(usize)) -> Result<Vec<f32>, ModelError> {
-        let encoded = self.tokenizer.encode(texts)?;
-        let dim = self.dim();
-        let mut out = vec![0f32; texts.len() * dim];
-        let mut done = 0;
-        for batch in length_sorted_batches(&encoded, self.config.batch_size) {
-            let rows: Vec<&Encoded> = batch.iter().map(|&i| &encoded[i]).collect();
-            let vectors = self.embed(&rows).into_data().to_vec::<f32>().map_err(|e| ModelError::Read(format!("{e:?}")))?;
-            for (&i, vector) in batch.iter().zip(vectors.chunks_exact(dim)) {
-                out[i * dim..(i + 1) * dim].copy_from_slice(vector);
-            }
-            done += batch.len();
-            progress(done);
-        }
-        Ok(out)
+    pub fn encode(&self, texts: &[&str], progress: impl FnMut(usize)) -> Result<Vec<f32>, ModelError> {
+        encode_by_length(&self.tokenizer.encode(texts)?, self.config.batch_size, self.dim(), |rows| self.embed(rows), progress)
     }
 
     /// Unit vectors `[rows, dim]` for one batch of tokenized texts, padded to the longest.
@@ -74,6 +61,29 @@ impl<B: Backend> TextEncoder<B> {
         let (ids, types, mask) = pad_batch::<B>(rows, &self.device);
         self.model.embed(ids, types, mask)
     }
+}
+
+/// Runs `embed` over `encoded` in batches of similar length (longest first, to cut padding) and
+/// returns the `[encoded.len(), dim]` matrix in the input order; `progress` hears how many are done.
+pub(crate) fn encode_by_length<B: Backend>(
+    encoded: &[Encoded],
+    batch_size: usize,
+    dim: usize,
+    embed: impl Fn(&[&Encoded]) -> Tensor<B, 2>,
+    mut progress: impl FnMut(usize),
+) -> Result<Vec<f32>, ModelError> {
+    let mut out = vec![0f32; encoded.len() * dim];
+    let mut done = 0;
+    for batch in length_sorted_batches(encoded, batch_size) {
+        let rows: Vec<&Encoded> = batch.iter().map(|&i| &encoded[i]).collect();
+        let vectors = embed(&rows).into_data().to_vec::<f32>().map_err(|e| ModelError::Read(format!("{e:?}")))?;
+        for (&i, vector) in batch.iter().zip(vectors.chunks_exact(dim)) {
+            out[i * dim..(i + 1) * dim].copy_from_slice(vector);
+        }
+        done += batch.len();
+        progress(done);
+    }
+    Ok(out)
 }
 
 /// Indices of `encoded` grouped into batches of similar length (longest first).

@@ -1,6 +1,7 @@
 //! The models: the BERT text encoder (configuration, the network in Burn, weight loading,
 //! tokenization, the encoder that turns texts into unit-length vectors), the cross-encoder that
-//! scores pairs, the DSSM with its letter-trigram vocabulary, and [`Encoder`], any of them.
+//! scores pairs, the DSSM with its letter-trigram vocabulary, the two-tower LSTM, and
+//! [`Encoder`], any of them.
 
 mod batch;
 mod bert;
@@ -11,6 +12,8 @@ mod encoder;
 mod encoders;
 mod error;
 mod load;
+mod lstm;
+mod pooling;
 mod tokenizer;
 mod trigram;
 
@@ -20,8 +23,9 @@ pub use config::BertConfig;
 pub use cross_encoder::{CrossEncoder, CrossEncoderModel};
 pub use dssm::{feature_batch, Dssm, DssmConfig, DssmEncoder, Tower};
 pub use encoder::{EncoderConfig, TextEncoder};
-pub use encoders::{Encoder, Side};
+pub use encoders::{Encoder, EncoderKind, Side};
 pub use error::ModelError;
 pub use load::{load_bert, load_cross_encoder, load_weights, save_weights, ModelFiles};
+pub use lstm::{LstmEncoder, LstmTower, TwoTowerConfig, TwoTowerLstm};
 pub use tokenizer::{Encoded, TextTokenizer, WordSpan};
 pub use trigram::{Features, TrigramVocab};

@@ -23,6 +23,7 @@ pub struct WordSpan {
 }
 
 /// A `tokenizer.json` configured for encoding.
+#[derive(Clone)]
 pub struct TextTokenizer {
     inner: Tokenizer,
     /// The same tokenizer without truncation, for measuring whole texts.
@@ -30,6 +31,11 @@ pub struct TextTokenizer {
 }
 
 impl TextTokenizer {
+    /// Number of word pieces in the vocabulary, added tokens included.
+    pub fn vocab_size(&self) -> usize {
+        self.inner.get_vocab_size(true)
+    }
+
     /// Reads `tokenizer.json` and sets truncation to `max_len` tokens, special tokens included.
     pub fn from_bytes(bytes: &[u8], max_len: usize) -> Result<Self, ModelError> {
         let mut untruncated = Tokenizer::from_bytes(bytes).map_err(|e| ModelError::Tokenizer(e.to_string()))?;

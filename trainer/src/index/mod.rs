@@ -18,7 +18,7 @@ use clap::Args;
 use dowse_core::bm25::{Bm25Index, Bm25Params};
 use dowse_core::bundle::{Bundle, HnswInfo, Manifest, ModelBytes, ModelInfo, FORMAT, FORMAT_VERSION};
 use dowse_core::docstore::{DocStore, StoredDocument};
-use dowse_core::model::{EncoderConfig, Side, TextTokenizer};
+use dowse_core::model::{EncoderConfig, EncoderKind, Side, TextTokenizer};
 use dowse_core::passage::{split_documents, ChunkConfig};
 use dowse_core::projection::Projection;
 use dowse_core::text::Analyzer;
@@ -101,8 +101,9 @@ pub fn run(args: &IndexArgs) -> Result<()> {
 pub fn prepare(args: &IndexArgs) -> Result<Prepared> {
     let model_dir = model_folder::resolve(args.model.as_deref())?;
     let model = model_folder::read(&model_dir)?;
-    if !model_dir.join("tokenizer.json").is_file() {
-        bail!("{}: bundles carry a BERT encoder with its tokenizer.json; this model has none (a DSSM?)", model_dir.display());
+    let kind = EncoderKind::of(&model.config).with_context(|| format!("{}", model_dir.display()))?;
+    if kind != EncoderKind::Bert {
+        bail!("{}: a {kind:?} model; bundles carry BERT encoders only for now (the browser and dowse serve run BERT)", model_dir.display());
     }
     let chunking = args.chunking();
     let step = Instant::now();

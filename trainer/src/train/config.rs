@@ -1,12 +1,15 @@
 //! Training configuration: typed TOML with a default for every field, so a config file holds
 //! only what it changes. `configs/` has one file per model with every default written out.
-//! Sections: `[train]` (the loop, shared by every model) and `[model]` (the model's own).
+//! Sections: `[train]` (the loop, shared by every model), `[model]` (the model's own) and
+//! `[loss]`.
 
 use std::path::Path;
 
 use anyhow::{Context, Result};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
+
+use super::contrastive::LossConfig;
 
 /// The training loop's settings.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -46,7 +49,7 @@ impl Default for LoopConfig {
     }
 }
 
-/// A whole config file: the loop and the model's own settings `M`.
+/// A whole config file: the loop, the model's own settings `M`, and the loss.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct TrainConfig<M> {
@@ -54,13 +57,15 @@ pub struct TrainConfig<M> {
     pub train: LoopConfig,
     #[serde(default)]
     pub model: M,
+    #[serde(default)]
+    pub loss: LossConfig,
 }
 
 impl<M: DeserializeOwned + Default> TrainConfig<M> {
     /// Reads `path`, or the defaults when there is none.
     pub fn read(path: Option<&Path>) -> Result<Self> {
         let Some(path) = path else {
-            return Ok(Self { train: LoopConfig::default(), model: M::default() });
+            return Ok(Self { train: LoopConfig::default(), model: M::default(), loss: LossConfig::default() });
         };
         let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
         toml::from_str(&text).with_context(|| format!("{}: not a valid training config", path.display()))
@@ -71,11 +76,16 @@ impl<M: DeserializeOwned + Default> TrainConfig<M> {
 mod tests {
     use super::*;
     use crate::train::dssm::DssmSettings;
+    use crate::train::lstm::LstmSettings;
+
+    fn checked_in_is_default<M: DeserializeOwned + Default + PartialEq + std::fmt::Debug>(file: &str) {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../configs").join(file);
+        assert_eq!(TrainConfig::<M>::read(Some(&path)).unwrap(), TrainConfig::<M>::read(None).unwrap(), "{file}");
+    }
 
     #[test]
-    fn the_checked_in_dssm_config_is_the_defaults() {
-        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../configs/dssm.toml");
-        let config = TrainConfig::<DssmSettings>::read(Some(&path)).unwrap();
-        assert_eq!(config, TrainConfig::<DssmSettings>::read(None).unwrap());
+    fn the_checked_in_configs_are_the_defaults() {
+        checked_in_is_default::<DssmSettings>("dssm.toml");
+        checked_in_is_default::<LstmSettings>("two-tower.toml");
     }
 }

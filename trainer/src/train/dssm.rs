@@ -1,22 +1,19 @@
 //! `dowse train dssm`: a DSSM from relevance judgments. The letter-trigram vocabulary comes from
-//! the training queries and the passages; each step scores a batch of (query, relevant passage)
-//! pairs against every passage in the batch plus sampled random passages, softmax over cosines
-//! at a temperature, the positive as the target (passages also relevant to the query are masked
-//! out rather than counted as negatives).
+//! the training queries and the passages; batches and the loss are the two-tower ones of
+//! [`super::contrastive`] (softmax over the positive, in-batch and sampled negatives by default).
 
 use anyhow::Result;
 use burn::backend::Autodiff;
 use burn::module::AutodiffModule;
-use burn::nn::loss::CrossEntropyLossConfig;
 use burn::tensor::backend::{AutodiffBackend, Backend};
-use burn::tensor::{Int, Tensor, TensorData};
-use dowse_core::model::{feature_batch, save_weights, Dssm, DssmConfig, DssmEncoder, Features, Side, TrigramVocab};
+use burn::tensor::Tensor;
+use dowse_core::model::{feature_batch, save_weights, Dssm, DssmConfig, DssmEncoder, Features, Side, Tower, TrigramVocab};
 use serde::{Deserialize, Serialize};
 
-use super::config::{LoopConfig, TrainConfig};
-use super::data::{split, RelevanceData, Split};
-use super::fit::{fit, Run, Task};
-use super::rng::Rng;
+use super::config::TrainConfig;
+use super::contrastive::{self, PairBatches};
+use super::data::{RelevanceData, Split};
+use super::fit::{fit, Task};
 use super::TrainCommon;
 use crate::device::{run_on, BackendJob};
 
@@ -32,36 +29,19 @@ pub struct DssmSettings {
     pub dim: usize,
     /// Words of a query or passage the towers read.
     pub max_words: usize,
-    /// Random passages scored with each batch, besides the batch's own passages.
-    pub sampled_negatives: usize,
-    /// Softmax temperature over cosines (the paper's smoothing factor is its inverse).
-    pub temperature: f64,
     /// Texts per batch when encoding for validation.
     pub encode_batch_size: usize,
 }
 
 impl Default for DssmSettings {
     fn default() -> Self {
-        Self {
-            vocab_size: 30_000,
-            min_count: 2,
-            hidden_size: 300,
-            dim: 128,
-            max_words: 256,
-            sampled_negatives: 64,
-            temperature: 0.05,
-            encode_batch_size: 128,
-        }
+        Self { vocab_size: 30_000, min_count: 2, hidden_size: 300, dim: 128, max_words: 256, encode_batch_size: 128 }
     }
 }
 
 pub fn run(args: &TrainCommon) -> Result<()> {
-    let mut config = TrainConfig::<DssmSettings>::read(args.config.as_deref())?;
-    if let Some(seed) = args.seed {
-        config.train.seed = seed;
-    }
-    let data = RelevanceData::read(&args.data, &args.split)?;
-    let split = split(data.queries.len(), config.train.validation_fraction, config.train.seed);
+    let config: TrainConfig<DssmSettings> = args.config()?;
+    let (data, split) = args.data(&config)?;
     let settings = &config.model;
     let vocab = TrigramVocab::build(
         split.train.iter().map(|&q| data.queries[q].as_str()).chain(data.passages.iter().map(String::as_str)),
@@ -103,18 +83,10 @@ impl BackendJob for DssmJob<'_> {
     type Output = Result<super::fit::Outcome>;
 
     fn run<B: Backend>(self, device: B::Device) -> Self::Output {
-        let loop_config = &self.config.train;
-        <Autodiff<B> as Backend>::seed(&device, loop_config.seed);
+        <Autodiff<B> as Backend>::seed(&device, self.config.train.seed);
         let model = Dssm::<Autodiff<B>>::new(&self.model_config, &device);
-        let task = DssmTask::new(self.data, self.split, self.vocab, self.model_config, &self.config.model, loop_config, device.clone());
-        let run = Run {
-            config: loop_config,
-            config_text: toml::to_string(self.config)?,
-            out: &self.common.out,
-            resume: self.common.resume,
-            max_steps: self.common.max_steps,
-        };
-        fit(&task, model, &run, &device)
+        let task = DssmTask::new(self.data, self.split, self.vocab, self.model_config, self.config, device.clone());
+        fit(&task, model, &self.common.run(self.config)?, &device)
     }
 }
 
@@ -122,13 +94,12 @@ impl BackendJob for DssmJob<'_> {
 pub struct DssmTask<'a, B: Backend> {
     data: RelevanceData,
     split: Split,
-    pairs: Vec<(usize, u32)>,
+    batches: PairBatches,
     query_features: Vec<Features>,
     passage_features: Vec<Features>,
     vocab: TrigramVocab,
     model_config: DssmConfig,
-    settings: &'a DssmSettings,
-    loop_config: &'a LoopConfig,
+    config: &'a TrainConfig<DssmSettings>,
     device: B::Device,
 }
 
@@ -138,19 +109,21 @@ impl<'a, B: Backend> DssmTask<'a, B> {
         split: Split,
         vocab: TrigramVocab,
         model_config: DssmConfig,
-        settings: &'a DssmSettings,
-        loop_config: &'a LoopConfig,
+        config: &'a TrainConfig<DssmSettings>,
         device: B::Device,
     ) -> Self {
         let max_words = model_config.max_words;
         let query_features = data.queries.iter().map(|q| vocab.features(q, max_words)).collect();
         let passage_features = data.passages.iter().map(|p| vocab.features(p, max_words)).collect();
-        let pairs = data.positive_pairs(&split.train);
-        Self { data, split, pairs, query_features, passage_features, vocab, model_config, settings, loop_config, device }
+        let train = &config.train;
+        let batches = PairBatches::new(&data, &split, train.seed, train.batch_size, train.grad_accumulation, config.loss.sampled_negatives);
+        Self { data, split, batches, query_features, passage_features, vocab, model_config, config, device }
     }
 
-    fn examples_per_step(&self) -> usize {
-        self.loop_config.batch_size * self.loop_config.grad_accumulation
+    fn vectors(&self, tower: &Tower<B>, features: &[Features], rows: impl Iterator<Item = usize>) -> Tensor<B, 2> {
+        let rows: Vec<&Features> = rows.map(|i| &features[i]).collect();
+        let (ids, weights) = feature_batch::<B>(&rows, &self.device);
+        tower.forward(ids, weights)
     }
 }
 
@@ -158,59 +131,25 @@ impl<B: AutodiffBackend> Task<B> for DssmTask<'_, B> {
     type Model = Dssm<B>;
 
     fn steps_per_epoch(&self) -> usize {
-        if self.pairs.is_empty() {
-            return 0;
-        }
-        (self.pairs.len() / self.examples_per_step()).max(1)
+        self.batches.steps_per_epoch()
     }
 
     fn loss(&self, model: &Dssm<B>, epoch: usize, step: usize, micro: usize) -> Tensor<B, 1> {
-        let seed = self.loop_config.seed;
-        let mut order: Vec<usize> = (0..self.pairs.len()).collect();
-        Rng::at(seed, &[epoch as u64]).shuffle(&mut order);
-        let batch = self.loop_config.batch_size;
-        let first = (step * self.loop_config.grad_accumulation + micro) * batch;
-        let pairs: Vec<(usize, u32)> = (first..first + batch).map(|i| self.pairs[order[i % order.len()]]).collect();
-        let mut rng = Rng::at(seed, &[epoch as u64, step as u64, micro as u64]);
-        let passages: Vec<u32> = pairs
-            .iter()
-            .map(|&(_, p)| p)
-            .chain((0..self.settings.sampled_negatives).map(|_| rng.below(self.data.passages.len()) as u32))
-            .collect();
-
-        let queries: Vec<&Features> = pairs.iter().map(|&(q, _)| &self.query_features[q]).collect();
-        let (ids, weights) = feature_batch::<B>(&queries, &self.device);
-        let query_vectors = model.tower(Side::Query).forward(ids, weights);
-        let rows: Vec<&Features> = passages.iter().map(|&p| &self.passage_features[p as usize]).collect();
-        let (ids, weights) = feature_batch::<B>(&rows, &self.device);
-        let passage_vectors = model.tower(Side::Passage).forward(ids, weights);
-
-        // A passage relevant to query i, other than i's own positive, is no negative for it.
-        let mut mask = vec![0f32; pairs.len() * passages.len()];
-        for (i, &(q, _)) in pairs.iter().enumerate() {
-            for (j, &p) in passages.iter().enumerate() {
-                if j != i && self.data.relevant[q].binary_search(&p).is_ok() {
-                    mask[i * passages.len() + j] = -1e4;
-                }
-            }
-        }
-        let mask = Tensor::<B, 2>::from_data(TensorData::new(mask, [pairs.len(), passages.len()]), &self.device);
-        let logits = query_vectors.matmul(passage_vectors.transpose()).div_scalar(self.settings.temperature) + mask;
-        let targets = Tensor::<B, 1, Int>::arange(0..pairs.len() as i64, &self.device);
-        CrossEntropyLossConfig::new().init(&self.device).forward(logits, targets)
+        let batch = self.batches.batch(epoch, step, micro);
+        let queries = self.vectors(model.tower(Side::Query), &self.query_features, batch.queries.iter().copied());
+        let passages = self.vectors(model.tower(Side::Passage), &self.passage_features, batch.passages.iter().map(|&p| p as usize));
+        contrastive::loss(queries, passages, &batch, &self.data.relevant, &self.config.loss, &self.device)
     }
 
     fn validate(&self, model: &<Dssm<B> as AutodiffModule<B>>::InnerModule) -> Result<Option<f64>> {
-        if self.split.validation.is_empty() {
-            return Ok(None);
-        }
-        let encoder =
-            DssmEncoder::new(model.clone(), self.vocab.clone(), self.model_config.clone(), self.settings.encode_batch_size, &self.device);
-        let queries: Vec<&str> = self.split.validation.iter().map(|&q| self.data.queries[q].as_str()).collect();
-        let passages: Vec<&str> = self.data.passages.iter().map(String::as_str).collect();
-        let query_vectors = encoder.encode(&queries, Side::Query, |_| {})?;
-        let passage_vectors = encoder.encode(&passages, Side::Passage, |_| {})?;
-        Ok(Some(self.data.ndcg_at_10(&self.split.validation, &query_vectors, &passage_vectors, encoder.dim())))
+        let encoder = DssmEncoder::new(
+            model.clone(),
+            self.vocab.clone(),
+            self.model_config.clone(),
+            self.config.model.encode_batch_size,
+            &self.device,
+        );
+        contrastive::validate(&self.data, &self.split, encoder.dim(), |texts, side| Ok(encoder.encode(texts, side, |_| {})?))
     }
 
     fn export(&self, model: &<Dssm<B> as AutodiffModule<B>>::InnerModule) -> Result<Vec<(String, Vec<u8>)>> {

@@ -2,13 +2,16 @@
 //!
 //! [`data`] reads relevance judgments and splits off validation queries, [`config`] holds the
 //! typed TOML settings, [`fit`] is the loop every model shares (checkpoints, resume, early
-//! stopping, metrics log), [`plot`] draws its curves, [`rng`] makes batches reproducible, and
-//! one module per model says how it is built, batched and exported ([`dssm`]).
+//! stopping, metrics log), [`plot`] draws its curves, [`rng`] makes batches reproducible,
+//! [`contrastive`] has the two-tower batches and losses, and one module per model says how it is
+//! built and exported ([`dssm`], [`lstm`]).
 
 pub mod config;
+pub mod contrastive;
 pub mod data;
 pub mod dssm;
 pub mod fit;
+pub mod lstm;
 mod plot;
 mod rng;
 
@@ -16,6 +19,11 @@ use std::path::{Path, PathBuf};
 
 use anyhow::Result;
 use clap::{Args, Subcommand};
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+
+use config::TrainConfig;
+use data::{RelevanceData, Split};
 
 use crate::device::Device;
 
@@ -29,6 +37,8 @@ pub struct TrainArgs {
 pub enum TrainModel {
     /// DSSM: letter-trigram bags through a query tower and a passage tower, compared by cosine.
     Dssm(TrainCommon),
+    /// Two-tower LSTM: word pieces (optionally MiniLM's embeddings) through an LSTM per tower.
+    TwoTower(TrainCommon),
 }
 
 /// What every `dowse train` takes.
@@ -43,6 +53,10 @@ pub struct TrainCommon {
     /// Output folder: the best model (a model folder), metrics.csv, metrics.png and the checkpoint.
     #[arg(long)]
     pub out: PathBuf,
+    /// The model folder whose tokenizer (and word-piece embeddings) a word-piece model starts
+    /// from; default: the fetched all-MiniLM-L6-v2.
+    #[arg(long)]
+    pub base: Option<PathBuf>,
     /// TOML config (see configs/); every field has a default.
     #[arg(long)]
     pub config: Option<PathBuf>,
@@ -59,9 +73,39 @@ pub struct TrainCommon {
     pub max_steps: Option<usize>,
 }
 
+impl TrainCommon {
+    /// The config file (or the defaults), with `--seed` applied.
+    fn config<M: DeserializeOwned + Default>(&self) -> Result<TrainConfig<M>> {
+        let mut config = TrainConfig::<M>::read(self.config.as_deref())?;
+        if let Some(seed) = self.seed {
+            config.train.seed = seed;
+        }
+        Ok(config)
+    }
+
+    /// The judgments and their training / validation split.
+    fn data<M>(&self, config: &TrainConfig<M>) -> Result<(RelevanceData, Split)> {
+        let data = RelevanceData::read(&self.data, &self.split)?;
+        let split = data::split(data.queries.len(), config.train.validation_fraction, config.train.seed);
+        Ok((data, split))
+    }
+
+    /// How [`fit::fit`] runs: under this config, into `--out`, resuming or stopping as asked.
+    fn run<'a, M: Serialize>(&'a self, config: &'a TrainConfig<M>) -> Result<fit::Run<'a>> {
+        Ok(fit::Run {
+            config: &config.train,
+            config_text: toml::to_string(config)?,
+            out: &self.out,
+            resume: self.resume,
+            max_steps: self.max_steps,
+        })
+    }
+}
+
 pub fn run(args: &TrainArgs) -> Result<()> {
     match &args.model {
         TrainModel::Dssm(common) => dssm::run(common),
+        TrainModel::TwoTower(common) => lstm::run(common),
     }
 }
 

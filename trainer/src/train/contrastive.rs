@@ -1,0 +1,154 @@
+//! What the two-tower models (DSSM, LSTM) share: batches of (query, relevant passage) pairs in
+//! a seeded order with sampled negative passages, the loss over a batch's scores, and
+//! validation by searching every passage.
+//!
+//! Each query in a batch is scored against every passage of the batch (the other queries'
+//! positives are its in-batch negatives) and the sampled ones. A passage also relevant to the
+//! query, other than its own positive, is masked out rather than counted as a negative.
+
+use anyhow::Result;
+use burn::nn::loss::CrossEntropyLossConfig;
+use burn::tensor::backend::Backend;
+use burn::tensor::{Int, Tensor, TensorData};
+use dowse_core::model::Side;
+use serde::{Deserialize, Serialize};
+
+use super::data::{RelevanceData, Split};
+use super::rng::Rng;
+
+/// The `[loss]` section.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct LossConfig {
+    pub kind: LossKind,
+    /// Softmax temperature over cosines (contrastive).
+    pub temperature: f64,
+    /// How far the positive must beat the hardest negative (triplet).
+    pub margin: f64,
+    /// Random passages scored with each batch, besides the batch's own.
+    pub sampled_negatives: usize,
+}
+
+impl Default for LossConfig {
+    fn default() -> Self {
+        Self { kind: LossKind::Contrastive, temperature: 0.05, margin: 0.2, sampled_negatives: 64 }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LossKind {
+    /// Softmax over the positive and all negatives (InfoNCE, the DSSM paper's objective).
+    Contrastive,
+    /// Hinge on the positive's margin over the hardest negative.
+    Triplet,
+}
+
+/// One micro-batch: query indices, and passage indices with the queries' positives first.
+pub struct Batch {
+    pub queries: Vec<usize>,
+    pub passages: Vec<u32>,
+}
+
+/// The seeded stream of batches over the training queries' positive pairs.
+pub struct PairBatches {
+    pairs: Vec<(usize, u32)>,
+    seed: u64,
+    batch_size: usize,
+    grad_accumulation: usize,
+    num_passages: usize,
+    sampled_negatives: usize,
+}
+
+impl PairBatches {
+    pub fn new(
+        data: &RelevanceData,
+        split: &Split,
+        seed: u64,
+        batch_size: usize,
+        grad_accumulation: usize,
+        sampled_negatives: usize,
+    ) -> Self {
+        Self {
+            pairs: data.positive_pairs(&split.train),
+            seed,
+            batch_size,
+            grad_accumulation,
+            num_passages: data.passages.len(),
+            sampled_negatives,
+        }
+    }
+
+    /// Whole steps in one pass over the pairs (at least one when there are any); the order changes each epoch.
+    pub fn steps_per_epoch(&self) -> usize {
+        if self.pairs.is_empty() {
+            return 0;
+        }
+        (self.pairs.len() / (self.batch_size * self.grad_accumulation)).max(1)
+    }
+
+    /// The batch at (epoch, step, micro): a pure function of these and the seed.
+    pub fn batch(&self, epoch: usize, step: usize, micro: usize) -> Batch {
+        let mut order: Vec<usize> = (0..self.pairs.len()).collect();
+        Rng::at(self.seed, &[epoch as u64]).shuffle(&mut order);
+        let first = (step * self.grad_accumulation + micro) * self.batch_size;
+        let pairs: Vec<(usize, u32)> = (first..first + self.batch_size).map(|i| self.pairs[order[i % order.len()]]).collect();
+        let mut rng = Rng::at(self.seed, &[epoch as u64, step as u64, micro as u64]);
+        let sampled = (0..self.sampled_negatives).map(|_| rng.below(self.num_passages) as u32);
+        Batch { queries: pairs.iter().map(|&(q, _)| q).collect(), passages: pairs.iter().map(|&(_, p)| p).chain(sampled).collect() }
+    }
+}
+
+/// The loss of a batch from its unit query vectors `[queries, dim]` and passage vectors `[passages, dim]`.
+pub fn loss<B: Backend>(
+    queries: Tensor<B, 2>,
+    passages: Tensor<B, 2>,
+    batch: &Batch,
+    relevant: &[Vec<u32>],
+    config: &LossConfig,
+    device: &B::Device,
+) -> Tensor<B, 1> {
+    let (rows, columns) = (batch.queries.len(), batch.passages.len());
+    let mut mask = vec![0f32; rows * columns];
+    let mut own = vec![0f32; rows * columns];
+    for (i, &q) in batch.queries.iter().enumerate() {
+        own[i * columns + i] = 1.0;
+        for (j, p) in batch.passages.iter().enumerate() {
+            if j != i && relevant[q].binary_search(p).is_ok() {
+                mask[i * columns + j] = -1e4;
+            }
+        }
+    }
+    let mask = Tensor::<B, 2>::from_data(TensorData::new(mask, [rows, columns]), device);
+    let cosines = queries.matmul(passages.transpose());
+    match config.kind {
+        LossKind::Contrastive => {
+            let targets = Tensor::<B, 1, Int>::arange(0..rows as i64, device);
+            CrossEntropyLossConfig::new().init(device).forward(cosines.div_scalar(config.temperature) + mask, targets)
+        }
+        LossKind::Triplet => {
+            let own = Tensor::<B, 2>::from_data(TensorData::new(own, [rows, columns]), device);
+            let positive = (cosines.clone() * own.clone()).sum_dim(1);
+            let hardest = (cosines + mask + own.mul_scalar(-1e4)).max_dim(1);
+            (hardest - positive).add_scalar(config.margin).clamp_min(0.0).mean()
+        }
+    }
+}
+
+/// Validation nDCG@10: the held-out queries search every passage. `encode` turns texts on one
+/// side into unit vectors of length `dim`.
+pub fn validate(
+    data: &RelevanceData,
+    split: &Split,
+    dim: usize,
+    encode: impl Fn(&[&str], Side) -> Result<Vec<f32>>,
+) -> Result<Option<f64>> {
+    if split.validation.is_empty() {
+        return Ok(None);
+    }
+    let queries: Vec<&str> = split.validation.iter().map(|&q| data.queries[q].as_str()).collect();
+    let passages: Vec<&str> = data.passages.iter().map(String::as_str).collect();
+    let query_vectors = encode(&queries, Side::Query)?;
+    let passage_vectors = encode(&passages, Side::Passage)?;
+    Ok(Some(data.ndcg_at_10(&split.validation, &query_vectors, &passage_vectors, dim)))
+}
