@@ -134,8 +134,15 @@ fn score(metric: Metric, grades: &[i32], judged: &BTreeMap<String, i32>) -> f64 
     }
 }
 
+/// Folded from +0.0: `Sum` for floats starts at -0.0, which a ranking with nothing relevant
+/// would report as "-0.0000".
 fn dcg(grades: &[i32]) -> f64 {
-    grades.iter().enumerate().filter(|(_, &g)| g > 0).map(|(i, &g)| f64::from(g) / ((i + 2) as f64).log2()).sum()
+    grades
+        .iter()
+        .enumerate()
+        .filter(|(_, &g)| g > 0)
+        .map(|(i, &g)| f64::from(g) / ((i + 2) as f64).log2())
+        .fold(0.0, |total, gain| total + gain)
 }
 
 fn average_precision(grades: &[i32], num_relevant: usize) -> f64 {
@@ -154,6 +161,15 @@ fn average_precision(grades: &[i32], num_relevant: usize) -> f64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn nothing_relevant_found_scores_positive_zero() {
+        let judged = BTreeMap::from([("d1".to_string(), 1)]);
+        for metric in [Metric::Ndcg(10), Metric::Map, Metric::Mrr(10), Metric::Recall(10)] {
+            let value = score(metric, &[0, 0, 0], &judged);
+            assert!(value == 0.0 && value.is_sign_positive(), "{metric}: {value}");
+        }
+    }
 
     #[test]
     fn names_round_trip() {
