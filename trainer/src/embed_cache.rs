@@ -1,21 +1,69 @@
-//! On-disk cache of passage embeddings, keyed by the model's files and the exact texts,
-//! so a second evaluation of the same corpus with the same model does not re-encode.
+//! Embedding a corpus (and its queries) with an on-disk cache of the passage vectors, keyed by
+//! the model's files and the exact texts, so a second `dowse eval`, `index` or `mine` over the
+//! same corpus with the same model does not re-encode.
 //!
 //! File layout (little-endian): magic `DEMB`, u32 version, u64 rows, u32 dim, rows*dim f32.
 
 use std::path::{Path, PathBuf};
 
-use anyhow::{Context, Result};
+use anyhow::{bail, Context, Result};
+use dowse_core::model::{EncoderConfig, Side};
 use sha2::{Digest, Sha256};
 
+use crate::device::{run_on, Device};
+use crate::encode::EncodeJob;
 use crate::{atomic, home, model_fetch, model_folder};
+
+/// Row-major unit vectors of the queries and the passages.
+pub struct Embedded {
+    pub queries: Vec<f32>,
+    pub passages: Vec<f32>,
+    pub dim: usize,
+}
+
+/// Encodes `queries` and `passages` with the model in `model_dir` on `device`. The passages'
+/// vectors come from the cache when it has them (unless `use_cache` is false) and go into it when
+/// they were encoded.
+pub fn embed(
+    model_dir: &Path,
+    config: EncoderConfig,
+    device: Device,
+    queries: &[String],
+    passages: &[String],
+    use_cache: bool,
+) -> Result<Embedded> {
+    let key = key(model_dir, config.max_len, passages)?;
+    let cached = if use_cache { load(&key, passages.len())? } else { None };
+    let mut inputs = Vec::new();
+    if !queries.is_empty() {
+        inputs.push(("queries", Side::Query, queries));
+    }
+    match &cached {
+        Some(_) => eprintln!("passage embeddings: cached ({key})"),
+        None => inputs.push(("passages", Side::Passage, passages)),
+    }
+    let job = EncodeJob { model_dir, config, inputs };
+    let mut encoded = run_on(device, job)?.with_context(|| format!("encoding with {}", model_dir.display()))?;
+    let dim = encoded.dim;
+    let queries = if queries.is_empty() { Vec::new() } else { encoded.matrices.remove(0) };
+    let passages = match cached {
+        Some((matrix, cached_dim)) if cached_dim == dim => matrix,
+        Some((_, cached_dim)) => bail!("cached embeddings have {cached_dim} dimensions, the model {dim}"),
+        None => {
+            let matrix = encoded.matrices.remove(0);
+            store(&key, &matrix, dim)?;
+            matrix
+        }
+    };
+    Ok(Embedded { queries, passages, dim })
+}
 
 const MAGIC: &[u8; 4] = b"DEMB";
 const VERSION: u32 = 1;
 const HEADER: usize = 4 + 4 + 8 + 4;
 
 /// The cache key of `texts` encoded by the model in `model_dir` at `max_len` tokens.
-pub fn key(model_dir: &Path, max_len: usize, texts: &[String]) -> Result<String> {
+fn key(model_dir: &Path, max_len: usize, texts: &[String]) -> Result<String> {
     let mut hasher = Sha256::new();
     hasher.update(model_fetch::sha256_file(&model_dir.join("model.safetensors"))?);
     for path in [model_dir.join("config.json"), model_folder::tokenizer_file(model_dir)] {
@@ -34,7 +82,7 @@ fn path(key: &str) -> Result<PathBuf> {
 }
 
 /// The cached matrix for `key`, if there is a complete one of `rows` rows.
-pub fn load(key: &str, rows: usize) -> Result<Option<(Vec<f32>, usize)>> {
+fn load(key: &str, rows: usize) -> Result<Option<(Vec<f32>, usize)>> {
     let path = path(key)?;
     let Ok(bytes) = std::fs::read(&path) else { return Ok(None) };
     if bytes.len() < HEADER || &bytes[..4] != MAGIC || bytes[4..8] != VERSION.to_le_bytes() {
@@ -50,7 +98,7 @@ pub fn load(key: &str, rows: usize) -> Result<Option<(Vec<f32>, usize)>> {
 }
 
 /// Stores a `[rows, dim]` matrix under `key`.
-pub fn store(key: &str, values: &[f32], dim: usize) -> Result<()> {
+fn store(key: &str, values: &[f32], dim: usize) -> Result<()> {
     let rows = values.len() / dim;
     let mut bytes = Vec::with_capacity(HEADER + values.len() * 4);
     bytes.extend_from_slice(MAGIC);

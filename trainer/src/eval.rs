@@ -3,7 +3,7 @@
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use anyhow::{Context, Result};
+use anyhow::Result;
 use clap::{Args, ValueEnum};
 use dowse_core::bm25::{Bm25Index, Bm25Params};
 use dowse_core::corpus::{format_run, Query, Run};
@@ -195,27 +195,7 @@ fn dense_rankings(collection: &Collection, args: &EvalArgs) -> Result<Vec<Vec<(u
     let config = EncoderConfig { max_len: args.max_len, batch_size: args.batch_size };
     let passages: Vec<String> = collection.docs.iter().map(|d| d.full_text()).collect();
     let queries: Vec<String> = collection.queries.iter().map(|q| q.text.clone()).collect();
-    let key = embed_cache::key(&model_dir, args.max_len, &passages)?;
-    let cached = if args.no_cache { None } else { embed_cache::load(&key, passages.len())? };
-    let mut inputs = vec![("queries", Side::Query, queries.as_slice())];
-    if cached.is_none() {
-        inputs.push(("passages", Side::Passage, passages.as_slice()));
-    } else {
-        eprintln!("passage embeddings: cached ({key})");
-    }
-    let job = EncodeJob { model_dir: &model_dir, config, inputs };
-    let mut encoded = run_on(args.device, job)?.with_context(|| format!("encoding with {}", model_dir.display()))?;
-    let dim = encoded.dim;
-    let query_matrix = encoded.matrices.remove(0);
-    let passage_matrix = match cached {
-        Some((matrix, cached_dim)) if cached_dim == dim => matrix,
-        Some((_, cached_dim)) => anyhow::bail!("cached embeddings have {cached_dim} dimensions, the model {dim}"),
-        None => {
-            let matrix = encoded.matrices.remove(0);
-            embed_cache::store(&key, &matrix, dim)?;
-            matrix
-        }
-    };
-    let rankings = query_matrix.chunks_exact(dim).map(|q| top_k_exact(&passage_matrix, dim, q, args.depth)).collect();
-    Ok(rankings)
+    let embedded = embed_cache::embed(&model_dir, config, args.device, &queries, &passages, !args.no_cache)?;
+    let dim = embedded.dim;
+    Ok(embedded.queries.chunks_exact(dim).map(|q| top_k_exact(&embedded.passages, dim, q, args.depth)).collect())
 }

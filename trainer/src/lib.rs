@@ -4,7 +4,7 @@
 //! The data path: [`index`] reads a corpus (BEIR, JSONL, CSV, SMART or a folder of HTML pages),
 //! cuts it into passages, encodes them, builds the HNSW graph and BM25 index, and [`bundle_io`]
 //! writes the bundle that [`search`], [`eval`], [`serve`] and the browser read. [`train`] makes
-//! the models that path uses.
+//! the models that path uses, from hard negatives that [`mine`] finds.
 
 pub mod atomic;
 pub mod bundle_io;
@@ -15,8 +15,10 @@ pub mod encode;
 pub mod eval;
 pub mod home;
 pub mod index;
+pub mod mine;
 pub mod model_fetch;
 pub mod model_folder;
+pub mod score;
 pub mod search;
 pub mod serve;
 pub mod train;

@@ -4,7 +4,7 @@ use std::path::PathBuf;
 
 use anyhow::Result;
 use clap::{Parser, Subcommand};
-use dowse_trainer::{eval, index, model_fetch, search, serve, train};
+use dowse_trainer::{eval, index, mine, model_fetch, search, serve, train};
 
 // The encoder allocates and frees large tensors every layer; glibc's malloc returns them to the
 // kernel each time (a third of the CPU time went to page faults), mimalloc keeps and reuses them.
@@ -33,6 +33,8 @@ enum Command {
     Serve(serve::ServeArgs),
     /// Train a retrieval model (DSSM, two-tower LSTM) from relevance judgments.
     Train(train::TrainArgs),
+    /// Mine hard negatives for training: BM25 and dense candidates, scored by a teacher, false negatives dropped.
+    Mine(mine::MineArgs),
     /// Evaluate BM25, dense or hybrid retrieval on a BEIR or SMART collection, or through a bundle.
     Eval(eval::EvalArgs),
 }
@@ -73,6 +75,7 @@ fn run(command: Command) -> Result<()> {
         Command::Search(args) => search::run(&args),
         Command::Serve(args) => serve::run(&args),
         Command::Train(args) => train::run(&args),
+        Command::Mine(args) => mine::run(&args),
         Command::Eval(args) => eval::run(&args),
     }
 }

@@ -18,15 +18,14 @@ use clap::Args;
 use dowse_core::bm25::{Bm25Index, Bm25Params};
 use dowse_core::bundle::{Bundle, HnswInfo, Manifest, ModelBytes, ModelInfo, FORMAT, FORMAT_VERSION};
 use dowse_core::docstore::{DocStore, StoredDocument};
-use dowse_core::model::{EncoderConfig, EncoderKind, Side, TextTokenizer};
+use dowse_core::model::{EncoderConfig, EncoderKind, TextTokenizer};
 use dowse_core::passage::{split_documents, ChunkConfig};
 use dowse_core::projection::Projection;
 use dowse_core::text::Analyzer;
 use dowse_core::vectors::{Quantization, VectorStore};
 use indicatif::ProgressBar;
 
-use crate::device::{run_on, Device};
-use crate::encode::EncodeJob;
+use crate::device::Device;
 use crate::{bundle_io, embed_cache, model_fetch, model_folder};
 use graph::GraphConfig;
 
@@ -118,7 +117,8 @@ pub fn prepare(args: &IndexArgs) -> Result<Prepared> {
     let texts: Vec<String> = (0..store.passages.len() as u32).map(|p| store.passage_text(p)).collect();
     eprintln!("read {} documents into {} passages in {:.1} s", store.documents.len(), texts.len(), step.elapsed().as_secs_f64());
     let encoder = EncoderConfig { max_len: chunking.max_tokens, batch_size: args.batch_size };
-    let (matrix, dim) = embed(&model_dir, encoder, &texts, args)?;
+    let embedded = embed_cache::embed(&model_dir, encoder, args.device, &[], &texts, !args.no_cache)?;
+    let (matrix, dim) = (embedded.passages, embedded.dim);
     Ok(Prepared { model, store, texts, matrix, dim })
 }
 
@@ -168,22 +168,6 @@ impl IndexArgs {
     fn chunking(&self) -> ChunkConfig {
         ChunkConfig { max_tokens: self.max_tokens, overlap: self.overlap }
     }
-}
-
-/// The passages' embeddings, from the cache when the same model already encoded the same texts.
-fn embed(model_dir: &Path, config: EncoderConfig, texts: &[String], args: &IndexArgs) -> Result<(Vec<f32>, usize)> {
-    let key = embed_cache::key(model_dir, config.max_len, texts)?;
-    if !args.no_cache {
-        if let Some(cached) = embed_cache::load(&key, texts.len())? {
-            eprintln!("passage embeddings: cached ({key})");
-            return Ok(cached);
-        }
-    }
-    let job = EncodeJob { model_dir, config, inputs: vec![("passages", Side::Passage, texts)] };
-    let mut encoded = run_on(args.device, job)?.with_context(|| format!("encoding with {}", model_dir.display()))?;
-    let matrix = encoded.matrices.remove(0);
-    embed_cache::store(&key, &matrix, encoded.dim)?;
-    Ok((matrix, encoded.dim))
 }
 
 /// The name the manifest records for the model: the default's name, or the folder's.
