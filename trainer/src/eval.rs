@@ -1,15 +1,17 @@
-//! `dowse eval`: runs BM25, dense or hybrid retrieval over a collection and scores it as trec_eval does.
+//! `dowse eval`: runs BM25, dense or hybrid retrieval over a collection (or through a bundle),
+//! optionally reranks the top of each ranking with a cross-encoder, and scores it as trec_eval does.
 
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use anyhow::Result;
+use anyhow::{Context, Result};
 use clap::{Args, ValueEnum};
 use dowse_core::bm25::{Bm25Index, Bm25Params};
 use dowse_core::corpus::{format_run, Query, Run};
 use dowse_core::dense::top_k_exact;
 use dowse_core::fusion::{reciprocal_rank_fusion, RRF_K};
-use dowse_core::metrics::{evaluate, Metric};
+use dowse_core::metrics::{evaluate, ranked, Metric};
 use dowse_core::model::{EncoderConfig, Side};
 use dowse_core::search::{Mode, SearchOptions};
 use dowse_core::text::Analyzer;
@@ -18,6 +20,7 @@ use serde_json::json;
 use crate::collection::{self, Collection};
 use crate::device::{run_on, Device};
 use crate::encode::EncodeJob;
+use crate::score::ScoreJob;
 use crate::{atomic, bundle_io, embed_cache, model_folder};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -68,6 +71,12 @@ pub struct EvalArgs {
     /// HNSW beam width when searching a bundle; default: the bundle's.
     #[arg(long)]
     pub ef: Option<usize>,
+    /// Rerank each query's top documents with this cross-encoder (a Hugging Face folder).
+    #[arg(long)]
+    pub rerank: Option<PathBuf>,
+    /// Documents per query the cross-encoder rescores; the rest keep their order below them.
+    #[arg(long, default_value_t = 100)]
+    pub rerank_depth: usize,
 }
 
 /// The metrics reported; the first four are printed.
@@ -102,8 +111,11 @@ pub fn run(args: &EvalArgs) -> Result<()> {
             to_run(&collection.queries, &rankings, |doc| &collection.docs[doc as usize].id)
         }
     };
+    let (run, name) = match &args.rerank {
+        Some(model) => (rerank(run, &collection, model, args)?, format!("{:?}+rerank", args.retriever).to_lowercase()),
+        None => (run, format!("{:?}", args.retriever).to_lowercase()),
+    };
     let evaluation = evaluate(&collection.qrels, &run, &METRICS);
-    let name = format!("{:?}", args.retriever).to_lowercase();
     println!("{:<10} {:>8} {:>8} {:>8} {:>8} {:>8}", "retriever", "queries", "nDCG@10", "MRR@10", "MAP", "R@100");
     let mean = |m: Metric| evaluation.mean[&m.to_string()];
     println!(
@@ -121,6 +133,8 @@ pub fn run(args: &EvalArgs) -> Result<()> {
             "retriever": name,
             "model": args.model.as_ref().map(|m| m.display().to_string()),
             "bundle": args.bundle.as_ref().map(|b| b.display().to_string()),
+            "rerank": args.rerank.as_ref().map(|m| m.display().to_string()),
+            "rerank_depth": args.rerank.as_ref().map(|_| args.rerank_depth),
             "num_queries": evaluation.num_queries,
             "mean": evaluation.mean,
             "per_query": evaluation.per_query,
@@ -140,6 +154,39 @@ fn to_run<'a>(queries: &[Query], rankings: &[Vec<(u32, f32)>], id: impl Fn(u32) 
         .zip(rankings)
         .map(|(q, hits)| (q.id.clone(), hits.iter().map(|&(doc, score)| (id(doc).clone(), f64::from(score))).collect()))
         .collect()
+}
+
+/// Reorders each query's top `--rerank-depth` documents by the cross-encoder's scores; the
+/// documents below keep their order and are scored below the reranked ones.
+fn rerank(run: Run, collection: &Collection, model: &Path, args: &EvalArgs) -> Result<Run> {
+    if args.rerank_depth == 0 {
+        anyhow::bail!("--rerank-depth must be at least 1");
+    }
+    let texts: HashMap<&str, String> = collection.docs.iter().map(|d| (d.id.as_str(), d.full_text())).collect();
+    let queries: HashMap<&str, &str> = collection.queries.iter().map(|q| (q.id.as_str(), q.text.as_str())).collect();
+    let ranked: Vec<(String, Vec<(String, f64)>)> = run.into_iter().map(|(q, hits)| (q, ranked(&hits))).collect();
+    let mut pairs = Vec::new();
+    for (query, hits) in &ranked {
+        for (doc, _) in hits.iter().take(args.rerank_depth) {
+            let text = texts.get(doc.as_str()).with_context(|| format!("the run ranks document {doc:?}, which the collection lacks"))?;
+            pairs.push((queries[query.as_str()], text.as_str()));
+        }
+    }
+    eprintln!("reranking the top {} of {} queries with {}", args.rerank_depth, ranked.len(), model.display());
+    let job = ScoreJob { model_dir: model, max_len: args.max_len, batch_size: args.batch_size, pairs: &pairs };
+    let scores = run_on(args.device, job)?.with_context(|| format!("scoring with {}", model.display()))?;
+    let mut scores = scores.into_iter();
+    Ok(ranked
+        .into_iter()
+        .map(|(query, hits)| {
+            let depth = hits.len().min(args.rerank_depth);
+            let mut reranked: Vec<(String, f64)> =
+                hits[..depth].iter().map(|(doc, _)| (doc.clone(), f64::from(scores.next().expect("a score per pair")))).collect();
+            let floor = reranked.iter().map(|h| h.1).fold(f64::INFINITY, f64::min);
+            reranked.extend(hits[depth..].iter().enumerate().map(|(i, (doc, _))| (doc.clone(), floor - 1.0 - i as f64)));
+            (query, reranked)
+        })
+        .collect())
 }
 
 /// The run of the bundle in `dir` over the collection's queries.

@@ -1,10 +1,16 @@
 //! The `dowse` binary end to end: model fetch (verified, atomic, idempotent) and eval on a small
-//! BEIR folder cut from SciFact (metrics.json, run.trec, the embedding cache, bad input).
+//! BEIR folder cut from SciFact (metrics.json, run.trec, the embedding cache, bad input, a
+//! cross-encoder reranking the top of a run).
 
 use std::path::Path;
 use std::process::{Command, Output};
 
-use dowse_tests::{data, minilm_dir, scifact_slice};
+use burn_ndarray::{NdArray, NdArrayDevice};
+use dowse_core::corpus::{read_documents_jsonl, read_queries_jsonl, read_run};
+use dowse_core::metrics::ranked;
+use dowse_core::model::CrossEncoder;
+use dowse_tests::{data, make_test_cross_encoder, minilm_dir, scifact_slice};
+use dowse_trainer::model_folder;
 use serde_json::Value;
 
 fn dowse(home: &Path, args: &[&str]) -> Output {
@@ -69,6 +75,42 @@ fn eval_writes_metrics_and_a_trec_run_and_caches_embeddings() {
     let second = dowse(home.path(), &args("dense"));
     assert!(second.status.success());
     assert!(stderr(&second).contains("passage embeddings: cached"), "second run re-encoded");
+}
+
+#[test]
+fn eval_reranks_the_top_of_a_run_by_the_cross_encoder_and_keeps_the_rest() {
+    let home = tempfile::tempdir().unwrap();
+    let beir = home.path().join("slice");
+    scifact_slice(&beir, "test", 4, 20);
+    let reranker = home.path().join("cross-encoder");
+    make_test_cross_encoder(&minilm_dir(), &reranker);
+    let (plain, reranked) = (home.path().join("plain"), home.path().join("reranked"));
+    let base = ["eval", "--data", beir.to_str().unwrap(), "--retriever", "bm25", "--depth", "12"];
+    assert!(dowse(home.path(), &[&base[..], &["--out", plain.to_str().unwrap()]].concat()).status.success());
+    let flags = ["--out", reranked.to_str().unwrap(), "--rerank", reranker.to_str().unwrap(), "--rerank-depth", "5"];
+    let output = dowse(home.path(), &[&base[..], &flags[..]].concat());
+    assert!(output.status.success());
+    assert!(String::from_utf8_lossy(&output.stdout).contains("bm25+rerank"));
+    let metrics: Value = serde_json::from_slice(&std::fs::read(reranked.join("metrics.json")).unwrap()).unwrap();
+    assert_eq!(metrics["rerank_depth"], 5);
+
+    let read = |dir: &Path| read_run("run.trec", &std::fs::read(dir.join("run.trec")).unwrap()).unwrap();
+    let (before, after) = (read(&plain), read(&reranked));
+    let docs = read_documents_jsonl("corpus", &std::fs::read(beir.join("corpus.jsonl")).unwrap()).unwrap();
+    let queries = read_queries_jsonl("queries", &std::fs::read(beir.join("queries.jsonl")).unwrap()).unwrap();
+    let files = model_folder::read(&reranker).unwrap();
+    let model = CrossEncoder::<NdArray>::load(files.files(), 256, 8, &NdArrayDevice::Cpu).unwrap();
+    for query in &queries {
+        let ids = |run: &dowse_core::corpus::Run| ranked(&run[&query.id]).into_iter().map(|(doc, _)| doc).collect::<Vec<_>>();
+        let (before, after) = (ids(&before), ids(&after));
+        assert_eq!(after[5..], before[5..], "below the rerank depth the order stays");
+        let texts: Vec<String> = before[..5].iter().map(|id| docs.iter().find(|d| &d.id == id).unwrap().full_text()).collect();
+        let pairs: Vec<(&str, &str)> = texts.iter().map(|t| (query.text.as_str(), t.as_str())).collect();
+        let scores = model.score(&pairs).unwrap();
+        let mut expected: Vec<(String, f64)> = before[..5].iter().cloned().zip(scores.iter().map(|&s| f64::from(s))).collect();
+        expected = ranked(&expected);
+        assert_eq!(after[..5], expected.into_iter().map(|(doc, _)| doc).collect::<Vec<_>>()[..]);
+    }
 }
 
 #[test]
