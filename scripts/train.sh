@@ -1,25 +1,38 @@
 #!/usr/bin/env bash
-# Trains one model on SciFact and records it: `scripts/train.sh dssm|two-tower [OUT]`.
+# Trains one model on SciFact and records it: `scripts/train.sh dssm|two-tower|cross-encoder [OUT]`.
 # `dowse train MODEL --config configs/MODEL.toml` on the train judgments (10% of the queries held
-# out for validation), then the model, BM25 and both fused on the 300 test queries. Appends the
-# numbers, the training time and the model's size to results/train.md with the machine and the
-# date. The DSSM takes about a minute on 2 cores, the two-tower LSTM about 15.
+# out for validation), then the model, BM25 and both fused on the 300 test queries (a
+# cross-encoder: BM25 and hybrid with their top 100 reranked; its hard negatives are mined first
+# with `dowse mine`). Appends the numbers, the training time and the model's size to
+# results/train.md with the machine and the date. DEVICE=cuda (a `--features cuda` build) or wgpu
+# picks the backend. The DSSM takes about a minute on 2 cores, the two-tower LSTM about 15; the
+# cross-encoder wants a GPU.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-model="${1:?usage: scripts/train.sh dssm|two-tower [OUT]}"
+model="${1:?usage: scripts/train.sh dssm|two-tower|cross-encoder [OUT]}"
+device="${DEVICE:-cpu}"
 target="${CARGO_TARGET_DIR:-target}"
-cargo build --release -p dowse-trainer
+features=()
+if [ "$device" = cuda ]; then features=(--features cuda); fi
+cargo build --release -p dowse-trainer "${features[@]}"
 dowse="$target/release/dowse"
 data="${DOWSE_SHARED:-../shared}/data/scifact"
 out="${2:-$(mktemp -d)/$model-scifact}"
 cpu=$(lscpu | sed -n 's/^Model name: *//p' | head -1)
 started=$(date +%s)
-"$dowse" train "$model" --data "$data" --out "$out" --config "configs/$model.toml" 2> "$out.log" || { cat "$out.log"; exit 1; }
+extra=()
+if [ "$model" = cross-encoder ]; then
+    "$dowse" mine --data "$data" --out "$out.mined.jsonl" --device "$device" 2> "$out.mine.log" || { cat "$out.mine.log"; exit 1; }
+    extra=(--negatives "$out.mined.jsonl")
+fi
+"$dowse" train "$model" --data "$data" --out "$out" --config "configs/$model.toml" --device "$device" "${extra[@]}" 2> "$out.log" || { cat "$out.log"; exit 1; }
 seconds=$(( $(date +%s) - started ))
 best=$(sed -n 's/^best validation nDCG@10 \([0-9.]*\) at epoch \([0-9]*\)$/\1 (epoch \2)/p' "$out.log")
 row() {
-    "$dowse" eval --data "$data" --retriever "$1" --model "$out" --no-cache --out "$out.eval-$1" 2>/dev/null >/dev/null
-    python3 - "$out.eval-$1/metrics.json" "$2" <<'PY'
+    local retriever="$1" label="$2"
+    shift 2
+    "$dowse" eval --data "$data" --retriever "$retriever" --device "$device" --out "$out.eval-${label//[^a-zA-Z0-9]/_}" "$@" 2>/dev/null >/dev/null
+    python3 - "$out.eval-${label//[^a-zA-Z0-9]/_}/metrics.json" "$label" <<'PY'
 import json, sys
 mean = json.load(open(sys.argv[1]))["mean"]
 names = ["ndcg_cut_10", "recall_1", "recall_5", "mrr_cut_10", "recall_100"]
@@ -28,7 +41,7 @@ PY
 }
 {
     echo
-    echo "## $model, $(date -u +%Y-%m-%d) on $(nproc) cores of ${cpu:-unknown CPU}, CPU backend"
+    echo "## $model, $(date -u +%Y-%m-%d) on $(nproc) cores of ${cpu:-unknown CPU}, $device backend"
     echo
     echo "\`scripts/train.sh $model\`: \`dowse train $model --config configs/$model.toml\` on SciFact's train judgments"
     echo "(809 queries, 10% held out), trained in ${seconds} s; best validation nDCG@10 ${best}."
@@ -36,7 +49,13 @@ PY
     echo
     echo '| retriever | nDCG@10 | R@1 | R@5 | MRR@10 | R@100 |'
     echo '|---|---|---|---|---|---|'
-    row dense "$model (dense)"
-    row bm25 "BM25"
-    row hybrid "$model + BM25 (RRF)"
+    if [ "$model" = cross-encoder ]; then
+        row bm25 "BM25"
+        row bm25 "BM25, top 100 reranked" --rerank "$out" --rerank-depth 100
+        row hybrid "MiniLM + BM25 (RRF), top 100 reranked" --rerank "$out" --rerank-depth 100
+    else
+        row dense "$model (dense)" --model "$out" --no-cache
+        row bm25 "BM25"
+        row hybrid "$model + BM25 (RRF)" --model "$out" --no-cache
+    fi
 } | tee -a results/train.md

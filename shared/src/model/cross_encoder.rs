@@ -35,6 +35,12 @@ impl<B: Backend> CrossEncoderModel<B> {
         let cls = states.slice([0..batch, 0..1, 0..hidden]).reshape([batch, hidden]);
         self.classifier.forward(self.pooler.forward(cls).tanh())
     }
+
+    /// Logits `[rows, labels]` of tokenized pairs, padded into one batch.
+    pub fn logits(&self, rows: &[&Encoded], device: &B::Device) -> Tensor<B, 2> {
+        let (ids, types, mask) = pad_batch::<B>(rows, device);
+        self.forward(ids, types, mask)
+    }
 }
 
 /// A loaded cross-encoder with its tokenizer.
@@ -47,6 +53,12 @@ pub struct CrossEncoder<B: Backend> {
 }
 
 impl<B: Backend> CrossEncoder<B> {
+    /// Wraps a network in memory (one being trained) with its tokenizer.
+    pub fn new(model: CrossEncoderModel<B>, tokenizer: TextTokenizer, batch_size: usize, device: &B::Device) -> Self {
+        let labels = model.classifier.weight.dims()[1];
+        Self { model, tokenizer, labels, batch_size: batch_size.max(1), device: device.clone() }
+    }
+
     /// Loads a Hugging Face cross-encoder folder's files; pairs are cut to `max_len` tokens.
     pub fn load(files: ModelFiles, max_len: usize, batch_size: usize, device: &B::Device) -> Result<Self, ModelError> {
         let config = BertConfig::from_json(files.config)?;
@@ -72,7 +84,43 @@ impl<B: Backend> CrossEncoder<B> {
 
     fn logits(&self, rows: &[Encoded]) -> Tensor<B, 2> {
         let rows: Vec<&Encoded> = rows.iter().collect();
-        let (ids, types, mask) = pad_batch::<B>(&rows, &self.device);
-        self.model.forward(ids, types, mask)
+        self.model.logits(&rows, &self.device)
+    }
+}
+
+#[cfg(all(test, not(target_arch = "wasm32")))]
+mod tests {
+    use burn_ndarray::{NdArray, NdArrayDevice};
+
+    use super::*;
+    use crate::model::{load_cross_encoder, save_cross_encoder};
+
+    #[test]
+    fn saved_weights_have_hugging_face_names_and_load_back_to_the_same_scores() {
+        let device = NdArrayDevice::Cpu;
+        let config = BertConfig::from_json(
+            br#"{"vocab_size": 50, "hidden_size": 8, "num_hidden_layers": 2, "num_attention_heads": 2,
+                 "intermediate_size": 12, "max_position_embeddings": 16, "id2label": {"0": "LABEL_0"}}"#,
+        )
+        .unwrap();
+        let model = CrossEncoderModel::<NdArray>::new(&config, &device);
+        let bytes = save_cross_encoder(&model).unwrap();
+        assert_eq!(bytes, save_cross_encoder(&model).unwrap(), "equal weights, equal bytes");
+        let header_len = u64::from_le_bytes(bytes[..8].try_into().unwrap()) as usize;
+        let header: serde_json::Value = serde_json::from_slice(&bytes[8..8 + header_len]).unwrap();
+        let shape = |name: &str| header[name]["shape"].as_array().unwrap_or_else(|| panic!("no tensor {name}")).clone();
+        assert_eq!(shape("bert.encoder.layer.1.intermediate.dense.weight"), [12, 8], "PyTorch's [out, in]");
+        assert_eq!(shape("bert.embeddings.LayerNorm.weight"), [8]);
+        assert_eq!(shape("bert.pooler.dense.bias"), [8]);
+        assert_eq!(shape("classifier.weight"), [1, 8]);
+
+        let loaded = load_cross_encoder::<NdArray>(&config, &bytes, &device).unwrap();
+        let encoded = [
+            Encoded { ids: vec![2, 7, 9, 3, 11, 3], type_ids: vec![0, 0, 0, 0, 1, 1] },
+            Encoded { ids: vec![2, 5, 3, 8, 3], type_ids: vec![0, 0, 0, 1, 1] },
+        ];
+        let rows: Vec<&Encoded> = encoded.iter().collect();
+        let scores = |m: &CrossEncoderModel<NdArray>| m.logits(&rows, &device).into_data().to_vec::<f32>().unwrap();
+        assert_eq!(scores(&loaded), scores(&model));
     }
 }

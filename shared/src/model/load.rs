@@ -4,7 +4,7 @@
 //! dowse's own models (the DSSM), saved and loaded under their Burn module paths.
 
 use burn::tensor::backend::Backend;
-use burn_store::{KeyRemapper, ModuleSnapshot, PyTorchToBurnAdapter, SafetensorsStore};
+use burn_store::{BurnToPyTorchAdapter, KeyRemapper, ModuleSnapshot, PyTorchToBurnAdapter, SafetensorsStore};
 
 use super::{Bert, BertConfig, CrossEncoderModel, ModelError};
 
@@ -44,11 +44,67 @@ pub fn load_bert<B: Backend>(config: &BertConfig, weights: &[u8], device: &B::De
     Ok(model)
 }
 
+/// [`CrossEncoderModel`] module paths -> Hugging Face `BertForSequenceClassification` names
+/// (after burn-store's adapter has renamed LayerNorm's gamma/beta to weight/bias).
+const CROSS_ENCODER_SAVE_MAP: &[(&str, &str)] = &[
+    (r"^bert\.embeddings\.word\.", "bert.embeddings.word_embeddings."),
+    (r"^bert\.embeddings\.position\.", "bert.embeddings.position_embeddings."),
+    (r"^bert\.embeddings\.token_type\.", "bert.embeddings.token_type_embeddings."),
+    (r"^bert\.embeddings\.norm\.", "bert.embeddings.LayerNorm."),
+    (r"^bert\.layers\.(\d+)\.(query|key|value)\.", "bert.encoder.layer.$1.attention.self.$2."),
+    (r"^bert\.layers\.(\d+)\.attention_output\.", "bert.encoder.layer.$1.attention.output.dense."),
+    (r"^bert\.layers\.(\d+)\.attention_norm\.", "bert.encoder.layer.$1.attention.output.LayerNorm."),
+    (r"^bert\.layers\.(\d+)\.intermediate\.", "bert.encoder.layer.$1.intermediate.dense."),
+    (r"^bert\.layers\.(\d+)\.output\.", "bert.encoder.layer.$1.output.dense."),
+    (r"^bert\.layers\.(\d+)\.output_norm\.", "bert.encoder.layer.$1.output.LayerNorm."),
+    (r"^pooler\.", "bert.pooler.dense."),
+];
+
 /// Builds a [`CrossEncoderModel`] of the checkpoint's shape and fills it from its safetensors.
 pub fn load_cross_encoder<B: Backend>(config: &BertConfig, weights: &[u8], device: &B::Device) -> Result<CrossEncoderModel<B>, ModelError> {
     let mut model = CrossEncoderModel::new(config, device);
     fill(&mut model, weights, KEY_MAP.iter().chain(CROSS_ENCODER_KEY_MAP))?;
     Ok(model)
+}
+
+/// A [`CrossEncoderModel`] started from a BERT bi-encoder checkpoint (all-MiniLM-L6-v2): its
+/// encoder and, when the file has one, its pooler; the classification head (and a missing
+/// pooler) keep their random initialisation. Any other missing tensor is an error.
+pub fn cross_encoder_from_bert<B: Backend>(
+    config: &BertConfig,
+    weights: &[u8],
+    device: &B::Device,
+) -> Result<CrossEncoderModel<B>, ModelError> {
+    let mut model = CrossEncoderModel::new(config, device);
+    let remapper =
+        KeyRemapper::from_pattern_iter(KEY_MAP.iter().chain(CROSS_ENCODER_KEY_MAP).copied()).expect("key map patterns are valid regexes");
+    let mut store = SafetensorsStore::from_bytes(Some(weights.to_vec()))
+        .remap(remapper)
+        .with_from_adapter(PyTorchToBurnAdapter)
+        .allow_partial(true)
+        .validate(true);
+    let applied = model.load_from(&mut store).map_err(|e| ModelError::Weights(e.to_string()))?;
+    let missing: Vec<&str> = applied
+        .missing
+        .iter()
+        .map(|(path, _)| path.as_str())
+        .filter(|p| !p.starts_with("classifier.") && !p.starts_with("pooler."))
+        .collect();
+    if !missing.is_empty() {
+        return Err(ModelError::Weights(format!("the checkpoint lacks {missing:?}")));
+    }
+    Ok(model)
+}
+
+/// A cross-encoder's weights as safetensors under Hugging Face `BertForSequenceClassification`
+/// names, Linear weights transposed to PyTorch's `[out, in]`: what [`load_cross_encoder`] and
+/// Hugging Face loaders read. Equal weights give equal bytes.
+pub fn save_cross_encoder<B: Backend>(model: &CrossEncoderModel<B>) -> Result<Vec<u8>, ModelError> {
+    let remapper = KeyRemapper::from_pattern_iter(CROSS_ENCODER_SAVE_MAP.iter().copied()).expect("key map patterns are valid regexes");
+    let mut store =
+        SafetensorsStore::from_bytes(None).clear_metadata().metadata("format", "pt").remap(remapper).with_to_adapter(BurnToPyTorchAdapter);
+    model.save_into(&mut store).map_err(|e| ModelError::Weights(e.to_string()))?;
+    store.get_bytes().map_err(|e| ModelError::Weights(e.to_string()))
 }
 
 /// Loads every parameter of `model` from safetensors that dowse wrote (module paths as names).

@@ -14,7 +14,7 @@ use dowse_core::model::Side;
 use serde::{Deserialize, Serialize};
 
 use super::data::{RelevanceData, Split};
-use super::rng::Rng;
+use super::rng::{EpochOrder, Rng};
 
 /// The `[loss]` section.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -53,6 +53,7 @@ pub struct Batch {
 /// The seeded stream of batches over the training queries' positive pairs.
 pub struct PairBatches {
     pairs: Vec<(usize, u32)>,
+    order: EpochOrder,
     seed: u64,
     batch_size: usize,
     grad_accumulation: usize,
@@ -69,8 +70,10 @@ impl PairBatches {
         grad_accumulation: usize,
         sampled_negatives: usize,
     ) -> Self {
+        let pairs = data.positive_pairs(&split.train);
         Self {
-            pairs: data.positive_pairs(&split.train),
+            order: EpochOrder::new(seed, pairs.len()),
+            pairs,
             seed,
             batch_size,
             grad_accumulation,
@@ -89,8 +92,7 @@ impl PairBatches {
 
     /// The batch at (epoch, step, micro): a pure function of these and the seed.
     pub fn batch(&self, epoch: usize, step: usize, micro: usize) -> Batch {
-        let mut order: Vec<usize> = (0..self.pairs.len()).collect();
-        Rng::at(self.seed, &[epoch as u64]).shuffle(&mut order);
+        let order = self.order.of(epoch);
         let first = (step * self.grad_accumulation + micro) * self.batch_size;
         let pairs: Vec<(usize, u32)> = (first..first + self.batch_size).map(|i| self.pairs[order[i % order.len()]]).collect();
         let mut rng = Rng::at(self.seed, &[epoch as u64, step as u64, micro as u64]);

@@ -104,14 +104,26 @@ impl RelevanceData {
     /// nDCG@10 of the `queries` when each searches every passage by dot product of the given
     /// unit vectors (`query_vectors` row `i` is `queries[i]`).
     pub fn ndcg_at_10(&self, queries: &[usize], query_vectors: &[f32], passage_vectors: &[f32], dim: usize) -> f64 {
+        let rankings: Vec<Vec<(u32, f32)>> = query_vectors
+            .chunks_exact(dim)
+            .map(|vector| {
+                top_k(
+                    passage_vectors.chunks_exact(dim).enumerate().map(|(p, passage)| (p as u32, dowse_core::dense::dot(vector, passage))),
+                    10,
+                )
+            })
+            .collect();
+        self.ndcg_at_10_of(queries, &rankings)
+    }
+
+    /// nDCG@10 of the `queries` given each one's scored passages (`rankings[i]` is `queries[i]`'s).
+    pub fn ndcg_at_10_of(&self, queries: &[usize], rankings: &[Vec<(u32, f32)>]) -> f64 {
         let mut qrels = Qrels::new();
         let mut run = Run::new();
-        for (&q, vector) in queries.iter().zip(query_vectors.chunks_exact(dim)) {
+        for (&q, ranking) in queries.iter().zip(rankings) {
             let id = self.query_ids[q].clone();
             qrels.insert(id.clone(), self.relevant[q].iter().map(|&p| (self.passage_ids[p as usize].clone(), 1)).collect());
-            let scored =
-                passage_vectors.chunks_exact(dim).enumerate().map(|(p, passage)| (p as u32, dowse_core::dense::dot(vector, passage)));
-            run.insert(id, top_k(scored, 10).into_iter().map(|(p, s)| (self.passage_ids[p as usize].clone(), f64::from(s))).collect());
+            run.insert(id, ranking.iter().map(|&(p, s)| (self.passage_ids[p as usize].clone(), f64::from(s))).collect());
         }
         evaluate(&qrels, &run, &[Metric::Ndcg(10)]).mean["ndcg_cut_10"]
     }

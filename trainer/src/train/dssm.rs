@@ -10,8 +10,8 @@ use burn::tensor::Tensor;
 use dowse_core::model::{feature_batch, save_weights, Dssm, DssmConfig, DssmEncoder, Features, Side, Tower, TrigramVocab};
 use serde::{Deserialize, Serialize};
 
-use super::config::TrainConfig;
-use super::contrastive::{self, PairBatches};
+use super::config::{Settings, TrainConfig};
+use super::contrastive::{self, LossConfig, PairBatches};
 use super::data::{RelevanceData, Split};
 use super::fit::{fit, Task};
 use super::TrainCommon;
@@ -31,6 +31,10 @@ pub struct DssmSettings {
     pub max_words: usize,
     /// Texts per batch when encoding for validation.
     pub encode_batch_size: usize,
+}
+
+impl Settings for DssmSettings {
+    type Loss = LossConfig;
 }
 
 impl Default for DssmSettings {

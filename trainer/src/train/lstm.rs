@@ -13,8 +13,8 @@ use burn::tensor::{Tensor, TensorData};
 use dowse_core::model::{pad_batch, save_weights, Encoded, LstmEncoder, Side, TextTokenizer, TwoTowerConfig, TwoTowerLstm};
 use serde::{Deserialize, Serialize};
 
-use super::config::TrainConfig;
-use super::contrastive::{self, PairBatches};
+use super::config::{Settings, TrainConfig};
+use super::contrastive::{self, LossConfig, PairBatches};
 use super::data::{RelevanceData, Split};
 use super::fit::{fit, Outcome, Task};
 use super::TrainCommon;
@@ -35,6 +35,10 @@ pub struct LstmSettings {
     pub max_len: usize,
     /// Texts per batch when encoding for validation.
     pub encode_batch_size: usize,
+}
+
+impl Settings for LstmSettings {
+    type Loss = LossConfig;
 }
 
 impl Default for LstmSettings {

@@ -4,10 +4,11 @@
 //! typed TOML settings, [`fit`] is the loop every model shares (checkpoints, resume, early
 //! stopping, metrics log), [`plot`] draws its curves, [`rng`] makes batches reproducible,
 //! [`contrastive`] has the two-tower batches and losses, and one module per model says how it is
-//! built and exported ([`dssm`], [`lstm`]).
+//! built and exported ([`dssm`], [`lstm`], [`cross_encoder`]).
 
 pub mod config;
 pub mod contrastive;
+pub mod cross_encoder;
 pub mod data;
 pub mod dssm;
 pub mod fit;
@@ -19,10 +20,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::Result;
 use clap::{Args, Subcommand};
-use serde::de::DeserializeOwned;
-use serde::Serialize;
-
-use config::TrainConfig;
+use config::{Settings, TrainConfig};
 use data::{RelevanceData, Split};
 
 use crate::device::Device;
@@ -39,6 +37,8 @@ pub enum TrainModel {
     Dssm(TrainCommon),
     /// Two-tower LSTM: word pieces (optionally MiniLM's embeddings) through an LSTM per tower.
     TwoTower(TrainCommon),
+    /// Cross-encoder reranker: BERT over (query, passage) pairs, from mined hard negatives.
+    CrossEncoder(cross_encoder::CrossEncoderArgs),
 }
 
 /// What every `dowse train` takes.
@@ -75,7 +75,7 @@ pub struct TrainCommon {
 
 impl TrainCommon {
     /// The config file (or the defaults), with `--seed` applied.
-    fn config<M: DeserializeOwned + Default>(&self) -> Result<TrainConfig<M>> {
+    fn config<M: Settings>(&self) -> Result<TrainConfig<M>> {
         let mut config = TrainConfig::<M>::read(self.config.as_deref())?;
         if let Some(seed) = self.seed {
             config.train.seed = seed;
@@ -84,14 +84,14 @@ impl TrainCommon {
     }
 
     /// The judgments and their training / validation split.
-    fn data<M>(&self, config: &TrainConfig<M>) -> Result<(RelevanceData, Split)> {
+    fn data<M: Settings>(&self, config: &TrainConfig<M>) -> Result<(RelevanceData, Split)> {
         let data = RelevanceData::read(&self.data, &self.split)?;
         let split = data::split(data.queries.len(), config.train.validation_fraction, config.train.seed);
         Ok((data, split))
     }
 
     /// How [`fit::fit`] runs: under this config, into `--out`, resuming or stopping as asked.
-    fn run<'a, M: Serialize>(&'a self, config: &'a TrainConfig<M>) -> Result<fit::Run<'a>> {
+    fn run<'a, M: Settings>(&'a self, config: &'a TrainConfig<M>) -> Result<fit::Run<'a>> {
         Ok(fit::Run {
             config: &config.train,
             config_text: toml::to_string(config)?,
@@ -106,6 +106,7 @@ pub fn run(args: &TrainArgs) -> Result<()> {
     match &args.model {
         TrainModel::Dssm(common) => dssm::run(common),
         TrainModel::TwoTower(common) => lstm::run(common),
+        TrainModel::CrossEncoder(args) => cross_encoder::run(args),
     }
 }
 

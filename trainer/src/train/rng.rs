@@ -36,6 +36,34 @@ impl Rng {
     }
 }
 
+/// The shuffled order of `len` examples in each epoch, seeded by (seed, epoch). The last epoch's
+/// order is kept, so that asking for it once per batch costs one shuffle per epoch.
+pub struct EpochOrder {
+    seed: u64,
+    len: usize,
+    last: std::cell::RefCell<Option<(usize, std::rc::Rc<Vec<usize>>)>>,
+}
+
+impl EpochOrder {
+    pub fn new(seed: u64, len: usize) -> Self {
+        Self { seed, len, last: std::cell::RefCell::new(None) }
+    }
+
+    pub fn of(&self, epoch: usize) -> std::rc::Rc<Vec<usize>> {
+        let mut last = self.last.borrow_mut();
+        if let Some((cached, order)) = last.as_ref() {
+            if *cached == epoch {
+                return order.clone();
+            }
+        }
+        let mut order: Vec<usize> = (0..self.len).collect();
+        Rng::at(self.seed, &[epoch as u64]).shuffle(&mut order);
+        let order = std::rc::Rc::new(order);
+        *last = Some((epoch, order.clone()));
+        order
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1,0 +1,284 @@
+//! `dowse train cross-encoder`: a reranker. BERT reads `[CLS] query [SEP] passage [SEP]` (token
+//! types 0 and 1) and a classification head scores the pair. It starts from a bi-encoder
+//! checkpoint (`--base`, default all-MiniLM-L6-v2: its encoder and pooler, a new head) or from an
+//! existing one-label cross-encoder, and learns from mined hard negatives (`dowse mine`): each
+//! example is a query, one relevant passage and `negatives` mined ones, scored as one group. The
+//! loss is listwise (softmax cross-entropy of the positive within its group) or pointwise (binary
+//! cross-entropy of every pair). Validation reranks BM25's top `validation_depth` for the
+//! held-out queries and measures nDCG@10.
+
+use std::collections::{HashMap, HashSet};
+use std::path::PathBuf;
+
+use anyhow::{bail, Context, Result};
+use burn::backend::Autodiff;
+use burn::module::AutodiffModule;
+use burn::nn::loss::{BinaryCrossEntropyLossConfig, CrossEntropyLossConfig};
+use burn::tensor::backend::{AutodiffBackend, Backend};
+use burn::tensor::{Int, Tensor, TensorData};
+use clap::Args;
+use dowse_core::bm25::{Bm25Index, Bm25Params};
+use dowse_core::bundle::ModelBytes;
+use dowse_core::model::{
+    cross_encoder_from_bert, load_cross_encoder, save_cross_encoder, BertConfig, CrossEncoder, CrossEncoderModel, Encoded, TextTokenizer,
+};
+use dowse_core::text::Analyzer;
+use serde::{Deserialize, Serialize};
+
+use super::config::{LoopConfig, Settings, TrainConfig};
+use super::data::{RelevanceData, Split};
+use super::fit::{fit, Task};
+use super::rng::{EpochOrder, Rng};
+use super::TrainCommon;
+use crate::device::{run_on, BackendJob};
+use crate::mine::{read_mined, MinedExample};
+use crate::model_folder;
+
+#[derive(Debug, Args)]
+pub struct CrossEncoderArgs {
+    #[command(flatten)]
+    pub common: TrainCommon,
+    /// Hard negatives mined for the training queries (`dowse mine` output).
+    #[arg(long)]
+    pub negatives: PathBuf,
+}
+
+/// The `[model]` section of a cross-encoder config.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct CrossEncoderSettings {
+    /// Tokens per (query, passage) pair, special tokens included; the longer side is cut first.
+    pub max_len: usize,
+    /// Mined negatives per positive in a group; a line with fewer is filled with random passages.
+    pub negatives: usize,
+    /// BM25 candidates reranked per validation query.
+    pub validation_depth: usize,
+    /// Pairs per forward pass when validating.
+    pub score_batch_size: usize,
+}
+
+impl Default for CrossEncoderSettings {
+    fn default() -> Self {
+        Self { max_len: 256, negatives: 7, validation_depth: 20, score_batch_size: 32 }
+    }
+}
+
+/// The `[loss]` section of a cross-encoder config.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RerankLossConfig {
+    pub kind: RerankLoss,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RerankLoss {
+    /// Softmax cross-entropy of the positive among its group.
+    #[default]
+    Listwise,
+    /// Binary cross-entropy of each pair: 1 for the positive, 0 for the negatives.
+    Bce,
+}
+
+impl Settings for CrossEncoderSettings {
+    type Loss = RerankLossConfig;
+
+    /// Fine-tuning BERT: a small learning rate, few epochs, groups of pairs per batch.
+    fn loop_defaults() -> LoopConfig {
+        LoopConfig {
+            epochs: 2,
+            batch_size: 8,
+            learning_rate: 2e-5,
+            weight_decay: 0.01,
+            checkpoint_every: 50,
+            patience: 2,
+            ..LoopConfig::default()
+        }
+    }
+}
+
+pub fn run(args: &CrossEncoderArgs) -> Result<()> {
+    let common = &args.common;
+    let config: TrainConfig<CrossEncoderSettings> = common.config()?;
+    let (data, split) = common.data(&config)?;
+    let held_out: HashSet<&str> = split.validation.iter().map(|&q| data.query_ids[q].as_str()).collect();
+    let examples: Vec<MinedExample> =
+        read_mined(&args.negatives)?.into_iter().filter(|e| !held_out.contains(e.query_id.as_str())).collect();
+    if examples.is_empty() {
+        bail!("{}: no mined example is for a training query of {}", args.negatives.display(), common.data.display());
+    }
+    let base_dir = model_folder::resolve(common.base.as_deref())?;
+    let base = model_folder::read(&base_dir)?;
+    let from_cross_encoder = model_folder::is_cross_encoder(&base_dir)?;
+    eprintln!(
+        "{}: {} passages, {} training groups (1 positive + {} negatives), {} validation queries; starting from {} ({})",
+        common.data.display(),
+        data.passages.len(),
+        examples.len(),
+        config.model.negatives,
+        split.validation.len(),
+        base_dir.display(),
+        if from_cross_encoder { "a cross-encoder" } else { "a bi-encoder: new classification head" }
+    );
+    let job = CrossEncoderJob { data, split, examples, base, from_cross_encoder, config: &config, common };
+    let outcome = run_on(common.device, job)??;
+    super::report(&outcome, &common.out);
+    Ok(())
+}
+
+struct CrossEncoderJob<'a> {
+    data: RelevanceData,
+    split: Split,
+    examples: Vec<MinedExample>,
+    base: ModelBytes,
+    from_cross_encoder: bool,
+    config: &'a TrainConfig<CrossEncoderSettings>,
+    common: &'a TrainCommon,
+}
+
+impl BackendJob for CrossEncoderJob<'_> {
+    type Output = Result<super::fit::Outcome>;
+
+    fn run<B: Backend>(self, device: B::Device) -> Self::Output {
+        <Autodiff<B> as Backend>::seed(&device, self.config.train.seed);
+        let bert = BertConfig::from_json(&self.base.config).context("the base model's config.json")?;
+        let model = if self.from_cross_encoder {
+            if bert.id2label.len() > 1 {
+                bail!("the base cross-encoder has {} labels; training continues one-label models only", bert.id2label.len());
+            }
+            load_cross_encoder::<Autodiff<B>>(&bert, &self.base.weights, &device)?
+        } else {
+            cross_encoder_from_bert::<Autodiff<B>>(&bert, &self.base.weights, &device)?
+        };
+        let max_len = self.config.model.max_len.min(bert.max_position_embeddings);
+        let tokenizer = TextTokenizer::from_bytes(&self.base.tokenizer, max_len).context("the base model's tokenizer")?;
+        let task = CrossEncoderTask::new(self.data, self.split, &self.examples, tokenizer, self.base, self.config, device.clone())?;
+        fit(&task, model, &self.common.run(self.config)?, &device)
+    }
+}
+
+/// The cross-encoder's side of the training loop.
+pub struct CrossEncoderTask<'a, B: Backend> {
+    data: RelevanceData,
+    split: Split,
+    /// Per example, its tokenized pairs: the positive's, then each negative's.
+    groups: Vec<Vec<Encoded>>,
+    order: EpochOrder,
+    /// Per validation query, BM25's candidates.
+    candidates: Vec<Vec<u32>>,
+    tokenizer: TextTokenizer,
+    base: ModelBytes,
+    config: &'a TrainConfig<CrossEncoderSettings>,
+    device: B::Device,
+}
+
+impl<'a, B: Backend> CrossEncoderTask<'a, B> {
+    fn new(
+        data: RelevanceData,
+        split: Split,
+        examples: &[MinedExample],
+        tokenizer: TextTokenizer,
+        base: ModelBytes,
+        config: &'a TrainConfig<CrossEncoderSettings>,
+        device: B::Device,
+    ) -> Result<Self> {
+        let groups = groups(&data, examples, &tokenizer, config.model.negatives, config.train.seed)?;
+        let analyzer = Analyzer::default();
+        let bm25 = Bm25Index::build(Bm25Params::default(), data.passages.iter().map(|p| analyzer.analyze(p)));
+        let candidates = split
+            .validation
+            .iter()
+            .map(|&q| bm25.search(&analyzer.analyze(&data.queries[q]), config.model.validation_depth).into_iter().map(|(p, _)| p).collect())
+            .collect();
+        let order = EpochOrder::new(config.train.seed, groups.len());
+        Ok(Self { data, split, groups, order, candidates, tokenizer, base, config, device })
+    }
+}
+
+/// Tokenizes each example's group of pairs; a group short of `negatives` is filled with random
+/// passages (seeded by the example's position) that are neither its positive nor judged relevant.
+fn groups(
+    data: &RelevanceData,
+    examples: &[MinedExample],
+    tokenizer: &TextTokenizer,
+    negatives: usize,
+    seed: u64,
+) -> Result<Vec<Vec<Encoded>>> {
+    let query_index: HashMap<&str, usize> = data.query_ids.iter().enumerate().map(|(i, id)| (id.as_str(), i)).collect();
+    let mut groups = Vec::with_capacity(examples.len());
+    for (i, example) in examples.iter().enumerate() {
+        let relevant = query_index.get(example.query_id.as_str()).map_or(&[][..], |&q| data.relevant[q].as_slice());
+        let mut passages: Vec<&str> =
+            std::iter::once(example.positive.as_str()).chain(example.negatives.iter().take(negatives).map(String::as_str)).collect();
+        let mut rng = Rng::at(seed, &[u64::MAX - 1, i as u64]);
+        while passages.len() < negatives + 1 {
+            let p = rng.below(data.passages.len());
+            if relevant.binary_search(&(p as u32)).is_err() && data.passages[p] != example.positive {
+                passages.push(&data.passages[p]);
+            }
+        }
+        let pairs: Vec<(&str, &str)> = passages.iter().map(|&p| (example.query.as_str(), p)).collect();
+        groups.push(tokenizer.encode_pairs(&pairs)?);
+    }
+    Ok(groups)
+}
+
+impl<B: AutodiffBackend> Task<B> for CrossEncoderTask<'_, B> {
+    type Model = CrossEncoderModel<B>;
+
+    fn steps_per_epoch(&self) -> usize {
+        let per_step = self.config.train.batch_size * self.config.train.grad_accumulation;
+        if self.groups.is_empty() {
+            return 0;
+        }
+        (self.groups.len() / per_step).max(1)
+    }
+
+    fn loss(&self, model: &CrossEncoderModel<B>, epoch: usize, step: usize, micro: usize) -> Tensor<B, 1> {
+        let train = &self.config.train;
+        let order = self.order.of(epoch);
+        let first = (step * train.grad_accumulation + micro) * train.batch_size;
+        let batch: Vec<usize> = (first..first + train.batch_size).map(|i| order[i % order.len()]).collect();
+        let rows: Vec<&Encoded> = batch.iter().flat_map(|&g| &self.groups[g]).collect();
+        let size = self.config.model.negatives + 1;
+        let logits = model.logits(&rows, &self.device).reshape([batch.len(), size]);
+        match self.config.loss.kind {
+            RerankLoss::Listwise => {
+                let targets = Tensor::<B, 1, Int>::zeros([batch.len()], &self.device);
+                CrossEntropyLossConfig::new().init(&self.device).forward(logits, targets)
+            }
+            RerankLoss::Bce => {
+                let labels: Vec<i64> = (0..batch.len() * size).map(|i| i64::from(i % size == 0)).collect();
+                let targets = Tensor::<B, 2, Int>::from_data(TensorData::new(labels, [batch.len(), size]), &self.device);
+                BinaryCrossEntropyLossConfig::new().with_logits(true).init(&self.device).forward(logits, targets)
+            }
+        }
+    }
+
+    fn validate(&self, model: &<CrossEncoderModel<B> as AutodiffModule<B>>::InnerModule) -> Result<Option<f64>> {
+        if self.split.validation.is_empty() {
+            return Ok(None);
+        }
+        let reranker = CrossEncoder::new(model.clone(), self.tokenizer.clone(), self.config.model.score_batch_size, &self.device);
+        let mut rankings = Vec::with_capacity(self.candidates.len());
+        for (&q, candidates) in self.split.validation.iter().zip(&self.candidates) {
+            let pairs: Vec<(&str, &str)> =
+                candidates.iter().map(|&p| (self.data.queries[q].as_str(), self.data.passages[p as usize].as_str())).collect();
+            let scores = reranker.score(&pairs)?;
+            rankings.push(candidates.iter().copied().zip(scores).collect());
+        }
+        Ok(Some(self.data.ndcg_at_10_of(&self.split.validation, &rankings)))
+    }
+
+    fn export(&self, model: &<CrossEncoderModel<B> as AutodiffModule<B>>::InnerModule) -> Result<Vec<(String, Vec<u8>)>> {
+        let mut config: serde_json::Value = serde_json::from_slice(&self.base.config)?;
+        config["architectures"] = serde_json::json!(["BertForSequenceClassification"]);
+        config["id2label"] = serde_json::json!({"0": "LABEL_0"});
+        config["label2id"] = serde_json::json!({"LABEL_0": 0});
+        Ok(vec![
+            ("config.json".into(), serde_json::to_vec_pretty(&config)?),
+            ("tokenizer.json".into(), self.base.tokenizer.clone()),
+            ("model.safetensors".into(), save_cross_encoder(model)?),
+        ])
+    }
+}
