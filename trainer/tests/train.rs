@@ -122,14 +122,7 @@ fn dssm_learns_resumes_exactly_and_exports_a_model_that_scores_the_same() {
 fn assert_exported_model_scores_like_training(data: &Path, out: &Path, fraction: f64, seed: u64, best: f64) {
     let relevance = RelevanceData::read(data, "train").unwrap();
     let held_out = split(relevance.queries.len(), fraction, seed).validation;
-    let files = model_folder::read(out).unwrap();
-    let config = EncoderConfig { batch_size: 128, ..EncoderConfig::default() };
-    let encoder = Encoder::<NdArray>::load(files.files(), config, &NdArrayDevice::Cpu).unwrap();
-    let queries: Vec<&str> = held_out.iter().map(|&q| relevance.queries[q].as_str()).collect();
-    let passages: Vec<&str> = relevance.passages.iter().map(String::as_str).collect();
-    let query_vectors = encoder.encode(&queries, Side::Query, |_| {}).unwrap();
-    let passage_vectors = encoder.encode(&passages, Side::Passage, |_| {}).unwrap();
-    let ndcg = relevance.ndcg_at_10(&held_out, &query_vectors, &passage_vectors, encoder.dim());
+    let ndcg = dense_ndcg(&relevance, &held_out, out, EncoderConfig::default().max_len);
     assert!((ndcg - best).abs() < 1e-6, "exported model {ndcg} vs training's best {best}");
 }
 
@@ -233,4 +226,54 @@ fn cross_encoder_learns_from_mined_negatives_and_exports_a_reranker() {
         .collect();
     let ndcg = relevance.ndcg_at_10_of(&held_out, &rankings);
     assert!((ndcg - best).abs() < 1e-6, "exported reranker {ndcg} vs training's best {best}");
+}
+
+#[test]
+fn bi_encoder_fine_tuning_from_minilm_learns_keeps_its_start_and_exports_a_bert() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("scifact-slice");
+    scifact_slice(&data, "train", 32, 40);
+    let minilm = minilm_dir();
+    let mined = dir.path().join("mined.jsonl");
+    let flags = ["--depth", "10", "--negatives", "2", "--max-len", "64"];
+    let mine = dowse(
+        &[
+            &["mine", "--data", data.to_str().unwrap(), "--out", mined.to_str().unwrap(), "--model", minilm.to_str().unwrap()][..],
+            &flags[..],
+        ]
+        .concat(),
+    );
+    assert!(mine.status.success());
+    let config = dir.path().join("tiny.toml");
+    let tiny = "[train]\nseed = 11\nepochs = 2\nbatch_size = 8\nlearning_rate = 0.00002\ncheckpoint_every = 5\npatience = 2\nvalidation_fraction = 0.25\n\n[model]\nmax_len = 64\nhard_negatives = 1\nencode_batch_size = 64\n";
+    std::fs::write(&config, tiny).unwrap();
+    let out = dir.path().join("bi-encoder");
+    let extra = ["--base", minilm.to_str().unwrap(), "--negatives", mined.to_str().unwrap()];
+    assert!(train_model("bi-encoder", &data, &out, &config, &extra).status.success());
+    let rows = metrics(&out);
+    let loss = per_epoch(&rows, "train_loss");
+    let validation = per_epoch(&rows, "val_ndcg_cut_10");
+    assert!(loss[1] < loss[0], "the loss falls: {loss:?}");
+    let best = validation.iter().copied().fold(f64::MIN, f64::max);
+
+    // The start: MiniLM itself, on the same held-out queries and passages at the same length.
+    let relevance = RelevanceData::read(&data, "train").unwrap();
+    let held_out = split(relevance.queries.len(), 0.25, 11).validation;
+    let start = dense_ndcg(&relevance, &held_out, &minilm, 64);
+    assert!(best >= start, "fine-tuning fell below its start: {validation:?} vs MiniLM {start}");
+    let saved: serde_json::Value = serde_json::from_slice(&std::fs::read(out.join("config.json")).unwrap()).unwrap();
+    assert_eq!(saved["num_hidden_layers"], 6);
+    let exported = dense_ndcg(&relevance, &held_out, &out, 64);
+    assert!((exported - best).abs() < 1e-6, "exported model {exported} vs training's best {best}");
+}
+
+/// nDCG@10 of the `queries` searching every passage with the model in `model` at `max_len` tokens.
+fn dense_ndcg(relevance: &RelevanceData, queries: &[usize], model: &Path, max_len: usize) -> f64 {
+    let files = model_folder::read(model).unwrap();
+    let encoder = Encoder::<NdArray>::load(files.files(), EncoderConfig { max_len, batch_size: 64 }, &NdArrayDevice::Cpu).unwrap();
+    let texts: Vec<&str> = queries.iter().map(|&q| relevance.queries[q].as_str()).collect();
+    let passages: Vec<&str> = relevance.passages.iter().map(String::as_str).collect();
+    let query_vectors = encoder.encode(&texts, Side::Query, |_| {}).unwrap();
+    let passage_vectors = encoder.encode(&passages, Side::Passage, |_| {}).unwrap();
+    relevance.ndcg_at_10(queries, &query_vectors, &passage_vectors, encoder.dim())
 }

@@ -96,7 +96,7 @@ mod tests {
     use crate::model::{load_cross_encoder, save_cross_encoder};
 
     #[test]
-    fn saved_weights_have_hugging_face_names_and_load_back_to_the_same_scores() {
+    fn saved_weights_have_hugging_face_names_and_load_back_to_the_same_outputs() {
         let device = NdArrayDevice::Cpu;
         let config = BertConfig::from_json(
             br#"{"vocab_size": 50, "hidden_size": 8, "num_hidden_layers": 2, "num_attention_heads": 2,
@@ -122,5 +122,18 @@ mod tests {
         let rows: Vec<&Encoded> = encoded.iter().collect();
         let scores = |m: &CrossEncoderModel<NdArray>| m.logits(&rows, &device).into_data().to_vec::<f32>().unwrap();
         assert_eq!(scores(&loaded), scores(&model));
+
+        // The encoder alone saves as a sentence-transformers BertModel does, without `bert.`.
+        let bert = crate::model::Bert::<NdArray>::new(&config, &device);
+        let bytes = crate::model::save_bert(&bert).unwrap();
+        let header_len = u64::from_le_bytes(bytes[..8].try_into().unwrap()) as usize;
+        let header: serde_json::Value = serde_json::from_slice(&bytes[8..8 + header_len]).unwrap();
+        assert_eq!(header["encoder.layer.0.attention.self.query.weight"]["shape"], serde_json::json!([8, 8]));
+        assert!(header["embeddings.word_embeddings.weight"].is_object());
+        let loaded = crate::model::load_bert::<NdArray>(&config, &bytes, &device).unwrap();
+        let (ids, types, mask) = crate::model::pad_batch::<NdArray>(&rows, &device);
+        let embed =
+            |m: &crate::model::Bert<NdArray>| m.embed(ids.clone(), types.clone(), mask.clone()).into_data().to_vec::<f32>().unwrap();
+        assert_eq!(embed(&loaded), embed(&bert));
     }
 }

@@ -41,6 +41,11 @@ impl<B: Backend> TextEncoder<B> {
         Ok(Self { model, tokenizer, bert, config: EncoderConfig { max_len, ..config }, device: device.clone() })
     }
 
+    /// Wraps a network in memory (one being trained) with its tokenizer.
+    pub fn new(model: Bert<B>, tokenizer: TextTokenizer, bert: BertConfig, config: EncoderConfig, device: &B::Device) -> Self {
+        Self { model, tokenizer, bert, config, device: device.clone() }
+    }
+
     /// Length of the vectors this encoder makes.
     pub fn dim(&self) -> usize {
         self.bert.hidden_size

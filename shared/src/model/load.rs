@@ -45,7 +45,8 @@ pub fn load_bert<B: Backend>(config: &BertConfig, weights: &[u8], device: &B::De
 }
 
 /// [`CrossEncoderModel`] module paths -> Hugging Face `BertForSequenceClassification` names
-/// (after burn-store's adapter has renamed LayerNorm's gamma/beta to weight/bias).
+/// (after burn-store's adapter has renamed LayerNorm's gamma/beta to weight/bias). A bare
+/// [`Bert`] is saved through it by moving its paths under `bert.` first and back out last.
 const CROSS_ENCODER_SAVE_MAP: &[(&str, &str)] = &[
     (r"^bert\.embeddings\.word\.", "bert.embeddings.word_embeddings."),
     (r"^bert\.embeddings\.position\.", "bert.embeddings.position_embeddings."),
@@ -100,7 +101,24 @@ pub fn cross_encoder_from_bert<B: Backend>(
 /// names, Linear weights transposed to PyTorch's `[out, in]`: what [`load_cross_encoder`] and
 /// Hugging Face loaders read. Equal weights give equal bytes.
 pub fn save_cross_encoder<B: Backend>(model: &CrossEncoderModel<B>) -> Result<Vec<u8>, ModelError> {
-    let remapper = KeyRemapper::from_pattern_iter(CROSS_ENCODER_SAVE_MAP.iter().copied()).expect("key map patterns are valid regexes");
+    save_hugging_face(model, CROSS_ENCODER_SAVE_MAP.iter())
+}
+
+/// A BERT encoder's weights as safetensors under Hugging Face `BertModel` names (as
+/// sentence-transformers saves them): what [`load_bert`] and Hugging Face loaders read.
+pub fn save_bert<B: Backend>(model: &Bert<B>) -> Result<Vec<u8>, ModelError> {
+    const INTO_BERT: &[(&str, &str)] = &[(r"^(embeddings|layers)\.", "bert.$1.")];
+    const OUT_OF_BERT: &[(&str, &str)] = &[(r"^bert\.", "")];
+    save_hugging_face(model, INTO_BERT.iter().chain(CROSS_ENCODER_SAVE_MAP).chain(OUT_OF_BERT))
+}
+
+/// `model`'s weights under the names `patterns` give them, in PyTorch's layout, with one metadata
+/// entry (`format: pt`) so that equal weights give equal bytes.
+fn save_hugging_face<B: Backend, M: ModuleSnapshot<B>>(
+    model: &M,
+    patterns: impl Iterator<Item = &'static (&'static str, &'static str)>,
+) -> Result<Vec<u8>, ModelError> {
+    let remapper = KeyRemapper::from_pattern_iter(patterns.copied()).expect("key map patterns are valid regexes");
     let mut store =
         SafetensorsStore::from_bytes(None).clear_metadata().metadata("format", "pt").remap(remapper).with_to_adapter(BurnToPyTorchAdapter);
     model.save_into(&mut store).map_err(|e| ModelError::Weights(e.to_string()))?;

@@ -25,7 +25,9 @@ pub use dssm::{feature_batch, Dssm, DssmConfig, DssmEncoder, Tower};
 pub use encoder::{EncoderConfig, TextEncoder};
 pub use encoders::{Encoder, EncoderKind, Side};
 pub use error::ModelError;
-pub use load::{cross_encoder_from_bert, load_bert, load_cross_encoder, load_weights, save_cross_encoder, save_weights, ModelFiles};
+pub use load::{
+    cross_encoder_from_bert, load_bert, load_cross_encoder, load_weights, save_bert, save_cross_encoder, save_weights, ModelFiles,
+};
 pub use lstm::{LstmEncoder, LstmTower, TwoTowerConfig, TwoTowerLstm};
 pub use tokenizer::{Encoded, TextTokenizer, WordSpan};
 pub use trigram::{Features, TrigramVocab};

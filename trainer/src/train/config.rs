@@ -47,13 +47,17 @@ impl Default for LoopConfig {
     }
 }
 
-/// A model's `[model]` section: it names the model's `[loss]` section and the loop defaults that
-/// suit the model (a BERT fine-tune wants another learning rate than a DSSM trained from scratch).
+/// A model's `[model]` section: it names the model's `[loss]` section, and the loop and loss
+/// defaults that suit the model (a BERT fine-tune wants another learning rate than a DSSM trained from scratch).
 pub trait Settings: Serialize + DeserializeOwned + Default + Clone + PartialEq + std::fmt::Debug {
     type Loss: Serialize + DeserializeOwned + Default + Clone + PartialEq + std::fmt::Debug;
 
     fn loop_defaults() -> LoopConfig {
         LoopConfig::default()
+    }
+
+    fn loss_defaults() -> Self::Loss {
+        Self::Loss::default()
     }
 }
 
@@ -71,7 +75,7 @@ pub struct TrainConfig<M: Settings> {
 
 impl<M: Settings> Default for TrainConfig<M> {
     fn default() -> Self {
-        Self { train: M::loop_defaults(), model: M::default(), loss: M::Loss::default() }
+        Self { train: M::loop_defaults(), model: M::default(), loss: M::loss_defaults() }
     }
 }
 
@@ -104,6 +108,7 @@ fn overlay(base: &mut toml::Table, over: toml::Table) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::train::bi_encoder::BiEncoderSettings;
     use crate::train::cross_encoder::CrossEncoderSettings;
     use crate::train::dssm::DssmSettings;
     use crate::train::lstm::LstmSettings;
@@ -132,5 +137,6 @@ mod tests {
         checked_in_is_default::<DssmSettings>("dssm.toml");
         checked_in_is_default::<LstmSettings>("two-tower.toml");
         checked_in_is_default::<CrossEncoderSettings>("cross-encoder.toml");
+        checked_in_is_default::<BiEncoderSettings>("bi-encoder.toml");
     }
 }

@@ -1,10 +1,12 @@
-//! What the two-tower models (DSSM, LSTM) share: batches of (query, relevant passage) pairs in
-//! a seeded order with sampled negative passages, the loss over a batch's scores, and
-//! validation by searching every passage.
+//! What the two-tower models (DSSM, LSTM) and the BERT bi-encoder share: batches of (query,
+//! relevant passage) pairs in a seeded order with mined hard negatives and sampled negative
+//! passages, the loss over a batch's scores, and validation by searching every passage.
 //!
 //! Each query in a batch is scored against every passage of the batch (the other queries'
 //! positives are its in-batch negatives) and the sampled ones. A passage also relevant to the
 //! query, other than its own positive, is masked out rather than counted as a negative.
+
+use std::collections::HashMap;
 
 use anyhow::Result;
 use burn::nn::loss::CrossEntropyLossConfig;
@@ -15,6 +17,7 @@ use serde::{Deserialize, Serialize};
 
 use super::data::{RelevanceData, Split};
 use super::rng::{EpochOrder, Rng};
+use crate::mine::MinedExample;
 
 /// The `[loss]` section.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -53,6 +56,8 @@ pub struct Batch {
 /// The seeded stream of batches over the training queries' positive pairs.
 pub struct PairBatches {
     pairs: Vec<(usize, u32)>,
+    /// Per pair, mined hard negatives scored with the batch (see [`PairBatches::with_hard_negatives`]).
+    hard: Vec<Vec<u32>>,
     order: EpochOrder,
     seed: u64,
     batch_size: usize,
@@ -73,6 +78,7 @@ impl PairBatches {
         let pairs = data.positive_pairs(&split.train);
         Self {
             order: EpochOrder::new(seed, pairs.len()),
+            hard: vec![Vec::new(); pairs.len()],
             pairs,
             seed,
             batch_size,
@@ -80,6 +86,21 @@ impl PairBatches {
             num_passages: data.passages.len(),
             sampled_negatives,
         }
+    }
+
+    /// Adds up to `per_pair` mined negatives to each pair's batch: those `dowse mine` found for
+    /// the same (query, positive), passages named by id. Lines for pairs not in training are ignored.
+    pub fn with_hard_negatives(mut self, data: &RelevanceData, mined: &[MinedExample], per_pair: usize) -> Self {
+        let query: HashMap<&str, usize> = data.query_ids.iter().enumerate().map(|(i, id)| (id.as_str(), i)).collect();
+        let passage: HashMap<&str, u32> = data.passage_ids.iter().enumerate().map(|(i, id)| (id.as_str(), i as u32)).collect();
+        let pair_index: HashMap<(usize, u32), usize> = self.pairs.iter().enumerate().map(|(i, &pair)| (pair, i)).collect();
+        for example in mined {
+            let key = query.get(example.query_id.as_str()).zip(passage.get(example.positive_id.as_str()));
+            if let Some(&i) = key.and_then(|(&q, &p)| pair_index.get(&(q, p))) {
+                self.hard[i] = example.negative_ids.iter().filter_map(|id| passage.get(id.as_str()).copied()).take(per_pair).collect();
+            }
+        }
+        self
     }
 
     /// Whole steps in one pass over the pairs (at least one when there are any); the order changes each epoch.
@@ -94,10 +115,14 @@ impl PairBatches {
     pub fn batch(&self, epoch: usize, step: usize, micro: usize) -> Batch {
         let order = self.order.of(epoch);
         let first = (step * self.grad_accumulation + micro) * self.batch_size;
-        let pairs: Vec<(usize, u32)> = (first..first + self.batch_size).map(|i| self.pairs[order[i % order.len()]]).collect();
+        let picked: Vec<usize> = (first..first + self.batch_size).map(|i| order[i % order.len()]).collect();
         let mut rng = Rng::at(self.seed, &[epoch as u64, step as u64, micro as u64]);
         let sampled = (0..self.sampled_negatives).map(|_| rng.below(self.num_passages) as u32);
-        Batch { queries: pairs.iter().map(|&(q, _)| q).collect(), passages: pairs.iter().map(|&(_, p)| p).chain(sampled).collect() }
+        let hard = picked.iter().flat_map(|&i| self.hard[i].iter().copied());
+        Batch {
+            queries: picked.iter().map(|&i| self.pairs[i].0).collect(),
+            passages: picked.iter().map(|&i| self.pairs[i].1).chain(hard).chain(sampled).collect(),
+        }
     }
 }
 

@@ -4,8 +4,9 @@
 //! typed TOML settings, [`fit`] is the loop every model shares (checkpoints, resume, early
 //! stopping, metrics log), [`plot`] draws its curves, [`rng`] makes batches reproducible,
 //! [`contrastive`] has the two-tower batches and losses, and one module per model says how it is
-//! built and exported ([`dssm`], [`lstm`], [`cross_encoder`]).
+//! built and exported ([`dssm`], [`lstm`], [`cross_encoder`], [`bi_encoder`]).
 
+pub mod bi_encoder;
 pub mod config;
 pub mod contrastive;
 pub mod cross_encoder;
@@ -39,6 +40,8 @@ pub enum TrainModel {
     TwoTower(TrainCommon),
     /// Cross-encoder reranker: BERT over (query, passage) pairs, from mined hard negatives.
     CrossEncoder(cross_encoder::CrossEncoderArgs),
+    /// BERT bi-encoder fine-tuning (MultipleNegativesRanking, in-batch and mined negatives).
+    BiEncoder(bi_encoder::BiEncoderArgs),
 }
 
 /// What every `dowse train` takes.
@@ -107,6 +110,7 @@ pub fn run(args: &TrainArgs) -> Result<()> {
         TrainModel::Dssm(common) => dssm::run(common),
         TrainModel::TwoTower(common) => lstm::run(common),
         TrainModel::CrossEncoder(args) => cross_encoder::run(args),
+        TrainModel::BiEncoder(args) => bi_encoder::run(args),
     }
 }
 
