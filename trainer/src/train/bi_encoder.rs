@@ -14,7 +14,7 @@ use burn::tensor::backend::{AutodiffBackend, Backend};
 use burn::tensor::Tensor;
 use clap::Args;
 use dowse_core::bundle::ModelBytes;
-use dowse_core::model::{load_bert, save_bert, Bert, BertConfig, Encoded, EncoderConfig, TextEncoder, TextTokenizer};
+use dowse_core::model::{load_bert, pad_batch, save_bert, Bert, BertConfig, Encoded, EncoderConfig, Side, TextEncoder, TextTokenizer};
 use serde::{Deserialize, Serialize};
 
 use super::config::{LoopConfig, Settings, TrainConfig};
@@ -159,8 +159,14 @@ pub struct BiEncoderTask<'a, B: Backend> {
 }
 
 impl<B: Backend> BiEncoderTask<'_, B> {
-    fn embed(&self, model: &Bert<B>, rows: Vec<&Encoded>) -> Tensor<B, 2> {
-        let (ids, types, mask) = dowse_core::model::pad_batch::<B>(&rows, &self.device);
+    /// One network for both sides: only the texts differ.
+    fn vectors(&self, model: &Bert<B>, side: Side, rows: &[usize]) -> Tensor<B, 2> {
+        let texts = match side {
+            Side::Query => &self.queries,
+            Side::Passage => &self.passages,
+        };
+        let rows: Vec<&Encoded> = rows.iter().map(|&i| &texts[i]).collect();
+        let (ids, types, mask) = pad_batch::<B>(&rows, &self.device);
         model.embed(ids, types, mask)
     }
 }
@@ -173,10 +179,8 @@ impl<B: AutodiffBackend> Task<B> for BiEncoderTask<'_, B> {
     }
 
     fn loss(&self, model: &Bert<B>, epoch: usize, step: usize, micro: usize) -> Tensor<B, 1> {
-        let batch = self.batches.batch(epoch, step, micro);
-        let queries = self.embed(model, batch.queries.iter().map(|&q| &self.queries[q]).collect());
-        let passages = self.embed(model, batch.passages.iter().map(|&p| &self.passages[p as usize]).collect());
-        contrastive::loss(queries, passages, &batch, &self.data.relevant, &self.config.loss, &self.device)
+        let embed = |side, rows: &[usize]| self.vectors(model, side, rows);
+        self.batches.loss([epoch, step, micro], &self.data.relevant, &self.config.loss, &self.device, embed)
     }
 
     fn validate(&self, model: &<Bert<B> as AutodiffModule<B>>::InnerModule) -> Result<Option<f64>> {

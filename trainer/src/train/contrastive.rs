@@ -126,6 +126,24 @@ impl PairBatches {
     }
 }
 
+impl PairBatches {
+    /// The loss of the batch at (epoch, step, micro); `embed` turns the indices of queries or
+    /// passages into unit vectors with the model being trained.
+    pub fn loss<B: Backend>(
+        &self,
+        [epoch, step, micro]: [usize; 3],
+        relevant: &[Vec<u32>],
+        config: &LossConfig,
+        device: &B::Device,
+        embed: impl Fn(Side, &[usize]) -> Tensor<B, 2>,
+    ) -> Tensor<B, 1> {
+        let batch = self.batch(epoch, step, micro);
+        let queries = embed(Side::Query, &batch.queries);
+        let passages = embed(Side::Passage, &batch.passages.iter().map(|&p| p as usize).collect::<Vec<_>>());
+        loss(queries, passages, &batch, relevant, config, device)
+    }
+}
+
 /// The loss of a batch from its unit query vectors `[queries, dim]` and passage vectors `[passages, dim]`.
 pub fn loss<B: Backend>(
     queries: Tensor<B, 2>,

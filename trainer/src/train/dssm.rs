@@ -7,7 +7,7 @@ use burn::backend::Autodiff;
 use burn::module::AutodiffModule;
 use burn::tensor::backend::{AutodiffBackend, Backend};
 use burn::tensor::Tensor;
-use dowse_core::model::{feature_batch, save_weights, Dssm, DssmConfig, DssmEncoder, Features, Side, Tower, TrigramVocab};
+use dowse_core::model::{feature_batch, save_weights, Dssm, DssmConfig, DssmEncoder, Features, Side, TrigramVocab};
 use serde::{Deserialize, Serialize};
 
 use super::config::{Settings, TrainConfig};
@@ -124,10 +124,14 @@ impl<'a, B: Backend> DssmTask<'a, B> {
         Self { data, split, batches, query_features, passage_features, vocab, model_config, config, device }
     }
 
-    fn vectors(&self, tower: &Tower<B>, features: &[Features], rows: impl Iterator<Item = usize>) -> Tensor<B, 2> {
-        let rows: Vec<&Features> = rows.map(|i| &features[i]).collect();
+    fn vectors(&self, model: &Dssm<B>, side: Side, rows: &[usize]) -> Tensor<B, 2> {
+        let features = match side {
+            Side::Query => &self.query_features,
+            Side::Passage => &self.passage_features,
+        };
+        let rows: Vec<&Features> = rows.iter().map(|&i| &features[i]).collect();
         let (ids, weights) = feature_batch::<B>(&rows, &self.device);
-        tower.forward(ids, weights)
+        model.tower(side).forward(ids, weights)
     }
 }
 
@@ -139,10 +143,8 @@ impl<B: AutodiffBackend> Task<B> for DssmTask<'_, B> {
     }
 
     fn loss(&self, model: &Dssm<B>, epoch: usize, step: usize, micro: usize) -> Tensor<B, 1> {
-        let batch = self.batches.batch(epoch, step, micro);
-        let queries = self.vectors(model.tower(Side::Query), &self.query_features, batch.queries.iter().copied());
-        let passages = self.vectors(model.tower(Side::Passage), &self.passage_features, batch.passages.iter().map(|&p| p as usize));
-        contrastive::loss(queries, passages, &batch, &self.data.relevant, &self.config.loss, &self.device)
+        let embed = |side, rows: &[usize]| self.vectors(model, side, rows);
+        self.batches.loss([epoch, step, micro], &self.data.relevant, &self.config.loss, &self.device, embed)
     }
 
     fn validate(&self, model: &<Dssm<B> as AutodiffModule<B>>::InnerModule) -> Result<Option<f64>> {

@@ -155,12 +155,12 @@ impl<'a, B: Backend> LstmTask<'a, B> {
         Ok(Self { data, split, batches, queries, passages, tokenizer, tokenizer_json, model_config, config, device })
     }
 
-    fn vectors(&self, model: &TwoTowerLstm<B>, side: Side, rows: impl Iterator<Item = usize>) -> Tensor<B, 2> {
+    fn vectors(&self, model: &TwoTowerLstm<B>, side: Side, rows: &[usize]) -> Tensor<B, 2> {
         let texts = match side {
             Side::Query => &self.queries,
             Side::Passage => &self.passages,
         };
-        let rows: Vec<&Encoded> = rows.map(|i| &texts[i]).collect();
+        let rows: Vec<&Encoded> = rows.iter().map(|&i| &texts[i]).collect();
         let (ids, _, mask) = pad_batch::<B>(&rows, &self.device);
         model.embed(side, ids, mask)
     }
@@ -174,10 +174,8 @@ impl<B: AutodiffBackend> Task<B> for LstmTask<'_, B> {
     }
 
     fn loss(&self, model: &TwoTowerLstm<B>, epoch: usize, step: usize, micro: usize) -> Tensor<B, 1> {
-        let batch = self.batches.batch(epoch, step, micro);
-        let queries = self.vectors(model, Side::Query, batch.queries.iter().copied());
-        let passages = self.vectors(model, Side::Passage, batch.passages.iter().map(|&p| p as usize));
-        contrastive::loss(queries, passages, &batch, &self.data.relevant, &self.config.loss, &self.device)
+        let embed = |side, rows: &[usize]| self.vectors(model, side, rows);
+        self.batches.loss([epoch, step, micro], &self.data.relevant, &self.config.loss, &self.device, embed)
     }
 
     fn validate(&self, model: &<TwoTowerLstm<B> as AutodiffModule<B>>::InnerModule) -> Result<Option<f64>> {
