@@ -4,7 +4,8 @@
 //! The data path: [`index`] reads a corpus (BEIR, JSONL, CSV, SMART or a folder of HTML pages),
 //! cuts it into passages, encodes them, builds the HNSW graph and BM25 index, and [`bundle_io`]
 //! writes the bundle that [`search`], [`eval`], [`serve`] and the browser read. [`train`] makes
-//! the models that path uses, from hard negatives that [`mine`] finds.
+//! the models that path uses, from hard negatives that [`mine`] finds; [`viz`] draws where a
+//! model puts queries and passages.
 
 pub mod atomic;
 pub mod bundle_io;
@@ -18,7 +19,9 @@ pub mod index;
 pub mod mine;
 pub mod model_fetch;
 pub mod model_folder;
+pub mod plot;
 pub mod score;
 pub mod search;
 pub mod serve;
 pub mod train;
+pub mod viz;

@@ -4,7 +4,7 @@ use std::path::PathBuf;
 
 use anyhow::Result;
 use clap::{Parser, Subcommand};
-use dowse_trainer::{eval, index, mine, model_fetch, search, serve, train};
+use dowse_trainer::{eval, index, mine, model_fetch, search, serve, train, viz};
 
 // The encoder allocates and frees large tensors every layer; glibc's malloc returns them to the
 // kernel each time (a third of the CPU time went to page faults), mimalloc keeps and reuses them.
@@ -35,6 +35,8 @@ enum Command {
     Train(train::TrainArgs),
     /// Mine hard negatives for training: BM25 and dense candidates, scored by a teacher, false negatives dropped.
     Mine(mine::MineArgs),
+    /// Plot queries and passages of a collection as a model embeds them (PCA or t-SNE, PNG).
+    Viz(viz::VizArgs),
     /// Evaluate BM25, dense or hybrid retrieval on a BEIR or SMART collection, or through a bundle.
     Eval(eval::EvalArgs),
 }
@@ -76,6 +78,7 @@ fn run(command: Command) -> Result<()> {
         Command::Serve(args) => serve::run(&args),
         Command::Train(args) => train::run(&args),
         Command::Mine(args) => mine::run(&args),
+        Command::Viz(args) => viz::run(&args),
         Command::Eval(args) => eval::run(&args),
     }
 }

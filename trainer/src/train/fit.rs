@@ -21,8 +21,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 use serde::{Deserialize, Serialize};
 
 use super::config::LoopConfig;
-use super::plot;
-use crate::atomic;
+use crate::{atomic, plot};
 
 /// What a model brings to the loop.
 pub trait Task<B: AutodiffBackend> {
@@ -220,7 +219,7 @@ fn save_checkpoint<B: AutodiffBackend, M: AutodiffModule<B>, O: Optimizer<M, B>>
     let files = [("model.bin", weights.as_slice()), ("optimizer.bin", optimizer.as_slice()), ("state.json", state_json.as_slice())];
     atomic::write_folder(&out.join(CHECKPOINT), files)?;
     atomic::write(&metrics_path(out), metrics_csv(&state.log).as_bytes())?;
-    plot::write(&out.join("metrics.png"), &state.log)
+    plot::training_curves(&out.join("metrics.png"), &state.log)
 }
 
 pub fn metrics_path(out: &Path) -> PathBuf {

@@ -2,7 +2,7 @@
 //!
 //! [`data`] reads relevance judgments and splits off validation queries, [`config`] holds the
 //! typed TOML settings, [`fit`] is the loop every model shares (checkpoints, resume, early
-//! stopping, metrics log), [`plot`] draws its curves, [`rng`] makes batches reproducible,
+//! stopping, metrics log, its curves drawn by [`crate::plot`]), [`rng`] makes batches reproducible,
 //! [`contrastive`] has the two-tower batches and losses, and one module per model says how it is
 //! built and exported ([`dssm`], [`lstm`], [`cross_encoder`], [`bi_encoder`]).
 
@@ -14,7 +14,6 @@ pub mod data;
 pub mod dssm;
 pub mod fit;
 pub mod lstm;
-mod plot;
 mod rng;
 
 use std::path::{Path, PathBuf};
