@@ -1,15 +1,52 @@
-//! Encoding many texts with a model folder on any backend, with a progress bar and a throughput line.
+//! Encoding many texts with a model folder on any backend, with a progress bar and a throughput
+//! line; and the encoding flags `dowse eval`, `mine` and `viz` share.
 
 use std::path::Path;
 use std::time::Instant;
 
 use anyhow::{Context, Result};
 use burn::tensor::backend::Backend;
+use clap::Args;
 use dowse_core::model::{Encoder, EncoderConfig, Side};
 use indicatif::{ProgressBar, ProgressStyle};
 
-use crate::device::BackendJob;
+use crate::device::{run_on, BackendJob, Device};
+use crate::embed_cache::{self, Embedded};
 use crate::model_folder;
+use crate::score::ScoreJob;
+
+/// How texts (or pairs) are encoded.
+#[derive(Debug, Clone, Args)]
+pub struct EncodeArgs {
+    #[arg(long, value_enum, default_value_t = Device::Cpu)]
+    pub device: Device,
+    /// Texts (or pairs) per forward pass.
+    #[arg(long, default_value_t = 32)]
+    pub batch_size: usize,
+    /// Tokens per text (or pair), special tokens included.
+    #[arg(long, default_value_t = 256)]
+    pub max_len: usize,
+    /// Re-encode the passages even when cached embeddings exist.
+    #[arg(long)]
+    pub no_cache: bool,
+}
+
+impl EncodeArgs {
+    pub fn config(&self) -> EncoderConfig {
+        EncoderConfig { max_len: self.max_len, batch_size: self.batch_size }
+    }
+
+    /// Query and passage vectors from the model in `model_dir`, passages through the cache.
+    pub fn embed(&self, model_dir: &Path, queries: &[String], passages: &[String]) -> Result<Embedded> {
+        embed_cache::embed(model_dir, self.config(), self.device, queries, passages, !self.no_cache)
+    }
+
+    /// The cross-encoder in `model_dir`'s score of each (query, passage) pair.
+    pub fn score(&self, model_dir: &Path, pairs: &[(&str, &str)]) -> Result<Vec<f32>> {
+        let job = ScoreJob { model_dir, max_len: self.max_len, batch_size: self.batch_size, pairs };
+        run_on(self.device, job)?.with_context(|| format!("scoring with {}", model_dir.display()))
+    }
+}
 
 /// Loads the model in `model_dir` and encodes each list of texts into a row-major matrix.
 pub struct EncodeJob<'a> {

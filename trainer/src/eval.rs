@@ -18,10 +18,9 @@ use dowse_core::text::Analyzer;
 use serde_json::json;
 
 use crate::collection::{self, Collection};
-use crate::device::{run_on, Device};
-use crate::encode::EncodeJob;
-use crate::score::ScoreJob;
-use crate::{atomic, bundle_io, embed_cache, model_folder};
+use crate::device::run_on;
+use crate::encode::{EncodeArgs, EncodeJob};
+use crate::{atomic, bundle_io, model_folder};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum Retriever {
@@ -50,20 +49,11 @@ pub struct EvalArgs {
     /// Write metrics.json and run.trec into this folder.
     #[arg(long)]
     pub out: Option<PathBuf>,
-    #[arg(long, value_enum, default_value_t = Device::Cpu)]
-    pub device: Device,
-    /// Texts per forward pass.
-    #[arg(long, default_value_t = 32)]
-    pub batch_size: usize,
-    /// Tokens per text, special tokens included.
-    #[arg(long, default_value_t = 256)]
-    pub max_len: usize,
+    #[command(flatten)]
+    pub encode: EncodeArgs,
     /// Documents ranked per query (and written to run.trec).
     #[arg(long, default_value_t = 1000)]
     pub depth: usize,
-    /// Re-encode the passages even when cached embeddings exist.
-    #[arg(long)]
-    pub no_cache: bool,
     /// Search this bundle instead of indexing --data's documents: its model, graph, quantized
     /// vectors, BM25 and fusion, exactly as it ships. --data still gives the queries and judgments.
     #[arg(long)]
@@ -173,8 +163,7 @@ fn rerank(run: Run, collection: &Collection, model: &Path, args: &EvalArgs) -> R
         }
     }
     eprintln!("reranking the top {} of {} queries with {}", args.rerank_depth, ranked.len(), model.display());
-    let job = ScoreJob { model_dir: model, max_len: args.max_len, batch_size: args.batch_size, pairs: &pairs };
-    let scores = run_on(args.device, job)?.with_context(|| format!("scoring with {}", model.display()))?;
+    let scores = args.encode.score(model, &pairs)?;
     let mut scores = scores.into_iter();
     Ok(ranked
         .into_iter()
@@ -206,9 +195,9 @@ fn bundle_run(collection: &Collection, dir: &Path, args: &EvalArgs) -> Result<Ru
     );
     let texts: Vec<String> = collection.queries.iter().map(|q| q.text.clone()).collect();
     let vectors = if mode.is_dense() {
-        let config = EncoderConfig { max_len: bundle.manifest.model.max_len, batch_size: args.batch_size };
+        let config = EncoderConfig { max_len: bundle.manifest.model.max_len, batch_size: args.encode.batch_size };
         let job = EncodeJob { model_dir: &dir.join("model"), config, inputs: vec![("queries", Side::Query, texts.as_slice())] };
-        run_on(args.device, job)??.matrices.remove(0)
+        run_on(args.encode.device, job)??.matrices.remove(0)
     } else {
         Vec::new()
     };
@@ -239,10 +228,9 @@ fn bm25_rankings(collection: &Collection, depth: usize) -> Vec<Vec<(u32, f32)>> 
 /// Each query's exact-cosine top `depth`, in query order; passage embeddings come from the cache when possible.
 fn dense_rankings(collection: &Collection, args: &EvalArgs) -> Result<Vec<Vec<(u32, f32)>>> {
     let model_dir = model_folder::resolve(args.model.as_deref())?;
-    let config = EncoderConfig { max_len: args.max_len, batch_size: args.batch_size };
     let passages: Vec<String> = collection.docs.iter().map(|d| d.full_text()).collect();
     let queries: Vec<String> = collection.queries.iter().map(|q| q.text.clone()).collect();
-    let embedded = embed_cache::embed(&model_dir, config, args.device, &queries, &passages, !args.no_cache)?;
+    let embedded = args.encode.embed(&model_dir, &queries, &passages)?;
     let dim = embedded.dim;
     Ok(embedded.queries.chunks_exact(dim).map(|q| top_k_exact(&embedded.passages, dim, q, args.depth)).collect())
 }

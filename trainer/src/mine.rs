@@ -16,13 +16,11 @@ use anyhow::{bail, Context, Result};
 use clap::Args;
 use dowse_core::bm25::{Bm25Index, Bm25Params};
 use dowse_core::dense::{dot, top_k_exact};
-use dowse_core::model::EncoderConfig;
 use dowse_core::text::Analyzer;
 use serde::{Deserialize, Serialize};
 
-use crate::device::{run_on, Device};
-use crate::embed_cache::{self, Embedded};
-use crate::score::ScoreJob;
+use crate::embed_cache::Embedded;
+use crate::encode::EncodeArgs;
 use crate::train::data::RelevanceData;
 use crate::{atomic, model_folder};
 
@@ -56,17 +54,8 @@ pub struct MineArgs {
     /// (scores are cosines for bi-encoders, sigmoid probabilities for cross-encoders).
     #[arg(long, default_value_t = 0.95)]
     pub max_ratio: f32,
-    #[arg(long, value_enum, default_value_t = Device::Cpu)]
-    pub device: Device,
-    /// Texts (or pairs) per forward pass.
-    #[arg(long, default_value_t = 32)]
-    pub batch_size: usize,
-    /// Tokens per text (or pair), special tokens included.
-    #[arg(long, default_value_t = 256)]
-    pub max_len: usize,
-    /// Re-encode the passages even when cached embeddings exist.
-    #[arg(long)]
-    pub no_cache: bool,
+    #[command(flatten)]
+    pub encode: EncodeArgs,
 }
 
 /// One line of a mined file.
@@ -87,7 +76,7 @@ pub fn run(args: &MineArgs) -> Result<()> {
     let data = RelevanceData::read(&args.data, &args.split)?;
     let model_dir = model_folder::resolve(args.model.as_deref())?;
     eprintln!("{}: {} passages, {} judged queries", args.data.display(), data.passages.len(), data.queries.len());
-    let dense = embed_cache::embed(&model_dir, args.encoder(), args.device, &data.queries, &data.passages, !args.no_cache)?;
+    let dense = args.encode.embed(&model_dir, &data.queries, &data.passages)?;
     let candidates = candidates(&data, &dense, args.depth);
     let pairs: Vec<(usize, u32)> =
         (0..data.queries.len()).flat_map(|q| data.relevant[q].iter().chain(&candidates[q]).map(move |&p| (q, p))).collect();
@@ -132,12 +121,6 @@ pub fn run(args: &MineArgs) -> Result<()> {
     );
     println!("{}", args.out.display());
     Ok(())
-}
-
-impl MineArgs {
-    fn encoder(&self) -> EncoderConfig {
-        EncoderConfig { max_len: self.max_len, batch_size: self.batch_size }
-    }
 }
 
 /// Per query, the union of BM25's and the dense model's top `depth`, relevant passages left out, ascending.
@@ -185,12 +168,11 @@ fn teacher_scores(args: &MineArgs, data: &RelevanceData, dense: &Embedded, pairs
     };
     let Some(dir) = &args.teacher else { return Ok(cosines(dense)) };
     if !model_folder::is_cross_encoder(dir)? {
-        let teacher = embed_cache::embed(dir, args.encoder(), args.device, &data.queries, &data.passages, !args.no_cache)?;
+        let teacher = args.encode.embed(dir, &data.queries, &data.passages)?;
         return Ok(cosines(&teacher));
     }
     let texts: Vec<(&str, &str)> = pairs.iter().map(|&(q, p)| (data.queries[q].as_str(), data.passages[p as usize].as_str())).collect();
-    let job = ScoreJob { model_dir: dir, max_len: args.max_len, batch_size: args.batch_size, pairs: &texts };
-    let scores = run_on(args.device, job)?.with_context(|| format!("scoring with {}", dir.display()))?;
+    let scores = args.encode.score(dir, &texts)?;
     Ok(TeacherScores { scores, logits: true })
 }
 

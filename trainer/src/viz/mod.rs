@@ -9,12 +9,11 @@ use std::path::PathBuf;
 
 use anyhow::{bail, Result};
 use clap::{Args, ValueEnum};
-use dowse_core::model::EncoderConfig;
 use dowse_core::projection::Projection;
 
-use crate::device::Device;
+use crate::encode::EncodeArgs;
 use crate::plot::{self, PointGroup};
-use crate::{collection, embed_cache, model_folder};
+use crate::{collection, model_folder};
 use tsne::TsneConfig;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -50,17 +49,8 @@ pub struct VizArgs {
     /// t-SNE's gradient steps.
     #[arg(long, default_value_t = TsneConfig::default().iterations)]
     pub iterations: usize,
-    #[arg(long, value_enum, default_value_t = Device::Cpu)]
-    pub device: Device,
-    /// Texts per forward pass.
-    #[arg(long, default_value_t = 32)]
-    pub batch_size: usize,
-    /// Tokens per text, special tokens included.
-    #[arg(long, default_value_t = 256)]
-    pub max_len: usize,
-    /// Re-encode the passages even when cached embeddings exist.
-    #[arg(long)]
-    pub no_cache: bool,
+    #[command(flatten)]
+    pub encode: EncodeArgs,
 }
 
 pub fn run(args: &VizArgs) -> Result<()> {
@@ -79,8 +69,7 @@ pub fn run(args: &VizArgs) -> Result<()> {
         queries.extend(judged.into_iter().map(|q| q.text));
     }
     let passages: Vec<String> = docs.iter().map(|d| d.full_text()).collect();
-    let config = EncoderConfig { max_len: args.max_len, batch_size: args.batch_size };
-    let embedded = embed_cache::embed(&model_dir, config, args.device, &queries, &passages, !args.no_cache)?;
+    let embedded = args.encode.embed(&model_dir, &queries, &passages)?;
     let dim = embedded.dim;
     let step = passages.len().div_ceil(args.passages.max(1));
     let sample: Vec<usize> = if args.passages == 0 { Vec::new() } else { (0..passages.len()).step_by(step).collect() };
