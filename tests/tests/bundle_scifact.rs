@@ -34,8 +34,9 @@ fn graph_search_and_quantization_on_scifact() {
     let encoder = TextEncoder::<burn_ndarray::NdArray>::load(model_bytes.files(), EncoderConfig::default(), &device).unwrap();
     let query_matrix = encoder.encode(&texts, |_| {}).unwrap();
 
-    // The graph: our searcher against exact search and against hnsw_rs on the same graph.
-    let config = GraphConfig::default();
+    // The graph: our searcher against exact search and against hnsw_rs on the same graph, built
+    // one point at a time so that every run compares on the same graph.
+    let config = GraphConfig { reproducible: true, ..GraphConfig::default() };
     let hnsw_rs_graph = graph::build(&matrix, dim, &config);
     let exported = graph::export(&hnsw_rs_graph);
     let (mut ours_recall, mut same) = (0.0, 0);

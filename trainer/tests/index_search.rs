@@ -1,6 +1,6 @@
 //! `dowse index`, `dowse search` and `dowse eval --bundle` end to end: a static site of HTML pages
 //! (sections link to their anchors), JSONL and CSV inputs, a SMART collection evaluated through
-//! its bundle, and clear errors for bad input.
+//! its bundle, reproducible builds, and clear errors for bad input.
 
 use std::path::Path;
 use std::process::{Command, Output};
@@ -130,6 +130,26 @@ fn eval_through_a_bundle_matches_eval_of_the_collection() {
         // graph search at the default ef finds the exact neighbours on 82 passages.
         assert!((through_bundle - direct).abs() < 1e-3, "{retriever}: bundle {through_bundle}, direct {direct}");
     }
+}
+
+#[test]
+fn reproducible_indexing_gives_byte_identical_bundles() {
+    let dir = tempfile::tempdir().unwrap();
+    let files = |name: &str| -> Vec<(String, Vec<u8>)> {
+        let bundle = dir.path().join(name);
+        assert!(index(&data("adi"), &bundle, &["--reproducible"]).status.success());
+        let mut files: Vec<_> = std::fs::read_dir(&bundle)
+            .unwrap()
+            .map(|entry| entry.unwrap().path())
+            .filter(|path| path.is_file())
+            .map(|path| (path.file_name().unwrap().to_string_lossy().into_owned(), std::fs::read(&path).unwrap()))
+            .collect();
+        files.sort();
+        files
+    };
+    let (first, second) = (files("first"), files("second"));
+    assert!(first.iter().any(|(name, _)| name == "graph.bin"));
+    assert!(first == second, "two builds of one corpus differ");
 }
 
 #[test]

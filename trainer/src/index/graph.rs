@@ -1,5 +1,5 @@
-//! Building the HNSW graph with hnsw_rs (parallel insertion) and exporting it into the bundle's
-//! graph section, which dowse-core searches natively and in the browser.
+//! Building the HNSW graph with hnsw_rs and exporting it into the bundle's graph section, which
+//! dowse-core searches natively and in the browser.
 
 use dowse_core::dense::dot;
 use dowse_core::hnsw::HnswGraph;
@@ -30,11 +30,15 @@ pub struct GraphConfig {
     pub ef_construction: usize,
     /// Default beam width while searching.
     pub ef_search: usize,
+    /// Insert the points one at a time in row order, so the same vectors always give the same
+    /// graph. Parallel insertion is faster on many cores, but its graph (and so the bundle's
+    /// bytes) depends on thread timing.
+    pub reproducible: bool,
 }
 
 impl Default for GraphConfig {
     fn default() -> Self {
-        Self { m: 16, ef_construction: 200, ef_search: 64 }
+        Self { m: 16, ef_construction: 200, ef_search: 64, reproducible: false }
     }
 }
 
@@ -42,7 +46,11 @@ impl Default for GraphConfig {
 pub fn build<'a>(matrix: &'a [f32], dim: usize, config: &GraphConfig) -> Hnsw<'a, f32, UnitDot> {
     let rows: Vec<(&[f32], usize)> = matrix.chunks_exact(dim).enumerate().map(|(i, row)| (row, i)).collect();
     let hnsw = Hnsw::new(config.m, rows.len(), MAX_LAYERS, config.ef_construction, UnitDot);
-    hnsw.parallel_insert_slice(&rows);
+    if config.reproducible {
+        rows.iter().for_each(|&row| hnsw.insert_slice(row));
+    } else {
+        hnsw.parallel_insert_slice(&rows);
+    }
     hnsw
 }
 
@@ -82,18 +90,29 @@ pub fn export(hnsw: &Hnsw<'_, f32, UnitDot>) -> HnswGraph {
 mod tests {
     use super::*;
 
-    #[test]
-    fn exports_every_node_and_a_top_layer_entry() {
-        let dim = 8;
+    /// 500 deterministic unit rows of `dim` dimensions.
+    fn unit_rows(dim: usize) -> Vec<f32> {
         let mut matrix: Vec<f32> = (0..500 * dim).map(|i| ((i * 37 % 101) as f32 - 50.0) / 50.0).collect();
         for row in matrix.chunks_exact_mut(dim) {
             let norm = row.iter().map(|v| v * v).sum::<f32>().sqrt();
             row.iter_mut().for_each(|v| *v /= norm);
         }
-        let hnsw = build(&matrix, dim, &GraphConfig::default());
-        let graph = export(&hnsw);
+        matrix
+    }
+
+    #[test]
+    fn exports_every_node_and_a_top_layer_entry() {
+        let matrix = unit_rows(8);
+        let graph = export(&build(&matrix, 8, &GraphConfig::default()));
         assert_eq!(graph.num_nodes(), 500);
         assert!(!graph.layers()[0].neighbours(7).is_empty());
         assert_eq!(HnswGraph::from_bytes(&graph.to_bytes()).unwrap(), graph);
+    }
+
+    #[test]
+    fn reproducible_builds_give_the_same_graph() {
+        let matrix = unit_rows(8);
+        let config = GraphConfig { reproducible: true, ..GraphConfig::default() };
+        assert_eq!(export(&build(&matrix, 8, &config)), export(&build(&matrix, 8, &config)));
     }
 }

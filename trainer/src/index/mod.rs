@@ -52,6 +52,11 @@ pub struct IndexArgs {
     /// Default HNSW beam width for searches of this bundle.
     #[arg(long, default_value_t = GraphConfig::default().ef_search)]
     pub ef_search: usize,
+    /// Build the HNSW graph one point at a time, so the same input always gives a byte-identical
+    /// bundle (browsers keep their cached files); parallel insertion is faster on many cores but
+    /// its graph depends on thread timing.
+    #[arg(long)]
+    pub reproducible: bool,
     /// Word pieces per passage, title and special tokens included (the encoder reads no more).
     #[arg(long, default_value_t = ChunkConfig::default().max_tokens)]
     pub max_tokens: usize,
@@ -132,7 +137,8 @@ pub fn build(prepared: Prepared, args: &IndexArgs) -> Bundle {
 
     let step = Instant::now();
     let vectors = VectorStore::quantize(&matrix, dim, args.quant);
-    let graph_config = GraphConfig { m: args.m, ef_construction: args.ef_construction, ef_search: args.ef_search };
+    let graph_config =
+        GraphConfig { m: args.m, ef_construction: args.ef_construction, ef_search: args.ef_search, reproducible: args.reproducible };
     let spinner = ProgressBar::new_spinner().with_message(format!("building the HNSW graph over {} vectors", texts.len()));
     spinner.enable_steady_tick(std::time::Duration::from_millis(200));
     let graph = graph::export(&graph::build(&matrix, dim, &graph_config));
