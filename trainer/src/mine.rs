@@ -21,17 +21,13 @@ use serde::{Deserialize, Serialize};
 
 use crate::embed_cache::Embedded;
 use crate::encode::EncodeArgs;
-use crate::train::data::RelevanceData;
+use crate::train::data::{JudgmentArgs, RelevanceData};
 use crate::{atomic, model_folder};
 
 #[derive(Debug, Args)]
 pub struct MineArgs {
-    /// Judgments: a BEIR or SMART collection folder, or a CSV with query, passage and label columns.
-    #[arg(long)]
-    pub data: PathBuf,
-    /// Which qrels of a BEIR folder to mine for.
-    #[arg(long, default_value = "train")]
-    pub split: String,
+    #[command(flatten)]
+    pub judgments: JudgmentArgs,
     /// The JSONL file to write.
     #[arg(long)]
     pub out: PathBuf,
@@ -73,9 +69,9 @@ pub struct MinedExample {
 }
 
 pub fn run(args: &MineArgs) -> Result<()> {
-    let data = RelevanceData::read(&args.data, &args.split)?;
+    let data = args.judgments.read()?;
     let model_dir = model_folder::resolve(args.model.as_deref())?;
-    eprintln!("{}: {} passages, {} judged queries", args.data.display(), data.passages.len(), data.queries.len());
+    eprintln!("{}: {} passages, {} judged queries", args.judgments.data.display(), data.passages.len(), data.queries.len());
     let dense = args.encode.embed(&model_dir, &data.queries, &data.passages)?;
     let candidates = candidates(&data, &dense, args.depth);
     let pairs: Vec<(usize, u32)> =

@@ -73,8 +73,12 @@ impl<B: Backend> CrossEncoder<B> {
 
     /// The relevance score of each `(query, passage)` pair, higher is more relevant.
     pub fn score(&self, pairs: &[(&str, &str)]) -> Result<Vec<f32>, ModelError> {
-        let encoded = self.tokenizer.encode_pairs(pairs)?;
-        let mut scores = Vec::with_capacity(pairs.len());
+        self.score_encoded(&self.tokenizer.encode_pairs(pairs)?)
+    }
+
+    /// [`CrossEncoder::score`] for pairs already tokenized with this reranker's tokenizer.
+    pub fn score_encoded(&self, encoded: &[Encoded]) -> Result<Vec<f32>, ModelError> {
+        let mut scores = Vec::with_capacity(encoded.len());
         for batch in encoded.chunks(self.batch_size) {
             let logits = self.logits(batch).into_data().to_vec::<f32>().map_err(|e| ModelError::Read(format!("{e:?}")))?;
             scores.extend(logits.chunks_exact(self.labels).map(|l| if self.labels == 1 { l[0] } else { l[1] - l[0] }));

@@ -14,11 +14,11 @@ use burn::tensor::backend::{AutodiffBackend, Backend};
 use burn::tensor::Tensor;
 use clap::Args;
 use dowse_core::bundle::ModelBytes;
-use dowse_core::model::{load_bert, pad_batch, save_bert, Bert, BertConfig, Encoded, EncoderConfig, Side, TextEncoder, TextTokenizer};
+use dowse_core::model::{load_bert, save_bert, Bert, BertConfig, EncoderConfig, Side, TextEncoder, TextTokenizer};
 use serde::{Deserialize, Serialize};
 
 use super::config::{LoopConfig, Settings, TrainConfig};
-use super::contrastive::{self, LossConfig, PairBatches};
+use super::contrastive::{self, LossConfig, PairBatches, TokenizedSides};
 use super::data::{RelevanceData, Split};
 use super::fit::{fit, Outcome, Task};
 use super::TrainCommon;
@@ -88,7 +88,7 @@ pub fn run(args: &BiEncoderArgs) -> Result<()> {
     };
     eprintln!(
         "{}: {} passages, {} training and {} validation queries, {} mined lines; starting from {}",
-        common.data.display(),
+        common.judgments.data.display(),
         data.passages.len(),
         split.train.len(),
         split.validation.len(),
@@ -122,15 +122,13 @@ impl BackendJob for BiEncoderJob<'_> {
         let model = load_bert::<Autodiff<B>>(&bert, &self.base.weights, &device)?;
         let max_len = self.config.model.max_len.min(bert.max_position_embeddings);
         let tokenizer = TextTokenizer::from_bytes(&self.base.tokenizer, max_len).context("the base model's tokenizer")?;
-        let queries = tokenizer.encode(&self.data.queries.iter().map(String::as_str).collect::<Vec<_>>())?;
-        let passages = tokenizer.encode(&self.data.passages.iter().map(String::as_str).collect::<Vec<_>>())?;
+        let texts = TokenizedSides::new(&self.data, &tokenizer)?;
         let encoder = EncoderConfig { max_len, batch_size: self.config.model.encode_batch_size };
         let task = BiEncoderTask {
             data: self.data,
             split: self.split,
             batches: self.batches,
-            queries,
-            passages,
+            texts,
             tokenizer,
             bert,
             encoder,
@@ -147,9 +145,7 @@ pub struct BiEncoderTask<'a, B: Backend> {
     data: RelevanceData,
     split: Split,
     batches: PairBatches,
-    /// Every query and passage, tokenized once.
-    queries: Vec<Encoded>,
-    passages: Vec<Encoded>,
+    texts: TokenizedSides,
     tokenizer: TextTokenizer,
     bert: BertConfig,
     encoder: EncoderConfig,
@@ -161,12 +157,7 @@ pub struct BiEncoderTask<'a, B: Backend> {
 impl<B: Backend> BiEncoderTask<'_, B> {
     /// One network for both sides: only the texts differ.
     fn vectors(&self, model: &Bert<B>, side: Side, rows: &[usize]) -> Tensor<B, 2> {
-        let texts = match side {
-            Side::Query => &self.queries,
-            Side::Passage => &self.passages,
-        };
-        let rows: Vec<&Encoded> = rows.iter().map(|&i| &texts[i]).collect();
-        let (ids, types, mask) = pad_batch::<B>(&rows, &self.device);
+        let (ids, types, mask) = self.texts.batch::<B>(side, rows, &self.device);
         model.embed(ids, types, mask)
     }
 }

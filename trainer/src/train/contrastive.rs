@@ -1,6 +1,7 @@
 //! What the two-tower models (DSSM, LSTM) and the BERT bi-encoder share: batches of (query,
 //! relevant passage) pairs in a seeded order with mined hard negatives and sampled negative
-//! passages, the loss over a batch's scores, and validation by searching every passage.
+//! passages, the texts tokenized once for the word-piece models, the loss over a batch's scores,
+//! and validation by searching every passage.
 //!
 //! Each query in a batch is scored against every passage of the batch (the other queries'
 //! positives are its in-batch negatives) and the sampled ones. A passage also relevant to the
@@ -12,7 +13,7 @@ use anyhow::Result;
 use burn::nn::loss::CrossEntropyLossConfig;
 use burn::tensor::backend::Backend;
 use burn::tensor::{Int, Tensor, TensorData};
-use dowse_core::model::Side;
+use dowse_core::model::{pad_batch, Encoded, Side, TextTokenizer};
 use serde::{Deserialize, Serialize};
 
 use super::data::{RelevanceData, Split};
@@ -141,6 +142,33 @@ impl PairBatches {
         let queries = embed(Side::Query, &batch.queries);
         let passages = embed(Side::Passage, &batch.passages.iter().map(|&p| p as usize).collect::<Vec<_>>());
         loss(queries, passages, &batch, relevant, config, device)
+    }
+}
+
+/// Every query and passage of the data in word pieces, tokenized once for all epochs.
+pub struct TokenizedSides {
+    queries: Vec<Encoded>,
+    passages: Vec<Encoded>,
+}
+
+impl TokenizedSides {
+    pub fn new(data: &RelevanceData, tokenizer: &TextTokenizer) -> Result<Self> {
+        let encode = |texts: &[String]| tokenizer.encode(&texts.iter().map(String::as_str).collect::<Vec<_>>());
+        Ok(Self { queries: encode(&data.queries)?, passages: encode(&data.passages)? })
+    }
+
+    /// `(ids, token types, mask)` of the given rows of one side, padded to the longest.
+    pub fn batch<B: Backend>(
+        &self,
+        side: Side,
+        rows: &[usize],
+        device: &B::Device,
+    ) -> (Tensor<B, 2, Int>, Tensor<B, 2, Int>, Tensor<B, 2>) {
+        let texts = match side {
+            Side::Query => &self.queries,
+            Side::Passage => &self.passages,
+        };
+        pad_batch::<B>(&rows.iter().map(|&i| &texts[i]).collect::<Vec<_>>(), device)
     }
 }
 

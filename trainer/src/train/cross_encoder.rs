@@ -105,14 +105,14 @@ pub fn run(args: &CrossEncoderArgs) -> Result<()> {
     let examples: Vec<MinedExample> =
         read_mined(&args.negatives)?.into_iter().filter(|e| !held_out.contains(e.query_id.as_str())).collect();
     if examples.is_empty() {
-        bail!("{}: no mined example is for a training query of {}", args.negatives.display(), common.data.display());
+        bail!("{}: no mined example is for a training query of {}", args.negatives.display(), common.judgments.data.display());
     }
     let base_dir = model_folder::resolve(common.base.as_deref())?;
     let base = model_folder::read(&base_dir)?;
     let from_cross_encoder = model_folder::is_cross_encoder(&base_dir)?;
     eprintln!(
         "{}: {} passages, {} training groups (1 positive + {} negatives), {} validation queries; starting from {} ({})",
-        common.data.display(),
+        common.judgments.data.display(),
         data.passages.len(),
         examples.len(),
         config.model.negatives,
@@ -164,8 +164,9 @@ pub struct CrossEncoderTask<'a, B: Backend> {
     /// Per example, its tokenized pairs: the positive's, then each negative's.
     groups: Vec<Vec<Encoded>>,
     order: EpochOrder,
-    /// Per validation query, BM25's candidates.
+    /// Per validation query, BM25's candidates and their tokenized (query, candidate) pairs.
     candidates: Vec<Vec<u32>>,
+    candidate_pairs: Vec<Vec<Encoded>>,
     tokenizer: TextTokenizer,
     base: ModelBytes,
     config: &'a TrainConfig<CrossEncoderSettings>,
@@ -185,13 +186,18 @@ impl<'a, B: Backend> CrossEncoderTask<'a, B> {
         let groups = groups(&data, examples, &tokenizer, config.model.negatives, config.train.seed)?;
         let analyzer = Analyzer::default();
         let bm25 = Bm25Index::build(Bm25Params::default(), data.passages.iter().map(|p| analyzer.analyze(p)));
-        let candidates = split
-            .validation
-            .iter()
-            .map(|&q| bm25.search(&analyzer.analyze(&data.queries[q]), config.model.validation_depth).into_iter().map(|(p, _)| p).collect())
-            .collect();
+        let mut candidates: Vec<Vec<u32>> = Vec::with_capacity(split.validation.len());
+        let mut candidate_pairs = Vec::with_capacity(split.validation.len());
+        for &q in &split.validation {
+            let query = data.queries[q].as_str();
+            let found: Vec<u32> =
+                bm25.search(&analyzer.analyze(query), config.model.validation_depth).into_iter().map(|(p, _)| p).collect();
+            let pairs: Vec<(&str, &str)> = found.iter().map(|&p| (query, data.passages[p as usize].as_str())).collect();
+            candidate_pairs.push(tokenizer.encode_pairs(&pairs)?);
+            candidates.push(found);
+        }
         let order = EpochOrder::new(config.train.seed, groups.len());
-        Ok(Self { data, split, groups, order, candidates, tokenizer, base, config, device })
+        Ok(Self { data, split, groups, order, candidates, candidate_pairs, tokenizer, base, config, device })
     }
 }
 
@@ -261,11 +267,8 @@ impl<B: AutodiffBackend> Task<B> for CrossEncoderTask<'_, B> {
         }
         let reranker = CrossEncoder::new(model.clone(), self.tokenizer.clone(), self.config.model.score_batch_size, &self.device);
         let mut rankings = Vec::with_capacity(self.candidates.len());
-        for (&q, candidates) in self.split.validation.iter().zip(&self.candidates) {
-            let pairs: Vec<(&str, &str)> =
-                candidates.iter().map(|&p| (self.data.queries[q].as_str(), self.data.passages[p as usize].as_str())).collect();
-            let scores = reranker.score(&pairs)?;
-            rankings.push(candidates.iter().copied().zip(scores).collect());
+        for (candidates, pairs) in self.candidates.iter().zip(&self.candidate_pairs) {
+            rankings.push(candidates.iter().copied().zip(reranker.score_encoded(pairs)?).collect());
         }
         Ok(Some(self.data.ndcg_at_10_of(&self.split.validation, &rankings)))
     }

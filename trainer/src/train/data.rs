@@ -4,15 +4,33 @@
 //! `query,passage,label` rows (label > 0 is relevant; the CSV's passages are the corpus).
 
 use std::collections::HashMap;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
+use clap::Args;
 use dowse_core::corpus::{read_labeled_pairs, Qrels, Run};
 use dowse_core::metrics::{evaluate, Metric};
 use dowse_core::topk::top_k;
 
 use super::rng::Rng;
 use crate::collection;
+
+/// `--data PATH [--split train]`: the judgments a command learns from (`dowse train`, `dowse mine`).
+#[derive(Debug, Args)]
+pub struct JudgmentArgs {
+    /// Judgments: a BEIR or SMART collection folder, or a CSV with query, passage and label columns.
+    #[arg(long)]
+    pub data: PathBuf,
+    /// Which qrels of a BEIR folder to use.
+    #[arg(long, default_value = "train")]
+    pub split: String,
+}
+
+impl JudgmentArgs {
+    pub fn read(&self) -> Result<RelevanceData> {
+        RelevanceData::read(&self.data, &self.split)
+    }
+}
 
 /// Queries and passages by index, with the relevant passages of each query.
 pub struct RelevanceData {

@@ -55,7 +55,7 @@ pub fn run(args: &TrainCommon) -> Result<()> {
     );
     eprintln!(
         "{}: {} passages, {} training and {} validation queries, {} trigrams",
-        args.data.display(),
+        args.judgments.data.display(),
         data.passages.len(),
         split.train.len(),
         split.validation.len(),

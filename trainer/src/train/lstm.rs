@@ -10,11 +10,11 @@ use burn::backend::Autodiff;
 use burn::module::AutodiffModule;
 use burn::tensor::backend::{AutodiffBackend, Backend};
 use burn::tensor::{Tensor, TensorData};
-use dowse_core::model::{pad_batch, save_weights, Encoded, LstmEncoder, Side, TextTokenizer, TwoTowerConfig, TwoTowerLstm};
+use dowse_core::model::{save_weights, LstmEncoder, Side, TextTokenizer, TwoTowerConfig, TwoTowerLstm};
 use serde::{Deserialize, Serialize};
 
 use super::config::{Settings, TrainConfig};
-use super::contrastive::{self, LossConfig, PairBatches};
+use super::contrastive::{self, LossConfig, PairBatches, TokenizedSides};
 use super::data::{RelevanceData, Split};
 use super::fit::{fit, Outcome, Task};
 use super::TrainCommon;
@@ -69,7 +69,7 @@ pub fn run(args: &TrainCommon) -> Result<()> {
     };
     eprintln!(
         "{}: {} passages, {} training and {} validation queries; word pieces of {}{}",
-        args.data.display(),
+        args.judgments.data.display(),
         data.passages.len(),
         split.train.len(),
         split.validation.len(),
@@ -128,8 +128,7 @@ pub struct LstmTask<'a, B: Backend> {
     data: RelevanceData,
     split: Split,
     batches: PairBatches,
-    queries: Vec<Encoded>,
-    passages: Vec<Encoded>,
+    texts: TokenizedSides,
     tokenizer: TextTokenizer,
     tokenizer_json: Vec<u8>,
     model_config: TwoTowerConfig,
@@ -147,21 +146,14 @@ impl<'a, B: Backend> LstmTask<'a, B> {
         config: &'a TrainConfig<LstmSettings>,
         device: B::Device,
     ) -> Result<Self> {
-        let texts =
-            |list: &[String]| -> Result<Vec<Encoded>> { Ok(tokenizer.encode(&list.iter().map(String::as_str).collect::<Vec<_>>())?) };
-        let (queries, passages) = (texts(&data.queries)?, texts(&data.passages)?);
+        let texts = TokenizedSides::new(&data, &tokenizer)?;
         let train = &config.train;
         let batches = PairBatches::new(&data, &split, train.seed, train.batch_size, train.grad_accumulation, config.loss.sampled_negatives);
-        Ok(Self { data, split, batches, queries, passages, tokenizer, tokenizer_json, model_config, config, device })
+        Ok(Self { data, split, batches, texts, tokenizer, tokenizer_json, model_config, config, device })
     }
 
     fn vectors(&self, model: &TwoTowerLstm<B>, side: Side, rows: &[usize]) -> Tensor<B, 2> {
-        let texts = match side {
-            Side::Query => &self.queries,
-            Side::Passage => &self.passages,
-        };
-        let rows: Vec<&Encoded> = rows.iter().map(|&i| &texts[i]).collect();
-        let (ids, _, mask) = pad_batch::<B>(&rows, &self.device);
+        let (ids, _, mask) = self.texts.batch::<B>(side, rows, &self.device);
         model.embed(side, ids, mask)
     }
 }

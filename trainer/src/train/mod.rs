@@ -21,7 +21,7 @@ use std::path::{Path, PathBuf};
 use anyhow::Result;
 use clap::{Args, Subcommand};
 use config::{Settings, TrainConfig};
-use data::{RelevanceData, Split};
+use data::{JudgmentArgs, RelevanceData, Split};
 
 use crate::device::Device;
 
@@ -46,12 +46,8 @@ pub enum TrainModel {
 /// What every `dowse train` takes.
 #[derive(Debug, Args)]
 pub struct TrainCommon {
-    /// Training judgments: a BEIR or SMART collection folder, or a CSV with query, passage and label columns.
-    #[arg(long)]
-    pub data: PathBuf,
-    /// Which qrels of a BEIR folder to train on.
-    #[arg(long, default_value = "train")]
-    pub split: String,
+    #[command(flatten)]
+    pub judgments: JudgmentArgs,
     /// Output folder: the best model (a model folder), metrics.csv, metrics.png and the checkpoint.
     #[arg(long)]
     pub out: PathBuf,
@@ -87,7 +83,7 @@ impl TrainCommon {
 
     /// The judgments and their training / validation split.
     fn data<M: Settings>(&self, config: &TrainConfig<M>) -> Result<(RelevanceData, Split)> {
-        let data = RelevanceData::read(&self.data, &self.split)?;
+        let data = self.judgments.read()?;
         let split = data::split(data.queries.len(), config.train.validation_fraction, config.train.seed);
         Ok((data, split))
     }
