@@ -1,11 +1,11 @@
 //! BERT in Burn, generic over the backend: embeddings, post-norm transformer layers with
 //! exact (erf) GELU, and masked mean pooling into L2-normalised sentence vectors.
 
-use burn::module::Module;
+use burn::module::{Module, Param};
 use burn::nn::{Embedding, EmbeddingConfig, LayerNorm, LayerNormConfig, Linear, LinearConfig};
 use burn::tensor::activation::{gelu, softmax};
 use burn::tensor::backend::Backend;
-use burn::tensor::{Int, Tensor};
+use burn::tensor::{Int, Tensor, TensorData};
 
 use super::pooling::{masked_mean, unit_rows};
 use super::BertConfig;
@@ -84,6 +84,23 @@ impl<B: Backend> Bert<B> {
             x = layer.forward(x, bias.clone(), [batch, seq], self.num_heads);
         }
         x.reshape([batch, seq, hidden])
+    }
+
+    /// A smaller BERT: this one's `layers` (indices, in the order given) over the rows `vocab` of
+    /// its word-piece table (new id `i` is old id `vocab[i]`; every row when `None`). How a
+    /// distilled student starts from its teacher.
+    pub fn shrink(self, layers: &[usize], vocab: Option<&[u32]>) -> Self {
+        let Self { mut embeddings, layers: all, num_heads } = self;
+        if let Some(rows) = vocab {
+            let table = embeddings.word.weight.val();
+            let rows = Tensor::<B, 1, Int>::from_data(
+                TensorData::new(rows.iter().map(|&r| i64::from(r)).collect(), [rows.len()]),
+                &table.device(),
+            );
+            embeddings.word.weight = Param::from_tensor(table.select(0, rows).detach());
+        }
+        let layers = layers.iter().map(|&i| all[i].clone()).collect();
+        Self { embeddings, layers, num_heads }
     }
 
     /// Mean of the token states under the mask, scaled to unit length: `[batch, hidden]`.

@@ -1,11 +1,13 @@
 //! Loads a Hugging Face BERT checkpoint (config.json + model.safetensors) into [`Bert`]
 //! through burn-store: keys remapped from Hugging Face names to this crate's module paths,
 //! Linear weights transposed from PyTorch's [out, in] by burn-store's PyTorch adapter; and
-//! dowse's own models (the DSSM), saved and loaded under their Burn module paths.
+//! dowse's own models (the DSSM), saved and loaded under their Burn module paths. Every loader
+//! also reads int8 files (see [`super::int8`]).
 
 use burn::tensor::backend::Backend;
 use burn_store::{BurnToPyTorchAdapter, KeyRemapper, ModuleSnapshot, PyTorchToBurnAdapter, SafetensorsStore};
 
+use super::int8::dequantize_int8;
 use super::{Bert, BertConfig, CrossEncoderModel, ModelError};
 
 /// The three files of a Hugging Face model folder, as bytes.
@@ -79,7 +81,7 @@ pub fn cross_encoder_from_bert<B: Backend>(
     let mut model = CrossEncoderModel::new(config, device);
     let remapper =
         KeyRemapper::from_pattern_iter(KEY_MAP.iter().chain(CROSS_ENCODER_KEY_MAP).copied()).expect("key map patterns are valid regexes");
-    let mut store = SafetensorsStore::from_bytes(Some(weights.to_vec()))
+    let mut store = SafetensorsStore::from_bytes(Some(dequantize_int8(weights)?.into_owned()))
         .remap(remapper)
         .with_from_adapter(PyTorchToBurnAdapter)
         .allow_partial(true)
@@ -127,7 +129,7 @@ fn save_hugging_face<B: Backend, M: ModuleSnapshot<B>>(
 
 /// Loads every parameter of `model` from safetensors that dowse wrote (module paths as names).
 pub fn load_weights<B: Backend, M: ModuleSnapshot<B>>(model: &mut M, weights: &[u8]) -> Result<(), ModelError> {
-    let mut store = SafetensorsStore::from_bytes(Some(weights.to_vec())).allow_partial(false).validate(true);
+    let mut store = SafetensorsStore::from_bytes(Some(dequantize_int8(weights)?.into_owned())).allow_partial(false).validate(true);
     model.load_from(&mut store).map(|_| ()).map_err(|e| ModelError::Weights(e.to_string()))
 }
 
@@ -147,7 +149,7 @@ fn fill<B: Backend, M: ModuleSnapshot<B>>(
     patterns: impl Iterator<Item = &'static (&'static str, &'static str)>,
 ) -> Result<(), ModelError> {
     let remapper = KeyRemapper::from_pattern_iter(patterns.copied()).expect("key map patterns are valid regexes");
-    let mut store = SafetensorsStore::from_bytes(Some(weights.to_vec()))
+    let mut store = SafetensorsStore::from_bytes(Some(dequantize_int8(weights)?.into_owned()))
         .remap(remapper)
         .with_from_adapter(PyTorchToBurnAdapter)
         .allow_partial(false)

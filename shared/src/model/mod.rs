@@ -1,7 +1,7 @@
 //! The models: the BERT text encoder (configuration, the network in Burn, weight loading,
 //! tokenization, the encoder that turns texts into unit-length vectors), the cross-encoder that
 //! scores pairs, the DSSM with its letter-trigram vocabulary, the two-tower LSTM, and
-//! [`Encoder`], any of them.
+//! [`Encoder`], any of them; weights in f32 or int8 safetensors.
 
 mod batch;
 mod bert;
@@ -11,6 +11,7 @@ mod dssm;
 mod encoder;
 mod encoders;
 mod error;
+mod int8;
 mod load;
 mod lstm;
 mod pooling;
@@ -25,6 +26,7 @@ pub use dssm::{feature_batch, Dssm, DssmConfig, DssmEncoder, Tower};
 pub use encoder::{EncoderConfig, TextEncoder};
 pub use encoders::{Encoder, EncoderKind, Side};
 pub use error::ModelError;
+pub use int8::{dequantize_int8, quantize_int8};
 pub use load::{
     cross_encoder_from_bert, load_bert, load_cross_encoder, load_weights, save_bert, save_cross_encoder, save_weights, ModelFiles,
 };
