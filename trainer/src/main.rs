@@ -33,6 +33,8 @@ enum Command {
     Serve(serve::ServeArgs),
     /// Train a retrieval model (DSSM, two-tower LSTM) from relevance judgments.
     Train(train::TrainArgs),
+    /// Distill a small bi-encoder student from a teacher bi-encoder and a cross-encoder's scores.
+    Distill(train::distill::DistillArgs),
     /// Mine hard negatives for training: BM25 and dense candidates, scored by a teacher, false negatives dropped.
     Mine(mine::MineArgs),
     /// Plot queries and passages of a collection as a model embeds them (PCA or t-SNE, PNG).
@@ -78,6 +80,7 @@ fn run(command: Command) -> Result<()> {
         Command::Serve(args) => serve::run(&args),
         Command::Train(args) => train::run(&args),
         Command::Mine(args) => mine::run(&args),
+        Command::Distill(args) => train::distill::run(&args),
         Command::Viz(args) => viz::run(&args),
         Command::Eval(args) => eval::run(&args),
     }

@@ -64,8 +64,31 @@ pub struct MinedExample {
     pub positive: String,
     pub negative_ids: Vec<String>,
     pub negatives: Vec<String>,
-    /// The teacher's scores: the positive's, then each negative's (cosines, or cross-encoder logits).
+    /// The teacher's scores: the positive's, then each negative's.
     pub scores: Vec<f32>,
+    /// What the scores are.
+    pub score_kind: ScoreKind,
+}
+
+/// What a teacher's scores are.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ScoreKind {
+    /// A bi-encoder's cosines.
+    Cosine,
+    /// A cross-encoder's logits.
+    Logit,
+}
+
+impl ScoreKind {
+    /// The score as a relevance in 0..1-ish, the scale `--max-ratio` applies to: cosines as they
+    /// are, logits through the sigmoid.
+    fn relevance(self, score: f32) -> f32 {
+        match self {
+            Self::Cosine => score,
+            Self::Logit => 1.0 / (1.0 + (-score).exp()),
+        }
+    }
 }
 
 pub fn run(args: &MineArgs) -> Result<()> {
@@ -85,9 +108,9 @@ pub fn run(args: &MineArgs) -> Result<()> {
         let mut ranked: Vec<(u32, f32)> = pool.iter().map(|&p| (p, scores.next().expect("a score per pair"))).collect();
         ranked.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
         for (positive, positive_score) in positives {
-            let threshold = args.max_ratio * teacher.relevance(positive_score);
+            let threshold = args.max_ratio * teacher.kind.relevance(positive_score);
             let (chosen, too_close): (Vec<_>, Vec<_>) =
-                ranked.iter().skip(args.skip_top).partition(|&&(_, s)| teacher.relevance(s) < threshold);
+                ranked.iter().skip(args.skip_top).partition(|&&(_, s)| teacher.kind.relevance(s) < threshold);
             dropped += too_close.len();
             let chosen = &chosen[..chosen.len().min(args.negatives)];
             if chosen.is_empty() {
@@ -103,6 +126,7 @@ pub fn run(args: &MineArgs) -> Result<()> {
                 negative_ids: chosen.iter().map(|&(p, _)| data.passage_ids[p as usize].clone()).collect(),
                 negatives: chosen.iter().map(|&(p, _)| data.passages[p as usize].clone()).collect(),
                 scores: std::iter::once(positive_score).chain(chosen.iter().map(|&(_, s)| s)).collect(),
+                score_kind: teacher.kind,
             };
             lines.push_str(&serde_json::to_string(&example)?);
             lines.push('\n');
@@ -140,19 +164,7 @@ fn candidates(data: &RelevanceData, dense: &Embedded, depth: usize) -> Vec<Vec<u
 /// The teacher's score of each (query, passage) pair.
 struct TeacherScores {
     scores: Vec<f32>,
-    /// Cross-encoder logits (compared as sigmoid probabilities) rather than cosines.
-    logits: bool,
-}
-
-impl TeacherScores {
-    /// The score on the scale `max_ratio` applies to.
-    fn relevance(&self, score: f32) -> f32 {
-        if self.logits {
-            1.0 / (1.0 + (-score).exp())
-        } else {
-            score
-        }
-    }
+    kind: ScoreKind,
 }
 
 fn teacher_scores(args: &MineArgs, data: &RelevanceData, dense: &Embedded, pairs: &[(usize, u32)]) -> Result<TeacherScores> {
@@ -160,7 +172,7 @@ fn teacher_scores(args: &MineArgs, data: &RelevanceData, dense: &Embedded, pairs
         let dim = e.dim;
         let scores =
             pairs.iter().map(|&(q, p)| dot(&e.queries[q * dim..(q + 1) * dim], &e.passages[p as usize * dim..(p as usize + 1) * dim]));
-        TeacherScores { scores: scores.collect(), logits: false }
+        TeacherScores { scores: scores.collect(), kind: ScoreKind::Cosine }
     };
     let Some(dir) = &args.teacher else { return Ok(cosines(dense)) };
     if !model_folder::is_cross_encoder(dir)? {
@@ -169,7 +181,7 @@ fn teacher_scores(args: &MineArgs, data: &RelevanceData, dense: &Embedded, pairs
     }
     let texts: Vec<(&str, &str)> = pairs.iter().map(|&(q, p)| (data.queries[q].as_str(), data.passages[p as usize].as_str())).collect();
     let scores = args.encode.score(dir, &texts)?;
-    Ok(TeacherScores { scores, logits: true })
+    Ok(TeacherScores { scores, kind: ScoreKind::Logit })
 }
 
 /// Reads a mined file, failing with its path, line and field on a bad line.
@@ -201,8 +213,7 @@ mod tests {
     fn a_bad_mined_line_is_reported_with_file_line_and_field() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("mined.jsonl");
-        let good =
-            r#"{"query_id":"1","query":"q","positive_id":"a","positive":"pa","negative_ids":["b"],"negatives":["pb"],"scores":[0.9,0.1]}"#;
+        let good = r#"{"query_id":"1","query":"q","positive_id":"a","positive":"pa","negative_ids":["b"],"negatives":["pb"],"scores":[0.9,0.1],"score_kind":"cosine"}"#;
         std::fs::write(&path, format!("{good}\n\n{}\n", good.replace("[0.9,0.1]", "[0.9]"))).unwrap();
         let error = format!("{:#}", read_mined(&path).unwrap_err());
         assert!(error.contains("mined.jsonl:3: field `scores`: 1 scores"), "{error}");

@@ -110,6 +110,7 @@ mod tests {
     use super::*;
     use crate::train::bi_encoder::BiEncoderSettings;
     use crate::train::cross_encoder::CrossEncoderSettings;
+    use crate::train::distill::DistillSettings;
     use crate::train::dssm::DssmSettings;
     use crate::train::lstm::LstmSettings;
 
@@ -138,5 +139,6 @@ mod tests {
         checked_in_is_default::<LstmSettings>("two-tower.toml");
         checked_in_is_default::<CrossEncoderSettings>("cross-encoder.toml");
         checked_in_is_default::<BiEncoderSettings>("bi-encoder.toml");
+        checked_in_is_default::<DistillSettings>("distill.toml");
     }
 }

@@ -4,13 +4,15 @@
 //! typed TOML settings, [`fit`] is the loop every model shares (checkpoints, resume, early
 //! stopping, metrics log, its curves drawn by [`crate::plot`]), [`rng`] makes batches reproducible,
 //! [`contrastive`] has the two-tower batches and losses, and one module per model says how it is
-//! built and exported ([`dssm`], [`lstm`], [`cross_encoder`], [`bi_encoder`]).
+//! built and exported ([`dssm`], [`lstm`], [`cross_encoder`], [`bi_encoder`]); [`distill`] cuts a
+//! small student from a bi-encoder and trains it to match its teachers (`dowse distill`).
 
 pub mod bi_encoder;
 pub mod config;
 pub mod contrastive;
 pub mod cross_encoder;
 pub mod data;
+pub mod distill;
 pub mod dssm;
 pub mod fit;
 pub mod lstm;

@@ -1,0 +1,411 @@
+//! `dowse distill`: a small bi-encoder student distilled from a teacher bi-encoder (`--base`,
+//! default all-MiniLM-L6-v2) and a cross-encoder's scores.
+//!
+//! The student is the teacher cut down: a few of its layers (default 3, spread from the first to
+//! the last) over its word-piece table, optionally pruned to the pieces the corpus uses
+//! ([`vocab`]). Each training example is a mined line (`dowse mine`, best with a cross-encoder
+//! teacher): a query, a relevant passage and a hard negative with the teacher's scores. The loss
+//! (the distillation seed's recipe) weighs three terms:
+//! - Margin-MSE: the student's margin (positive minus negative, cosines / temperature) against
+//!   the teacher's score margin;
+//! - embedding MSE: squared distance from the student's unit vector of every query and passage
+//!   of the batch to the teacher bi-encoder's;
+//! - in-batch contrastive: each query against every passage of the batch (softmax of cosines /
+//!   temperature).
+//!
+//! Validation searches every passage with the held-out queries, with the weights as they ship.
+//! The export is a Hugging Face BERT folder with int8 weights by default, which every loader of
+//! dowse reads.
+
+pub mod vocab;
+
+use std::collections::{HashMap, HashSet};
+use std::path::PathBuf;
+
+use anyhow::{bail, Context, Result};
+use burn::backend::Autodiff;
+use burn::module::AutodiffModule;
+use burn::tensor::backend::{AutodiffBackend, Backend};
+use burn::tensor::{Tensor, TensorData};
+use clap::Args;
+use dowse_core::model::{load_bert, quantize_int8, save_bert, Bert, BertConfig, EncoderConfig, Side, TextEncoder, TextTokenizer};
+use serde::{Deserialize, Serialize};
+
+use super::config::{LoopConfig, Settings, TrainConfig};
+use super::contrastive::{self, Batch, LossConfig, LossKind, TokenizedSides};
+use super::data::{RelevanceData, Split};
+use super::fit::{fit, Outcome, Task};
+use super::rng::EpochOrder;
+use super::TrainCommon;
+use crate::device::{run_on, BackendJob};
+use crate::embed_cache::{self, Embedded};
+use crate::mine::{read_mined, MinedExample, ScoreKind};
+use crate::model_folder;
+
+#[derive(Debug, Args)]
+pub struct DistillArgs {
+    /// `--base` is the teacher bi-encoder the student is cut from and learns to match.
+    #[command(flatten)]
+    pub common: TrainCommon,
+    /// Mined examples for the training queries (`dowse mine`; with `--teacher CROSS_ENCODER`, its
+    /// scores are the Margin-MSE targets).
+    #[arg(long)]
+    pub negatives: PathBuf,
+}
+
+/// The `[model]` section of a distillation config: the student's shape.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct DistillSettings {
+    /// Teacher layers the student keeps.
+    pub layers: usize,
+    /// Which teacher layers, in order (as many as `layers`); empty: spread evenly from the first to the last.
+    pub take_layers: Vec<usize>,
+    /// Word pieces the student keeps: 0 for the teacher's whole vocabulary, else the special and
+    /// single-character pieces and the corpus' most frequent ones up to this many.
+    pub max_vocab: usize,
+    /// Tokens per text, special tokens included.
+    pub max_len: usize,
+    /// Texts per forward pass when encoding for validation.
+    pub encode_batch_size: usize,
+    /// Export int8 weights (one scale per row): a quarter of the bytes, for the browser.
+    pub int8: bool,
+}
+
+impl Default for DistillSettings {
+    fn default() -> Self {
+        Self { layers: 3, take_layers: Vec::new(), max_vocab: 0, max_len: 256, encode_batch_size: 64, int8: true }
+    }
+}
+
+/// The `[loss]` section: the three terms' weights.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct DistillLoss {
+    pub margin_mse: f64,
+    pub embedding_mse: f64,
+    pub contrastive: f64,
+    /// Student scores are cosines / temperature, in Margin-MSE and the contrastive softmax.
+    pub temperature: f64,
+}
+
+impl Default for DistillLoss {
+    fn default() -> Self {
+        Self { margin_mse: 0.6, embedding_mse: 0.2, contrastive: 0.2, temperature: 0.05 }
+    }
+}
+
+impl Settings for DistillSettings {
+    type Loss = DistillLoss;
+
+    /// A student starts close to its teacher: a fine-tuning rate, a few epochs.
+    fn loop_defaults() -> LoopConfig {
+        LoopConfig {
+            epochs: 3,
+            batch_size: 32,
+            learning_rate: 1e-4,
+            weight_decay: 0.01,
+            checkpoint_every: 50,
+            patience: 1,
+            ..LoopConfig::default()
+        }
+    }
+}
+
+impl DistillSettings {
+    /// The teacher layers to keep, checked against the teacher's depth.
+    fn teacher_layers(&self, depth: usize) -> Result<Vec<usize>> {
+        let layers = if self.take_layers.is_empty() {
+            match self.layers {
+                0 => Vec::new(),
+                1 => vec![depth.saturating_sub(1)],
+                n => (0..n).map(|i| i * (depth - 1) / (n - 1)).collect(),
+            }
+        } else {
+            self.take_layers.clone()
+        };
+        let distinct: HashSet<usize> = layers.iter().copied().collect();
+        if layers.is_empty() || layers.len() != self.layers || distinct.len() != layers.len() || layers.iter().any(|&l| l >= depth) {
+            bail!(
+                "[model] layers = {}, take_layers = {:?}: the student needs 1..={depth} distinct teacher layers",
+                self.layers,
+                self.take_layers
+            );
+        }
+        Ok(layers)
+    }
+}
+
+/// One training example: a query, its positive and mined negatives, with the teacher's scores
+/// on the student's scale (cosines / temperature; a cross-encoder's logits as they are).
+struct Example {
+    query: usize,
+    positive: (u32, f32),
+    negatives: Vec<(u32, f32)>,
+}
+
+pub fn run(args: &DistillArgs) -> Result<()> {
+    let common = &args.common;
+    let config: TrainConfig<DistillSettings> = common.config()?;
+    let (data, split) = common.data(&config)?;
+    let examples = examples(&data, &split, &read_mined(&args.negatives)?, config.loss.temperature);
+    if examples.is_empty() {
+        bail!(
+            "{}: no mined example with a negative is for a training query of {}",
+            args.negatives.display(),
+            common.judgments.data.display()
+        );
+    }
+    let teacher_dir = model_folder::resolve(common.base.as_deref())?;
+    let teacher = model_folder::read(&teacher_dir)?;
+    let bert = BertConfig::from_json(&teacher.config).context("the teacher's config.json")?;
+    let layers = config.model.teacher_layers(bert.num_hidden_layers)?;
+    let max_len = config.model.max_len.min(bert.max_position_embeddings);
+    eprintln!(
+        "{}: {} passages, {} training examples, {} validation queries; student: layers {layers:?} of {} ({})",
+        common.judgments.data.display(),
+        data.passages.len(),
+        examples.len(),
+        split.validation.len(),
+        teacher_dir.display(),
+        bert.num_hidden_layers
+    );
+    let encoder = EncoderConfig { max_len, batch_size: config.model.encode_batch_size };
+    let targets = embed_cache::embed(&teacher_dir, encoder, common.device, &data.queries, &data.passages, true)?;
+    let student = Student::new(&teacher, &bert, &layers, &data, max_len, config.model.max_vocab)?;
+    let job = DistillJob { data, split, examples, targets, student, teacher: (bert, teacher.weights), config: &config, common };
+    let outcome = run_on(common.device, job)??;
+    super::report(&outcome, &common.out);
+    Ok(())
+}
+
+/// The mined lines of training queries, with their passages as indices; lines naming unknown
+/// passages or without negatives are left out.
+fn examples(data: &RelevanceData, split: &Split, mined: &[MinedExample], temperature: f64) -> Vec<Example> {
+    let training: HashSet<usize> = split.train.iter().copied().collect();
+    let query: HashMap<&str, usize> = data.query_ids.iter().enumerate().map(|(i, id)| (id.as_str(), i)).collect();
+    let passage: HashMap<&str, u32> = data.passage_ids.iter().enumerate().map(|(i, id)| (id.as_str(), i as u32)).collect();
+    mined
+        .iter()
+        .filter_map(|line| {
+            let q = *query.get(line.query_id.as_str()).filter(|q| training.contains(q))?;
+            let scale = match line.score_kind {
+                ScoreKind::Cosine => 1.0 / temperature as f32,
+                ScoreKind::Logit => 1.0,
+            };
+            let positive = (*passage.get(line.positive_id.as_str())?, line.scores.first()? * scale);
+            let negatives: Vec<(u32, f32)> = line
+                .negative_ids
+                .iter()
+                .zip(&line.scores[1..])
+                .filter_map(|(id, &s)| Some((*passage.get(id.as_str())?, s * scale)))
+                .collect();
+            (!negatives.is_empty()).then_some(Example { query: q, positive, negatives })
+        })
+        .collect()
+}
+
+/// The student's shape and vocabulary, before any weights are on a device.
+struct Student {
+    layers: Vec<usize>,
+    /// Per student word piece, the teacher's id; `None`: the whole vocabulary.
+    kept: Option<Vec<u32>>,
+    tokenizer_json: Vec<u8>,
+    config_json: Vec<u8>,
+    config: BertConfig,
+    tokenizer: TextTokenizer,
+}
+
+impl Student {
+    fn new(
+        teacher: &dowse_core::bundle::ModelBytes,
+        bert: &BertConfig,
+        layers: &[usize],
+        data: &RelevanceData,
+        max_len: usize,
+        max_vocab: usize,
+    ) -> Result<Self> {
+        let full = TextTokenizer::from_bytes(&teacher.tokenizer, max_len).context("the teacher's tokenizer")?;
+        let (kept, tokenizer_json) = if max_vocab == 0 {
+            (None, teacher.tokenizer.clone())
+        } else {
+            let mut counts = vec![0u64; bert.vocab_size];
+            for texts in [&data.queries, &data.passages] {
+                for encoded in full.encode(&texts.iter().map(String::as_str).collect::<Vec<_>>())? {
+                    for &id in &encoded.ids {
+                        if let Some(count) = counts.get_mut(id as usize) {
+                            *count += 1;
+                        }
+                    }
+                }
+            }
+            let pruned = vocab::prune(&teacher.tokenizer, &counts, max_vocab)?;
+            eprintln!("vocabulary: {} of the teacher's {} word pieces", pruned.kept.len(), bert.vocab_size);
+            (Some(pruned.kept), pruned.tokenizer_json)
+        };
+        let mut config_json: serde_json::Value = serde_json::from_slice(&teacher.config)?;
+        config_json["num_hidden_layers"] = layers.len().into();
+        config_json["vocab_size"] = kept.as_ref().map_or(bert.vocab_size, Vec::len).into();
+        let config_json = serde_json::to_vec_pretty(&config_json)?;
+        let config = BertConfig::from_json(&config_json)?;
+        let tokenizer = TextTokenizer::from_bytes(&tokenizer_json, max_len).context("the student's tokenizer")?;
+        Ok(Self { layers: layers.to_vec(), kept, tokenizer_json, config_json, config, tokenizer })
+    }
+}
+
+struct DistillJob<'a> {
+    data: RelevanceData,
+    split: Split,
+    examples: Vec<Example>,
+    /// The teacher bi-encoder's unit vectors of every query and passage.
+    targets: Embedded,
+    student: Student,
+    /// The teacher's config and weights, which the student is cut from.
+    teacher: (BertConfig, Vec<u8>),
+    config: &'a TrainConfig<DistillSettings>,
+    common: &'a TrainCommon,
+}
+
+impl BackendJob for DistillJob<'_> {
+    type Output = Result<Outcome>;
+
+    fn run<B: Backend>(self, device: B::Device) -> Self::Output {
+        <Autodiff<B> as Backend>::seed(&device, self.config.train.seed);
+        let model =
+            load_bert::<Autodiff<B>>(&self.teacher.0, &self.teacher.1, &device)?.shrink(&self.student.layers, self.student.kept.as_deref());
+        let texts = TokenizedSides::new(&self.data, &self.student.tokenizer)?;
+        let order = EpochOrder::new(self.config.train.seed, self.examples.len());
+        let max_len = self.config.model.max_len.min(self.student.config.max_position_embeddings);
+        let encoder = EncoderConfig { max_len, batch_size: self.config.model.encode_batch_size };
+        let task = DistillTask {
+            data: self.data,
+            split: self.split,
+            examples: self.examples,
+            order,
+            texts,
+            targets: self.targets,
+            student: self.student,
+            encoder,
+            config: self.config,
+            device: device.clone(),
+        };
+        fit(&task, model, &self.common.run(self.config)?, &device)
+    }
+}
+
+/// The student's side of the training loop.
+pub struct DistillTask<'a, B: Backend> {
+    data: RelevanceData,
+    split: Split,
+    examples: Vec<Example>,
+    order: EpochOrder,
+    texts: TokenizedSides,
+    targets: Embedded,
+    student: Student,
+    encoder: EncoderConfig,
+    config: &'a TrainConfig<DistillSettings>,
+    device: B::Device,
+}
+
+impl<B: Backend> DistillTask<'_, B> {
+    /// The teacher's vectors of the given rows of one side, `[rows, dim]`.
+    fn targets(&self, side: Side, rows: &[usize]) -> Tensor<B, 2> {
+        let (all, dim) = match side {
+            Side::Query => (&self.targets.queries, self.targets.dim),
+            Side::Passage => (&self.targets.passages, self.targets.dim),
+        };
+        let values: Vec<f32> = rows.iter().flat_map(|&r| &all[r * dim..][..dim]).copied().collect();
+        Tensor::from_data(TensorData::new(values, [rows.len(), dim]), &self.device)
+    }
+}
+
+impl<B: AutodiffBackend> Task<B> for DistillTask<'_, B> {
+    type Model = Bert<B>;
+
+    fn steps_per_epoch(&self) -> usize {
+        let per_step = self.config.train.batch_size * self.config.train.grad_accumulation;
+        (self.examples.len() / per_step).max(1)
+    }
+
+    /// The batch's examples in the epoch's order; each example contributes its `epoch`-th
+    /// negative (cycling), so successive epochs see different ones.
+    fn loss(&self, model: &Bert<B>, epoch: usize, step: usize, micro: usize) -> Tensor<B, 1> {
+        let (train, weights) = (&self.config.train, &self.config.loss);
+        let order = self.order.of(epoch);
+        let first = (step * train.grad_accumulation + micro) * train.batch_size;
+        let picked: Vec<&Example> = (first..first + train.batch_size).map(|i| &self.examples[order[i % order.len()]]).collect();
+        let negatives: Vec<(u32, f32)> = picked.iter().map(|e| e.negatives[epoch % e.negatives.len()]).collect();
+        let queries: Vec<usize> = picked.iter().map(|e| e.query).collect();
+        let passages: Vec<usize> = picked.iter().map(|e| e.positive.0 as usize).chain(negatives.iter().map(|n| n.0 as usize)).collect();
+        let embed = |side, rows: &[usize]| {
+            let (ids, types, mask) = self.texts.batch::<B>(side, rows, &self.device);
+            model.embed(ids, types, mask)
+        };
+        let (q, p) = (embed(Side::Query, &queries), embed(Side::Passage, &passages));
+        let rows = picked.len();
+        let dim = q.dims()[1];
+
+        let positive = (q.clone() * p.clone().slice([0..rows, 0..dim])).sum_dim(1);
+        let negative = (q.clone() * p.clone().slice([rows..2 * rows, 0..dim])).sum_dim(1);
+        let student_margin = (positive - negative).div_scalar(weights.temperature).reshape([rows]);
+        let teacher_margin: Vec<f32> = picked.iter().zip(&negatives).map(|(e, n)| e.positive.1 - n.1).collect();
+        let teacher_margin = Tensor::<B, 1>::from_data(TensorData::new(teacher_margin, [rows]), &self.device);
+        let margin_mse = (student_margin - teacher_margin).powi_scalar(2).mean();
+
+        let distance = |student: Tensor<B, 2>, teacher: Tensor<B, 2>| (student - teacher).powi_scalar(2).sum_dim(1).reshape([-1]);
+        let embedding_mse = Tensor::cat(
+            vec![distance(q.clone(), self.targets(Side::Query, &queries)), distance(p.clone(), self.targets(Side::Passage, &passages))],
+            0,
+        )
+        .mean();
+
+        let batch = Batch { queries: queries.clone(), passages: passages.iter().map(|&p| p as u32).collect() };
+        let softmax = LossConfig { kind: LossKind::Contrastive, temperature: weights.temperature, ..LossConfig::default() };
+        let in_batch = contrastive::loss(q, p, &batch, &self.data.relevant, &softmax, &self.device);
+
+        margin_mse.mul_scalar(weights.margin_mse)
+            + embedding_mse.mul_scalar(weights.embedding_mse)
+            + in_batch.mul_scalar(weights.contrastive)
+    }
+
+    /// Scores the weights as they ship: int8 ones are quantized and loaded back first.
+    fn validate(&self, model: &<Bert<B> as AutodiffModule<B>>::InnerModule) -> Result<Option<f64>> {
+        let model = if self.config.model.int8 {
+            load_bert::<B::InnerBackend>(&self.student.config, &quantize_int8(&save_bert(model)?)?, &self.device)?
+        } else {
+            model.clone()
+        };
+        let encoder = TextEncoder::new(model, self.student.tokenizer.clone(), self.student.config.clone(), self.encoder, &self.device);
+        contrastive::validate(&self.data, &self.split, encoder.dim(), |texts, _| Ok(encoder.encode(texts, |_| {})?))
+    }
+
+    fn export(&self, model: &<Bert<B> as AutodiffModule<B>>::InnerModule) -> Result<Vec<(String, Vec<u8>)>> {
+        let weights = save_bert(model)?;
+        let weights = if self.config.model.int8 { quantize_int8(&weights)? } else { weights };
+        Ok(vec![
+            ("config.json".into(), self.student.config_json.clone()),
+            ("tokenizer.json".into(), self.student.tokenizer_json.clone()),
+            ("model.safetensors".into(), weights),
+        ])
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn layers_spread_from_first_to_last_or_as_listed() {
+        let settings =
+            |layers, take_layers: &[usize]| DistillSettings { layers, take_layers: take_layers.to_vec(), ..DistillSettings::default() };
+        assert_eq!(settings(3, &[]).teacher_layers(6).unwrap(), [0, 2, 5]);
+        assert_eq!(settings(2, &[]).teacher_layers(6).unwrap(), [0, 5]);
+        assert_eq!(settings(1, &[]).teacher_layers(6).unwrap(), [5]);
+        assert_eq!(settings(2, &[1, 3]).teacher_layers(6).unwrap(), [1, 3]);
+        assert!(settings(2, &[1, 6]).teacher_layers(6).is_err());
+        assert!(settings(3, &[1, 3]).teacher_layers(6).is_err());
+        assert!(settings(7, &[]).teacher_layers(6).is_err());
+        assert!(settings(0, &[]).teacher_layers(6).is_err());
+        assert!(settings(2, &[3, 3]).teacher_layers(6).is_err());
+    }
+}
