@@ -34,7 +34,7 @@ enum Command {
     /// Train a retrieval model (DSSM, two-tower LSTM) from relevance judgments.
     Train(train::TrainArgs),
     /// Distill a small bi-encoder student from a teacher bi-encoder and a cross-encoder's scores.
-    Distill(train::distill::DistillArgs),
+    Distill(train::MinedArgs),
     /// Mine hard negatives for training: BM25 and dense candidates, scored by a teacher, false negatives dropped.
     Mine(mine::MineArgs),
     /// Plot queries and passages of a collection as a model embeds them (PCA or t-SNE, PNG).

@@ -5,7 +5,7 @@
 //! validation queries exactly as training did; an interrupted run resumed from its checkpoint
 //! ends with the same weights byte for byte; bad configs or resumes fail with clear errors.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 use burn_ndarray::{NdArray, NdArrayDevice};
@@ -175,24 +175,8 @@ fn bad_configs_and_resumes_fail_clearly() {
 #[test]
 fn cross_encoder_learns_from_mined_negatives_and_exports_a_reranker() {
     let dir = tempfile::tempdir().unwrap();
-    let data = dir.path().join("scifact-slice");
-    scifact_slice(&data, "train", 32, 40);
+    let (data, mined) = mined_slice(dir.path(), &["--negatives", "3"]);
     let minilm = minilm_dir();
-    let mined = dir.path().join("mined.jsonl");
-    let mine = dowse(&[
-        "mine",
-        "--data",
-        data.to_str().unwrap(),
-        "--out",
-        mined.to_str().unwrap(),
-        "--model",
-        minilm.to_str().unwrap(),
-        "--depth",
-        "10",
-        "--negatives",
-        "3",
-    ]);
-    assert!(mine.status.success());
     let config = dir.path().join("tiny.toml");
     let tiny = "[train]\nseed = 5\nepochs = 3\nbatch_size = 4\nlearning_rate = 0.0001\ncheckpoint_every = 5\npatience = 3\nvalidation_fraction = 0.25\n\n[model]\nmax_len = 64\nnegatives = 3\nvalidation_depth = 10\nscore_batch_size = 16\n";
     std::fs::write(&config, tiny).unwrap();
@@ -232,19 +216,8 @@ fn cross_encoder_learns_from_mined_negatives_and_exports_a_reranker() {
 #[test]
 fn bi_encoder_fine_tuning_from_minilm_learns_keeps_its_start_and_exports_a_bert() {
     let dir = tempfile::tempdir().unwrap();
-    let data = dir.path().join("scifact-slice");
-    scifact_slice(&data, "train", 32, 40);
+    let (data, mined) = mined_slice(dir.path(), &["--negatives", "2", "--max-len", "64"]);
     let minilm = minilm_dir();
-    let mined = dir.path().join("mined.jsonl");
-    let flags = ["--depth", "10", "--negatives", "2", "--max-len", "64"];
-    let mine = dowse(
-        &[
-            &["mine", "--data", data.to_str().unwrap(), "--out", mined.to_str().unwrap(), "--model", minilm.to_str().unwrap()][..],
-            &flags[..],
-        ]
-        .concat(),
-    );
-    assert!(mine.status.success());
     let config = dir.path().join("tiny.toml");
     let tiny = "[train]\nseed = 11\nepochs = 2\nbatch_size = 8\nlearning_rate = 0.00002\ncheckpoint_every = 5\npatience = 2\nvalidation_fraction = 0.25\n\n[model]\nmax_len = 64\nhard_negatives = 1\nencode_batch_size = 64\n";
     std::fs::write(&config, tiny).unwrap();
@@ -271,26 +244,8 @@ fn bi_encoder_fine_tuning_from_minilm_learns_keeps_its_start_and_exports_a_bert(
 #[test]
 fn distilled_student_learns_and_exports_a_small_int8_bert() {
     let dir = tempfile::tempdir().unwrap();
-    let data = dir.path().join("scifact-slice");
-    scifact_slice(&data, "train", 32, 40);
+    let (data, mined) = mined_slice(dir.path(), &["--negatives", "2", "--max-len", "64"]);
     let minilm = minilm_dir();
-    let mined = dir.path().join("mined.jsonl");
-    let mine = dowse(&[
-        "mine",
-        "--data",
-        data.to_str().unwrap(),
-        "--out",
-        mined.to_str().unwrap(),
-        "--model",
-        minilm.to_str().unwrap(),
-        "--depth",
-        "10",
-        "--negatives",
-        "2",
-        "--max-len",
-        "64",
-    ]);
-    assert!(mine.status.success());
     let config = dir.path().join("tiny.toml");
     let tiny = "[train]\nseed = 5\nepochs = 3\nbatch_size = 8\nlearning_rate = 0.0001\ncheckpoint_every = 5\npatience = 3\nvalidation_fraction = 0.25\n\n\
                 [model]\nlayers = 2\nmax_vocab = 4000\nmax_len = 64\nint8 = true\n";
@@ -340,6 +295,30 @@ fn distilled_student_learns_and_exports_a_small_int8_bert() {
     assert!(weights.len() * 3 <= teacher, "{} bytes against the teacher's {teacher}", weights.len());
     let exported = dense_ndcg(&relevance, &held_out, &out, 64);
     assert!((exported - best).abs() < 1e-6, "exported student {exported} vs training's best {best}");
+
+    // A bundle carries the student as it was exported, and its dense search runs on it.
+    let bundle = dir.path().join("bundle");
+    let (slice, student, bundle_dir) = (data.display().to_string(), out.display().to_string(), bundle.display().to_string());
+    assert!(dowse(&["index", "--input", &slice, "--model", &student, "--out", &bundle_dir]).status.success());
+    assert_eq!(std::fs::read(bundle.join("model/model.safetensors")).unwrap(), weights);
+    let query = &relevance.queries[held_out[0]];
+    let search = dowse(&["search", "--bundle", &bundle_dir, query, "--mode", "dense", "--k", "3", "--json"]);
+    assert!(search.status.success());
+    let results: serde_json::Value = serde_json::from_slice(&search.stdout).unwrap();
+    assert_eq!(results["results"].as_array().unwrap().len(), 3, "{results}");
+}
+
+/// A 32-query slice of SciFact's training judgments in `dir` and the negatives `dowse mine` finds
+/// for it among MiniLM's and BM25's top 10 (`flags` added): (slice folder, mined file).
+fn mined_slice(dir: &Path, flags: &[&str]) -> (PathBuf, PathBuf) {
+    let data = dir.join("scifact-slice");
+    scifact_slice(&data, "train", 32, 40);
+    let mined = dir.join("mined.jsonl");
+    let (slice, out, model) = (data.display().to_string(), mined.display().to_string(), minilm_dir().display().to_string());
+    let mut args = vec!["mine", "--data", &slice, "--out", &out, "--model", &model, "--depth", "10"];
+    args.extend(flags);
+    assert!(dowse(&args).status.success());
+    (data, mined)
 }
 
 /// nDCG@10 of the `queries` searching every passage with the model in `model` at `max_len` tokens.

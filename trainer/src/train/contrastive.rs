@@ -17,7 +17,7 @@ use dowse_core::model::{pad_batch, Encoded, Side, TextTokenizer};
 use serde::{Deserialize, Serialize};
 
 use super::data::{RelevanceData, Split};
-use super::rng::{EpochOrder, Rng};
+use super::rng::{BatchOrder, Rng};
 use crate::mine::MinedExample;
 
 /// The `[loss]` section.
@@ -59,10 +59,8 @@ pub struct PairBatches {
     pairs: Vec<(usize, u32)>,
     /// Per pair, mined hard negatives scored with the batch (see [`PairBatches::with_hard_negatives`]).
     hard: Vec<Vec<u32>>,
-    order: EpochOrder,
+    order: BatchOrder,
     seed: u64,
-    batch_size: usize,
-    grad_accumulation: usize,
     num_passages: usize,
     sampled_negatives: usize,
 }
@@ -78,12 +76,10 @@ impl PairBatches {
     ) -> Self {
         let pairs = data.positive_pairs(&split.train);
         Self {
-            order: EpochOrder::new(seed, pairs.len()),
+            order: BatchOrder::new(seed, pairs.len(), batch_size, grad_accumulation),
             hard: vec![Vec::new(); pairs.len()],
             pairs,
             seed,
-            batch_size,
-            grad_accumulation,
             num_passages: data.passages.len(),
             sampled_negatives,
         }
@@ -106,17 +102,12 @@ impl PairBatches {
 
     /// Whole steps in one pass over the pairs (at least one when there are any); the order changes each epoch.
     pub fn steps_per_epoch(&self) -> usize {
-        if self.pairs.is_empty() {
-            return 0;
-        }
-        (self.pairs.len() / (self.batch_size * self.grad_accumulation)).max(1)
+        self.order.steps_per_epoch()
     }
 
     /// The batch at (epoch, step, micro): a pure function of these and the seed.
     pub fn batch(&self, epoch: usize, step: usize, micro: usize) -> Batch {
-        let order = self.order.of(epoch);
-        let first = (step * self.grad_accumulation + micro) * self.batch_size;
-        let picked: Vec<usize> = (first..first + self.batch_size).map(|i| order[i % order.len()]).collect();
+        let picked = self.order.batch(epoch, step, micro);
         let mut rng = Rng::at(self.seed, &[epoch as u64, step as u64, micro as u64]);
         let sampled = (0..self.sampled_negatives).map(|_| rng.below(self.num_passages) as u32);
         let hard = picked.iter().flat_map(|&i| self.hard[i].iter().copied());

@@ -8,7 +8,6 @@
 //! held-out queries and measures nDCG@10.
 
 use std::collections::{HashMap, HashSet};
-use std::path::PathBuf;
 
 use anyhow::{bail, Context, Result};
 use burn::backend::Autodiff;
@@ -16,7 +15,6 @@ use burn::module::AutodiffModule;
 use burn::nn::loss::{BinaryCrossEntropyLossConfig, CrossEntropyLossConfig};
 use burn::tensor::backend::{AutodiffBackend, Backend};
 use burn::tensor::{Int, Tensor, TensorData};
-use clap::Args;
 use dowse_core::bm25::{Bm25Index, Bm25Params};
 use dowse_core::bundle::ModelBytes;
 use dowse_core::model::{
@@ -28,20 +26,11 @@ use serde::{Deserialize, Serialize};
 use super::config::{LoopConfig, Settings, TrainConfig};
 use super::data::{RelevanceData, Split};
 use super::fit::{fit, Task};
-use super::rng::{EpochOrder, Rng};
-use super::TrainCommon;
+use super::rng::{BatchOrder, Rng};
+use super::{MinedArgs, TrainCommon};
 use crate::device::{run_on, BackendJob};
 use crate::mine::{read_mined, MinedExample};
 use crate::model_folder;
-
-#[derive(Debug, Args)]
-pub struct CrossEncoderArgs {
-    #[command(flatten)]
-    pub common: TrainCommon,
-    /// Hard negatives mined for the training queries (`dowse mine` output).
-    #[arg(long)]
-    pub negatives: PathBuf,
-}
 
 /// The `[model]` section of a cross-encoder config.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -97,7 +86,7 @@ impl Settings for CrossEncoderSettings {
     }
 }
 
-pub fn run(args: &CrossEncoderArgs) -> Result<()> {
+pub fn run(args: &MinedArgs) -> Result<()> {
     let common = &args.common;
     let config: TrainConfig<CrossEncoderSettings> = common.config()?;
     let (data, split) = common.data(&config)?;
@@ -163,7 +152,7 @@ pub struct CrossEncoderTask<'a, B: Backend> {
     split: Split,
     /// Per example, its tokenized pairs: the positive's, then each negative's.
     groups: Vec<Vec<Encoded>>,
-    order: EpochOrder,
+    order: BatchOrder,
     /// Per validation query, BM25's candidates and their tokenized (query, candidate) pairs.
     candidates: Vec<Vec<u32>>,
     candidate_pairs: Vec<Vec<Encoded>>,
@@ -196,7 +185,7 @@ impl<'a, B: Backend> CrossEncoderTask<'a, B> {
             candidate_pairs.push(tokenizer.encode_pairs(&pairs)?);
             candidates.push(found);
         }
-        let order = EpochOrder::new(config.train.seed, groups.len());
+        let order = BatchOrder::new(config.train.seed, groups.len(), config.train.batch_size, config.train.grad_accumulation);
         Ok(Self { data, split, groups, order, candidates, candidate_pairs, tokenizer, base, config, device })
     }
 }
@@ -233,18 +222,11 @@ impl<B: AutodiffBackend> Task<B> for CrossEncoderTask<'_, B> {
     type Model = CrossEncoderModel<B>;
 
     fn steps_per_epoch(&self) -> usize {
-        let per_step = self.config.train.batch_size * self.config.train.grad_accumulation;
-        if self.groups.is_empty() {
-            return 0;
-        }
-        (self.groups.len() / per_step).max(1)
+        self.order.steps_per_epoch()
     }
 
     fn loss(&self, model: &CrossEncoderModel<B>, epoch: usize, step: usize, micro: usize) -> Tensor<B, 1> {
-        let train = &self.config.train;
-        let order = self.order.of(epoch);
-        let first = (step * train.grad_accumulation + micro) * train.batch_size;
-        let batch: Vec<usize> = (first..first + train.batch_size).map(|i| order[i % order.len()]).collect();
+        let batch = self.order.batch(epoch, step, micro);
         let rows: Vec<&Encoded> = batch.iter().flat_map(|&g| &self.groups[g]).collect();
         let size = self.config.model.negatives + 1;
         let logits = model.logits(&rows, &self.device).reshape([batch.len(), size]);

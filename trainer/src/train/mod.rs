@@ -40,7 +40,7 @@ pub enum TrainModel {
     /// Two-tower LSTM: word pieces (optionally MiniLM's embeddings) through an LSTM per tower.
     TwoTower(TrainCommon),
     /// Cross-encoder reranker: BERT over (query, passage) pairs, from mined hard negatives.
-    CrossEncoder(cross_encoder::CrossEncoderArgs),
+    CrossEncoder(MinedArgs),
     /// BERT bi-encoder fine-tuning (MultipleNegativesRanking, in-batch and mined negatives).
     BiEncoder(bi_encoder::BiEncoderArgs),
 }
@@ -53,8 +53,9 @@ pub struct TrainCommon {
     /// Output folder: the best model (a model folder), metrics.csv, metrics.png and the checkpoint.
     #[arg(long)]
     pub out: PathBuf,
-    /// The model folder whose tokenizer (and word-piece embeddings) a word-piece model starts
-    /// from; default: the fetched all-MiniLM-L6-v2.
+    /// The model folder a run starts from: the tokenizer (and word-piece embeddings) of the
+    /// LSTM, the BERT the cross-encoder and the bi-encoder fine-tune, the teacher a distilled
+    /// student is cut from; default: the fetched all-MiniLM-L6-v2.
     #[arg(long)]
     pub base: Option<PathBuf>,
     /// TOML config (see configs/); every field has a default.
@@ -71,6 +72,17 @@ pub struct TrainCommon {
     /// Stop after this many optimizer steps in all (with a checkpoint to resume from).
     #[arg(long)]
     pub max_steps: Option<usize>,
+}
+
+/// What a run that learns from mined examples takes (`dowse train cross-encoder`, `dowse distill`).
+#[derive(Debug, Args)]
+pub struct MinedArgs {
+    #[command(flatten)]
+    pub common: TrainCommon,
+    /// Hard negatives mined for the training queries (`dowse mine` output); distillation's
+    /// Margin-MSE targets are their teacher scores, best mined with `--teacher CROSS_ENCODER`.
+    #[arg(long)]
+    pub negatives: PathBuf,
 }
 
 impl TrainCommon {

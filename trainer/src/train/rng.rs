@@ -1,5 +1,9 @@
 //! The trainer's random numbers: SplitMix64, seeded from the run's seed and a position (epoch,
-//! step), so that any batch can be rebuilt on its own. That is what makes `--resume` exact.
+//! step), so that any batch can be rebuilt on its own. That is what makes `--resume` exact. And
+//! the order in which every model's loop visits its examples.
+
+use std::cell::RefCell;
+use std::rc::Rc;
 
 /// A small, fast, well-mixed generator (Steele, Lea and Flood, 2014).
 pub struct Rng(u64);
@@ -36,20 +40,38 @@ impl Rng {
     }
 }
 
-/// The shuffled order of `len` examples in each epoch, seeded by (seed, epoch). The last epoch's
-/// order is kept, so that asking for it once per batch costs one shuffle per epoch.
-pub struct EpochOrder {
+/// Micro-batches of `len` examples: each epoch a shuffled order seeded by (seed, epoch), cut into
+/// micro-batches of `batch_size`, `grad_accumulation` of them per optimizer step. The last epoch's
+/// order is kept, so that asking for batches costs one shuffle per epoch.
+pub struct BatchOrder {
     seed: u64,
     len: usize,
-    last: std::cell::RefCell<Option<(usize, std::rc::Rc<Vec<usize>>)>>,
+    batch_size: usize,
+    grad_accumulation: usize,
+    last: RefCell<Option<(usize, Rc<Vec<usize>>)>>,
 }
 
-impl EpochOrder {
-    pub fn new(seed: u64, len: usize) -> Self {
-        Self { seed, len, last: std::cell::RefCell::new(None) }
+impl BatchOrder {
+    pub fn new(seed: u64, len: usize, batch_size: usize, grad_accumulation: usize) -> Self {
+        Self { seed, len, batch_size, grad_accumulation, last: RefCell::new(None) }
     }
 
-    pub fn of(&self, epoch: usize) -> std::rc::Rc<Vec<usize>> {
+    /// Whole optimizer steps in one pass over the examples (at least one when there are any).
+    pub fn steps_per_epoch(&self) -> usize {
+        if self.len == 0 {
+            return 0;
+        }
+        (self.len / (self.batch_size * self.grad_accumulation)).max(1)
+    }
+
+    /// The examples of micro-batch `micro` of step `step` in `epoch`, wrapping around the epoch's order.
+    pub fn batch(&self, epoch: usize, step: usize, micro: usize) -> Vec<usize> {
+        let order = self.order(epoch);
+        let first = (step * self.grad_accumulation + micro) * self.batch_size;
+        (first..first + self.batch_size).map(|i| order[i % order.len()]).collect()
+    }
+
+    fn order(&self, epoch: usize) -> Rc<Vec<usize>> {
         let mut last = self.last.borrow_mut();
         if let Some((cached, order)) = last.as_ref() {
             if *cached == epoch {
@@ -58,7 +80,7 @@ impl EpochOrder {
         }
         let mut order: Vec<usize> = (0..self.len).collect();
         Rng::at(self.seed, &[epoch as u64]).shuffle(&mut order);
-        let order = std::rc::Rc::new(order);
+        let order = Rc::new(order);
         *last = Some((epoch, order.clone()));
         order
     }

@@ -20,14 +20,13 @@
 pub mod vocab;
 
 use std::collections::{HashMap, HashSet};
-use std::path::PathBuf;
 
 use anyhow::{bail, Context, Result};
 use burn::backend::Autodiff;
 use burn::module::AutodiffModule;
 use burn::tensor::backend::{AutodiffBackend, Backend};
 use burn::tensor::{Tensor, TensorData};
-use clap::Args;
+use dowse_core::bundle::ModelBytes;
 use dowse_core::model::{load_bert, quantize_int8, save_bert, Bert, BertConfig, EncoderConfig, Side, TextEncoder, TextTokenizer};
 use serde::{Deserialize, Serialize};
 
@@ -35,23 +34,12 @@ use super::config::{LoopConfig, Settings, TrainConfig};
 use super::contrastive::{self, Batch, LossConfig, LossKind, TokenizedSides};
 use super::data::{RelevanceData, Split};
 use super::fit::{fit, Outcome, Task};
-use super::rng::EpochOrder;
-use super::TrainCommon;
+use super::rng::BatchOrder;
+use super::{MinedArgs, TrainCommon};
 use crate::device::{run_on, BackendJob};
 use crate::embed_cache::{self, Embedded};
 use crate::mine::{read_mined, MinedExample, ScoreKind};
 use crate::model_folder;
-
-#[derive(Debug, Args)]
-pub struct DistillArgs {
-    /// `--base` is the teacher bi-encoder the student is cut from and learns to match.
-    #[command(flatten)]
-    pub common: TrainCommon,
-    /// Mined examples for the training queries (`dowse mine`; with `--teacher CROSS_ENCODER`, its
-    /// scores are the Margin-MSE targets).
-    #[arg(long)]
-    pub negatives: PathBuf,
-}
 
 /// The `[model]` section of a distillation config: the student's shape.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -144,7 +132,7 @@ struct Example {
     negatives: Vec<(u32, f32)>,
 }
 
-pub fn run(args: &DistillArgs) -> Result<()> {
+pub fn run(args: &MinedArgs) -> Result<()> {
     let common = &args.common;
     let config: TrainConfig<DistillSettings> = common.config()?;
     let (data, split) = common.data(&config)?;
@@ -218,7 +206,7 @@ struct Student {
 
 impl Student {
     fn new(
-        teacher: &dowse_core::bundle::ModelBytes,
+        teacher: &ModelBytes,
         bert: &BertConfig,
         layers: &[usize],
         data: &RelevanceData,
@@ -274,7 +262,8 @@ impl BackendJob for DistillJob<'_> {
         let model =
             load_bert::<Autodiff<B>>(&self.teacher.0, &self.teacher.1, &device)?.shrink(&self.student.layers, self.student.kept.as_deref());
         let texts = TokenizedSides::new(&self.data, &self.student.tokenizer)?;
-        let order = EpochOrder::new(self.config.train.seed, self.examples.len());
+        let train = &self.config.train;
+        let order = BatchOrder::new(train.seed, self.examples.len(), train.batch_size, train.grad_accumulation);
         let max_len = self.config.model.max_len.min(self.student.config.max_position_embeddings);
         let encoder = EncoderConfig { max_len, batch_size: self.config.model.encode_batch_size };
         let task = DistillTask {
@@ -298,7 +287,7 @@ pub struct DistillTask<'a, B: Backend> {
     data: RelevanceData,
     split: Split,
     examples: Vec<Example>,
-    order: EpochOrder,
+    order: BatchOrder,
     texts: TokenizedSides,
     targets: Embedded,
     student: Student,
@@ -323,17 +312,14 @@ impl<B: AutodiffBackend> Task<B> for DistillTask<'_, B> {
     type Model = Bert<B>;
 
     fn steps_per_epoch(&self) -> usize {
-        let per_step = self.config.train.batch_size * self.config.train.grad_accumulation;
-        (self.examples.len() / per_step).max(1)
+        self.order.steps_per_epoch()
     }
 
     /// The batch's examples in the epoch's order; each example contributes its `epoch`-th
     /// negative (cycling), so successive epochs see different ones.
     fn loss(&self, model: &Bert<B>, epoch: usize, step: usize, micro: usize) -> Tensor<B, 1> {
-        let (train, weights) = (&self.config.train, &self.config.loss);
-        let order = self.order.of(epoch);
-        let first = (step * train.grad_accumulation + micro) * train.batch_size;
-        let picked: Vec<&Example> = (first..first + train.batch_size).map(|i| &self.examples[order[i % order.len()]]).collect();
+        let weights = &self.config.loss;
+        let picked: Vec<&Example> = self.order.batch(epoch, step, micro).into_iter().map(|i| &self.examples[i]).collect();
         let negatives: Vec<(u32, f32)> = picked.iter().map(|e| e.negatives[epoch % e.negatives.len()]).collect();
         let queries: Vec<usize> = picked.iter().map(|e| e.query).collect();
         let passages: Vec<usize> = picked.iter().map(|e| e.positive.0 as usize).chain(negatives.iter().map(|n| n.0 as usize)).collect();
