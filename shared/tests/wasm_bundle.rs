@@ -72,7 +72,7 @@ fn files() -> HashMap<String, Vec<u8>> {
         docs,
         map: Projection::fit(&vectors(), DIM),
     };
-    bundle.to_files().into_iter().map(|(path, bytes)| (path.to_string(), bytes)).collect()
+    bundle.to_files().into_iter().map(|(path, bytes)| (path.to_string(), bytes.into_owned())).collect()
 }
 
 #[wasm_bindgen_test]

@@ -19,7 +19,7 @@ fn files() -> &'static HashMap<String, Vec<u8>> {
         let (input, model) = (data("adi").display().to_string(), minilm_dir().display().to_string());
         let args = index::IndexArgs::from_flags(&["--input", &input, "--model", &model, "--out", "unused"]).unwrap();
         let bundle = index::build(index::prepare(&args).unwrap(), &args);
-        bundle.to_files().into_iter().map(|(path, bytes)| (path.to_string(), bytes)).collect()
+        bundle.to_files().into_iter().map(|(path, bytes)| (path.to_string(), bytes.into_owned())).collect()
     })
 }
 
@@ -42,7 +42,7 @@ fn round_trips_and_searches() {
     let bundle = load(files().clone()).unwrap();
     assert_eq!(bundle.manifest.documents, 82);
     assert_eq!(bundle.docs.passages.len(), bundle.vectors.rows());
-    let again: HashMap<String, Vec<u8>> = bundle.to_files().into_iter().map(|(p, b)| (p.to_string(), b)).collect();
+    let again: HashMap<String, Vec<u8>> = bundle.to_files().into_iter().map(|(p, b)| (p.to_string(), b.into_owned())).collect();
     assert_eq!(&again, files(), "writing a loaded bundle gives the same bytes");
     let options = SearchOptions { mode: Mode::Bm25, ..SearchOptions::default() };
     let hits = bundle.search(&Analyzer::default(), "information retrieval evaluation", None, &options);

@@ -33,7 +33,7 @@ pub fn write(bundle: &Bundle, extra: &[(String, Vec<u8>)], out: &Path) -> Result
     let all = extra
         .iter()
         .map(|(path, bytes)| (path.as_str(), bytes.as_slice()))
-        .chain(files.iter().map(|(path, bytes)| (*path, bytes.as_slice())));
+        .chain(files.iter().map(|(path, bytes)| (*path, bytes.as_ref())));
     atomic::write_folder(out, all)?;
     Ok(sizes)
 }

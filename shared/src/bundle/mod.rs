@@ -19,6 +19,7 @@
 
 mod manifest;
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 
 use thiserror::Error;
@@ -97,22 +98,23 @@ pub struct Bundle {
 }
 
 impl Bundle {
-    /// Every file of the bundle, manifest last, with the manifest's file entries filled in.
-    pub fn to_files(&self) -> Vec<(&'static str, Vec<u8>)> {
+    /// Every file of the bundle, manifest last, with the manifest's file entries filled in. The
+    /// model's files are borrowed (the weights are most of a bundle's bytes), the rest serialized.
+    pub fn to_files(&self) -> Vec<(&'static str, Cow<'_, [u8]>)> {
         let contents = [
-            self.model.config.clone(),
-            self.model.tokenizer.clone(),
-            self.model.weights.clone(),
-            self.vectors.to_bytes(),
-            self.graph.to_bytes(),
-            self.bm25.to_bytes(),
-            self.docs.to_bytes(),
-            self.map.to_bytes(),
+            Cow::Borrowed(self.model.config.as_slice()),
+            Cow::Borrowed(self.model.tokenizer.as_slice()),
+            Cow::Borrowed(self.model.weights.as_slice()),
+            Cow::Owned(self.vectors.to_bytes()),
+            Cow::Owned(self.graph.to_bytes()),
+            Cow::Owned(self.bm25.to_bytes()),
+            Cow::Owned(self.docs.to_bytes()),
+            Cow::Owned(self.map.to_bytes()),
         ];
-        let mut files: Vec<(&'static str, Vec<u8>)> = FILES.into_iter().zip(contents).collect();
+        let mut files: Vec<(&'static str, Cow<'_, [u8]>)> = FILES.into_iter().zip(contents).collect();
         let mut manifest = self.manifest.clone();
         manifest.files = files.iter().map(|(path, bytes)| FileEntry::describe(path, bytes)).collect();
-        files.push((MANIFEST, manifest.to_json()));
+        files.push((MANIFEST, Cow::Owned(manifest.to_json())));
         files
     }
 
