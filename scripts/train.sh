@@ -1,15 +1,19 @@
 #!/usr/bin/env bash
-# Trains one model on SciFact and records it: `scripts/train.sh dssm|two-tower|cross-encoder [OUT]`.
-# `dowse train MODEL --config configs/MODEL.toml` on the train judgments (10% of the queries held
-# out for validation), then the model, BM25 and both fused on the 300 test queries (a
-# cross-encoder: BM25 and hybrid with their top 100 reranked; its hard negatives are mined first
-# with `dowse mine`). Appends the numbers, the training time and the model's size to
+# Trains one model on SciFact and records it:
+# `scripts/train.sh dssm|two-tower|cross-encoder|bi-encoder|distill [OUT]`.
+# `dowse train MODEL` (or `dowse distill`) with `configs/MODEL.toml` (CONFIG=file overrides) on the
+# train judgments (10% of the queries held out for validation), then the model, BM25 and both
+# fused on the 300 test queries (a cross-encoder: BM25 and hybrid with their top 100 reranked).
+# The cross-encoder, the bi-encoder and the student learn from hard negatives mined first with
+# `dowse mine` (TEACHER=DIR scores them with another model, e.g. a cross-encoder for the
+# student's Margin-MSE). Appends the numbers, the training time and the model's size to
 # results/train.md with the machine and the date. DEVICE=cuda (a `--features cuda` build) or wgpu
 # picks the backend. The DSSM takes about a minute on 2 cores, the two-tower LSTM about 15; the
-# cross-encoder wants a GPU.
+# BERT-based models want a GPU for full runs.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-model="${1:?usage: scripts/train.sh dssm|two-tower|cross-encoder [OUT]}"
+model="${1:?usage: scripts/train.sh dssm|two-tower|cross-encoder|bi-encoder|distill [OUT]}"
+config="${CONFIG:-configs/$model.toml}"
 device="${DEVICE:-cpu}"
 target="${CARGO_TARGET_DIR:-target}"
 features=()
@@ -21,11 +25,17 @@ out="${2:-$(mktemp -d)/$model-scifact}"
 cpu=$(lscpu | sed -n 's/^Model name: *//p' | head -1)
 started=$(date +%s)
 extra=()
-if [ "$model" = cross-encoder ]; then
-    "$dowse" mine --data "$data" --out "$out.mined.jsonl" --device "$device" 2> "$out.mine.log" || { cat "$out.mine.log"; exit 1; }
+command=(train "$model")
+if [ "$model" = distill ]; then command=(distill); fi
+case "$model" in
+cross-encoder | bi-encoder | distill)
+    teacher=()
+    if [ -n "${TEACHER:-}" ]; then teacher=(--teacher "$TEACHER"); fi
+    "$dowse" mine --data "$data" --out "$out.mined.jsonl" --device "$device" "${teacher[@]}" 2> "$out.mine.log" || { cat "$out.mine.log"; exit 1; }
     extra=(--negatives "$out.mined.jsonl")
-fi
-"$dowse" train "$model" --data "$data" --out "$out" --config "configs/$model.toml" --device "$device" "${extra[@]}" 2> "$out.log" || { cat "$out.log"; exit 1; }
+    ;;
+esac
+"$dowse" "${command[@]}" --data "$data" --out "$out" --config "$config" --device "$device" "${extra[@]}" 2> "$out.log" || { cat "$out.log"; exit 1; }
 seconds=$(( $(date +%s) - started ))
 best=$(sed -n 's/^best validation nDCG@10 \([0-9.]*\) at epoch \([0-9]*\)$/\1 (epoch \2)/p' "$out.log")
 row() {
@@ -43,7 +53,7 @@ PY
     echo
     echo "## $model, $(date -u +%Y-%m-%d) on $(nproc) cores of ${cpu:-unknown CPU}, $device backend"
     echo
-    echo "\`scripts/train.sh $model\`: \`dowse train $model --config configs/$model.toml\` on SciFact's train judgments"
+    echo "\`scripts/train.sh $model\`: \`dowse ${command[*]} --config $config\` on SciFact's train judgments"
     echo "(809 queries, 10% held out), trained in ${seconds} s; best validation nDCG@10 ${best}."
     echo "Weights $(du -h --apparent-size "$out/model.safetensors" | cut -f1). SciFact test, 300 queries, 5,183 documents:"
     echo
