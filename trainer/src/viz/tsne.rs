@@ -97,9 +97,9 @@ fn conditional(distances: &[f64], i: usize, perplexity: f64) -> Vec<f64> {
     let target = perplexity.ln();
     let (mut beta, mut low, mut high) = (1.0, 0.0, f64::INFINITY);
     let mut row = vec![0f64; distances.len()];
+    // Shifting by the nearest distance keeps exp() from underflowing for far-apart points.
+    let nearest = distances.iter().enumerate().filter(|&(j, _)| j != i).map(|(_, &d)| d).fold(f64::INFINITY, f64::min);
     for _ in 0..100 {
-        // Shifting by the nearest distance keeps exp() from underflowing for far-apart points.
-        let nearest = distances.iter().enumerate().filter(|&(j, _)| j != i).map(|(_, &d)| d).fold(f64::INFINITY, f64::min);
         let mut sum = 0.0;
         for (j, (&distance, p)) in distances.iter().zip(row.iter_mut()).enumerate() {
             *p = if j == i { 0.0 } else { (-(distance - nearest) * beta).exp() };
