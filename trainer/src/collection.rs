@@ -16,15 +16,22 @@ pub struct Collection {
 /// Reads the collection in `dir`; queries without judgments in `split` are dropped.
 pub fn load(dir: &Path, split: &str) -> Result<Collection> {
     let docs = documents(dir)?;
-    let (queries, qrels) = if is_beir(dir) { beir_judgments(dir, split)? } else { smart_judgments(dir)? };
-    let queries: Vec<Query> = queries.into_iter().filter(|q| qrels.get(&q.id).is_some_and(|j| !j.is_empty())).collect();
     if docs.is_empty() {
         bail!("{}: the collection has no documents", dir.display());
     }
+    let (queries, qrels) = judged_queries(dir, split)?;
+    Ok(Collection { docs, queries, qrels })
+}
+
+/// The queries of the collection in `dir` with judgments in `split` (at least one), and the
+/// judgments; the documents are not read.
+pub fn judged_queries(dir: &Path, split: &str) -> Result<(Vec<Query>, Qrels)> {
+    let (queries, qrels) = if is_beir(dir) { beir_judgments(dir, split)? } else { smart_judgments(dir)? };
+    let queries: Vec<Query> = queries.into_iter().filter(|q| qrels.get(&q.id).is_some_and(|j| !j.is_empty())).collect();
     if queries.is_empty() {
         bail!("{}: no query has judgments in split {split:?}", dir.display());
     }
-    Ok(Collection { docs, queries, qrels })
+    Ok((queries, qrels))
 }
 
 /// The documents of the BEIR or SMART collection in `dir`.

@@ -63,7 +63,7 @@ pub fn run(args: &VizArgs) -> Result<()> {
     let mut queries = Vec::new();
     let mut sizes = vec![0];
     for split in &args.splits {
-        let judged = collection::load(&args.data, split)?.queries;
+        let (judged, _) = collection::judged_queries(&args.data, split)?;
         labels.push(format!("{split} queries"));
         sizes.push(judged.len());
         queries.extend(judged.into_iter().map(|q| q.text));
