@@ -32,7 +32,11 @@ pub fn scatter(path: &Path, title: &str, groups: &[PointGroup]) -> Result<()> {
 /// Runs `draw` on a staging file beside `path`, then renames it into place.
 fn write(path: &Path, draw: impl FnOnce(&Path) -> DrawResult) -> Result<()> {
     let staging = path.with_extension("tmp.png");
-    draw(&staging).map_err(|e| anyhow::anyhow!("drawing {}: {e}", path.display()))?;
+    if let Err(e) = draw(&staging) {
+        // A failed drawing leaves no half-written file behind; there may be none to remove.
+        let _ = std::fs::remove_file(&staging);
+        anyhow::bail!("drawing {}: {e}", path.display());
+    }
     std::fs::rename(&staging, path).with_context(|| format!("renaming into {}", path.display()))
 }
 
