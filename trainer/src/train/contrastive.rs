@@ -88,8 +88,8 @@ impl PairBatches {
     /// Adds up to `per_pair` mined negatives to each pair's batch: those `dowse mine` found for
     /// the same (query, positive), passages named by id. Lines for pairs not in training are ignored.
     pub fn with_hard_negatives(mut self, data: &RelevanceData, mined: &[MinedExample], per_pair: usize) -> Self {
-        let query: HashMap<&str, usize> = data.query_ids.iter().enumerate().map(|(i, id)| (id.as_str(), i)).collect();
-        let passage: HashMap<&str, u32> = data.passage_ids.iter().enumerate().map(|(i, id)| (id.as_str(), i as u32)).collect();
+        let query = data.query_index();
+        let passage = data.passage_index();
         let pair_index: HashMap<(usize, u32), usize> = self.pairs.iter().enumerate().map(|(i, &pair)| (pair, i)).collect();
         for example in mined {
             let key = query.get(example.query_id.as_str()).zip(passage.get(example.positive_id.as_str()));

@@ -7,7 +7,7 @@
 //! cross-entropy of every pair). Validation reranks BM25's top `validation_depth` for the
 //! held-out queries and measures nDCG@10.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 
 use anyhow::{bail, Context, Result};
 use burn::backend::Autodiff;
@@ -199,7 +199,7 @@ fn groups(
     negatives: usize,
     seed: u64,
 ) -> Result<Vec<Vec<Encoded>>> {
-    let query_index: HashMap<&str, usize> = data.query_ids.iter().enumerate().map(|(i, id)| (id.as_str(), i)).collect();
+    let query_index = data.query_index();
     let mut groups = Vec::with_capacity(examples.len());
     for (i, example) in examples.iter().enumerate() {
         let relevant = query_index.get(example.query_id.as_str()).map_or(&[][..], |&q| data.relevant[q].as_slice());

@@ -114,6 +114,16 @@ impl RelevanceData {
         Ok(self)
     }
 
+    /// Query index by query id.
+    pub fn query_index(&self) -> HashMap<&str, usize> {
+        self.query_ids.iter().enumerate().map(|(i, id)| (id.as_str(), i)).collect()
+    }
+
+    /// Passage index by passage id.
+    pub fn passage_index(&self) -> HashMap<&str, u32> {
+        self.passage_ids.iter().enumerate().map(|(i, id)| (id.as_str(), i as u32)).collect()
+    }
+
     /// Every (query, relevant passage) pair of the `queries`.
     pub fn positive_pairs(&self, queries: &[usize]) -> Vec<(usize, u32)> {
         queries.iter().flat_map(|&q| self.relevant[q].iter().map(move |&p| (q, p))).collect()

@@ -19,7 +19,7 @@
 
 pub mod vocab;
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 
 use anyhow::{bail, Context, Result};
 use burn::backend::Autodiff;
@@ -171,8 +171,8 @@ pub fn run(args: &MinedArgs) -> Result<()> {
 /// passages or without negatives are left out.
 fn examples(data: &RelevanceData, split: &Split, mined: &[MinedExample], temperature: f64) -> Vec<Example> {
     let training: HashSet<usize> = split.train.iter().copied().collect();
-    let query: HashMap<&str, usize> = data.query_ids.iter().enumerate().map(|(i, id)| (id.as_str(), i)).collect();
-    let passage: HashMap<&str, u32> = data.passage_ids.iter().enumerate().map(|(i, id)| (id.as_str(), i as u32)).collect();
+    let query = data.query_index();
+    let passage = data.passage_index();
     mined
         .iter()
         .filter_map(|line| {
