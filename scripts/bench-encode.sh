@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Encode throughput (criterion, tests/benches/encode.rs) on the ndarray and wgpu backends,
+# Encode throughput (criterion, tests/benches/encode.rs) on the flex, ndarray and wgpu backends,
 # appended to results/encode.md with the machine and the date.
 set -euo pipefail
 cd "$(dirname "$0")/.."

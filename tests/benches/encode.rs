@@ -1,5 +1,6 @@
 //! Native encode throughput: passages/s of all-MiniLM-L6-v2 on SciFact passages
-//! (batch 32, up to 256 tokens), on the ndarray CPU backend and on wgpu.
+//! (batch 32, up to 256 tokens), on the CPU backends (flex, which dowse runs natively, and
+//! ndarray, the browser's fallback, here with OpenBLAS) and on wgpu.
 //!
 //! Run with `scripts/bench-encode.sh`, which records the numbers with the machine and the date.
 
@@ -35,6 +36,10 @@ fn bench_backend<B: Backend>(c: &mut Criterion, name: &str, device: B::Device) {
     group.finish();
 }
 
+fn flex(c: &mut Criterion) {
+    bench_backend::<burn_flex::Flex>(c, "flex", burn_flex::FlexDevice);
+}
+
 fn ndarray(c: &mut Criterion) {
     bench_backend::<burn_ndarray::NdArray>(c, "ndarray", burn_ndarray::NdArrayDevice::Cpu);
 }
@@ -43,5 +48,5 @@ fn wgpu(c: &mut Criterion) {
     bench_backend::<burn_wgpu::Wgpu>(c, "wgpu", burn_wgpu::WgpuDevice::default());
 }
 
-criterion_group!(benches, ndarray, wgpu);
+criterion_group!(benches, flex, ndarray, wgpu);
 criterion_main!(benches);

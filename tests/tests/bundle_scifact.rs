@@ -30,28 +30,29 @@ fn graph_search_and_quantization_on_scifact() {
     let queries: Vec<_> = queries.into_iter().filter(|q| qrels.contains_key(&q.id)).collect();
     let texts: Vec<&str> = queries.iter().map(|q| q.text.as_str()).collect();
     let model_bytes = model_folder::read(&minilm_dir()).unwrap();
-    let device = burn_ndarray::NdArrayDevice::Cpu;
-    let encoder = TextEncoder::<burn_ndarray::NdArray>::load(model_bytes.files(), EncoderConfig::default(), &device).unwrap();
+    let device = burn_flex::FlexDevice;
+    let encoder = TextEncoder::<burn_flex::Flex>::load(model_bytes.files(), EncoderConfig::default(), &device).unwrap();
     let query_matrix = encoder.encode(&texts, |_| {}).unwrap();
 
     // The graph: our searcher against exact search and against hnsw_rs on the same graph, built
     // one point at a time so that every run compares on the same graph.
     let config = GraphConfig { reproducible: true, ..GraphConfig::default() };
-    let hnsw_rs_graph = graph::build(&matrix, dim, &config);
+    let built = graph::build(&matrix, dim, &config);
+    let (hnsw_rs_graph, ef) = (built.hnsw, built.calibration.ef_search);
     let exported = graph::export(&hnsw_rs_graph);
     let (mut ours_recall, mut same) = (0.0, 0);
     for q in query_matrix.chunks_exact(dim) {
         let exact: Vec<u32> = top_k_exact(&matrix, dim, q, 10).iter().map(|h| h.0).collect();
         let ours: Vec<u32> =
-            hnsw::search(&exported, 10, config.ef_search, |row| dot(q, &matrix[row as usize * dim..][..dim])).iter().map(|h| h.0).collect();
-        let theirs: Vec<u32> = hnsw_rs_graph.search(q, 10, config.ef_search).iter().map(|n| n.d_id as u32).collect();
+            hnsw::search(&exported, 10, ef, |row| dot(q, &matrix[row as usize * dim..][..dim])).iter().map(|h| h.0).collect();
+        let theirs: Vec<u32> = hnsw_rs_graph.search(q, 10, ef).iter().map(|n| n.d_id as u32).collect();
         ours_recall += recall(&ours, &exact) / queries.len() as f64;
         same += usize::from(recall(&ours, &theirs) == 1.0);
     }
     eprintln!(
         "{} passages, ef {}: recall@10 {ours_recall:.4}, same top-10 as hnsw_rs for {same}/{}",
         matrix.len() / dim,
-        config.ef_search,
+        ef,
         queries.len()
     );
     assert!(ours_recall >= 0.98, "recall@10 {ours_recall} at the default ef");

@@ -1,5 +1,6 @@
 //! The Burn BERT encoder reproduces sentence-transformers' all-MiniLM-L6-v2: token ids exactly,
-//! every embedding at cosine >= 0.9999, on the ndarray backend and on wgpu (lavapipe in CI).
+//! every embedding at cosine >= 0.9999, on each backend dowse runs: flex (the native CPU),
+//! ndarray (the browser's CPU fallback, here natively) and wgpu (lavapipe in CI).
 
 use burn::tensor::backend::Backend;
 use dowse_core::dense::dot;
@@ -43,6 +44,12 @@ fn check<B: Backend>(device: B::Device, batch_size: usize) {
         assert!(cosine >= 0.9999, "item {i} ({:?}): cosine {cosine}", golden.texts[i]);
         assert!((dot(got, got) - 1.0).abs() < 1e-4, "item {i} is not unit length");
     }
+}
+
+#[test]
+fn flex_matches_sentence_transformers() {
+    // A batch size that mixes lengths, so padding and the attention mask are exercised.
+    check::<burn_flex::Flex>(burn_flex::FlexDevice, 5);
 }
 
 #[test]

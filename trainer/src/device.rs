@@ -1,4 +1,4 @@
-//! Backend selection: one generic job, run on the ndarray CPU backend, wgpu, or CUDA.
+//! Backend selection: one generic job, run on the CPU (Burn's flex backend), wgpu, or CUDA.
 
 use anyhow::Result;
 use burn::tensor::backend::Backend;
@@ -9,7 +9,7 @@ use serde::Deserialize;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Device {
-    /// Burn's ndarray backend on the CPU (BLAS matmuls, rayon threads).
+    /// Burn's flex backend on the CPU (gemm matmuls, SIMD, rayon threads).
     Cpu,
     /// Burn's wgpu backend: Vulkan, Metal or DX12; lavapipe where there is no GPU.
     Wgpu,
@@ -26,7 +26,7 @@ pub trait BackendJob {
 /// Runs `job` on the chosen backend.
 pub fn run_on<J: BackendJob>(device: Device, job: J) -> Result<J::Output> {
     match device {
-        Device::Cpu => Ok(job.run::<burn_ndarray::NdArray>(burn_ndarray::NdArrayDevice::Cpu)),
+        Device::Cpu => Ok(job.run::<burn_flex::Flex>(burn_flex::FlexDevice)),
         Device::Wgpu => Ok(job.run::<burn_wgpu::Wgpu>(burn_wgpu::WgpuDevice::default())),
         Device::Cuda => run_cuda(job),
     }

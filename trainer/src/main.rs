@@ -86,10 +86,11 @@ fn run(command: Command) -> Result<()> {
     }
 }
 
-/// Ends the process without running C libraries' exit handlers. OpenBLAS's handler joins its
-/// thread pool and can wait forever for a worker that never wakes (seen after `dowse serve`
-/// drained its requests and returned: the process hung in `blas_thread_shutdown_`); what those
-/// handlers would free, the kernel frees anyway. Rust's own buffers are flushed first.
+/// Ends the process without running C libraries' exit handlers. Such a handler can join a thread
+/// pool and wait forever for a worker that never wakes (OpenBLAS's did, when it did the CPU
+/// backend's matmuls: `dowse serve` drained its requests, returned, and hung in
+/// `blas_thread_shutdown_`); what those handlers would free, the kernel frees anyway. Rust's own
+/// buffers are flushed first.
 fn exit_now(code: i32) -> ! {
     use std::io::Write;
     let _ = std::io::stdout().flush();

@@ -5,7 +5,7 @@
 use std::path::Path;
 use std::process::{Command, Output};
 
-use burn_ndarray::{NdArray, NdArrayDevice};
+use burn_flex::{Flex, FlexDevice};
 use dowse_core::corpus::{read_documents_jsonl, read_queries_jsonl, read_run};
 use dowse_core::metrics::ranked;
 use dowse_core::model::CrossEncoder;
@@ -99,7 +99,7 @@ fn eval_reranks_the_top_of_a_run_by_the_cross_encoder_and_keeps_the_rest() {
     let docs = read_documents_jsonl("corpus", &std::fs::read(beir.join("corpus.jsonl")).unwrap()).unwrap();
     let queries = read_queries_jsonl("queries", &std::fs::read(beir.join("queries.jsonl")).unwrap()).unwrap();
     let files = model_folder::read(&reranker).unwrap();
-    let model = CrossEncoder::<NdArray>::load(files.files(), 256, 8, &NdArrayDevice::Cpu).unwrap();
+    let model = CrossEncoder::<Flex>::load(files.files(), 256, 8, &FlexDevice).unwrap();
     for query in &queries {
         let ids = |run: &dowse_core::corpus::Run| ranked(&run[&query.id]).into_iter().map(|(doc, _)| doc).collect::<Vec<_>>();
         let (before, after) = (ids(&before), ids(&after));

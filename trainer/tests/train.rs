@@ -8,7 +8,7 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-use burn_ndarray::{NdArray, NdArrayDevice};
+use burn_flex::{Flex, FlexDevice};
 use dowse_core::bm25::{Bm25Index, Bm25Params};
 use dowse_core::model::{load_bert, BertConfig, CrossEncoder, Encoder, EncoderConfig, Side, TextEncoder, TextTokenizer};
 use dowse_core::text::Analyzer;
@@ -199,7 +199,7 @@ fn cross_encoder_learns_from_mined_negatives_and_exports_a_reranker() {
     let analyzer = Analyzer::default();
     let bm25 = Bm25Index::build(Bm25Params::default(), relevance.passages.iter().map(|p| analyzer.analyze(p)));
     let files = model_folder::read(&out).unwrap();
-    let reranker = CrossEncoder::<NdArray>::load(files.files(), 64, 16, &NdArrayDevice::Cpu).unwrap();
+    let reranker = CrossEncoder::<Flex>::load(files.files(), 64, 16, &FlexDevice).unwrap();
     let rankings: Vec<Vec<(u32, f32)>> = held_out
         .iter()
         .map(|&q| {
@@ -276,9 +276,9 @@ fn distilled_student_learns_and_exports_a_small_int8_bert() {
     let held_out = split(relevance.queries.len(), 0.25, 5).validation;
     let files = model_folder::read(&minilm).unwrap();
     let bert = BertConfig::from_json(&files.config).unwrap();
-    let cut = load_bert::<NdArray>(&bert, &files.weights, &NdArrayDevice::Cpu).unwrap().shrink(&[0, 5], None);
+    let cut = load_bert::<Flex>(&bert, &files.weights, &FlexDevice).unwrap().shrink(&[0, 5], None);
     let tokenizer = TextTokenizer::from_bytes(&files.tokenizer, 64).unwrap();
-    let start = TextEncoder::new(cut, tokenizer, bert, EncoderConfig { max_len: 64, batch_size: 64 }, &NdArrayDevice::Cpu);
+    let start = TextEncoder::new(cut, tokenizer, bert, EncoderConfig { max_len: 64, batch_size: 64 }, &FlexDevice);
     let start = ndcg_with(&relevance, &held_out, start.dim(), |texts, _| start.encode(texts, |_| {}).unwrap());
     let best = validation.iter().copied().fold(f64::MIN, f64::max);
     assert!(best > start, "validation {validation:?} never beats the untrained student's {start}");
@@ -324,7 +324,7 @@ fn mined_slice(dir: &Path, flags: &[&str]) -> (PathBuf, PathBuf) {
 /// nDCG@10 of the `queries` searching every passage with the model in `model` at `max_len` tokens.
 fn dense_ndcg(relevance: &RelevanceData, queries: &[usize], model: &Path, max_len: usize) -> f64 {
     let files = model_folder::read(model).unwrap();
-    let encoder = Encoder::<NdArray>::load(files.files(), EncoderConfig { max_len, batch_size: 64 }, &NdArrayDevice::Cpu).unwrap();
+    let encoder = Encoder::<Flex>::load(files.files(), EncoderConfig { max_len, batch_size: 64 }, &FlexDevice).unwrap();
     ndcg_with(relevance, queries, encoder.dim(), |texts, side| encoder.encode(texts, side, |_| {}).unwrap())
 }
 
