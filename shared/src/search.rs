@@ -74,11 +74,11 @@ impl Bundle {
     pub fn dense_passages(&self, query: &[f32], n: usize, ef: Option<usize>) -> Vec<(u32, f32)> {
         let ef = ef.unwrap_or(self.manifest.hnsw.ef_search).max(n);
         let prepared = self.vectors.prepare(query);
-        let found = hnsw::search(&self.graph, ef, ef, |row| self.vectors.score(&prepared, row));
-        if self.vectors.quantization().rescores() {
-            return top_k(found.into_iter().map(|(row, _)| (row, self.vectors.rescore(&prepared, row))), n);
+        if !self.vectors.quantization().rescores() {
+            return hnsw::search(&self.graph, n, ef, |row| self.vectors.score(&prepared, row));
         }
-        found.into_iter().take(n).collect()
+        let found = hnsw::search(&self.graph, ef, ef, |row| self.vectors.score(&prepared, row));
+        top_k(found.into_iter().map(|(row, _)| (row, self.vectors.rescore(&prepared, row))), n)
     }
 
     /// The `n` best passages for `query` by BM25, best first.

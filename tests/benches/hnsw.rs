@@ -28,14 +28,12 @@ fn bench(c: &mut Criterion) {
     let queries = dowse_core::corpus::read_queries_jsonl("queries.jsonl", &read(&data("scifact/queries.jsonl"))).unwrap();
     let texts: Vec<&str> = queries.iter().take(300).map(|q| q.text.as_str()).collect();
     let model_bytes = model_folder::read(&minilm_dir()).unwrap();
-    let encoder =
-        TextEncoder::<burn_ndarray::NdArray>::load(model_bytes.files(), EncoderConfig::default(), &burn_ndarray::NdArrayDevice::Cpu)
-            .unwrap();
+    let encoder = TextEncoder::<burn_flex::Flex>::load(model_bytes.files(), EncoderConfig::default(), &burn_flex::FlexDevice).unwrap();
     let query_matrix = encoder.encode(&texts, |_| {}).unwrap();
     let query_rows: Vec<&[f32]> = query_matrix.chunks_exact(dim).collect();
 
     let started = Instant::now();
-    let hnsw_rs_graph = build(matrix, dim, &GraphConfig::default());
+    let hnsw_rs_graph = build(matrix, dim, &GraphConfig::default()).hnsw;
     println!("build {} passages {:.2} s", matrix.len() / dim, started.elapsed().as_secs_f64());
     let graph = export(&hnsw_rs_graph);
     let int8 = VectorStore::quantize(matrix, dim, Quantization::Int8);

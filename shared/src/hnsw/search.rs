@@ -10,10 +10,15 @@ use super::HnswGraph;
 use crate::topk::{top_k, Scored};
 
 /// The `k` best nodes found with a beam of `max(ef, k)`, best first, by `score(node)`.
+/// A beam as wide as the graph is an exact scan: every node is scored in order, which finds what
+/// the walk would, and faster (bundles whose data no narrower beam searches well enough say so).
 pub fn search(graph: &HnswGraph, k: usize, ef: usize, mut score: impl FnMut(u32) -> f32) -> Vec<(u32, f32)> {
     let ef = ef.max(k);
     if k == 0 {
         return Vec::new();
+    }
+    if ef >= graph.num_nodes() {
+        return top_k((0..graph.num_nodes() as u32).map(|node| (node, score(node))), k);
     }
     let mut best = Scored(score(graph.entry()), graph.entry());
     for layer in graph.layers()[1..].iter().rev() {
@@ -84,6 +89,14 @@ mod tests {
         let target = 61.3f32;
         let hits = search(&graph, 3, 8, |node| -(node as f32 - target).abs());
         assert_eq!(hits.iter().map(|h| h.0).collect::<Vec<_>>(), [61, 62, 60]);
+    }
+
+    #[test]
+    fn a_beam_as_wide_as_the_graph_scans_every_node() {
+        // Layer 0 without links: only a scan can find node 7 from the entry point 0.
+        let graph = HnswGraph::new(10, 0, vec![(0..10).map(|i| (i, Vec::new())).collect()]).unwrap();
+        assert_eq!(search(&graph, 2, 10, |node| -(node as f32 - 7.0).abs()), [(7, 0.0), (6, -1.0)]);
+        assert_eq!(search(&graph, 2, 9, |node| -(node as f32 - 7.0).abs()), [(0, -7.0)]);
     }
 
     #[test]

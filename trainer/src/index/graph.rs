@@ -1,13 +1,25 @@
-//! Building the HNSW graph with hnsw_rs and exporting it into the bundle's graph section, which
-//! dowse-core searches natively and in the browser.
+//! Building the HNSW graph with hnsw_rs, choosing the beam width its searches need, and
+//! exporting it into the bundle's graph section, which dowse-core searches natively and in the
+//! browser.
+//!
+//! The beam width is calibrated, not guessed: a sample of passages is held out of the graph
+//! while it is built, searched for as queries against exact search, and the beam is doubled
+//! until their recall@10 reaches the target. Where no beam cheaper than scoring every passage
+//! reaches it (isotropic data, where a proximity graph degenerates into a scan), the bundle
+//! searches by an exact scan instead. The held-out passages are inserted last.
 
-use dowse_core::dense::dot;
-use dowse_core::hnsw::HnswGraph;
+use dowse_core::dense::{dot, top_k_exact};
+use dowse_core::hnsw::{self, HnswGraph};
 use hnsw_rs::prelude::{Distance, Hnsw, PointId};
+use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 /// hnsw_rs keeps at most 16 layers.
 const MAX_LAYERS: usize = 16;
+/// Passages held out to calibrate the beam width on (at most a tenth of the corpus).
+const CALIBRATION_QUERIES: usize = 200;
+/// Recall is measured at this depth.
+const CALIBRATION_DEPTH: usize = 10;
 
 /// `1 - cosine` between unit vectors, floored at 0 (rounding can push a dot product past 1,
 /// which hnsw_rs's own `DistDot` asserts against).
@@ -21,15 +33,18 @@ impl Distance<f32> for UnitDot {
 }
 
 /// How the graph is built and searched.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct GraphConfig {
     /// Neighbours per node on the upper layers (twice as many on layer 0).
     pub m: usize,
     /// Beam width while inserting.
     pub ef_construction: usize,
-    /// Default beam width while searching.
+    /// Default beam width while searching: the smallest, when calibration is on.
     pub ef_search: usize,
+    /// Recall@10 against exact search that held-out passages must reach at the default beam
+    /// width (with two standard errors to spare); 0 keeps `ef_search` as it is.
+    pub target_recall: f64,
     /// Insert the points one at a time in row order, so the same vectors always give the same
     /// graph. Parallel insertion is faster on many cores, but its graph (and so the bundle's
     /// bytes) depends on thread timing.
@@ -38,26 +53,118 @@ pub struct GraphConfig {
 
 impl Default for GraphConfig {
     fn default() -> Self {
-        Self { m: 16, ef_construction: 200, ef_search: 64, reproducible: false }
+        Self { m: 16, ef_construction: 200, ef_search: 64, target_recall: 0.98, reproducible: false }
     }
 }
 
-/// Builds hnsw_rs's graph over the unit rows of a `[rows, dim]` matrix, row `i` with id `i`.
-pub fn build<'a>(matrix: &'a [f32], dim: usize, config: &GraphConfig) -> Hnsw<'a, f32, UnitDot> {
+/// A graph hnsw_rs built and the beam width its searches should use.
+pub struct Built<'a> {
+    pub hnsw: Hnsw<'a, f32, UnitDot>,
+    pub calibration: Calibration,
+}
+
+/// The default beam width and how it was chosen.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Calibration {
+    /// The bundle's default beam width; the number of passages or more means an exact scan.
+    pub ef_search: usize,
+    /// Held-out passages searched for (0: not calibrated).
+    pub queries: usize,
+    /// Their mean recall@10 at `ef_search` against exact search.
+    pub recall: f64,
+}
+
+impl Calibration {
+    /// Whether searches should score every passage rather than walk the graph.
+    pub fn is_exact(&self, rows: usize) -> bool {
+        self.ef_search >= rows
+    }
+}
+
+/// Builds hnsw_rs's graph over the unit rows of a `[rows, dim]` matrix, row `i` with id `i`,
+/// and calibrates the default beam width on held-out rows (see the module documentation).
+pub fn build<'a>(matrix: &'a [f32], dim: usize, config: &GraphConfig) -> Built<'a> {
     let rows: Vec<(&[f32], usize)> = matrix.chunks_exact(dim).enumerate().map(|(i, row)| (row, i)).collect();
     let hnsw = Hnsw::new(config.m, rows.len(), MAX_LAYERS, config.ef_construction, UnitDot);
-    if config.reproducible {
-        rows.iter().for_each(|&row| hnsw.insert_slice(row));
+    let held_out = held_out_rows(rows.len(), config.target_recall);
+    let (last, first): (Vec<_>, Vec<_>) = rows.into_iter().partition(|(_, i)| held_out.binary_search(i).is_ok());
+    insert(&hnsw, &first, config.reproducible);
+    let calibration = if held_out.is_empty() {
+        Calibration { ef_search: config.ef_search, queries: 0, recall: f64::NAN }
     } else {
-        hnsw.parallel_insert_slice(&rows);
-    }
-    hnsw
+        calibrate(&export(&hnsw), matrix, dim, &held_out, config)
+    };
+    insert(&hnsw, &last, config.reproducible);
+    Built { hnsw, calibration }
 }
 
-/// The graph's layers and entry point as the bundle stores them.
+fn insert(hnsw: &Hnsw<'_, f32, UnitDot>, rows: &[(&[f32], usize)], reproducible: bool) {
+    if reproducible {
+        rows.iter().for_each(|&row| hnsw.insert_slice(row));
+    } else {
+        hnsw.parallel_insert_slice(&rows.to_vec());
+    }
+}
+
+/// Evenly spaced rows to calibrate on, sorted: a tenth of the corpus up to
+/// [`CALIBRATION_QUERIES`]; none when calibration is off or the corpus is under 100 rows.
+fn held_out_rows(rows: usize, target_recall: f64) -> Vec<usize> {
+    let count = (rows / 10).min(CALIBRATION_QUERIES);
+    if target_recall <= 0.0 || count < 10 {
+        return Vec::new();
+    }
+    (0..count).map(|i| (2 * i + 1) * rows / (2 * count)).collect()
+}
+
+/// Doubles the beam from `config.ef_search` until the held-out rows' recall@10, less two
+/// standard errors, reaches the target, over a graph that does not hold them. A search that
+/// scores half the corpus costs about what an exact scan does, so from there on the answer is
+/// the scan (`ef_search` = rows).
+fn calibrate(graph: &HnswGraph, matrix: &[f32], dim: usize, held_out: &[usize], config: &GraphConfig) -> Calibration {
+    let rows = matrix.len() / dim;
+    let row = |i: usize| &matrix[i * dim..(i + 1) * dim];
+    let truth: Vec<Vec<u32>> = held_out
+        .par_iter()
+        .map(|&q| {
+            let hits = top_k_exact(matrix, dim, row(q), CALIBRATION_DEPTH + held_out.len());
+            hits.into_iter().map(|h| h.0).filter(|&id| held_out.binary_search(&(id as usize)).is_err()).take(CALIBRATION_DEPTH).collect()
+        })
+        .collect();
+    let queries = held_out.len();
+    let mut ef = config.ef_search.max(CALIBRATION_DEPTH);
+    while ef < rows {
+        let outcomes: Vec<(f64, usize)> = held_out
+            .par_iter()
+            .zip(&truth)
+            .map(|(&q, truth)| {
+                let mut scored = 0;
+                let found = hnsw::search(graph, CALIBRATION_DEPTH, ef, |node| {
+                    scored += 1;
+                    dot(row(q), row(node as usize))
+                });
+                let hits = truth.iter().filter(|id| found.iter().any(|f| f.0 == **id)).count();
+                (hits as f64 / truth.len().max(1) as f64, scored)
+            })
+            .collect();
+        let scored = outcomes.iter().map(|o| o.1).sum::<usize>() / queries;
+        if 2 * scored >= rows {
+            break;
+        }
+        let mean = outcomes.iter().map(|o| o.0).sum::<f64>() / queries as f64;
+        let variance = outcomes.iter().map(|o| (o.0 - mean).powi(2)).sum::<f64>() / (queries - 1) as f64;
+        if mean - 2.0 * (variance / queries as f64).sqrt() >= config.target_recall {
+            return Calibration { ef_search: ef, queries, recall: mean };
+        }
+        ef *= 2;
+    }
+    Calibration { ef_search: rows, queries, recall: 1.0 }
+}
+
+/// The graph's layers and entry point as the bundle stores them. Rows not inserted (yet) are
+/// nodes without links.
 pub fn export(hnsw: &Hnsw<'_, f32, UnitDot>) -> HnswGraph {
     let indexation = hnsw.get_point_indexation();
-    let num_nodes = indexation.get_nb_point();
+    let num_nodes = indexation.into_iter().map(|p| p.get_origin_id() + 1).max().unwrap_or(0);
     let top = usize::from(indexation.get_max_level_observed());
     let mut levels = vec![0u8; num_nodes];
     let mut lists: Vec<(u32, Vec<Vec<u32>>)> = Vec::with_capacity(num_nodes);
@@ -76,12 +183,15 @@ pub fn export(hnsw: &Hnsw<'_, f32, UnitDot>) -> HnswGraph {
     // hnsw_rs sometimes links a node on an upper layer to one that is not on that layer; such an
     // edge is a dead end for search (the node has no list there), so it is left out.
     let mut layers: Vec<Vec<(u32, Vec<u32>)>> = vec![Vec::new(); top + 1];
+    let mut linked = vec![false; num_nodes];
     for (id, neighbourhood) in lists {
+        linked[id as usize] = true;
         for (layer, mut neighbours) in neighbourhood.into_iter().enumerate() {
             neighbours.retain(|&n| usize::from(levels[n as usize]) >= layer);
             layers[layer].push((id, neighbours));
         }
     }
+    layers[0].extend((0..num_nodes as u32).filter(|&id| !linked[id as usize]).map(|id| (id, Vec::new())));
     let (entry, _) = entry.expect("a built graph has an entry point");
     HnswGraph::new(num_nodes as u32, entry, layers).expect("hnsw_rs builds a valid graph")
 }
@@ -103,7 +213,7 @@ mod tests {
     #[test]
     fn exports_every_node_and_a_top_layer_entry() {
         let matrix = unit_rows(8);
-        let graph = export(&build(&matrix, 8, &GraphConfig::default()));
+        let graph = export(&build(&matrix, 8, &GraphConfig::default()).hnsw);
         assert_eq!(graph.num_nodes(), 500);
         assert!(!graph.layers()[0].neighbours(7).is_empty());
         assert_eq!(HnswGraph::from_bytes(&graph.to_bytes()).unwrap(), graph);
@@ -113,6 +223,43 @@ mod tests {
     fn reproducible_builds_give_the_same_graph() {
         let matrix = unit_rows(8);
         let config = GraphConfig { reproducible: true, ..GraphConfig::default() };
-        assert_eq!(export(&build(&matrix, 8, &config)), export(&build(&matrix, 8, &config)));
+        let (first, second) = (build(&matrix, 8, &config), build(&matrix, 8, &config));
+        assert_eq!(first.calibration, second.calibration);
+        assert_eq!(export(&first.hnsw), export(&second.hnsw));
+    }
+
+    #[test]
+    fn held_out_rows_are_a_spread_tenth_up_to_the_limit() {
+        assert_eq!(held_out_rows(100, 0.98), (0..10).map(|i| 5 + 10 * i).collect::<Vec<_>>());
+        assert_eq!(held_out_rows(1_000_000, 0.98).len(), CALIBRATION_QUERIES);
+        assert!(held_out_rows(99, 0.98).is_empty());
+        assert!(held_out_rows(1_000, 0.0).is_empty());
+    }
+
+    #[test]
+    fn calibration_meets_the_target_or_scans() {
+        let matrix = unit_rows(8);
+        let built = build(&matrix, 8, &GraphConfig::default());
+        let calibration = built.calibration;
+        assert_eq!(calibration.queries, 50);
+        assert!(calibration.ef_search >= 64);
+        assert!(calibration.recall >= 0.98, "{calibration:?}");
+        // Every row is in the final graph, held-out ones included.
+        let graph = export(&built.hnsw);
+        assert!((0..500).all(|node| !graph.layers()[0].neighbours(node).is_empty()));
+    }
+
+    #[test]
+    fn an_unreachable_target_makes_the_default_an_exact_scan() {
+        let matrix = unit_rows(8);
+        let calibration = build(&matrix, 8, &GraphConfig { target_recall: 1.01, ..GraphConfig::default() }).calibration;
+        assert!(calibration.is_exact(500), "{calibration:?}");
+    }
+
+    #[test]
+    fn a_zero_target_keeps_the_given_beam() {
+        let matrix = unit_rows(8);
+        let calibration = build(&matrix, 8, &GraphConfig { target_recall: 0.0, ef_search: 20, ..GraphConfig::default() }).calibration;
+        assert_eq!((calibration.ef_search, calibration.queries), (20, 0));
     }
 }

@@ -49,9 +49,15 @@ pub struct IndexArgs {
     /// HNSW beam width while building.
     #[arg(long, default_value_t = GraphConfig::default().ef_construction)]
     pub ef_construction: usize,
-    /// Default HNSW beam width for searches of this bundle.
+    /// Smallest default HNSW beam width for searches of this bundle: doubled until held-out
+    /// passages reach --target-recall.
     #[arg(long, default_value_t = GraphConfig::default().ef_search)]
     pub ef_search: usize,
+    /// Recall@10 against exact search that the default beam width must reach on held-out
+    /// passages; where no beam cheaper than a scan reaches it, the bundle searches exactly.
+    /// 0 keeps --ef-search as given.
+    #[arg(long, default_value_t = GraphConfig::default().target_recall)]
+    pub target_recall: f64,
     /// Build the HNSW graph one point at a time, so the same input always gives a byte-identical
     /// bundle (browsers keep their cached files); parallel insertion is faster on many cores but
     /// its graph depends on thread timing.
@@ -137,13 +143,31 @@ pub fn build(prepared: Prepared, args: &IndexArgs) -> Bundle {
 
     let step = Instant::now();
     let vectors = VectorStore::quantize(&matrix, dim, args.quant);
-    let graph_config =
-        GraphConfig { m: args.m, ef_construction: args.ef_construction, ef_search: args.ef_search, reproducible: args.reproducible };
+    let graph_config = GraphConfig {
+        m: args.m,
+        ef_construction: args.ef_construction,
+        ef_search: args.ef_search,
+        target_recall: args.target_recall,
+        reproducible: args.reproducible,
+    };
     let spinner = ProgressBar::new_spinner().with_message(format!("building the HNSW graph over {} vectors", texts.len()));
     spinner.enable_steady_tick(std::time::Duration::from_millis(200));
-    let graph = graph::export(&graph::build(&matrix, dim, &graph_config));
+    let built = graph::build(&matrix, dim, &graph_config);
+    let graph = graph::export(&built.hnsw);
     spinner.finish_and_clear();
     eprintln!("built the HNSW graph (M {}, ef_construction {}) in {:.1} s", args.m, args.ef_construction, step.elapsed().as_secs_f64());
+    let calibration = built.calibration;
+    match (calibration.queries, calibration.is_exact(texts.len())) {
+        (0, _) => eprintln!("default beam width {} (not calibrated)", calibration.ef_search),
+        (queries, true) => eprintln!(
+            "no beam cheaper than a scan reached recall@10 {} on {queries} held-out passages: searches score every passage",
+            args.target_recall
+        ),
+        (queries, false) => eprintln!(
+            "default beam width {}: recall@10 {:.4} on {queries} held-out passages (target {})",
+            calibration.ef_search, calibration.recall, args.target_recall
+        ),
+    }
     let map = Projection::fit(&matrix, dim);
 
     let manifest = Manifest {
@@ -154,7 +178,7 @@ pub fn build(prepared: Prepared, args: &IndexArgs) -> Bundle {
         documents: store.documents.len(),
         passages: texts.len(),
         quantization: args.quant,
-        hnsw: HnswInfo { m: args.m, ef_construction: args.ef_construction, ef_search: args.ef_search },
+        hnsw: HnswInfo { m: args.m, ef_construction: args.ef_construction, ef_search: calibration.ef_search },
         bm25: Bm25Params::default(),
         chunking: args.chunking(),
         files: Vec::new(),
