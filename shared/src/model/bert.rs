@@ -1,9 +1,10 @@
 //! BERT in Burn, generic over the backend: embeddings, post-norm transformer layers with
 //! exact (erf) GELU, and masked mean pooling into L2-normalised sentence vectors.
 //!
-//! Self-attention is Burn's fused attention op, so each backend runs its best kernel (flash
-//! attention on CUDA and wgpu, a gemm-backed one on the CPU) and autodiff its differentiable
-//! composition of plain ops.
+//! Self-attention is Burn's attention op with an additive padding bias: flex runs it as one
+//! gemm-backed kernel; the other backends (and autodiff) compose it from plain ops, as Burn's
+//! GPU flash kernels take no bias (a boolean mask would send them through per-shape autotuning,
+//! minutes on a software GPU).
 
 use burn::module::{Module, Param};
 use burn::nn::{Embedding, EmbeddingConfig, LayerNorm, LayerNormConfig, Linear, LinearConfig};
@@ -11,10 +12,13 @@ use burn::tensor::activation::gelu;
 use burn::tensor::backend::Backend;
 use burn::tensor::module::attention;
 use burn::tensor::ops::AttentionModuleOptions;
-use burn::tensor::{Bool, Int, Tensor, TensorData};
+use burn::tensor::{Int, Tensor, TensorData};
 
 use super::pooling::{masked_mean, unit_rows};
 use super::BertConfig;
+
+/// Added to attention scores of padding positions: exp() of it underflows to exactly 0.
+const MASKED_SCORE: f32 = -10_000.0;
 
 #[derive(Module, Debug)]
 pub struct Embeddings<B: Backend> {
@@ -81,12 +85,12 @@ impl<B: Backend> Bert<B> {
         let hidden = x.dims()[2];
         // Tokens as rows of one matrix: each Linear is then a single large matmul, not one per text.
         let mut x = self.embeddings.norm.forward(x.reshape([batch * seq, hidden]));
-        // [batch, 1, seq, seq], true where the key is padding: no token attends to it. Made once
-        // as a tensor of its own (not a broadcast view), so no layer has to copy it; the heads
-        // dimension broadcasts.
-        let padding = mask.reshape([batch, 1, 1, seq]).expand([batch, 1, seq, seq]).equal_elem(0.0);
+        // [batch, 1, seq, seq]: 0 where the key is a token, MASKED_SCORE where it is padding.
+        // Made once as a tensor of its own (not a broadcast view), so no layer has to copy it;
+        // the heads dimension broadcasts.
+        let bias = mask.reshape([batch, 1, 1, seq]).expand([batch, 1, seq, seq]).sub_scalar(1.0).mul_scalar(-MASKED_SCORE);
         for layer in &self.layers {
-            x = layer.forward(x, padding.clone(), [batch, seq], self.num_heads);
+            x = layer.forward(x, bias.clone(), [batch, seq], self.num_heads);
         }
         x.reshape([batch, seq, hidden])
     }
@@ -117,14 +121,14 @@ impl<B: Backend> Bert<B> {
 
 impl<B: Backend> Layer<B> {
     /// One post-norm transformer layer over token rows `[batch * seq, hidden]`.
-    fn forward(&self, x: Tensor<B, 2>, padding: Tensor<B, 4, Bool>, [batch, seq]: [usize; 2], num_heads: usize) -> Tensor<B, 2> {
+    fn forward(&self, x: Tensor<B, 2>, bias: Tensor<B, 4>, [batch, seq]: [usize; 2], num_heads: usize) -> Tensor<B, 2> {
         let hidden = x.dims()[1];
         let head_dim = hidden / num_heads;
         let heads = |t: Tensor<B, 2>| t.reshape([batch, seq, num_heads, head_dim]).swap_dims(1, 2);
         let q = heads(self.query.forward(x.clone()));
         let k = heads(self.key.forward(x.clone()));
         let v = heads(self.value.forward(x.clone()));
-        let context = attention(q, k, v, Some(padding), None, AttentionModuleOptions::default());
+        let context = attention(q, k, v, None, Some(bias), AttentionModuleOptions::default());
         let context = context.swap_dims(1, 2).reshape([batch * seq, hidden]);
         let x = self.attention_norm.forward(self.attention_output.forward(context) + x);
         let h = self.output.forward(gelu(self.intermediate.forward(x.clone())));
