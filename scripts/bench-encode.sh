@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
 # Encode throughput (criterion, tests/benches/encode.rs) on the flex, ndarray and wgpu backends,
-# appended to results/encode.md with the machine and the date.
+# appended to results/encode.md with the machine and the date. Usage: bench-encode.sh [FILTER]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export XDG_RUNTIME_DIR="${XDG_RUNTIME_DIR:-/tmp/xdg-runtime-$(id -u)}"
 mkdir -p -m 700 "$XDG_RUNTIME_DIR"
 log=$(mktemp)
-cargo bench -p dowse-tests --bench encode -- --warm-up-time 2 --measurement-time 30 2>&1 | tee "$log"
+# --workspace, as the tests build: selecting one package would change feature unification and
+# rebuild most dependencies. An argument picks backends by name (criterion's filter), e.g. "flex|ndarray".
+cargo bench --workspace --bench encode -- --warm-up-time 2 --measurement-time 30 ${1:+"$1"} 2>&1 | tee "$log"
 cpu=$(lscpu | sed -n 's/^Model name: *//p' | head -1)
 {
     echo
