@@ -56,7 +56,7 @@ pub struct IndexArgs {
     /// Recall@10 against exact search that the default beam width must reach on held-out
     /// passages; where no beam cheaper than a scan reaches it, the bundle searches exactly.
     /// 0 keeps --ef-search as given.
-    #[arg(long, default_value_t = GraphConfig::default().target_recall)]
+    #[arg(long, default_value_t = GraphConfig::default().target_recall, value_parser = parse_recall)]
     pub target_recall: f64,
     /// Build the HNSW graph one point at a time, so the same input always gives a byte-identical
     /// bundle (browsers keep their cached files); parallel insertion is faster on many cores but
@@ -200,6 +200,14 @@ impl IndexArgs {
     }
 }
 
+/// A recall between 0 and 1; anything else (1.5, NaN) is refused by clap, naming the flag.
+fn parse_recall(text: &str) -> Result<f64, String> {
+    match text.parse::<f64>() {
+        Ok(recall) if (0.0..=1.0).contains(&recall) => Ok(recall),
+        _ => Err(format!("{text:?} is not a recall between 0 and 1")),
+    }
+}
+
 /// The name the manifest records for the model: the default's name, or the folder's.
 fn model_id(given: Option<&Path>) -> String {
     match given {
@@ -224,4 +232,20 @@ fn print_summary(bundle: &Bundle, sizes: &[(&str, u64)], out: &Path, started: In
         started.elapsed().as_secs_f64()
     );
     println!("{}", out.display());
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn target_recall_must_be_a_recall() {
+        let flags = |recall: &str| IndexArgs::from_flags(&["--input", "in", "--out", "out", &format!("--target-recall={recall}")]);
+        assert_eq!(flags("0.9").unwrap().target_recall, 0.9);
+        assert_eq!(flags("0").unwrap().target_recall, 0.0);
+        for bad in ["1.5", "-0.1", "NaN", "high"] {
+            let error = flags(bad).unwrap_err().to_string();
+            assert!(error.contains("--target-recall") && error.contains("not a recall between 0 and 1"), "{bad}: {error}");
+        }
+    }
 }
