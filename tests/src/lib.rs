@@ -100,6 +100,13 @@ pub fn make_test_cross_encoder(minilm: &Path, out: &Path) {
     std::fs::write(out.join("model.safetensors"), file).unwrap();
 }
 
+/// Every tensor of a safetensors file by name, with its raw bytes.
+pub fn safetensors_by_name(file: &Path) -> std::collections::BTreeMap<String, Vec<u8>> {
+    let bytes = std::fs::read(file).unwrap();
+    let tensors = safetensors::SafeTensors::deserialize(&bytes).unwrap();
+    tensors.tensors().into_iter().map(|(name, view)| (name, view.data().to_vec())).collect()
+}
+
 /// Writes a small BEIR folder into `dir`: SciFact's first `queries` judged queries of `split`,
 /// their relevant documents and the first `others` documents of the corpus.
 pub fn scifact_slice(dir: &Path, split: &str, queries: usize, others: usize) {

@@ -12,7 +12,7 @@ use burn_flex::{Flex, FlexDevice};
 use dowse_core::bm25::{Bm25Index, Bm25Params};
 use dowse_core::model::{load_bert, BertConfig, CrossEncoder, Encoder, EncoderConfig, Side, TextEncoder, TextTokenizer};
 use dowse_core::text::Analyzer;
-use dowse_tests::{minilm_dir, scifact_slice};
+use dowse_tests::{minilm_dir, safetensors_by_name, scifact_slice};
 use dowse_trainer::model_folder;
 use dowse_trainer::train::data::{split, RelevanceData};
 
@@ -175,12 +175,40 @@ fn bad_configs_and_resumes_fail_clearly() {
 #[test]
 fn cross_encoder_learns_from_mined_negatives_and_exports_a_reranker() {
     let dir = tempfile::tempdir().unwrap();
-    let (data, mined) = mined_slice(dir.path(), &["--negatives", "3"]);
+    reranker_learns_and_exports(dir.path(), "learning_rate = 0.0001\n", "");
+}
+
+/// LoRA (rank 8 on query and value): only the adapters and the head train, and the export is a
+/// plain reranker with the adapters folded in: the projections without adapters are MiniLM's
+/// byte for byte, the ones with adapters are not.
+#[test]
+fn lora_cross_encoder_trains_adapters_only_and_exports_them_merged() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = reranker_learns_and_exports(dir.path(), "learning_rate = 0.001\n", "\n[model.lora]\nrank = 8\nalpha = 16.0\n");
+    let exported = safetensors_by_name(&out.join("model.safetensors"));
+    let minilm = safetensors_by_name(&minilm_dir().join("model.safetensors"));
+    let minilm_names: Vec<&String> =
+        minilm.keys().filter(|n| !n.starts_with("pooler.") && n.as_str() != "embeddings.position_ids").collect();
+    assert!(exported.keys().all(|n| n.starts_with("bert.") || n.starts_with("classifier.")), "{:?}", exported.keys());
+    for name in minilm_names {
+        let adapted = name.contains(".attention.self.query.weight") || name.contains(".attention.self.value.weight");
+        let same = exported[&format!("bert.{name}")] == minilm[name];
+        assert_eq!(same, !adapted, "{name}: frozen weights are exported as they were, adapted ones merged");
+    }
+}
+
+/// Trains a cross-encoder from MiniLM on mined negatives of a SciFact slice with `[train]` and
+/// `[model]` lines added, checks that it learns and that the exported reranker scores the
+/// validation queries exactly as training did at its best epoch; returns the model folder.
+fn reranker_learns_and_exports(dir: &Path, train_lines: &str, model_lines: &str) -> PathBuf {
+    let (data, mined) = mined_slice(dir, &["--negatives", "3"]);
     let minilm = minilm_dir();
-    let config = dir.path().join("tiny.toml");
-    let tiny = "[train]\nseed = 5\nepochs = 3\nbatch_size = 4\nlearning_rate = 0.0001\ncheckpoint_every = 5\npatience = 3\nvalidation_fraction = 0.25\n\n[model]\nmax_len = 64\nnegatives = 3\nvalidation_depth = 10\nscore_batch_size = 16\n";
+    let config = dir.join("tiny.toml");
+    let tiny = format!(
+        "[train]\nseed = 5\nepochs = 3\nbatch_size = 4\n{train_lines}checkpoint_every = 5\npatience = 3\nvalidation_fraction = 0.25\n\n[model]\nmax_len = 64\nnegatives = 3\nvalidation_depth = 10\nscore_batch_size = 16\n{model_lines}"
+    );
     std::fs::write(&config, tiny).unwrap();
-    let out = dir.path().join("reranker");
+    let out = dir.join("reranker");
     let extra = ["--base", minilm.to_str().unwrap(), "--negatives", mined.to_str().unwrap()];
     assert!(train_model("cross-encoder", &data, &out, &config, &extra).status.success());
     let rows = metrics(&out);
@@ -211,6 +239,7 @@ fn cross_encoder_learns_from_mined_negatives_and_exports_a_reranker() {
         .collect();
     let ndcg = relevance.ndcg_at_10_of(&held_out, &rankings);
     assert!((ndcg - best).abs() < 1e-6, "exported reranker {ndcg} vs training's best {best}");
+    out
 }
 
 #[test]

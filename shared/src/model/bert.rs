@@ -5,6 +5,9 @@
 //! gemm-backed kernel; the other backends (and autodiff) compose it from plain ops, as Burn's
 //! GPU flash kernels take no bias (a boolean mask would send them through per-shape autotuning,
 //! minutes on a software GPU).
+//!
+//! Each layer's attention projections may carry LoRA adapters ([`super::lora`]) while a model is
+//! fine-tuned; [`Bert::merge_lora`] folds them in before a model is saved.
 
 use burn::module::{Module, Param};
 use burn::nn::{Embedding, EmbeddingConfig, LayerNorm, LayerNormConfig, Linear, LinearConfig};
@@ -14,6 +17,7 @@ use burn::tensor::module::attention;
 use burn::tensor::ops::AttentionModuleOptions;
 use burn::tensor::{Int, Tensor, TensorData};
 
+use super::lora::{project, Lora, LoraConfig, LoraTarget};
 use super::pooling::{masked_mean, unit_rows};
 use super::BertConfig;
 
@@ -38,6 +42,22 @@ pub struct Layer<B: Backend> {
     intermediate: Linear<B>,
     output: Linear<B>,
     output_norm: LayerNorm<B>,
+    adapters: Adapters<B>,
+}
+
+/// A layer's LoRA adapters, one per attention projection at most.
+#[derive(Module, Debug)]
+pub struct Adapters<B: Backend> {
+    query: Option<Lora<B>>,
+    key: Option<Lora<B>>,
+    value: Option<Lora<B>>,
+    attention_output: Option<Lora<B>>,
+}
+
+impl<B: Backend> Adapters<B> {
+    fn none() -> Self {
+        Self { query: None, key: None, value: None, attention_output: None }
+    }
 }
 
 /// The encoder stack of a BERT checkpoint (no pooler: sentence vectors come from mean pooling).
@@ -70,6 +90,7 @@ impl<B: Backend> Bert<B> {
                 intermediate: linear(hidden, config.intermediate_size),
                 output: linear(config.intermediate_size, hidden),
                 output_norm: norm(),
+                adapters: Adapters::none(),
             })
             .collect();
         Self { embeddings, layers, num_heads: config.num_attention_heads }
@@ -112,6 +133,56 @@ impl<B: Backend> Bert<B> {
         Self { embeddings, layers, num_heads }
     }
 
+    /// This network frozen, with fresh LoRA adapters on `config`'s targets in every layer: only
+    /// the adapters train. A network that has adapters already keeps them; a config without
+    /// rank or targets leaves the network as it is, every weight trainable.
+    pub fn with_lora(self, config: &LoraConfig) -> Self {
+        if !config.enabled() {
+            return self;
+        }
+        let Self { embeddings, layers, num_heads } = self;
+        let layers = layers
+            .into_iter()
+            .map(|layer| {
+                let adapters = layer.adapters;
+                let mut layer = Layer { adapters: Adapters::none(), ..layer }.no_grad();
+                let fresh = |target: LoraTarget, linear: &Linear<B>| config.targets.contains(&target).then(|| Lora::new(linear, config));
+                layer.adapters = Adapters {
+                    query: adapters.query.or_else(|| fresh(LoraTarget::Query, &layer.query)),
+                    key: adapters.key.or_else(|| fresh(LoraTarget::Key, &layer.key)),
+                    value: adapters.value.or_else(|| fresh(LoraTarget::Value, &layer.value)),
+                    attention_output: adapters.attention_output.or_else(|| fresh(LoraTarget::AttentionOutput, &layer.attention_output)),
+                };
+                layer
+            })
+            .collect();
+        Self { embeddings: embeddings.no_grad(), layers, num_heads }
+    }
+
+    /// This network with every LoRA adapter folded into its projection's weight: a plain BERT.
+    pub fn merge_lora(self) -> Self {
+        let Self { embeddings, layers, num_heads } = self;
+        let layers = layers
+            .into_iter()
+            .map(|layer| {
+                let Adapters { query, key, value, attention_output } = layer.adapters;
+                let merge = |adapter: Option<Lora<B>>, linear: Linear<B>| match adapter {
+                    Some(adapter) => adapter.merge(linear),
+                    None => linear,
+                };
+                Layer {
+                    query: merge(query, layer.query),
+                    key: merge(key, layer.key),
+                    value: merge(value, layer.value),
+                    attention_output: merge(attention_output, layer.attention_output),
+                    adapters: Adapters::none(),
+                    ..layer
+                }
+            })
+            .collect();
+        Self { embeddings, layers, num_heads }
+    }
+
     /// Mean of the token states under the mask, scaled to unit length: `[batch, hidden]`.
     pub fn embed(&self, ids: Tensor<B, 2, Int>, token_types: Tensor<B, 2, Int>, mask: Tensor<B, 2>) -> Tensor<B, 2> {
         let states = self.forward(ids, token_types, mask.clone());
@@ -125,13 +196,69 @@ impl<B: Backend> Layer<B> {
         let hidden = x.dims()[1];
         let head_dim = hidden / num_heads;
         let heads = |t: Tensor<B, 2>| t.reshape([batch, seq, num_heads, head_dim]).swap_dims(1, 2);
-        let q = heads(self.query.forward(x.clone()));
-        let k = heads(self.key.forward(x.clone()));
-        let v = heads(self.value.forward(x.clone()));
+        let adapters = &self.adapters;
+        let q = heads(project(&self.query, &adapters.query, x.clone()));
+        let k = heads(project(&self.key, &adapters.key, x.clone()));
+        let v = heads(project(&self.value, &adapters.value, x.clone()));
         let context = attention(q, k, v, None, Some(bias), AttentionModuleOptions::default());
         let context = context.swap_dims(1, 2).reshape([batch * seq, hidden]);
-        let x = self.attention_norm.forward(self.attention_output.forward(context) + x);
+        let x = self.attention_norm.forward(project(&self.attention_output, &adapters.attention_output, context) + x);
         let h = self.output.forward(gelu(self.intermediate.forward(x.clone())));
         self.output_norm.forward(h + x)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use burn::backend::Autodiff;
+    use burn::module::AutodiffModule;
+    use burn::optim::{AdamWConfig, GradientsParams, Optimizer};
+    use burn::tensor::Tolerance;
+    use burn_ndarray::{NdArray, NdArrayDevice};
+
+    use super::*;
+
+    type B = Autodiff<NdArray>;
+
+    fn tiny() -> BertConfig {
+        let json = br#"{"vocab_size": 30, "hidden_size": 8, "num_hidden_layers": 2, "num_attention_heads": 2,
+            "intermediate_size": 16, "max_position_embeddings": 16}"#;
+        BertConfig::from_json(json).unwrap()
+    }
+
+    fn inputs() -> (Tensor<B, 2, Int>, Tensor<B, 2, Int>, Tensor<B, 2>) {
+        let device = NdArrayDevice::Cpu;
+        let ids = Tensor::from_data(TensorData::from([[2i64, 7, 9, 3], [2, 11, 3, 0]]), &device);
+        let mask = Tensor::from_data(TensorData::from([[1.0f32, 1.0, 1.0, 1.0], [1.0, 1.0, 1.0, 0.0]]), &device);
+        (ids, Tensor::zeros([2, 4], &device), mask)
+    }
+
+    #[test]
+    fn lora_trains_only_its_adapters_and_merges_into_an_equal_plain_network() {
+        let device = NdArrayDevice::Cpu;
+        let targets = vec![LoraTarget::Query, LoraTarget::Key, LoraTarget::Value, LoraTarget::AttentionOutput];
+        let base = Bert::<B>::new(&tiny(), &device);
+        let (ids, types, mask) = inputs();
+        // Computing once initialises the lazy parameters: clones then share their values.
+        let start = base.embed(ids.clone(), types.clone(), mask.clone()).into_data();
+        let adapted = base.clone().with_lora(&LoraConfig { rank: 2, alpha: 4.0, targets });
+        let before = adapted.embed(ids.clone(), types.clone(), mask.clone());
+        before.clone().into_data().assert_eq(&start, true);
+
+        // One coordinate: a whole row sums to zero, as the last layer norm centres every token.
+        let loss = before.slice([0..1, 0..1]).sum();
+        let grads = GradientsParams::from_grads(loss.backward(), &adapted);
+        assert_eq!(grads.len(), 2 * 4 * 2, "two layers, four adapters, each a down and an up matrix");
+        let stepped = AdamWConfig::new().init::<B, Bert<B>>().step(1e-2, adapted, grads);
+        let frozen = |bert: &Bert<B>| bert.layers[1].query.weight.val().into_data();
+        assert_eq!(frozen(&stepped), frozen(&base), "the base weights stay as they were");
+
+        let (ids, types, mask) = inputs();
+        let adapted = stepped.valid();
+        let expected = adapted.embed(ids.clone().inner(), types.clone().inner(), mask.clone().inner()).into_data();
+        assert_ne!(expected, start);
+        let merged = adapted.merge_lora();
+        assert!(merged.layers.iter().all(|l| l.adapters.query.is_none() && l.adapters.attention_output.is_none()));
+        merged.embed(ids.inner(), types.inner(), mask.inner()).into_data().assert_approx_eq::<f32>(&expected, Tolerance::absolute(1e-5));
     }
 }

@@ -8,7 +8,7 @@ use burn::nn::{Linear, LinearConfig};
 use burn::tensor::backend::Backend;
 use burn::tensor::{Int, Tensor};
 
-use super::{load_cross_encoder, pad_batch, Bert, BertConfig, Encoded, ModelError, ModelFiles, TextTokenizer};
+use super::{load_cross_encoder, pad_batch, Bert, BertConfig, Encoded, LoraConfig, ModelError, ModelFiles, TextTokenizer};
 
 #[derive(Module, Debug)]
 pub struct CrossEncoderModel<B: Backend> {
@@ -26,6 +26,17 @@ impl<B: Backend> CrossEncoderModel<B> {
             pooler: LinearConfig::new(hidden, hidden).init(device),
             classifier: LinearConfig::new(hidden, config.id2label.len().max(1)).init(device),
         }
+    }
+
+    /// The encoder frozen with fresh LoRA adapters ([`Bert::with_lora`]); the head (pooler and
+    /// classifier) still trains in full.
+    pub fn with_lora(self, config: &LoraConfig) -> Self {
+        Self { bert: self.bert.with_lora(config), ..self }
+    }
+
+    /// The network with its adapters folded into the encoder's weights ([`Bert::merge_lora`]).
+    pub fn merge_lora(self) -> Self {
+        Self { bert: self.bert.merge_lora(), ..self }
     }
 
     /// Logits `[batch, labels]` for tokenized pairs.

@@ -13,6 +13,7 @@ mod encoders;
 mod error;
 mod int8;
 mod load;
+mod lora;
 mod lstm;
 mod pooling;
 mod tokenizer;
@@ -30,6 +31,7 @@ pub use int8::{dequantize_int8, quantize_int8};
 pub use load::{
     cross_encoder_from_bert, load_bert, load_cross_encoder, load_weights, save_bert, save_cross_encoder, save_weights, ModelFiles,
 };
+pub use lora::{Lora, LoraConfig, LoraTarget};
 pub use lstm::{LstmEncoder, LstmTower, TwoTowerConfig, TwoTowerLstm};
 pub use tokenizer::{Encoded, TextTokenizer, WordSpan};
 pub use trigram::{Features, TrigramVocab};

@@ -14,7 +14,7 @@ use burn::tensor::backend::{AutodiffBackend, Backend};
 use burn::tensor::Tensor;
 use clap::Args;
 use dowse_core::bundle::ModelBytes;
-use dowse_core::model::{load_bert, save_bert, Bert, BertConfig, EncoderConfig, Side, TextEncoder, TextTokenizer};
+use dowse_core::model::{load_bert, save_bert, Bert, BertConfig, EncoderConfig, LoraConfig, Side, TextEncoder, TextTokenizer};
 use serde::{Deserialize, Serialize};
 
 use super::config::{LoopConfig, Settings, TrainConfig};
@@ -46,11 +46,13 @@ pub struct BiEncoderSettings {
     pub hard_negatives: usize,
     /// Texts per forward pass when encoding for validation.
     pub encode_batch_size: usize,
+    /// LoRA adapters on the attention projections (off by default: every weight trains).
+    pub lora: LoraConfig,
 }
 
 impl Default for BiEncoderSettings {
     fn default() -> Self {
-        Self { max_len: 256, hard_negatives: 1, encode_batch_size: 64 }
+        Self { max_len: 256, hard_negatives: 1, encode_batch_size: 64, lora: LoraConfig::default() }
     }
 }
 
@@ -87,13 +89,14 @@ pub fn run(args: &BiEncoderArgs) -> Result<()> {
         None => Vec::new(),
     };
     eprintln!(
-        "{}: {} passages, {} training and {} validation queries, {} mined lines; starting from {}",
+        "{}: {} passages, {} training and {} validation queries, {} mined lines; starting from {}; training {}",
         common.judgments.data.display(),
         data.passages.len(),
         split.train.len(),
         split.validation.len(),
         mined.len(),
-        base_dir.display()
+        base_dir.display(),
+        config.model.lora
     );
     let train = &config.train;
     let batches = PairBatches::new(&data, &split, train.seed, train.batch_size, train.grad_accumulation, config.loss.sampled_negatives)
@@ -119,7 +122,7 @@ impl BackendJob for BiEncoderJob<'_> {
     fn run<B: Backend>(self, device: B::Device) -> Self::Output {
         <Autodiff<B> as Backend>::seed(&device, self.config.train.seed);
         let bert = BertConfig::from_json(&self.base.config).context("the base model's config.json")?;
-        let model = load_bert::<Autodiff<B>>(&bert, &self.base.weights, &device)?;
+        let model = load_bert::<Autodiff<B>>(&bert, &self.base.weights, &device)?.with_lora(&self.config.model.lora);
         let max_len = self.config.model.max_len.min(bert.max_position_embeddings);
         let tokenizer = TextTokenizer::from_bytes(&self.base.tokenizer, max_len).context("the base model's tokenizer")?;
         let texts = TokenizedSides::new(&self.data, &tokenizer)?;
@@ -175,7 +178,7 @@ impl<B: AutodiffBackend> Task<B> for BiEncoderTask<'_, B> {
     }
 
     fn validate(&self, model: &<Bert<B> as AutodiffModule<B>>::InnerModule) -> Result<Option<f64>> {
-        let encoder = TextEncoder::new(model.clone(), self.tokenizer.clone(), self.bert.clone(), self.encoder, &self.device);
+        let encoder = TextEncoder::new(model.clone().merge_lora(), self.tokenizer.clone(), self.bert.clone(), self.encoder, &self.device);
         contrastive::validate(&self.data, &self.split, encoder.dim(), |texts, _| Ok(encoder.encode(texts, |_| {})?))
     }
 
@@ -183,7 +186,7 @@ impl<B: AutodiffBackend> Task<B> for BiEncoderTask<'_, B> {
         Ok(vec![
             ("config.json".into(), self.base.config.clone()),
             ("tokenizer.json".into(), self.base.tokenizer.clone()),
-            ("model.safetensors".into(), save_bert(model)?),
+            ("model.safetensors".into(), save_bert(&model.clone().merge_lora())?),
         ])
     }
 }

@@ -18,7 +18,8 @@ use burn::tensor::{Int, Tensor, TensorData};
 use dowse_core::bm25::{Bm25Index, Bm25Params};
 use dowse_core::bundle::ModelBytes;
 use dowse_core::model::{
-    cross_encoder_from_bert, load_cross_encoder, save_cross_encoder, BertConfig, CrossEncoder, CrossEncoderModel, Encoded, TextTokenizer,
+    cross_encoder_from_bert, load_cross_encoder, save_cross_encoder, BertConfig, CrossEncoder, CrossEncoderModel, Encoded, LoraConfig,
+    TextTokenizer,
 };
 use dowse_core::text::Analyzer;
 use serde::{Deserialize, Serialize};
@@ -44,11 +45,13 @@ pub struct CrossEncoderSettings {
     pub validation_depth: usize,
     /// Pairs per forward pass when validating.
     pub score_batch_size: usize,
+    /// LoRA adapters on the encoder's attention projections (off by default: every weight trains).
+    pub lora: LoraConfig,
 }
 
 impl Default for CrossEncoderSettings {
     fn default() -> Self {
-        Self { max_len: 256, negatives: 7, validation_depth: 20, score_batch_size: 32 }
+        Self { max_len: 256, negatives: 7, validation_depth: 20, score_batch_size: 32, lora: LoraConfig::default() }
     }
 }
 
@@ -100,14 +103,15 @@ pub fn run(args: &MinedArgs) -> Result<()> {
     let base = model_folder::read(&base_dir)?;
     let from_cross_encoder = model_folder::is_cross_encoder(&base_dir)?;
     eprintln!(
-        "{}: {} passages, {} training groups (1 positive + {} negatives), {} validation queries; starting from {} ({})",
+        "{}: {} passages, {} training groups (1 positive + {} negatives), {} validation queries; starting from {} ({}); training {} of the encoder",
         common.judgments.data.display(),
         data.passages.len(),
         examples.len(),
         config.model.negatives,
         split.validation.len(),
         base_dir.display(),
-        if from_cross_encoder { "a cross-encoder" } else { "a bi-encoder: new classification head" }
+        if from_cross_encoder { "a cross-encoder" } else { "a bi-encoder: new classification head" },
+        config.model.lora
     );
     let job = CrossEncoderJob { data, split, examples, base, from_cross_encoder, config: &config, common };
     let outcome = run_on(common.device, job)??;
@@ -138,7 +142,8 @@ impl BackendJob for CrossEncoderJob<'_> {
             load_cross_encoder::<Autodiff<B>>(&bert, &self.base.weights, &device)?
         } else {
             cross_encoder_from_bert::<Autodiff<B>>(&bert, &self.base.weights, &device)?
-        };
+        }
+        .with_lora(&self.config.model.lora);
         let max_len = self.config.model.max_len.min(bert.max_position_embeddings);
         let tokenizer = TextTokenizer::from_bytes(&self.base.tokenizer, max_len).context("the base model's tokenizer")?;
         let task = CrossEncoderTask::new(self.data, self.split, &self.examples, tokenizer, self.base, self.config, device.clone())?;
@@ -247,7 +252,8 @@ impl<B: AutodiffBackend> Task<B> for CrossEncoderTask<'_, B> {
         if self.split.validation.is_empty() {
             return Ok(None);
         }
-        let reranker = CrossEncoder::new(model.clone(), self.tokenizer.clone(), self.config.model.score_batch_size, &self.device);
+        let reranker =
+            CrossEncoder::new(model.clone().merge_lora(), self.tokenizer.clone(), self.config.model.score_batch_size, &self.device);
         let mut rankings = Vec::with_capacity(self.candidates.len());
         for (candidates, pairs) in self.candidates.iter().zip(&self.candidate_pairs) {
             rankings.push(candidates.iter().copied().zip(reranker.score_encoded(pairs)?).collect());
@@ -263,7 +269,7 @@ impl<B: AutodiffBackend> Task<B> for CrossEncoderTask<'_, B> {
         Ok(vec![
             ("config.json".into(), serde_json::to_vec_pretty(&config)?),
             ("tokenizer.json".into(), self.base.tokenizer.clone()),
-            ("model.safetensors".into(), save_cross_encoder(model)?),
+            ("model.safetensors".into(), save_cross_encoder(&model.clone().merge_lora())?),
         ])
     }
 }
