@@ -18,7 +18,7 @@ device="${DEVICE:-cpu}"
 target="${CARGO_TARGET_DIR:-target}"
 features=()
 if [ "$device" = cuda ]; then features=(--features cuda); fi
-cargo build --release -p dowse-trainer "${features[@]}"
+cargo build --release --workspace "${features[@]}"
 dowse="$target/release/dowse"
 data="${DOWSE_SHARED:-../shared}/data/scifact"
 out="${2:-$(mktemp -d)/$model-scifact}"
