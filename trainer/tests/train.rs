@@ -178,13 +178,14 @@ fn cross_encoder_learns_from_mined_negatives_and_exports_a_reranker() {
     reranker_learns_and_exports(dir.path(), "learning_rate = 0.0001\n", "");
 }
 
-/// LoRA (rank 8 on query and value): only the adapters and the head train, and the export is a
-/// plain reranker with the adapters folded in: the projections without adapters are MiniLM's
-/// byte for byte, the ones with adapters are not.
+/// LoRA (rank 8 on query and value) with bf16 compute: only the adapters and the head train, and
+/// the export is a plain f32 reranker with the adapters folded in: the projections without
+/// adapters are MiniLM's byte for byte, the ones with adapters are not.
 #[test]
-fn lora_cross_encoder_trains_adapters_only_and_exports_them_merged() {
+fn lora_cross_encoder_in_bf16_trains_adapters_only_and_exports_them_merged() {
     let dir = tempfile::tempdir().unwrap();
-    let out = reranker_learns_and_exports(dir.path(), "learning_rate = 0.001\n", "\n[model.lora]\nrank = 8\nalpha = 16.0\n");
+    let lora = "precision = \"bf16\"\n\n[model.lora]\nrank = 8\nalpha = 16.0\n";
+    let out = reranker_learns_and_exports(dir.path(), "learning_rate = 0.001\n", lora);
     let exported = safetensors_by_name(&out.join("model.safetensors"));
     let minilm = safetensors_by_name(&minilm_dir().join("model.safetensors"));
     let minilm_names: Vec<&String> =

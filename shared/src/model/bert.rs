@@ -15,7 +15,7 @@ use burn::tensor::activation::gelu;
 use burn::tensor::backend::Backend;
 use burn::tensor::module::attention;
 use burn::tensor::ops::AttentionModuleOptions;
-use burn::tensor::{Int, Tensor, TensorData};
+use burn::tensor::{FloatDType, Int, Tensor, TensorData};
 
 use super::lora::{project, Lora, LoraConfig, LoraTarget};
 use super::pooling::{masked_mean, unit_rows};
@@ -104,6 +104,8 @@ impl<B: Backend> Bert<B> {
             + self.embeddings.position.forward(positions)
             + self.embeddings.token_type.forward(token_types);
         let hidden = x.dims()[2];
+        // Weights cast to half precision for training compute in it: the mask follows them.
+        let mask = mask.cast(x.dtype());
         // Tokens as rows of one matrix: each Linear is then a single large matmul, not one per text.
         let mut x = self.embeddings.norm.forward(x.reshape([batch * seq, hidden]));
         // [batch, 1, seq, seq]: 0 where the key is a token, MASKED_SCORE where it is padding.
@@ -183,10 +185,11 @@ impl<B: Backend> Bert<B> {
         Self { embeddings, layers, num_heads }
     }
 
-    /// Mean of the token states under the mask, scaled to unit length: `[batch, hidden]`.
+    /// Mean of the token states under the mask, scaled to unit length: `[batch, hidden]`, in f32
+    /// whatever the weights' precision.
     pub fn embed(&self, ids: Tensor<B, 2, Int>, token_types: Tensor<B, 2, Int>, mask: Tensor<B, 2>) -> Tensor<B, 2> {
         let states = self.forward(ids, token_types, mask.clone());
-        unit_rows(masked_mean(states, mask))
+        unit_rows(masked_mean(states.cast(FloatDType::F32), mask))
     }
 }
 

@@ -6,7 +6,7 @@
 use burn::module::Module;
 use burn::nn::{Linear, LinearConfig};
 use burn::tensor::backend::Backend;
-use burn::tensor::{Int, Tensor};
+use burn::tensor::{FloatDType, Int, Tensor};
 
 use super::{load_cross_encoder, pad_batch, Bert, BertConfig, Encoded, LoraConfig, ModelError, ModelFiles, TextTokenizer};
 
@@ -39,12 +39,12 @@ impl<B: Backend> CrossEncoderModel<B> {
         Self { bert: self.bert.merge_lora(), ..self }
     }
 
-    /// Logits `[batch, labels]` for tokenized pairs.
+    /// Logits `[batch, labels]` for tokenized pairs, in f32 whatever the weights' precision.
     pub fn forward(&self, ids: Tensor<B, 2, Int>, token_types: Tensor<B, 2, Int>, mask: Tensor<B, 2>) -> Tensor<B, 2> {
         let states = self.bert.forward(ids, token_types, mask);
         let [batch, _, hidden] = states.dims();
         let cls = states.slice([0..batch, 0..1, 0..hidden]).reshape([batch, hidden]);
-        self.classifier.forward(self.pooler.forward(cls).tanh())
+        self.classifier.forward(self.pooler.forward(cls).tanh()).cast(FloatDType::F32)
     }
 
     /// Logits `[rows, labels]` of tokenized pairs, padded into one batch.

@@ -21,6 +21,7 @@ use super::config::{LoopConfig, Settings, TrainConfig};
 use super::contrastive::{self, LossConfig, PairBatches, TokenizedSides};
 use super::data::{RelevanceData, Split};
 use super::fit::{fit, Outcome, Task};
+use super::precision::Precision;
 use super::TrainCommon;
 use crate::device::{run_on, BackendJob};
 use crate::mine::read_mined;
@@ -48,11 +49,13 @@ pub struct BiEncoderSettings {
     pub encode_batch_size: usize,
     /// LoRA adapters on the attention projections (off by default: every weight trains).
     pub lora: LoraConfig,
+    /// What training steps compute in: "f32", or "bf16" / "f16" with f32 master weights.
+    pub precision: Precision,
 }
 
 impl Default for BiEncoderSettings {
     fn default() -> Self {
-        Self { max_len: 256, hard_negatives: 1, encode_batch_size: 64, lora: LoraConfig::default() }
+        Self { max_len: 256, hard_negatives: 1, encode_batch_size: 64, lora: LoraConfig::default(), precision: Precision::default() }
     }
 }
 
@@ -121,6 +124,7 @@ impl BackendJob for BiEncoderJob<'_> {
 
     fn run<B: Backend>(self, device: B::Device) -> Self::Output {
         <Autodiff<B> as Backend>::seed(&device, self.config.train.seed);
+        self.config.model.precision.check::<Autodiff<B>>(&device)?;
         let bert = BertConfig::from_json(&self.base.config).context("the base model's config.json")?;
         let model = load_bert::<Autodiff<B>>(&bert, &self.base.weights, &device)?.with_lora(&self.config.model.lora);
         let max_len = self.config.model.max_len.min(bert.max_position_embeddings);
@@ -173,7 +177,8 @@ impl<B: AutodiffBackend> Task<B> for BiEncoderTask<'_, B> {
     }
 
     fn loss(&self, model: &Bert<B>, epoch: usize, step: usize, micro: usize) -> Tensor<B, 1> {
-        let embed = |side, rows: &[usize]| self.vectors(model, side, rows);
+        let model = self.config.model.precision.cast(model);
+        let embed = |side, rows: &[usize]| self.vectors(&model, side, rows);
         self.batches.loss([epoch, step, micro], &self.data.relevant, &self.config.loss, &self.device, embed)
     }
 

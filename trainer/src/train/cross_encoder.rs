@@ -27,6 +27,7 @@ use serde::{Deserialize, Serialize};
 use super::config::{LoopConfig, Settings, TrainConfig};
 use super::data::{RelevanceData, Split};
 use super::fit::{fit, Task};
+use super::precision::Precision;
 use super::rng::{BatchOrder, Rng};
 use super::{MinedArgs, TrainCommon};
 use crate::device::{run_on, BackendJob};
@@ -47,11 +48,20 @@ pub struct CrossEncoderSettings {
     pub score_batch_size: usize,
     /// LoRA adapters on the encoder's attention projections (off by default: every weight trains).
     pub lora: LoraConfig,
+    /// What training steps compute in: "f32", or "bf16" / "f16" with f32 master weights.
+    pub precision: Precision,
 }
 
 impl Default for CrossEncoderSettings {
     fn default() -> Self {
-        Self { max_len: 256, negatives: 7, validation_depth: 20, score_batch_size: 32, lora: LoraConfig::default() }
+        Self {
+            max_len: 256,
+            negatives: 7,
+            validation_depth: 20,
+            score_batch_size: 32,
+            lora: LoraConfig::default(),
+            precision: Precision::default(),
+        }
     }
 }
 
@@ -134,6 +144,7 @@ impl BackendJob for CrossEncoderJob<'_> {
 
     fn run<B: Backend>(self, device: B::Device) -> Self::Output {
         <Autodiff<B> as Backend>::seed(&device, self.config.train.seed);
+        self.config.model.precision.check::<Autodiff<B>>(&device)?;
         let bert = BertConfig::from_json(&self.base.config).context("the base model's config.json")?;
         let model = if self.from_cross_encoder {
             if bert.id2label.len() > 1 {
@@ -234,7 +245,7 @@ impl<B: AutodiffBackend> Task<B> for CrossEncoderTask<'_, B> {
         let batch = self.order.batch(epoch, step, micro);
         let rows: Vec<&Encoded> = batch.iter().flat_map(|&g| &self.groups[g]).collect();
         let size = self.config.model.negatives + 1;
-        let logits = model.logits(&rows, &self.device).reshape([batch.len(), size]);
+        let logits = self.config.model.precision.cast(model).logits(&rows, &self.device).reshape([batch.len(), size]);
         match self.config.loss.kind {
             RerankLoss::Listwise => {
                 let targets = Tensor::<B, 1, Int>::zeros([batch.len()], &self.device);

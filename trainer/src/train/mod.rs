@@ -16,6 +16,7 @@ pub mod distill;
 pub mod dssm;
 pub mod fit;
 pub mod lstm;
+pub mod precision;
 mod rng;
 
 use std::path::{Path, PathBuf};

@@ -34,6 +34,7 @@ use super::config::{LoopConfig, Settings, TrainConfig};
 use super::contrastive::{self, Batch, LossConfig, LossKind, TokenizedSides};
 use super::data::{RelevanceData, Split};
 use super::fit::{fit, Outcome, Task};
+use super::precision::Precision;
 use super::rng::BatchOrder;
 use super::{MinedArgs, TrainCommon};
 use crate::device::{run_on, BackendJob};
@@ -58,11 +59,21 @@ pub struct DistillSettings {
     pub encode_batch_size: usize,
     /// Export int8 weights (one scale per row): a quarter of the bytes, for the browser.
     pub int8: bool,
+    /// What training steps compute in: "f32", or "bf16" / "f16" with f32 master weights.
+    pub precision: Precision,
 }
 
 impl Default for DistillSettings {
     fn default() -> Self {
-        Self { layers: 3, take_layers: Vec::new(), max_vocab: 0, max_len: 256, encode_batch_size: 64, int8: true }
+        Self {
+            layers: 3,
+            take_layers: Vec::new(),
+            max_vocab: 0,
+            max_len: 256,
+            encode_batch_size: 64,
+            int8: true,
+            precision: Precision::default(),
+        }
     }
 }
 
@@ -259,6 +270,7 @@ impl BackendJob for DistillJob<'_> {
 
     fn run<B: Backend>(self, device: B::Device) -> Self::Output {
         <Autodiff<B> as Backend>::seed(&device, self.config.train.seed);
+        self.config.model.precision.check::<Autodiff<B>>(&device)?;
         let model =
             load_bert::<Autodiff<B>>(&self.teacher.0, &self.teacher.1, &device)?.shrink(&self.student.layers, self.student.kept.as_deref());
         let texts = TokenizedSides::new(&self.data, &self.student.tokenizer)?;
@@ -323,6 +335,7 @@ impl<B: AutodiffBackend> Task<B> for DistillTask<'_, B> {
         let negatives: Vec<(u32, f32)> = picked.iter().map(|e| e.negatives[epoch % e.negatives.len()]).collect();
         let queries: Vec<usize> = picked.iter().map(|e| e.query).collect();
         let passages: Vec<usize> = picked.iter().map(|e| e.positive.0 as usize).chain(negatives.iter().map(|n| n.0 as usize)).collect();
+        let model = self.config.model.precision.cast(model);
         let embed = |side, rows: &[usize]| {
             let (ids, types, mask) = self.texts.batch::<B>(side, rows, &self.device);
             model.embed(ids, types, mask)
