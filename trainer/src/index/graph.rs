@@ -66,19 +66,20 @@ pub struct Built<'a> {
 /// The default beam width and how it was chosen.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Calibration {
-    /// The bundle's default beam width; the number of passages or more means an exact scan.
+    /// The bundle's default beam width; the number of passages means an exact scan.
     pub ef_search: usize,
-    /// Held-out passages searched for (0: not calibrated).
-    pub queries: usize,
-    /// Their mean recall@10 at `ef_search` against exact search.
-    pub recall: f64,
+    pub outcome: Calibrated,
 }
 
-impl Calibration {
-    /// Whether searches should score every passage rather than walk the graph.
-    pub fn is_exact(&self, rows: usize) -> bool {
-        self.ef_search >= rows
-    }
+/// What calibration found.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Calibrated {
+    /// Off (a target of 0), or too few passages to hold any out: the configured beam.
+    Skipped,
+    /// A graph beam reached the target: the held-out passages' mean recall@10 at it.
+    Beam { queries: usize, recall: f64 },
+    /// No beam that scores fewer than half the passages reached it: searches score every one.
+    Scan { queries: usize },
 }
 
 /// Builds hnsw_rs's graph over the unit rows of a `[rows, dim]` matrix, row `i` with id `i`,
@@ -90,7 +91,7 @@ pub fn build<'a>(matrix: &'a [f32], dim: usize, config: &GraphConfig) -> Built<'
     let (last, first): (Vec<_>, Vec<_>) = rows.into_iter().partition(|(_, i)| held_out.binary_search(i).is_ok());
     insert(&hnsw, &first, config.reproducible);
     let calibration = if held_out.is_empty() {
-        Calibration { ef_search: config.ef_search, queries: 0, recall: f64::NAN }
+        Calibration { ef_search: config.ef_search, outcome: Calibrated::Skipped }
     } else {
         calibrate(&export(&hnsw), matrix, dim, &held_out, config)
     };
@@ -153,11 +154,11 @@ fn calibrate(graph: &HnswGraph, matrix: &[f32], dim: usize, held_out: &[usize], 
         let mean = outcomes.iter().map(|o| o.0).sum::<f64>() / queries as f64;
         let variance = outcomes.iter().map(|o| (o.0 - mean).powi(2)).sum::<f64>() / (queries - 1) as f64;
         if mean - 2.0 * (variance / queries as f64).sqrt() >= config.target_recall {
-            return Calibration { ef_search: ef, queries, recall: mean };
+            return Calibration { ef_search: ef, outcome: Calibrated::Beam { queries, recall: mean } };
         }
         ef *= 2;
     }
-    Calibration { ef_search: rows, queries, recall: 1.0 }
+    Calibration { ef_search: rows, outcome: Calibrated::Scan { queries } }
 }
 
 /// The graph's layers and entry point as the bundle stores them. Rows not inserted (yet) are
@@ -241,9 +242,12 @@ mod tests {
         let matrix = unit_rows(8);
         let built = build(&matrix, 8, &GraphConfig::default());
         let calibration = built.calibration;
-        assert_eq!(calibration.queries, 50);
         assert!(calibration.ef_search >= 64);
-        assert!(calibration.recall >= 0.98, "{calibration:?}");
+        match calibration.outcome {
+            Calibrated::Beam { queries, recall } => assert!(queries == 50 && recall >= 0.98, "{calibration:?}"),
+            Calibrated::Scan { queries } => assert_eq!((queries, calibration.ef_search), (50, 500)),
+            Calibrated::Skipped => panic!("500 rows are calibrated"),
+        }
         // Every row is in the final graph, held-out ones included.
         let graph = export(&built.hnsw);
         assert!((0..500).all(|node| !graph.layers()[0].neighbours(node).is_empty()));
@@ -253,13 +257,13 @@ mod tests {
     fn an_unreachable_target_makes_the_default_an_exact_scan() {
         let matrix = unit_rows(8);
         let calibration = build(&matrix, 8, &GraphConfig { target_recall: 1.01, ..GraphConfig::default() }).calibration;
-        assert!(calibration.is_exact(500), "{calibration:?}");
+        assert_eq!(calibration, Calibration { ef_search: 500, outcome: Calibrated::Scan { queries: 50 } });
     }
 
     #[test]
     fn a_zero_target_keeps_the_given_beam() {
         let matrix = unit_rows(8);
         let calibration = build(&matrix, 8, &GraphConfig { target_recall: 0.0, ef_search: 20, ..GraphConfig::default() }).calibration;
-        assert_eq!((calibration.ef_search, calibration.queries), (20, 0));
+        assert_eq!(calibration, Calibration { ef_search: 20, outcome: Calibrated::Skipped });
     }
 }

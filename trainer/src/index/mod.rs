@@ -27,7 +27,7 @@ use indicatif::ProgressBar;
 
 use crate::device::Device;
 use crate::{bundle_io, embed_cache, model_fetch, model_folder};
-use graph::GraphConfig;
+use graph::{Calibrated, GraphConfig};
 
 #[derive(Debug, Args)]
 pub struct IndexArgs {
@@ -157,15 +157,15 @@ pub fn build(prepared: Prepared, args: &IndexArgs) -> Bundle {
     spinner.finish_and_clear();
     eprintln!("built the HNSW graph (M {}, ef_construction {}) in {:.1} s", args.m, args.ef_construction, step.elapsed().as_secs_f64());
     let calibration = built.calibration;
-    match (calibration.queries, calibration.is_exact(texts.len())) {
-        (0, _) => eprintln!("default beam width {} (not calibrated)", calibration.ef_search),
-        (queries, true) => eprintln!(
+    match calibration.outcome {
+        Calibrated::Skipped => eprintln!("default beam width {} (not calibrated)", calibration.ef_search),
+        Calibrated::Scan { queries } => eprintln!(
             "no beam cheaper than a scan reached recall@10 {} on {queries} held-out passages: searches score every passage",
             args.target_recall
         ),
-        (queries, false) => eprintln!(
-            "default beam width {}: recall@10 {:.4} on {queries} held-out passages (target {})",
-            calibration.ef_search, calibration.recall, args.target_recall
+        Calibrated::Beam { queries, recall } => eprintln!(
+            "default beam width {}: recall@10 {recall:.4} on {queries} held-out passages (target {})",
+            calibration.ef_search, args.target_recall
         ),
     }
     let map = Projection::fit(&matrix, dim);
