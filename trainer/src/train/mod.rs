@@ -6,6 +6,8 @@
 //! [`contrastive`] has the two-tower batches and losses, and one module per model says how it is
 //! built and exported ([`dssm`], [`lstm`], [`cross_encoder`], [`bi_encoder`]); [`distill`] cuts a
 //! small student from a bi-encoder and trains it to match its teachers (`dowse distill`).
+//! The BERT trainers can train LoRA adapters (`dowse_core::model::LoraConfig`) and compute in
+//! half precision ([`precision`]).
 
 pub mod bi_encoder;
 pub mod config;
