@@ -136,8 +136,8 @@ impl<B: Backend> Bert<B> {
     }
 
     /// This network frozen, with fresh LoRA adapters on `config`'s targets in every layer: only
-    /// the adapters train. A network that has adapters already keeps them; a config without
-    /// rank or targets leaves the network as it is, every weight trainable.
+    /// the adapters train. A config without rank or targets leaves the network as it is, every
+    /// weight trainable.
     pub fn with_lora(self, config: &LoraConfig) -> Self {
         if !config.enabled() {
             return self;
@@ -146,14 +146,13 @@ impl<B: Backend> Bert<B> {
         let layers = layers
             .into_iter()
             .map(|layer| {
-                let adapters = layer.adapters;
-                let mut layer = Layer { adapters: Adapters::none(), ..layer }.no_grad();
+                let mut layer = layer.no_grad();
                 let fresh = |target: LoraTarget, linear: &Linear<B>| config.targets.contains(&target).then(|| Lora::new(linear, config));
                 layer.adapters = Adapters {
-                    query: adapters.query.or_else(|| fresh(LoraTarget::Query, &layer.query)),
-                    key: adapters.key.or_else(|| fresh(LoraTarget::Key, &layer.key)),
-                    value: adapters.value.or_else(|| fresh(LoraTarget::Value, &layer.value)),
-                    attention_output: adapters.attention_output.or_else(|| fresh(LoraTarget::AttentionOutput, &layer.attention_output)),
+                    query: fresh(LoraTarget::Query, &layer.query),
+                    key: fresh(LoraTarget::Key, &layer.key),
+                    value: fresh(LoraTarget::Value, &layer.value),
+                    attention_output: fresh(LoraTarget::AttentionOutput, &layer.attention_output),
                 };
                 layer
             })
