@@ -5,15 +5,16 @@
 use serde::{Deserialize, Serialize};
 
 use crate::corpus::Document;
-use crate::model::{ModelError, TextTokenizer, WordSpan};
+use crate::model::{ModelError, TextMeasure, WordSpan};
 
 /// How documents are cut into passages.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct ChunkConfig {
-    /// Word pieces per passage, special tokens, title and heading included: what the encoder reads.
+    /// Word pieces per passage (words for a DSSM), special tokens, title and heading included:
+    /// what the encoder reads.
     pub max_tokens: usize,
-    /// Word pieces that consecutive passages of one section share.
+    /// Word pieces (words for a DSSM) that consecutive passages of one section share.
     pub overlap: usize,
 }
 
@@ -68,17 +69,17 @@ pub fn passage_text(title: &str, heading: &str, text: &str) -> String {
 
 /// Cuts every document into passages, in document order.
 /// A document with a title but no text becomes one passage of its title; one with neither, none.
-pub fn split_documents(docs: &[SourceDocument], tokenizer: &TextTokenizer, config: ChunkConfig) -> Result<Vec<Passage>, ModelError> {
+pub fn split_documents(docs: &[SourceDocument], measure: &dyn TextMeasure, config: ChunkConfig) -> Result<Vec<Passage>, ModelError> {
     let mut passages = Vec::new();
     for (index, doc) in docs.iter().enumerate() {
         let doc_index = u32::try_from(index).expect("fewer than 2^32 documents");
         let first = passages.len();
         for section in &doc.sections {
             let prefix = passage_text(&doc.title, &section.heading, "");
-            let prefix_pieces: usize = tokenizer.word_spans(&prefix)?.iter().map(|w| w.pieces).sum();
+            let prefix_pieces: usize = measure.word_spans(&prefix)?.iter().map(|w| w.pieces).sum();
             // A very long title still leaves room for some text.
-            let budget = config.max_tokens.saturating_sub(tokenizer.num_special_tokens() + prefix_pieces).max(config.max_tokens / 4).max(1);
-            let words = tokenizer.word_spans(&section.text)?;
+            let budget = config.max_tokens.saturating_sub(measure.num_special_tokens() + prefix_pieces).max(config.max_tokens / 4).max(1);
+            let words = measure.word_spans(&section.text)?;
             for window in windows(&words, budget, config.overlap.min(budget / 2)) {
                 let text = section.text[words[window.start].start..words[window.end - 1].end].to_string();
                 passages.push(Passage { doc: doc_index, heading: section.heading.clone(), url: section.url.clone(), text });

@@ -6,7 +6,8 @@
 //! software adapter (SwiftShader, `--enable-unsafe-webgpu`) and the CPU fallback where Chromium
 //! has no adapter. A static site built with `dowse index --with-app` works from a plain static
 //! server. A missing, corrupt or incompatible bundle gets a message that says which and why, and
-//! a reranker that fails leaves the client's order in place, saying so.
+//! a reranker that fails leaves the client's order in place, saying so. A bundle built with a DSSM
+//! that `dowse train` taught encodes its queries in the browser as `dowse search` does.
 //! Screenshots go to Cargo's test folder.
 
 use std::net::TcpListener;
@@ -14,7 +15,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::{Mutex, OnceLock};
 
-use dowse_tests::{data, dowse_bin, make_test_cross_encoder, minilm_dir, start_serve};
+use dowse_tests::{data, dowse_bin, make_test_cross_encoder, minilm_dir, scifact_slice, start_serve};
 use serde_json::{json, Value};
 
 fn workspace() -> PathBuf {
@@ -85,8 +86,31 @@ impl Drop for Served {
     }
 }
 
-fn dowse_serve(extra: &[&str]) -> Served {
-    let mut args = vec!["--bundle".into(), adi_bundle().as_os_str().to_owned(), "--dist".into(), dist().as_os_str().to_owned()];
+/// A DSSM taught by `dowse train` on a slice of SciFact (up to 256 words a text, so each of ADI's
+/// documents is one passage), and ADI's bundle built with it, once per test binary.
+fn adi_dssm_bundle() -> &'static Path {
+    static BUNDLE: OnceLock<PathBuf> = OnceLock::new();
+    BUNDLE.get_or_init(|| {
+        let root = scratch().join("dssm");
+        let _ = std::fs::remove_dir_all(&root);
+        let slice = root.join("scifact-slice");
+        scifact_slice(&slice, "train", 200, 300);
+        let config = root.join("dssm.toml");
+        std::fs::write(
+            &config,
+            "[train]\nseed = 7\nepochs = 3\nbatch_size = 32\nlearning_rate = 0.002\nvalidation_fraction = 0.2\n\n\
+             [model]\nvocab_size = 5000\nhidden_size = 64\ndim = 32\nmax_words = 256\n",
+        )
+        .unwrap();
+        let (model, bundle) = (root.join("model"), root.join("bundle"));
+        run(Command::new(dowse_bin()).args(["train", "dssm", "--data"]).arg(&slice).arg("--out").arg(&model).arg("--config").arg(&config));
+        run(Command::new(dowse_bin()).arg("index").arg("--input").arg(data("adi")).arg("--model").arg(&model).arg("--out").arg(&bundle));
+        bundle
+    })
+}
+
+fn dowse_serve(bundle: &Path, extra: &[&str]) -> Served {
+    let mut args = vec!["--bundle".into(), bundle.as_os_str().to_owned(), "--dist".into(), dist().as_os_str().to_owned()];
     args.extend(["--addr", "127.0.0.1:0"].iter().chain(extra).map(std::ffi::OsString::from));
     let (child, base) = start_serve(&dowse_bin(), args);
     Served { child, url: format!("{base}/") }
@@ -131,8 +155,13 @@ fn doc_ids(report: &Value, key: &str) -> Vec<String> {
 /// The assertions every run shares: relevant document found, the map drawn, a reload from cache.
 fn check_search(report: &Value, relevant: &[String]) {
     let results = doc_ids(report, "results");
-    assert_eq!(results.len(), 10);
     assert!(results.iter().any(|id| relevant.contains(id)), "none of {relevant:?} in the top 10 {results:?}");
+    check_page(report);
+}
+
+/// Ten results, the map drawn, the query encoded, a reload from cache.
+fn check_page(report: &Value) {
+    assert_eq!(doc_ids(report, "results").len(), 10);
     assert_eq!(report["map_drawn"], true);
     assert!(report["first_latency"]["encode"].as_f64().unwrap() > 0.0);
     let (cold, warm) = (report["cold_bytes"].as_f64().unwrap(), report["warm_bytes"].as_f64().unwrap());
@@ -142,7 +171,7 @@ fn check_search(report: &Value, relevant: &[String]) {
 #[test]
 fn searches_adi_on_webgpu_in_chromium() {
     let (query, relevant) = adi_query();
-    let server = dowse_serve(&[]);
+    let server = dowse_serve(adi_bundle(), &[]);
     let screenshot = scratch().join("webgpu.png");
     let report = drive(json!({"url": server.url, "query": query, "webgpu": true, "screenshot": screenshot}));
     assert_eq!(report["backend"], "WebGPU", "Chromium's SwiftShader adapter should run the encoder");
@@ -154,7 +183,7 @@ fn searches_adi_on_webgpu_in_chromium() {
 #[test]
 fn falls_back_to_the_cpu_without_an_adapter_and_reranks_through_the_server() {
     let (query, relevant) = adi_query();
-    let server = dowse_serve(&["--reranker", &reranker().display().to_string()]);
+    let server = dowse_serve(adi_bundle(), &["--reranker", &reranker().display().to_string()]);
     let screenshot = scratch().join("cpu.png");
     // Typed into the search box, the last one ADI's query again: it must find the same documents.
     let queries = ["automatic indexing", "the use of computers in libraries", query.as_str()];
@@ -170,6 +199,25 @@ fn falls_back_to_the_cpu_without_an_adapter_and_reranks_through_the_server() {
     assert_eq!(typed.len(), queries.len());
     assert_eq!(typed[2]["results"], report["results"], "typing the query finds what the link found");
     assert!(report["rerank_line"].as_str().unwrap().contains("reranked by test-cross-encoder"), "{}", report["rerank_line"]);
+}
+
+#[test]
+fn a_dssm_bundle_encodes_its_queries_on_webgpu_as_dowse_search_does() {
+    let (query, _) = adi_query();
+    let server = dowse_serve(adi_dssm_bundle(), &[]);
+    let report = drive(json!({"url": server.url, "query": query, "webgpu": true, "screenshot": scratch().join("dssm.png")}));
+    assert_eq!(report["backend"], "WebGPU");
+    check_page(&report);
+    assert!(report["first_latency"]["tokens"].as_u64().unwrap() > 0, "the query's letter trigrams were read");
+    // The browser's query tower ranks what the native one ranks: the same ten documents.
+    let output = Command::new(dowse_bin()).args(["search", "--json", "--k", "10", "--bundle"]).arg(adi_dssm_bundle()).arg(&query).output().unwrap();
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    let native: Value = serde_json::from_slice(&output.stdout).unwrap();
+    let mut native: Vec<&str> = native["results"].as_array().unwrap().iter().map(|r| r["doc_id"].as_str().unwrap()).collect();
+    let mut browser = doc_ids(&report, "results");
+    native.sort_unstable();
+    browser.sort_unstable();
+    assert_eq!(browser, native);
 }
 
 #[test]
@@ -265,7 +313,7 @@ fn a_failing_reranker_leaves_the_client_order_and_says_so() {
     // Reranking 30 passages on this CPU takes seconds: a 300 ms limit makes the server answer 504.
     let config = scratch().join("impatient.toml");
     std::fs::write(&config, format!("bundle = {:?}\n[limits]\nrequest_timeout_ms = 300\n", adi_bundle().display().to_string())).unwrap();
-    let server = dowse_serve(&["--reranker", &reranker().display().to_string(), "--config", &config.display().to_string()]);
+    let server = dowse_serve(adi_bundle(), &["--reranker", &reranker().display().to_string(), "--config", &config.display().to_string()]);
     let report = drive(json!({"url": server.url, "query": query, "webgpu": false, "rerank": true}));
     let line = report["rerank_line"].as_str().unwrap();
     assert!(line.contains("rerank failed") && line.contains("client order shown"), "{line}");

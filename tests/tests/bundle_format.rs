@@ -5,7 +5,7 @@
 use std::collections::HashMap;
 use std::sync::OnceLock;
 
-use dowse_core::bundle::{Bundle, BundleError, Manifest, FILES, MANIFEST, VECTORS};
+use dowse_core::bundle::{Bundle, BundleError, Manifest, MANIFEST, VECTORS};
 use dowse_core::search::{Mode, SearchOptions};
 use dowse_core::text::Analyzer;
 use dowse_tests::{data, minilm_dir};
@@ -52,7 +52,10 @@ fn round_trips_and_searches() {
 
 #[test]
 fn every_truncated_or_flipped_file_is_rejected_by_name() {
-    for path in FILES.iter().copied().chain([MANIFEST]) {
+    let mut paths: Vec<&str> = files().keys().map(String::as_str).collect();
+    paths.sort_unstable();
+    assert_eq!(paths.len(), 9, "eight files and the manifest: {paths:?}");
+    for path in paths {
         let mut truncated = files().clone();
         truncated.get_mut(path).unwrap().pop();
         let error = load(truncated).err().unwrap_or_else(|| panic!("{path} truncated loads"));

@@ -9,7 +9,7 @@ use anyhow::{Context, Result};
 use burn::tensor::backend::Backend;
 use clap::Args;
 use dowse_core::bundle::{Bundle, ModelBytes};
-use dowse_core::model::{EncoderConfig, TextEncoder};
+use dowse_core::model::{Encoder, EncoderConfig};
 use dowse_core::search::{Hit, Mode, SearchOptions};
 use dowse_core::text::{snippet, Analyzer};
 use serde_json::json;
@@ -62,13 +62,16 @@ impl BackendJob for EncodeQuery<'_> {
 
     fn run<B: Backend>(self, device: B::Device) -> Result<QueryVector> {
         let config = EncoderConfig { max_len: self.max_len, ..EncoderConfig::default() };
-        let encoder = TextEncoder::<B>::load(self.model.files(), config, &device).context("loading the bundle's model")?;
+        let encoder = Encoder::<B>::load(self.model.files(), config, &device).context("loading the bundle's model")?;
         let started = Instant::now();
-        let tokens = encoder.tokenizer().encode(&[self.query])?;
+        let tokens = encoder.tokenize_query(self.query)?;
         let tokenize_ms = started.elapsed().as_secs_f64() * 1e3;
         let started = Instant::now();
-        let vector =
-            encoder.embed(&[&tokens[0]]).into_data().to_vec::<f32>().map_err(|e| anyhow::anyhow!("reading the query vector: {e:?}"))?;
+        let vector = encoder
+            .embed_query(&tokens)?
+            .into_data()
+            .to_vec::<f32>()
+            .map_err(|e| anyhow::anyhow!("reading the query vector: {e:?}"))?;
         let encode_ms = started.elapsed().as_secs_f64() * 1e3;
         Ok(QueryVector { vector, tokenize_ms, encode_ms })
     }

@@ -2,7 +2,8 @@
 //! the CPU, in seconds: for the DSSM, the two-tower LSTM, the cross-encoder and the bi-encoder
 //! (from negatives `dowse mine` found) and the distilled student, the loss falls and validation
 //! nDCG@10 rises, and the exported model folder loads through dowse-core and scores the
-//! validation queries exactly as training did; an interrupted run resumed from its checkpoint
+//! validation queries exactly as training did, and a bundle built with it searches (the DSSM's
+//! ranks ADI through the bundle as eval does directly); an interrupted run resumed from its checkpoint
 //! ends with the same weights byte for byte; bad configs or resumes fail with clear errors.
 
 use std::path::{Path, PathBuf};
@@ -12,12 +13,12 @@ use burn_flex::{Flex, FlexDevice};
 use dowse_core::bm25::{Bm25Index, Bm25Params};
 use dowse_core::model::{load_bert, BertConfig, CrossEncoder, Encoder, EncoderConfig, Side, TextEncoder, TextTokenizer};
 use dowse_core::text::Analyzer;
-use dowse_tests::{minilm_dir, safetensors_by_name, scifact_slice};
+use dowse_tests::{data as data_dir, minilm_dir, safetensors_by_name, scifact_slice, start_serve, stop_serve};
 use dowse_trainer::model_folder;
 use dowse_trainer::train::data::{split, RelevanceData};
 
 /// Small enough for seconds on two cores, big enough to learn something.
-const TINY: &str = "[train]\nseed = 7\nepochs = 5\nbatch_size = 32\nlearning_rate = 0.002\ncheckpoint_every = 4\npatience = 5\nvalidation_fraction = 0.2\n\n[model]\nvocab_size = 5000\nhidden_size = 64\ndim = 32\nmax_words = 128\n\n[loss]\nsampled_negatives = 16\n";
+const TINY: &str = "[train]\nseed = 7\nepochs = 5\nbatch_size = 32\nlearning_rate = 0.002\ncheckpoint_every = 4\npatience = 5\nvalidation_fraction = 0.2\n\n[model]\nvocab_size = 5000\nhidden_size = 64\ndim = 32\nmax_words = 256\n\n[loss]\nsampled_negatives = 16\n";
 
 fn dowse(args: &[&str]) -> Output {
     let output = Command::new(env!("CARGO_BIN_EXE_dowse")).args(args).output().unwrap();
@@ -91,31 +92,45 @@ fn dssm_learns_resumes_exactly_and_exports_a_model_that_scores_the_same() {
 
     assert_exported_model_scores_like_training(&data, &whole, 0.2, 7, best);
 
-    // A DSSM is evaluated like any model; bundles refuse it for now, by name.
-    let eval = dowse(&[
-        "eval",
-        "--data",
-        data.to_str().unwrap(),
-        "--split",
-        "train",
-        "--retriever",
-        "dense",
-        "--model",
-        whole.to_str().unwrap(),
-        "--no-cache",
-    ]);
-    assert!(eval.status.success());
-    let index = dowse(&[
-        "index",
-        "--input",
-        data.to_str().unwrap(),
-        "--out",
-        dir.path().join("bundle").to_str().unwrap(),
-        "--model",
-        whole.to_str().unwrap(),
-    ]);
-    assert!(!index.status.success());
-    assert!(String::from_utf8_lossy(&index.stderr).contains("BERT encoders only"));
+    // A bundle carries the DSSM, its vocabulary as model/vocab.txt, and ranks ADI through its
+    // graph as eval ranks it directly (ADI's documents fit in 256 words: one passage each).
+    let bundle = dir.path().join("adi-bundle");
+    let (adi, model, bundle_dir) = (data_dir("adi").display().to_string(), whole.display().to_string(), bundle.display().to_string());
+    assert!(dowse(&["index", "--input", &adi, "--model", &model, "--out", &bundle_dir, "--quant", "f32"]).status.success());
+    assert!(bundle.join("model/vocab.txt").is_file() && !bundle.join("model/tokenizer.json").exists());
+    let ndcg = |source: &[&str]| -> f64 {
+        let mut args = vec!["eval", "--data", &adi, "--retriever", "dense", "--no-cache"];
+        args.extend(source);
+        let output = dowse(&args);
+        assert!(output.status.success());
+        let table = String::from_utf8_lossy(&output.stdout).into_owned();
+        table.lines().nth(1).unwrap().split_whitespace().nth(2).unwrap().parse().unwrap()
+    };
+    let (through_bundle, direct) = (ndcg(&["--bundle", &bundle_dir]), ndcg(&["--model", &model]));
+    assert!((through_bundle - direct).abs() < 1e-3, "bundle {through_bundle}, direct {direct}");
+    let query = "computer indexing of documents";
+    let searched = assert_searches(&bundle, query);
+
+    // dowse serve encodes queries with the same tower: its dense ranking is dowse search's.
+    let (mut server, base) = start_serve(Path::new(env!("CARGO_BIN_EXE_dowse")), ["--bundle", &bundle_dir, "--addr", "127.0.0.1:0"]);
+    let response = ureq::post(&format!("{base}/api/search")).send_json(serde_json::json!({"query": query, "k": 3, "mode": "dense"}));
+    stop_serve(&mut server).unwrap();
+    let served: serde_json::Value = response.unwrap().into_json().unwrap();
+    assert_eq!(doc_ids(&served), searched, "{served}");
+}
+
+/// `dowse search` on `bundle` returns three documents with the query's encode time; their ids.
+fn assert_searches(bundle: &Path, query: &str) -> Vec<String> {
+    let search = dowse(&["search", "--bundle", bundle.to_str().unwrap(), query, "--mode", "dense", "--k", "3", "--json"]);
+    assert!(search.status.success());
+    let results: serde_json::Value = serde_json::from_slice(&search.stdout).unwrap();
+    assert_eq!(results["results"].as_array().unwrap().len(), 3, "{results}");
+    assert!(results["timings_ms"]["encode"].as_f64().unwrap() > 0.0, "{results}");
+    doc_ids(&results)
+}
+
+fn doc_ids(results: &serde_json::Value) -> Vec<String> {
+    results["results"].as_array().unwrap().iter().map(|r| r["doc_id"].as_str().unwrap().to_string()).collect()
 }
 
 /// The folder in `out`, loaded the way eval and index load models, scores the validation queries
@@ -145,6 +160,15 @@ fn two_tower_lstm_from_minilm_embeddings_learns_and_exports() {
     let best = validation.iter().copied().fold(f64::MIN, f64::max);
     assert!(best > validation[0] + 0.03, "validation nDCG@10 rises: {validation:?}");
     assert_exported_model_scores_like_training(&data, &out, 0.2, 3, best);
+
+    // A bundle carries the LSTM with its tokenizer.json, and searches with its query tower.
+    let bundle = dir.path().join("bundle");
+    assert!(dowse(&["index", "--input", data.to_str().unwrap(), "--model", out.to_str().unwrap(), "--out", bundle.to_str().unwrap()])
+        .status
+        .success());
+    let manifest: serde_json::Value = serde_json::from_slice(&std::fs::read(bundle.join("manifest.json")).unwrap()).unwrap();
+    assert_eq!(manifest["chunking"]["max_tokens"], 48, "passages no longer than the LSTM reads: {manifest}");
+    assert_searches(&bundle, "protein folding in cells");
 }
 
 #[test]
@@ -331,11 +355,7 @@ fn distilled_student_learns_and_exports_a_small_int8_bert() {
     let (slice, student, bundle_dir) = (data.display().to_string(), out.display().to_string(), bundle.display().to_string());
     assert!(dowse(&["index", "--input", &slice, "--model", &student, "--out", &bundle_dir]).status.success());
     assert_eq!(std::fs::read(bundle.join("model/model.safetensors")).unwrap(), weights);
-    let query = &relevance.queries[held_out[0]];
-    let search = dowse(&["search", "--bundle", &bundle_dir, query, "--mode", "dense", "--k", "3", "--json"]);
-    assert!(search.status.success());
-    let results: serde_json::Value = serde_json::from_slice(&search.stdout).unwrap();
-    assert_eq!(results["results"].as_array().unwrap().len(), 3, "{results}");
+    assert_searches(&bundle, &relevance.queries[held_out[0]]);
 }
 
 /// A 32-query slice of SciFact's training judgments in `dir` and the negatives `dowse mine` finds

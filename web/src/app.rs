@@ -266,14 +266,14 @@ fn LatencyLine(outcome: RwSignal<Option<Outcome>>, rerank_note: RwSignal<RerankN
                 RerankNote::Reranked { model, ms } => format!(" · reranked by {model} in {ms:.0} ms"),
                 RerankNote::Fallback(why) => format!(" · rerank failed ({why}): client order shown"),
             };
+            let read = if t.unit.is_empty() { String::new() } else { format!(" ({} {})", t.tokens, t.unit) };
             view! {
                 <p class="dowse-latency" data-query=o.query.clone() data-tokens=t.tokens data-tokenize-ms=t.tokenize data-encode-ms=t.encode data-search-ms=t.search>
                     {format!(
-                        "{} results · tokenize {:.1} ms · encode {:.1} ms ({} tokens) · search {:.2} ms{rerank}",
+                        "{} results · tokenize {:.1} ms · encode {:.1} ms{read} · search {:.2} ms{rerank}",
                         o.items.len(),
                         t.tokenize,
                         t.encode,
-                        t.tokens,
                         t.search
                     )}
                 </p>

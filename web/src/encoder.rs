@@ -1,12 +1,12 @@
-//! The query encoder in the browser: BERT on WebGPU through burn-wgpu where the browser gives an
-//! adapter, else on the CPU through burn-ndarray. Tensors are only read back asynchronously (a
+//! The query encoder in the browser: the bundle's model (a BERT, a DSSM or a two-tower LSTM) on
+//! WebGPU through burn-wgpu where the browser gives an adapter, else on the CPU through burn-ndarray. Tensors are only read back asynchronously (a
 //! browser cannot block on the GPU).
 
 use burn::tensor::backend::Backend;
 use burn_ndarray::NdArray;
 use burn_wgpu::{graphics::WebGpu, RuntimeOptions, Wgpu, WgpuDevice};
 use dowse_core::bundle::ModelBytes;
-use dowse_core::model::{EncoderConfig, TextEncoder};
+use dowse_core::model::{Encoder, EncoderConfig};
 use wasm_bindgen::JsCast;
 use wasm_bindgen_futures::JsFuture;
 
@@ -22,15 +22,17 @@ pub enum BackendChoice {
 }
 
 pub enum QueryEncoder {
-    WebGpu(Box<TextEncoder<Wgpu>>),
-    Cpu(Box<TextEncoder<NdArray>>),
+    WebGpu(Box<Encoder<Wgpu>>),
+    Cpu(Box<Encoder<NdArray>>),
 }
 
 /// A query's vector and what it cost.
 pub struct Encoding {
     pub vector: Vec<f32>,
-    /// Word pieces the encoder read, special tokens included.
+    /// Word pieces the encoder read, special tokens included (distinct letter trigrams for a DSSM).
     pub tokens: usize,
+    /// What `tokens` counts: "tokens" or "trigrams".
+    pub unit: &'static str,
     pub tokenize_ms: f64,
     pub encode_ms: f64,
 }
@@ -47,10 +49,10 @@ impl QueryEncoder {
         if why_cpu.is_none() {
             let device = WgpuDevice::default();
             burn_wgpu::init_setup_async::<WebGpu>(&device, RuntimeOptions::default()).await;
-            let encoder = TextEncoder::load(model.files(), config, &device).map_err(|e| e.to_string())?;
+            let encoder = Encoder::load(model.files(), config, &device).map_err(|e| e.to_string())?;
             return Ok((Self::WebGpu(Box::new(encoder)), None));
         }
-        let encoder = TextEncoder::load(model.files(), config, &Default::default()).map_err(|e| e.to_string())?;
+        let encoder = Encoder::load(model.files(), config, &Default::default()).map_err(|e| e.to_string())?;
         Ok((Self::Cpu(Box::new(encoder)), why_cpu))
     }
 
@@ -70,13 +72,13 @@ impl QueryEncoder {
     }
 }
 
-async fn encode_with<B: Backend>(encoder: &TextEncoder<B>, query: &str) -> Result<Encoding, String> {
+async fn encode_with<B: Backend>(encoder: &Encoder<B>, query: &str) -> Result<Encoding, String> {
     let start = now_ms();
-    let encoded = encoder.tokenizer().encode(&[query]).map_err(|e| e.to_string())?;
+    let tokens = encoder.tokenize_query(query).map_err(|e| e.to_string())?;
     let tokenized = now_ms();
-    let data = encoder.embed(&[&encoded[0]]).into_data_async().await.map_err(|e| format!("{e:?}"))?;
+    let data = encoder.embed_query(&tokens).map_err(|e| e.to_string())?.into_data_async().await.map_err(|e| format!("{e:?}"))?;
     let vector = data.to_vec::<f32>().map_err(|e| format!("{e:?}"))?;
-    Ok(Encoding { vector, tokens: encoded[0].ids.len(), tokenize_ms: tokenized - start, encode_ms: now_ms() - tokenized })
+    Ok(Encoding { vector, tokens: tokens.len(), unit: tokens.unit(), tokenize_ms: tokenized - start, encode_ms: now_ms() - tokenized })
 }
 
 /// Asks the browser for a WebGPU adapter before wgpu does: wgpu panics when there is none, and a

@@ -35,8 +35,10 @@ pub struct ResultItem {
 /// Milliseconds per step.
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
 pub struct Timings {
-    /// Word pieces encoded (0 for BM25 alone).
+    /// Word pieces (or a DSSM's trigrams) encoded; 0 for BM25 alone.
     pub tokens: usize,
+    /// What `tokens` counts; empty for BM25 alone.
+    pub unit: &'static str,
     pub tokenize: f64,
     pub encode: f64,
     pub search: f64,
@@ -67,6 +69,7 @@ impl Engine {
         let encoding = if mode.is_dense() { Some(self.encoder.encode(query).await?) } else { None };
         if let Some(encoding) = &encoding {
             timings.tokens = encoding.tokens;
+            timings.unit = encoding.unit;
             timings.tokenize = encoding.tokenize_ms;
             timings.encode = encoding.encode_ms;
         }

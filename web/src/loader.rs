@@ -5,7 +5,7 @@
 use std::cell::RefCell;
 use std::collections::HashMap;
 
-use dowse_core::bundle::{Bundle, Manifest, FILES, MANIFEST};
+use dowse_core::bundle::{Bundle, FileEntry, Manifest, FILES, MANIFEST};
 
 use crate::fetch::{fetch_bytes, FileCache};
 
@@ -52,10 +52,8 @@ async fn fetch_files(
     use_cache: bool,
     progress: &dyn Fn(Vec<FileProgress>),
 ) -> Result<(HashMap<String, Vec<u8>>, bool), String> {
-    let entries = FILES
-        .iter()
-        .map(|path| manifest.files.iter().find(|f| f.path == *path).ok_or_else(|| format!("the bundle at {base} does not list {path}")))
-        .collect::<Result<Vec<_>, _>>()?;
+    // Only files dowse reads, in its order; one the bundle lacks is named by Bundle::from_files.
+    let entries: Vec<&FileEntry> = FILES.iter().filter_map(|path| manifest.files.iter().find(|f| f.path == *path)).collect();
     let state = RefCell::new(
         entries.iter().map(|e| FileProgress { path: e.path.clone(), done: 0, total: e.bytes, cached: false }).collect::<Vec<_>>(),
     );

@@ -81,6 +81,11 @@ impl Manifest {
         serde_json::to_vec_pretty(self).expect("a manifest always serializes")
     }
 
+    /// Whether the bundle has a file at `path`.
+    pub fn lists(&self, path: &str) -> bool {
+        self.files.iter().any(|f| f.path == path)
+    }
+
     /// Checks `bytes` against the manifest's entry for `path`.
     pub fn verify(&self, path: &str, bytes: &[u8]) -> Result<(), BundleError> {
         let entry = self.files.iter().find(|f| f.path == path).ok_or_else(|| BundleError::MissingFile(path.to_string()))?;

@@ -4,7 +4,7 @@
 //! manifest.json            format version, model, counts, build settings, sha256 + length of each file
 //! model/config.json        the query encoder, Hugging Face layout
 //! model/model.safetensors
-//! model/tokenizer.json
+//! model/tokenizer.json    (a DSSM's letter trigrams: model/vocab.txt instead)
 //! vectors.bin              passage vectors (crate::vectors)
 //! graph.bin                HNSW graph over the passages (crate::hnsw)
 //! bm25.bin                 inverted index over the passages (crate::bm25)
@@ -30,7 +30,7 @@ use crate::bm25::Bm25Index;
 use crate::docstore::DocStore;
 use crate::error::FormatError;
 use crate::hnsw::HnswGraph;
-use crate::model::ModelFiles;
+use crate::model::{EncoderKind, ModelFiles};
 use crate::projection::Projection;
 use crate::vectors::VectorStore;
 
@@ -38,14 +38,16 @@ pub const MANIFEST: &str = "manifest.json";
 pub const MODEL_CONFIG: &str = "model/config.json";
 pub const MODEL_WEIGHTS: &str = "model/model.safetensors";
 pub const MODEL_TOKENIZER: &str = "model/tokenizer.json";
+pub const MODEL_VOCAB: &str = "model/vocab.txt";
 pub const VECTORS: &str = "vectors.bin";
 pub const GRAPH: &str = "graph.bin";
 pub const BM25: &str = "bm25.bin";
 pub const DOCUMENTS: &str = "documents.bin";
 pub const MAP: &str = "map.bin";
 
-/// Every file a bundle holds besides the manifest, in the order they are written and fetched.
-pub const FILES: [&str; 8] = [MODEL_CONFIG, MODEL_TOKENIZER, MODEL_WEIGHTS, VECTORS, GRAPH, BM25, DOCUMENTS, MAP];
+/// Every file a bundle may hold besides the manifest, in the order they are written and fetched;
+/// a bundle holds one of the two tokenizer files, the one its model reads.
+pub const FILES: [&str; 9] = [MODEL_CONFIG, MODEL_TOKENIZER, MODEL_VOCAB, MODEL_WEIGHTS, VECTORS, GRAPH, BM25, DOCUMENTS, MAP];
 
 #[derive(Debug, Error)]
 pub enum BundleError {
@@ -79,6 +81,15 @@ impl ModelBytes {
     pub fn files(&self) -> ModelFiles<'_> {
         ModelFiles { config: &self.config, weights: &self.weights, tokenizer: &self.tokenizer }
     }
+
+    /// Where the tokenizer goes in a bundle: a DSSM's vocabulary is `vocab.txt`, every other
+    /// model's tokenizer `tokenizer.json`.
+    pub fn tokenizer_path(&self) -> &'static str {
+        match EncoderKind::of(&self.config) {
+            Ok(EncoderKind::Dssm) => MODEL_VOCAB,
+            _ => MODEL_TOKENIZER,
+        }
+    }
 }
 
 fn section(path: &str, source: FormatError) -> BundleError {
@@ -101,17 +112,16 @@ impl Bundle {
     /// Every file of the bundle, manifest last, with the manifest's file entries filled in. The
     /// model's files are borrowed (the weights are most of a bundle's bytes), the rest serialized.
     pub fn to_files(&self) -> Vec<(&'static str, Cow<'_, [u8]>)> {
-        let contents = [
-            Cow::Borrowed(self.model.config.as_slice()),
-            Cow::Borrowed(self.model.tokenizer.as_slice()),
-            Cow::Borrowed(self.model.weights.as_slice()),
-            Cow::Owned(self.vectors.to_bytes()),
-            Cow::Owned(self.graph.to_bytes()),
-            Cow::Owned(self.bm25.to_bytes()),
-            Cow::Owned(self.docs.to_bytes()),
-            Cow::Owned(self.map.to_bytes()),
+        let mut files: Vec<(&'static str, Cow<'_, [u8]>)> = vec![
+            (MODEL_CONFIG, Cow::Borrowed(self.model.config.as_slice())),
+            (self.model.tokenizer_path(), Cow::Borrowed(self.model.tokenizer.as_slice())),
+            (MODEL_WEIGHTS, Cow::Borrowed(self.model.weights.as_slice())),
+            (VECTORS, Cow::Owned(self.vectors.to_bytes())),
+            (GRAPH, Cow::Owned(self.graph.to_bytes())),
+            (BM25, Cow::Owned(self.bm25.to_bytes())),
+            (DOCUMENTS, Cow::Owned(self.docs.to_bytes())),
+            (MAP, Cow::Owned(self.map.to_bytes())),
         ];
-        let mut files: Vec<(&'static str, Cow<'_, [u8]>)> = FILES.into_iter().zip(contents).collect();
         let mut manifest = self.manifest.clone();
         manifest.files = files.iter().map(|(path, bytes)| FileEntry::describe(path, bytes)).collect();
         files.push((MANIFEST, Cow::Owned(manifest.to_json())));
@@ -127,7 +137,8 @@ impl Bundle {
             manifest.verify(path, &bytes)?;
             Ok(bytes)
         };
-        let model = ModelBytes { config: take(MODEL_CONFIG)?, weights: take(MODEL_WEIGHTS)?, tokenizer: take(MODEL_TOKENIZER)? };
+        let tokenizer = if manifest.lists(MODEL_VOCAB) { MODEL_VOCAB } else { MODEL_TOKENIZER };
+        let model = ModelBytes { config: take(MODEL_CONFIG)?, weights: take(MODEL_WEIGHTS)?, tokenizer: take(tokenizer)? };
         let vectors = VectorStore::from_bytes(&take(VECTORS)?).map_err(|source| section(VECTORS, source))?;
         let graph = HnswGraph::from_bytes(&take(GRAPH)?).map_err(|source| section(GRAPH, source))?;
         let bm25 = Bm25Index::from_bytes(&take(BM25)?).map_err(|source| section(BM25, source))?;

@@ -150,16 +150,25 @@ impl<B: Backend> DssmEncoder<B> {
         self.config.dim
     }
 
+    /// A text as the towers read it: the known trigrams of its first `max_words` words.
+    pub fn features(&self, text: &str) -> Features {
+        self.vocab.features(text, self.config.max_words)
+    }
+
+    /// Unit vectors `[rows, dim]` from `side`'s tower, left on the device.
+    pub fn embed(&self, rows: &[&Features], side: Side) -> Tensor<B, 2> {
+        let (ids, weights) = feature_batch::<B>(rows, &self.device);
+        self.model.tower(side).forward(ids, weights)
+    }
+
     /// Encodes `texts` with the `side` tower into a row-major `[texts.len(), dim]` matrix of unit
     /// vectors; `progress` hears how many are done after each batch.
     pub fn encode(&self, texts: &[&str], side: Side, mut progress: impl FnMut(usize)) -> Result<Vec<f32>, ModelError> {
-        let tower = self.model.tower(side);
         let mut out = Vec::with_capacity(texts.len() * self.dim());
         for batch in texts.chunks(self.batch_size) {
-            let features: Vec<Features> = batch.iter().map(|t| self.vocab.features(t, self.config.max_words)).collect();
+            let features: Vec<Features> = batch.iter().map(|t| self.features(t)).collect();
             let rows: Vec<&Features> = features.iter().collect();
-            let (ids, weights) = feature_batch::<B>(&rows, &self.device);
-            let vectors = tower.forward(ids, weights).into_data().to_vec::<f32>().map_err(|e| ModelError::Read(format!("{e:?}")))?;
+            let vectors = self.embed(&rows, side).into_data().to_vec::<f32>().map_err(|e| ModelError::Read(format!("{e:?}")))?;
             out.extend(vectors);
             progress(out.len() / self.dim());
         }

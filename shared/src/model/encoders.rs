@@ -3,12 +3,14 @@
 //! `model_type` picks.
 
 use burn::tensor::backend::Backend;
+use burn::tensor::Tensor;
 use serde::Deserialize;
 
 use super::dssm::{DssmConfig, DssmEncoder};
 use super::load::ModelFiles;
 use super::lstm::{LstmEncoder, TwoTowerConfig};
-use super::{EncoderConfig, ModelError, TextEncoder};
+use super::trigram::Features;
+use super::{Encoded, EncoderConfig, ModelError, TextEncoder};
 
 /// Which side of a search a text is on; two-tower models encode each with its own tower.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -22,6 +24,34 @@ pub enum Encoder<B: Backend> {
     Bert(Box<TextEncoder<B>>),
     Dssm(Box<DssmEncoder<B>>),
     Lstm(Box<LstmEncoder<B>>),
+}
+
+/// A query as its encoder reads it: word pieces (BERT, LSTM) or letter-trigram features (DSSM).
+pub enum QueryTokens {
+    Pieces(Encoded),
+    Trigrams(Features),
+}
+
+impl QueryTokens {
+    /// Word pieces (special tokens included) or distinct trigrams read.
+    pub fn len(&self) -> usize {
+        match self {
+            Self::Pieces(encoded) => encoded.ids.len(),
+            Self::Trigrams(features) => features.len(),
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// What [`QueryTokens::len`] counts, for people reading timings.
+    pub fn unit(&self) -> &'static str {
+        match self {
+            Self::Pieces(_) => "tokens",
+            Self::Trigrams(_) => "trigrams",
+        }
+    }
 }
 
 /// Which kind of encoder a `config.json` describes.
@@ -74,5 +104,53 @@ impl<B: Backend> Encoder<B> {
             Self::Dssm(encoder) => encoder.encode(texts, side, progress),
             Self::Lstm(encoder) => encoder.encode(texts, side, progress),
         }
+    }
+
+    /// Reads a query into what the query side takes; [`Encoder::embed_query`] runs the network.
+    /// Two steps, so that a caller can time them apart.
+    pub fn tokenize_query(&self, query: &str) -> Result<QueryTokens, ModelError> {
+        Ok(match self {
+            Self::Bert(encoder) => QueryTokens::Pieces(single(encoder.tokenizer().encode(&[query])?)),
+            Self::Lstm(encoder) => QueryTokens::Pieces(single(encoder.tokenizer().encode(&[query])?)),
+            Self::Dssm(encoder) => QueryTokens::Trigrams(encoder.features(query)),
+        })
+    }
+
+    /// The query's `[1, dim]` unit vector, left on the device: a browser reads it back asynchronously.
+    pub fn embed_query(&self, tokens: &QueryTokens) -> Result<Tensor<B, 2>, ModelError> {
+        match (self, tokens) {
+            (Self::Bert(encoder), QueryTokens::Pieces(pieces)) => Ok(encoder.embed(&[pieces])),
+            (Self::Lstm(encoder), QueryTokens::Pieces(pieces)) => Ok(encoder.embed(&[pieces], Side::Query)),
+            (Self::Dssm(encoder), QueryTokens::Trigrams(features)) => Ok(encoder.embed(&[features], Side::Query)),
+            _ => Err(ModelError::Config("query tokens from another kind of encoder".into())),
+        }
+    }
+}
+
+fn single(mut encoded: Vec<Encoded>) -> Encoded {
+    encoded.pop().expect("one text tokenizes to one row")
+}
+
+#[cfg(all(test, not(target_arch = "wasm32")))]
+mod tests {
+    use burn_ndarray::{NdArray, NdArrayDevice};
+
+    use super::*;
+    use crate::model::{save_weights, Dssm, DssmConfig, TrigramVocab};
+
+    #[test]
+    fn a_query_tokenized_then_embedded_is_the_query_towers_vector() {
+        let device = NdArrayDevice::Cpu;
+        let vocab = TrigramVocab::build(["protein folding in cells"], 100, 1, 50);
+        let config = DssmConfig { model_type: "dssm".into(), num_features: vocab.num_features(), hidden_size: 16, dim: 8, max_words: 50 };
+        let files = (serde_json::to_vec(&config).unwrap(), save_weights(&Dssm::<NdArray>::new(&config, &device)).unwrap(), vocab.to_bytes());
+        let files = ModelFiles { config: &files.0, weights: &files.1, tokenizer: &files.2 };
+        let encoder = Encoder::<NdArray>::load(files, EncoderConfig::default(), &device).unwrap();
+        let tokens = encoder.tokenize_query("folding proteins").unwrap();
+        assert!(matches!(&tokens, QueryTokens::Trigrams(_)) && !tokens.is_empty());
+        let vector = encoder.embed_query(&tokens).unwrap().into_data().to_vec::<f32>().unwrap();
+        assert_eq!(vector, encoder.encode(&["folding proteins"], Side::Query, |_| {}).unwrap());
+        let pieces = QueryTokens::Pieces(Encoded { ids: vec![1, 2], type_ids: vec![0, 0] });
+        assert!(encoder.embed_query(&pieces).is_err(), "a DSSM cannot read word pieces");
     }
 }

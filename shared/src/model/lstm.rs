@@ -132,12 +132,18 @@ impl<B: Backend> LstmEncoder<B> {
         self.config.dim
     }
 
+    pub fn tokenizer(&self) -> &TextTokenizer {
+        &self.tokenizer
+    }
+
+    /// Unit vectors `[rows, dim]` from `side`'s tower for tokenized texts, left on the device.
+    pub fn embed(&self, rows: &[&Encoded], side: Side) -> Tensor<B, 2> {
+        let (ids, _, mask) = pad_batch::<B>(rows, &self.device);
+        self.model.embed(side, ids, mask)
+    }
+
     /// Encodes `texts` with `side`'s tower into a row-major `[texts.len(), dim]` matrix of unit vectors.
     pub fn encode(&self, texts: &[&str], side: Side, progress: impl FnMut(usize)) -> Result<Vec<f32>, ModelError> {
-        let embed = |rows: &[&Encoded]| {
-            let (ids, _, mask) = pad_batch::<B>(rows, &self.device);
-            self.model.embed(side, ids, mask)
-        };
-        encode_by_length(&self.tokenizer.encode(texts)?, self.batch_size, self.dim(), embed, progress)
+        encode_by_length(&self.tokenizer.encode(texts)?, self.batch_size, self.dim(), |rows| self.embed(rows, side), progress)
     }
 }

@@ -25,7 +25,7 @@ pub use config::BertConfig;
 pub use cross_encoder::{CrossEncoder, CrossEncoderModel};
 pub use dssm::{feature_batch, Dssm, DssmConfig, DssmEncoder, Tower};
 pub use encoder::{EncoderConfig, TextEncoder};
-pub use encoders::{Encoder, EncoderKind, Side};
+pub use encoders::{Encoder, EncoderKind, QueryTokens, Side};
 pub use error::ModelError;
 pub use int8::{dequantize_int8, quantize_int8};
 pub use load::{
@@ -33,5 +33,5 @@ pub use load::{
 };
 pub use lora::{Lora, LoraConfig, LoraTarget};
 pub use lstm::{LstmEncoder, LstmTower, TwoTowerConfig, TwoTowerLstm};
-pub use tokenizer::{Encoded, TextTokenizer, WordSpan};
+pub use tokenizer::{Encoded, TextMeasure, TextTokenizer, WordSpan};
 pub use trigram::{Features, TrigramVocab};

@@ -13,13 +13,21 @@ pub struct Encoded {
     pub type_ids: Vec<u32>,
 }
 
-/// One word of a text (as the tokenizer's pre-tokenizer splits it) and its size in word pieces.
+/// One word of a text (as the encoder splits it) and its size in the encoder's units (word pieces, or 1 for a DSSM).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct WordSpan {
     /// Byte range of the word in the text.
     pub start: usize,
     pub end: usize,
     pub pieces: usize,
+}
+
+/// How an encoder counts a text's length, word by word: what passages are cut by.
+pub trait TextMeasure {
+    /// The words of `text` with their byte ranges and what each costs, special tokens left out.
+    fn word_spans(&self, text: &str) -> Result<Vec<WordSpan>, ModelError>;
+    /// What the encoder adds around every text.
+    fn num_special_tokens(&self) -> usize;
 }
 
 /// A `tokenizer.json` configured for encoding.
@@ -53,13 +61,25 @@ impl TextTokenizer {
         self.encode_inputs(pairs.iter().map(|&(a, b)| (a, b).into()).collect())
     }
 
-    /// How many special tokens the encoder adds around a single text.
-    pub fn num_special_tokens(&self) -> usize {
+    /// Tokenizes each text on its own (no pairs).
+    pub fn encode(&self, texts: &[&str]) -> Result<Vec<Encoded>, ModelError> {
+        self.encode_inputs(texts.iter().map(|&t| t.into()).collect())
+    }
+
+    /// Tokenizes single texts or pairs, special tokens added, truncated to the maximum.
+    fn encode_inputs(&self, inputs: Vec<EncodeInput>) -> Result<Vec<Encoded>, ModelError> {
+        let encodings = self.inner.encode_batch(inputs, true).map_err(|e| ModelError::Tokenizer(e.to_string()))?;
+        Ok(encodings.into_iter().map(|e| Encoded { ids: e.get_ids().to_vec(), type_ids: e.get_type_ids().to_vec() }).collect())
+    }
+}
+
+/// Word pieces, word by word, plus the special tokens around every text.
+impl TextMeasure for TextTokenizer {
+    fn num_special_tokens(&self) -> usize {
         self.inner.get_post_processor().map_or(0, |p| p.added_tokens(false))
     }
 
-    /// The words of `text` with their byte ranges and word-piece counts, special tokens left out.
-    pub fn word_spans(&self, text: &str) -> Result<Vec<WordSpan>, ModelError> {
+    fn word_spans(&self, text: &str) -> Result<Vec<WordSpan>, ModelError> {
         let encoding = self.untruncated.encode(text, false).map_err(|e| ModelError::Tokenizer(e.to_string()))?;
         let mut spans: Vec<WordSpan> = Vec::new();
         let mut last_word = None;
@@ -74,16 +94,5 @@ impl TextTokenizer {
             last_word = *word;
         }
         Ok(spans)
-    }
-
-    /// Tokenizes each text on its own (no pairs).
-    pub fn encode(&self, texts: &[&str]) -> Result<Vec<Encoded>, ModelError> {
-        self.encode_inputs(texts.iter().map(|&t| t.into()).collect())
-    }
-
-    /// Tokenizes single texts or pairs, special tokens added, truncated to the maximum.
-    fn encode_inputs(&self, inputs: Vec<EncodeInput>) -> Result<Vec<Encoded>, ModelError> {
-        let encodings = self.inner.encode_batch(inputs, true).map_err(|e| ModelError::Tokenizer(e.to_string()))?;
-        Ok(encodings.into_iter().map(|e| Encoded { ids: e.get_ids().to_vec(), type_ids: e.get_type_ids().to_vec() }).collect())
     }
 }

@@ -4,8 +4,9 @@
 //! line `i` is feature `i + 1` (feature 0 is padding).
 
 use std::collections::HashMap;
+use std::ops::Range;
 
-use super::ModelError;
+use super::{ModelError, TextMeasure, WordSpan};
 
 /// The trigrams a DSSM reads, and how many words of a text it reads.
 #[derive(Debug, Clone, PartialEq)]
@@ -76,28 +77,44 @@ impl TrigramVocab {
 }
 
 /// Calls `f` with every letter trigram of the first `max_words` words of `text`, in order.
-/// A word is a run of letters or digits, lowercased.
 fn each_trigram(text: &str, max_words: usize, mut f: impl FnMut(&str)) {
     let mut word = String::from("#");
-    let mut words = 0;
-    let mut chars = text.chars().peekable();
-    while words < max_words {
-        let Some(c) = chars.next() else { break };
-        if !c.is_alphanumeric() {
-            continue;
-        }
-        word.extend(c.to_lowercase());
-        if chars.peek().is_some_and(|next| next.is_alphanumeric()) {
-            continue;
-        }
-        word.push('#');
-        let letters: Vec<(usize, char)> = word.char_indices().collect();
-        for window in 0..letters.len().saturating_sub(2) {
-            let end = letters.get(window + 3).map_or(word.len(), |&(i, _)| i);
-            f(&word[letters[window].0..end]);
-        }
+    for range in word_ranges(text).take(max_words) {
         word.truncate(1);
-        words += 1;
+        word.extend(text[range].chars().flat_map(char::to_lowercase));
+        word.push('#');
+        let starts: Vec<usize> = word.char_indices().map(|(i, _)| i).chain([word.len()]).collect();
+        for window in starts.windows(4) {
+            f(&word[window[0]..window[3]]);
+        }
+    }
+}
+
+/// Byte ranges of the words of `text`: runs of letters or digits.
+fn word_ranges(text: &str) -> impl Iterator<Item = Range<usize>> + '_ {
+    let mut chars = text.char_indices().peekable();
+    std::iter::from_fn(move || {
+        let (start, _) = chars.by_ref().find(|(_, c)| c.is_alphanumeric())?;
+        let mut end = text.len();
+        while let Some(&(i, c)) = chars.peek() {
+            if !c.is_alphanumeric() {
+                end = i;
+                break;
+            }
+            chars.next();
+        }
+        Some(start..end)
+    })
+}
+
+/// The words a DSSM reads, one unit each, with no special tokens: how passages are cut for it.
+impl TextMeasure for TrigramVocab {
+    fn word_spans(&self, text: &str) -> Result<Vec<WordSpan>, ModelError> {
+        Ok(word_ranges(text).map(|r| WordSpan { start: r.start, end: r.end, pieces: 1 }).collect())
+    }
+
+    fn num_special_tokens(&self) -> usize {
+        0
     }
 }
 
@@ -117,6 +134,18 @@ mod tests {
         assert_eq!(trigrams("Über 42", 10), ["#üb", "übe", "ber", "er#", "#42", "42#"]);
         assert_eq!(trigrams("one two three", 2), ["#on", "one", "ne#", "#tw", "two", "wo#"]);
         assert!(trigrams(" ,.; ", 10).is_empty());
+        assert_eq!(trigrams("a-b", 10), ["#a#", "#b#"]);
+    }
+
+    #[test]
+    fn passages_are_measured_in_words() {
+        let vocab = TrigramVocab::build(["x"], 10, 1, 10);
+        let text = "Über, the (cat) 42";
+        let spans = vocab.word_spans(text).unwrap();
+        let words: Vec<&str> = spans.iter().map(|s| &text[s.start..s.end]).collect();
+        assert_eq!(words, ["Über", "the", "cat", "42"]);
+        assert!(spans.iter().all(|s| s.pieces == 1));
+        assert_eq!(vocab.num_special_tokens(), 0);
     }
 
     #[test]

@@ -18,7 +18,7 @@ use clap::Args;
 use dowse_core::bm25::{Bm25Index, Bm25Params};
 use dowse_core::bundle::{Bundle, HnswInfo, Manifest, ModelBytes, ModelInfo, FORMAT, FORMAT_VERSION};
 use dowse_core::docstore::{DocStore, StoredDocument};
-use dowse_core::model::{EncoderConfig, EncoderKind, TextTokenizer};
+use dowse_core::model::{DssmConfig, EncoderConfig, EncoderKind, TextMeasure, TextTokenizer, TrigramVocab, TwoTowerConfig};
 use dowse_core::passage::{split_documents, ChunkConfig};
 use dowse_core::projection::Projection;
 use dowse_core::text::Analyzer;
@@ -34,7 +34,8 @@ pub struct IndexArgs {
     /// A BEIR folder, SMART collection folder, JSONL file, CSV (query,passage,label) or a folder of HTML pages.
     #[arg(long)]
     pub input: PathBuf,
-    /// The encoder, a Hugging Face folder; default: the fetched all-MiniLM-L6-v2.
+    /// The encoder: a Hugging Face BERT folder, or a DSSM or two-tower LSTM that `dowse train`
+    /// wrote; default: the fetched all-MiniLM-L6-v2.
     #[arg(long)]
     pub model: Option<PathBuf>,
     /// The bundle folder to write (replaced if it exists).
@@ -92,6 +93,8 @@ pub struct Prepared {
     /// Row-major `[passages, dim]` unit vectors.
     pub matrix: Vec<f32>,
     pub dim: usize,
+    /// How passages were cut: the flags', with passages no longer than the model reads.
+    pub chunking: ChunkConfig,
 }
 
 pub fn run(args: &IndexArgs) -> Result<()> {
@@ -111,15 +114,10 @@ pub fn run(args: &IndexArgs) -> Result<()> {
 pub fn prepare(args: &IndexArgs) -> Result<Prepared> {
     let model_dir = model_folder::resolve(args.model.as_deref())?;
     let model = model_folder::read(&model_dir)?;
-    let kind = EncoderKind::of(&model.config).with_context(|| format!("{}", model_dir.display()))?;
-    if kind != EncoderKind::Bert {
-        bail!("{}: a {kind:?} model; bundles carry BERT encoders only for now (the browser and dowse serve run BERT)", model_dir.display());
-    }
-    let chunking = args.chunking();
+    let (measure, chunking) = measure(&model, args.chunking()).with_context(|| format!("{}", model_dir.display()))?;
     let step = Instant::now();
     let docs = input::read(&args.input)?;
-    let tokenizer = TextTokenizer::from_bytes(&model.tokenizer, chunking.max_tokens).context("reading the model's tokenizer.json")?;
-    let passages = split_documents(&docs, &tokenizer, chunking)?;
+    let passages = split_documents(&docs, measure.as_ref(), chunking)?;
     if passages.is_empty() {
         bail!("{}: no text to index", args.input.display());
     }
@@ -130,12 +128,27 @@ pub fn prepare(args: &IndexArgs) -> Result<Prepared> {
     let encoder = EncoderConfig { max_len: chunking.max_tokens, batch_size: args.batch_size };
     let embedded = embed_cache::embed(&model_dir, encoder, args.device, &[], &texts, !args.no_cache)?;
     let (matrix, dim) = (embedded.passages, embedded.dim);
-    Ok(Prepared { model, store, texts, matrix, dim })
+    Ok(Prepared { model, store, texts, matrix, dim, chunking })
+}
+
+/// How `model` measures passages (word pieces, or words for a DSSM), and `chunking` with passages
+/// no longer than the model reads.
+fn measure(model: &ModelBytes, chunking: ChunkConfig) -> Result<(Box<dyn TextMeasure>, ChunkConfig)> {
+    let capped = |max: usize| ChunkConfig { max_tokens: chunking.max_tokens.min(max), ..chunking };
+    let tokenizer = || TextTokenizer::from_bytes(&model.tokenizer, chunking.max_tokens).context("reading the model's tokenizer.json");
+    Ok(match EncoderKind::of(&model.config)? {
+        EncoderKind::Bert => (Box::new(tokenizer()?), chunking),
+        EncoderKind::Lstm => (Box::new(tokenizer()?), capped(TwoTowerConfig::from_json(&model.config)?.max_len)),
+        EncoderKind::Dssm => {
+            let vocab = TrigramVocab::from_bytes(&model.tokenizer)?;
+            (Box::new(vocab), capped(DssmConfig::from_json(&model.config)?.max_words))
+        }
+    })
 }
 
 /// Builds every section: BM25, quantized vectors, the HNSW graph, and the manifest.
 pub fn build(prepared: Prepared, args: &IndexArgs) -> Bundle {
-    let Prepared { model, store, texts, matrix, dim } = prepared;
+    let Prepared { model, store, texts, matrix, dim, chunking } = prepared;
     let step = Instant::now();
     let analyzer = Analyzer::default();
     let bm25 = Bm25Index::build(Bm25Params::default(), texts.iter().map(|t| analyzer.analyze(t)));
@@ -174,13 +187,13 @@ pub fn build(prepared: Prepared, args: &IndexArgs) -> Bundle {
         format: FORMAT.to_string(),
         format_version: FORMAT_VERSION,
         created_by: format!("dowse {}", env!("CARGO_PKG_VERSION")),
-        model: ModelInfo { id: model_id(args.model.as_deref()), dim, max_len: args.max_tokens },
+        model: ModelInfo { id: model_id(args.model.as_deref()), dim, max_len: chunking.max_tokens },
         documents: store.documents.len(),
         passages: texts.len(),
         quantization: args.quant,
         hnsw: HnswInfo { m: args.m, ef_construction: args.ef_construction, ef_search: calibration.ef_search },
         bm25: Bm25Params::default(),
-        chunking: args.chunking(),
+        chunking,
         files: Vec::new(),
     };
     Bundle { manifest, model, vectors, graph, bm25, docs: store, map }

@@ -7,7 +7,7 @@ use std::time::Duration;
 use anyhow::Result;
 use burn::tensor::backend::Backend;
 use dowse_core::bundle::{Bundle, ModelBytes};
-use dowse_core::model::{CrossEncoder, EncoderConfig, TextEncoder};
+use dowse_core::model::{CrossEncoder, Encoder, EncoderConfig, Side};
 
 use super::batcher::Batcher;
 use super::config::Limits;
@@ -45,10 +45,10 @@ impl BackendJob for LoadModels<'_> {
         let config = EncoderConfig { max_len: self.bundle.manifest.model.max_len, batch_size: batch };
         let encoder_device = device.clone();
         let encoder = Batcher::spawn("query-encoder", batch, wait, move || {
-            let encoder = TextEncoder::<B>::load(model.files(), config, &encoder_device).map_err(|e| format!("bundle model: {e}"))?;
+            let encoder = Encoder::<B>::load(model.files(), config, &encoder_device).map_err(|e| format!("bundle model: {e}"))?;
             Ok(move |queries: &[String]| {
                 let texts: Vec<&str> = queries.iter().map(String::as_str).collect();
-                let matrix = encoder.encode(&texts, |_| {}).map_err(|e| e.to_string())?;
+                let matrix = encoder.encode(&texts, Side::Query, |_| {}).map_err(|e| e.to_string())?;
                 Ok(matrix.chunks_exact(encoder.dim()).map(<[f32]>::to_vec).collect())
             })
         })
