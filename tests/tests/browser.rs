@@ -6,8 +6,8 @@
 //! software adapter (SwiftShader, `--enable-unsafe-webgpu`) and the CPU fallback where Chromium
 //! has no adapter. A static site built with `dowse index --with-app` works from a plain static
 //! server. A missing, corrupt or incompatible bundle gets a message that says which and why, and
-//! a reranker that fails leaves the client's order in place, saying so. A bundle built with a DSSM
-//! that `dowse train` taught encodes its queries in the browser as `dowse search` does.
+//! a reranker that fails leaves the client's order in place, saying so. Bundles built with a DSSM
+//! and a two-tower LSTM that `dowse train` taught encode queries in the browser as `dowse search` does.
 //! Screenshots go to Cargo's test folder.
 
 use std::net::TcpListener;
@@ -86,26 +86,40 @@ impl Drop for Served {
     }
 }
 
-/// A DSSM taught by `dowse train` on a slice of SciFact (up to 256 words a text, so each of ADI's
-/// documents is one passage), and ADI's bundle built with it, once per test binary.
-fn adi_dssm_bundle() -> &'static Path {
-    static BUNDLE: OnceLock<PathBuf> = OnceLock::new();
-    BUNDLE.get_or_init(|| {
-        let root = scratch().join("dssm");
+/// Two-tower models `dowse train` taught on a slice of SciFact, and ADI's bundle built with each,
+/// once per test binary: a DSSM (up to 256 words a text, so each of ADI's documents is one
+/// passage) and an LSTM over MiniLM's word pieces.
+fn adi_two_tower_bundles() -> &'static [PathBuf; 2] {
+    static BUNDLES: OnceLock<[PathBuf; 2]> = OnceLock::new();
+    BUNDLES.get_or_init(|| {
+        let root = scratch().join("two-tower");
         let _ = std::fs::remove_dir_all(&root);
         let slice = root.join("scifact-slice");
         scifact_slice(&slice, "train", 200, 300);
-        let config = root.join("dssm.toml");
-        std::fs::write(
-            &config,
-            "[train]\nseed = 7\nepochs = 3\nbatch_size = 32\nlearning_rate = 0.002\nvalidation_fraction = 0.2\n\n\
-             [model]\nvocab_size = 5000\nhidden_size = 64\ndim = 32\nmax_words = 256\n",
-        )
-        .unwrap();
-        let (model, bundle) = (root.join("model"), root.join("bundle"));
-        run(Command::new(dowse_bin()).args(["train", "dssm", "--data"]).arg(&slice).arg("--out").arg(&model).arg("--config").arg(&config));
-        run(Command::new(dowse_bin()).arg("index").arg("--input").arg(data("adi")).arg("--model").arg(&model).arg("--out").arg(&bundle));
-        bundle
+        let train = "[train]\nseed = 7\nepochs = 2\nbatch_size = 32\nlearning_rate = 0.002\nvalidation_fraction = 0.2\n\n";
+        let models = [
+            ("dssm", "[model]\nvocab_size = 5000\nhidden_size = 64\ndim = 32\nmax_words = 256\n"),
+            ("two-tower", "[model]\nhidden_size = 64\ndim = 32\nmax_len = 64\n"),
+        ];
+        models.map(|(kind, model_config)| {
+            let (config, model, bundle) = (root.join(format!("{kind}.toml")), root.join(kind), root.join(format!("{kind}-bundle")));
+            std::fs::write(&config, format!("{train}{model_config}")).unwrap();
+            let mut command = Command::new(dowse_bin());
+            command.args(["train", kind, "--data"]).arg(&slice).arg("--out").arg(&model).arg("--config").arg(&config);
+            if kind == "two-tower" {
+                command.arg("--base").arg(minilm_dir());
+            }
+            run(&mut command);
+            run(Command::new(dowse_bin())
+                .arg("index")
+                .arg("--input")
+                .arg(data("adi"))
+                .arg("--model")
+                .arg(&model)
+                .arg("--out")
+                .arg(&bundle));
+            bundle
+        })
     })
 }
 
@@ -202,22 +216,27 @@ fn falls_back_to_the_cpu_without_an_adapter_and_reranks_through_the_server() {
 }
 
 #[test]
-fn a_dssm_bundle_encodes_its_queries_on_webgpu_as_dowse_search_does() {
+fn two_tower_bundles_encode_their_queries_in_the_browser_as_dowse_search_does() {
     let (query, _) = adi_query();
-    let server = dowse_serve(adi_dssm_bundle(), &[]);
-    let report = drive(json!({"url": server.url, "query": query, "webgpu": true, "screenshot": scratch().join("dssm.png")}));
-    assert_eq!(report["backend"], "WebGPU");
-    check_page(&report);
-    assert!(report["first_latency"]["tokens"].as_u64().unwrap() > 0, "the query's letter trigrams were read");
-    // The browser's query tower ranks what the native one ranks: the same ten documents.
-    let output = Command::new(dowse_bin()).args(["search", "--json", "--k", "10", "--bundle"]).arg(adi_dssm_bundle()).arg(&query).output().unwrap();
-    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
-    let native: Value = serde_json::from_slice(&output.stdout).unwrap();
-    let mut native: Vec<&str> = native["results"].as_array().unwrap().iter().map(|r| r["doc_id"].as_str().unwrap()).collect();
-    let mut browser = doc_ids(&report, "results");
-    native.sort_unstable();
-    browser.sort_unstable();
-    assert_eq!(browser, native);
+    // The DSSM on WebGPU, the LSTM on the CPU fallback.
+    for (bundle, webgpu) in adi_two_tower_bundles().iter().zip([true, false]) {
+        let server = dowse_serve(bundle, &[]);
+        let screenshot = scratch().join(format!("{}.png", bundle.file_name().unwrap().to_string_lossy()));
+        let report = drive(json!({"url": server.url, "query": query, "webgpu": webgpu, "screenshot": screenshot}));
+        assert_eq!(report["backend"], if webgpu { "WebGPU" } else { "CPU" });
+        check_page(&report);
+        assert!(report["first_latency"]["tokens"].as_u64().unwrap() > 0, "the query was read");
+        // The browser's query tower ranks what the native one ranks: the same ten documents.
+        let output =
+            Command::new(dowse_bin()).args(["search", "--json", "--k", "10", "--bundle"]).arg(bundle).arg(&query).output().unwrap();
+        assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+        let native: Value = serde_json::from_slice(&output.stdout).unwrap();
+        let mut native: Vec<&str> = native["results"].as_array().unwrap().iter().map(|r| r["doc_id"].as_str().unwrap()).collect();
+        let mut browser = doc_ids(&report, "results");
+        native.sort_unstable();
+        browser.sort_unstable();
+        assert_eq!(browser, native, "{}", bundle.display());
+    }
 }
 
 #[test]

@@ -67,11 +67,8 @@ impl BackendJob for EncodeQuery<'_> {
         let tokens = encoder.tokenize_query(self.query)?;
         let tokenize_ms = started.elapsed().as_secs_f64() * 1e3;
         let started = Instant::now();
-        let vector = encoder
-            .embed_query(&tokens)?
-            .into_data()
-            .to_vec::<f32>()
-            .map_err(|e| anyhow::anyhow!("reading the query vector: {e:?}"))?;
+        let vector =
+            encoder.embed_query(&tokens)?.into_data().to_vec::<f32>().map_err(|e| anyhow::anyhow!("reading the query vector: {e:?}"))?;
         let encode_ms = started.elapsed().as_secs_f64() * 1e3;
         Ok(QueryVector { vector, tokenize_ms, encode_ms })
     }

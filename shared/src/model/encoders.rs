@@ -143,7 +143,8 @@ mod tests {
         let device = NdArrayDevice::Cpu;
         let vocab = TrigramVocab::build(["protein folding in cells"], 100, 1, 50);
         let config = DssmConfig { model_type: "dssm".into(), num_features: vocab.num_features(), hidden_size: 16, dim: 8, max_words: 50 };
-        let files = (serde_json::to_vec(&config).unwrap(), save_weights(&Dssm::<NdArray>::new(&config, &device)).unwrap(), vocab.to_bytes());
+        let files =
+            (serde_json::to_vec(&config).unwrap(), save_weights(&Dssm::<NdArray>::new(&config, &device)).unwrap(), vocab.to_bytes());
         let files = ModelFiles { config: &files.0, weights: &files.1, tokenizer: &files.2 };
         let encoder = Encoder::<NdArray>::load(files, EncoderConfig::default(), &device).unwrap();
         let tokens = encoder.tokenize_query("folding proteins").unwrap();
