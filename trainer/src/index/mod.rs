@@ -114,7 +114,7 @@ pub fn run(args: &IndexArgs) -> Result<()> {
 pub fn prepare(args: &IndexArgs) -> Result<Prepared> {
     let model_dir = model_folder::resolve(args.model.as_deref())?;
     let model = model_folder::read(&model_dir)?;
-    let (measure, chunking) = measure(&model, args.chunking()).with_context(|| format!("{}", model_dir.display()))?;
+    let (measure, chunking) = passage_measure(&model, args.chunking()).with_context(|| format!("{}", model_dir.display()))?;
     let step = Instant::now();
     let docs = input::read(&args.input)?;
     let passages = split_documents(&docs, measure.as_ref(), chunking)?;
@@ -133,7 +133,7 @@ pub fn prepare(args: &IndexArgs) -> Result<Prepared> {
 
 /// How `model` measures passages (word pieces, or words for a DSSM), and `chunking` with passages
 /// no longer than the model reads.
-fn measure(model: &ModelBytes, chunking: ChunkConfig) -> Result<(Box<dyn TextMeasure>, ChunkConfig)> {
+fn passage_measure(model: &ModelBytes, chunking: ChunkConfig) -> Result<(Box<dyn TextMeasure>, ChunkConfig)> {
     let capped = |max: usize| ChunkConfig { max_tokens: chunking.max_tokens.min(max), ..chunking };
     let tokenizer = || TextTokenizer::from_bytes(&model.tokenizer, chunking.max_tokens).context("reading the model's tokenizer.json");
     Ok(match EncoderKind::of(&model.config)? {
