@@ -53,7 +53,7 @@ async fn fetch_files(
     progress: &dyn Fn(Vec<FileProgress>),
 ) -> Result<(HashMap<String, Vec<u8>>, bool), String> {
     // Only files dowse reads, in its order; one the bundle lacks is named by Bundle::from_files.
-    let entries: Vec<&FileEntry> = FILES.iter().filter_map(|path| manifest.files.iter().find(|f| f.path == *path)).collect();
+    let entries: Vec<&FileEntry> = FILES.iter().filter_map(|path| manifest.entry(path)).collect();
     let state = RefCell::new(
         entries.iter().map(|e| FileProgress { path: e.path.clone(), done: 0, total: e.bytes, cached: false }).collect::<Vec<_>>(),
     );

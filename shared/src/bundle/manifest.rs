@@ -81,14 +81,14 @@ impl Manifest {
         serde_json::to_vec_pretty(self).expect("a manifest always serializes")
     }
 
-    /// Whether the bundle has a file at `path`.
-    pub fn lists(&self, path: &str) -> bool {
-        self.files.iter().any(|f| f.path == path)
+    /// The entry for `path`, if the bundle has that file.
+    pub fn entry(&self, path: &str) -> Option<&FileEntry> {
+        self.files.iter().find(|f| f.path == path)
     }
 
     /// Checks `bytes` against the manifest's entry for `path`.
     pub fn verify(&self, path: &str, bytes: &[u8]) -> Result<(), BundleError> {
-        let entry = self.files.iter().find(|f| f.path == path).ok_or_else(|| BundleError::MissingFile(path.to_string()))?;
+        let entry = self.entry(path).ok_or_else(|| BundleError::MissingFile(path.to_string()))?;
         if entry.bytes != bytes.len() as u64 {
             return Err(BundleError::Size { path: path.to_string(), expected: entry.bytes, found: bytes.len() as u64 });
         }

@@ -137,7 +137,7 @@ impl Bundle {
             manifest.verify(path, &bytes)?;
             Ok(bytes)
         };
-        let tokenizer = if manifest.lists(MODEL_VOCAB) { MODEL_VOCAB } else { MODEL_TOKENIZER };
+        let tokenizer = if manifest.entry(MODEL_VOCAB).is_some() { MODEL_VOCAB } else { MODEL_TOKENIZER };
         let model = ModelBytes { config: take(MODEL_CONFIG)?, weights: take(MODEL_WEIGHTS)?, tokenizer: take(tokenizer)? };
         let vectors = VectorStore::from_bytes(&take(VECTORS)?).map_err(|source| section(VECTORS, source))?;
         let graph = HnswGraph::from_bytes(&take(GRAPH)?).map_err(|source| section(GRAPH, source))?;

@@ -13,7 +13,8 @@ pub struct Encoded {
     pub type_ids: Vec<u32>,
 }
 
-/// One word of a text (as the encoder splits it) and its size in the encoder's units (word pieces, or 1 for a DSSM).
+/// One word of a text (as the encoder splits it) and its size in the encoder's units: word
+/// pieces, or 1 for a DSSM.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct WordSpan {
     /// Byte range of the word in the text.
