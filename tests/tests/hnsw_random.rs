@@ -1,8 +1,14 @@
 //! dowse-core's HNSW searcher over a graph hnsw_rs built from 100,000 random unit vectors of
 //! dimension 384, with 200 random queries: at every ef, its recall@10 against exact search is
-//! at least hnsw_rs's own on the same graph, and where hnsw_rs's search has converged the two
-//! return the same top-10. At the default beam width the build calibrated, recall@10 is at
-//! least 0.98.
+//! not below hnsw_rs's own on the same graph (a one-sided paired test: the mean per-query
+//! difference may fall short of zero by at most three standard errors of that mean), and where
+//! hnsw_rs's search has converged the two return the same top-10. At the default beam width the
+//! build calibrated, recall@10 is at least 0.98.
+//!
+//! At small beams the two walks end on different top-10s for about a third of the queries, and
+//! hnsw_rs inserts in parallel, so each build is another graph: over three builds the mean
+//! difference at ef 16 and 64 ranged from -0.0115 to +0.0065 with a standard error near 0.005,
+//! noise that a fixed margin of 0.01 once failed on.
 //!
 //! Isotropic random vectors are the worst case for any proximity graph: in 384 dimensions a
 //! query's 10 nearest neighbours are barely nearer than the rest (cosine about 0.2 against 0),
@@ -35,16 +41,27 @@ fn searcher_matches_hnsw_rs_on_random_vectors() {
     assert!(default_recall >= 0.98, "recall@10 {default_recall} at the default beam width {}", calibration.ef_search);
     let mut previous = 0.0;
     for ef in [16, 64, 256, 1024, 4096] {
-        let (mut ours_recall, mut theirs_recall, mut same) = (0.0, 0.0, 0);
+        let (mut ours_recall, mut theirs_recall, mut differences, mut same) = (0.0, 0.0, Vec::with_capacity(queries), 0);
         for (q, exact) in query_matrix.chunks_exact(dim).zip(&exact) {
             let ours = search(q, ef);
             let theirs: Vec<u32> = hnsw_rs_graph.search(q, 10, ef).iter().map(|n| n.d_id as u32).collect();
-            ours_recall += recall(&ours, exact) / queries as f64;
-            theirs_recall += recall(&theirs, exact) / queries as f64;
+            let (ours_of_query, theirs_of_query) = (recall(&ours, exact), recall(&theirs, exact));
+            ours_recall += ours_of_query / queries as f64;
+            theirs_recall += theirs_of_query / queries as f64;
+            differences.push(ours_of_query - theirs_of_query);
             same += usize::from(recall(&ours, &theirs) == 1.0);
         }
-        eprintln!("ef {ef}: recall@10 {ours_recall:.4} (hnsw_rs {theirs_recall:.4}), same top-10 as hnsw_rs for {same}/{queries}");
-        assert!(ours_recall >= theirs_recall - 0.01, "ef {ef}: recall {ours_recall} below hnsw_rs's {theirs_recall}");
+        let mean = differences.iter().sum::<f64>() / queries as f64;
+        let variance = differences.iter().map(|d| (d - mean).powi(2)).sum::<f64>() / (queries - 1) as f64;
+        let standard_error = (variance / queries as f64).sqrt();
+        eprintln!(
+            "ef {ef}: recall@10 {ours_recall:.4} (hnsw_rs {theirs_recall:.4}, difference {mean:+.4} ± {standard_error:.4}), \
+             same top-10 as hnsw_rs for {same}/{queries}"
+        );
+        assert!(
+            mean >= -3.0 * standard_error,
+            "ef {ef}: recall {ours_recall} below hnsw_rs's {theirs_recall} by more than three standard errors ({standard_error})"
+        );
         assert!(ours_recall >= previous, "recall fell from {previous} to {ours_recall} at ef {ef}");
         if theirs_recall >= 0.99 {
             assert!(same * 100 >= 99 * queries, "ef {ef}: only {same}/{queries} top-10s equal hnsw_rs's");
