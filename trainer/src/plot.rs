@@ -3,9 +3,11 @@
 //! by side) and embedding maps (`dowse viz`: groups of 2-D points, a colour each).
 
 use std::path::Path;
+use std::sync::OnceLock;
 
 use anyhow::{Context, Result};
 use plotters::prelude::*;
+use plotters::style::register_font;
 
 use crate::train::fit::{LogRow, TRAIN_LOSS, VALIDATION_NDCG};
 
@@ -29,8 +31,17 @@ pub fn scatter(path: &Path, title: &str, groups: &[PointGroup]) -> Result<()> {
     write(path, |file| draw_scatter(file, title, groups))
 }
 
+/// DejaVu Sans (its licence beside it), drawn through ab_glyph: charts need no font installed and
+/// the binary no fontconfig, so training on a bare GPU machine does not stop at its first chart.
+static FONT: &[u8] = include_bytes!("../assets/DejaVuSans.ttf");
+const FAMILY: &str = "sans-serif";
+
 /// Runs `draw` on a staging file beside `path`, then renames it into place.
 fn write(path: &Path, draw: impl FnOnce(&Path) -> DrawResult) -> Result<()> {
+    static REGISTERED: OnceLock<bool> = OnceLock::new();
+    if !REGISTERED.get_or_init(|| register_font(FAMILY, FontStyle::Normal, FONT).is_ok()) {
+        anyhow::bail!("drawing {}: the bundled font does not load", path.display());
+    }
     let staging = path.with_extension("tmp.png");
     if let Err(e) = draw(&staging) {
         // A failed drawing leaves no half-written file behind; there may be none to remove.
@@ -47,7 +58,7 @@ fn draw_scatter(path: &Path, title: &str, groups: &[PointGroup]) -> DrawResult {
     let all = || groups.iter().flat_map(|g| g.points.iter());
     let (x_min, x_max) = bounds(all().map(|p| f64::from(p[0])));
     let (y_min, y_max) = bounds(all().map(|p| f64::from(p[1])));
-    let mut chart = ChartBuilder::on(&root).caption(title, ("sans-serif", 22)).margin(16).build_cartesian_2d(x_min..x_max, y_min..y_max)?;
+    let mut chart = ChartBuilder::on(&root).caption(title, (FAMILY, 22)).margin(16).build_cartesian_2d(x_min..x_max, y_min..y_max)?;
     chart.configure_mesh().disable_mesh().draw()?;
     for (i, group) in groups.iter().enumerate() {
         let colour = COLOURS[i % COLOURS.len()];
@@ -57,7 +68,7 @@ fn draw_scatter(path: &Path, title: &str, groups: &[PointGroup]) -> DrawResult {
             .label(format!("{} ({})", group.label, group.points.len()))
             .legend(move |(x, y)| Circle::new((x, y), 5, colour.filled()));
     }
-    chart.configure_series_labels().background_style(WHITE.mix(0.9)).border_style(BLACK).label_font(("sans-serif", 18)).draw()?;
+    chart.configure_series_labels().background_style(WHITE.mix(0.9)).border_style(BLACK).label_font((FAMILY, 18)).draw()?;
     root.present()?;
     Ok(())
 }
@@ -82,7 +93,7 @@ fn panel(
     let (x_min, x_max) = bounds(points.iter().map(|p| p.0));
     let (y_min, y_max) = bounds(points.iter().map(|p| p.1));
     let mut chart = ChartBuilder::on(area)
-        .caption(title, ("sans-serif", 22))
+        .caption(title, (FAMILY, 22))
         .margin(12)
         .x_label_area_size(36)
         .y_label_area_size(56)
