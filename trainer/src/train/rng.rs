@@ -71,6 +71,13 @@ impl BatchOrder {
         (first..first + self.batch_size).map(|i| order[i % order.len()]).collect()
     }
 
+    /// Micro-batch `turn` counted across epochs, one pass of whole micro-batches after another:
+    /// for a second stream of examples that runs beside a loop's own epochs.
+    pub fn nth(&self, turn: usize) -> Vec<usize> {
+        let per_pass = self.steps_per_epoch() * self.grad_accumulation;
+        self.batch(turn / per_pass, 0, turn % per_pass)
+    }
+
     fn order(&self, epoch: usize) -> Rc<Vec<usize>> {
         let mut last = self.last.borrow_mut();
         if let Some((cached, order)) = last.as_ref() {
@@ -99,6 +106,19 @@ mod tests {
         assert_eq!(draw(&[1, 2]), draw(&[1, 2]));
         assert_ne!(draw(&[1, 2]), draw(&[2, 1]));
         assert_ne!(draw(&[1, 2]), draw(&[1, 3]));
+    }
+
+    #[test]
+    fn nth_runs_through_whole_passes_one_after_another() {
+        let order = BatchOrder::new(3, 10, 4, 1);
+        let first_pass: Vec<usize> = (0..2).flat_map(|turn| order.nth(turn)).collect();
+        assert_eq!(first_pass, [order.batch(0, 0, 0), order.batch(0, 1, 0)].concat());
+        let mut distinct = first_pass.clone();
+        distinct.sort_unstable();
+        distinct.dedup();
+        assert_eq!(distinct.len(), 8);
+        assert_eq!(order.nth(2), order.batch(1, 0, 0));
+        assert_eq!(order.nth(5), order.batch(2, 1, 0));
     }
 
     #[test]

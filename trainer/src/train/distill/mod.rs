@@ -9,7 +9,9 @@
 //! - Margin-MSE: the student's margin (positive minus negative, cosines / temperature) against
 //!   the teacher's score margin;
 //! - embedding MSE: squared distance from the student's unit vector of every query and passage
-//!   of the batch to the teacher bi-encoder's;
+//!   of the batch to the teacher bi-encoder's, and of `corpus_passages` more per micro-batch
+//!   drawn in turn from the whole corpus, so that the student learns the teacher's vectors of
+//!   every passage it will index, not only of the mined ones;
 //! - in-batch contrastive: each query against every passage of the batch (softmax of cosines /
 //!   temperature).
 //!
@@ -86,11 +88,14 @@ pub struct DistillLoss {
     pub contrastive: f64,
     /// Student scores are cosines / temperature, in Margin-MSE and the contrastive softmax.
     pub temperature: f64,
+    /// Corpus passages per micro-batch in the embedding MSE besides the batch's own, taken in a
+    /// shuffled order through the whole corpus; 0: only the batch's.
+    pub corpus_passages: usize,
 }
 
 impl Default for DistillLoss {
     fn default() -> Self {
-        Self { margin_mse: 0.6, embedding_mse: 0.2, contrastive: 0.2, temperature: 0.05 }
+        Self { margin_mse: 0.6, embedding_mse: 0.2, contrastive: 0.2, temperature: 0.05, corpus_passages: 32 }
     }
 }
 
@@ -276,6 +281,7 @@ impl BackendJob for DistillJob<'_> {
         let texts = TokenizedSides::new(&self.data, &self.student.tokenizer)?;
         let train = &self.config.train;
         let order = BatchOrder::new(train.seed, self.examples.len(), train.batch_size, train.grad_accumulation);
+        let corpus_order = BatchOrder::new(train.seed, self.data.passages.len(), self.config.loss.corpus_passages.max(1), 1);
         let max_len = self.config.model.max_len.min(self.student.config.max_position_embeddings);
         let encoder = EncoderConfig { max_len, batch_size: self.config.model.encode_batch_size };
         let task = DistillTask {
@@ -283,6 +289,7 @@ impl BackendJob for DistillJob<'_> {
             split: self.split,
             examples: self.examples,
             order,
+            corpus_order,
             texts,
             targets: self.targets,
             student: self.student,
@@ -300,6 +307,8 @@ pub struct DistillTask<'a, B: Backend> {
     split: Split,
     examples: Vec<Example>,
     order: BatchOrder,
+    /// The corpus passages each micro-batch adds to the embedding MSE.
+    corpus_order: BatchOrder,
     texts: TokenizedSides,
     targets: Embedded,
     student: Student,
@@ -318,6 +327,15 @@ impl<B: Backend> DistillTask<'_, B> {
         let values: Vec<f32> = rows.iter().flat_map(|&r| &all[r * dim..][..dim]).copied().collect();
         Tensor::from_data(TensorData::new(values, [rows.len(), dim]), &self.device)
     }
+
+    /// The corpus passages of a micro-batch: the run's micro-batches counted through, each
+    /// taking the next batch of passages in turn.
+    fn corpus_batch(&self, epoch: usize, step: usize, micro: usize) -> Vec<usize> {
+        if self.config.loss.corpus_passages == 0 {
+            return Vec::new();
+        }
+        self.corpus_order.nth((epoch * self.order.steps_per_epoch() + step) * self.config.train.grad_accumulation + micro)
+    }
 }
 
 impl<B: AutodiffBackend> Task<B> for DistillTask<'_, B> {
@@ -335,14 +353,16 @@ impl<B: AutodiffBackend> Task<B> for DistillTask<'_, B> {
         let negatives: Vec<(u32, f32)> = picked.iter().map(|e| e.negatives[epoch % e.negatives.len()]).collect();
         let queries: Vec<usize> = picked.iter().map(|e| e.query).collect();
         let passages: Vec<usize> = picked.iter().map(|e| e.positive.0 as usize).chain(negatives.iter().map(|n| n.0 as usize)).collect();
+        let with_corpus: Vec<usize> = passages.iter().copied().chain(self.corpus_batch(epoch, step, micro)).collect();
         let model = self.config.model.precision.cast(model);
         let embed = |side, rows: &[usize]| {
             let (ids, types, mask) = self.texts.batch::<B>(side, rows, &self.device);
             model.embed(ids, types, mask)
         };
-        let (q, p) = (embed(Side::Query, &queries), embed(Side::Passage, &passages));
+        let (q, p_all) = (embed(Side::Query, &queries), embed(Side::Passage, &with_corpus));
         let rows = picked.len();
         let dim = q.dims()[1];
+        let p = p_all.clone().slice([0..2 * rows, 0..dim]);
 
         let positive = (q.clone() * p.clone().slice([0..rows, 0..dim])).sum_dim(1);
         let negative = (q.clone() * p.clone().slice([rows..2 * rows, 0..dim])).sum_dim(1);
@@ -353,7 +373,7 @@ impl<B: AutodiffBackend> Task<B> for DistillTask<'_, B> {
 
         let distance = |student: Tensor<B, 2>, teacher: Tensor<B, 2>| (student - teacher).powi_scalar(2).sum_dim(1).reshape([-1]);
         let embedding_mse = Tensor::cat(
-            vec![distance(q.clone(), self.targets(Side::Query, &queries)), distance(p.clone(), self.targets(Side::Passage, &passages))],
+            vec![distance(q.clone(), self.targets(Side::Query, &queries)), distance(p_all, self.targets(Side::Passage, &with_corpus))],
             0,
         )
         .mean();
