@@ -106,6 +106,19 @@ pub fn evaluate(qrels: &Qrels, run: &Run, metrics: &[Metric]) -> Evaluation {
     evaluation
 }
 
+/// The mean of per-query scores and its standard error: the sample standard deviation over the
+/// square root of their number. With fewer than two scores the spread is unknown and the error
+/// infinite, so no bound drawn from it holds.
+pub fn mean_and_standard_error(scores: &[f64]) -> (f64, f64) {
+    let n = scores.len() as f64;
+    let mean = scores.iter().sum::<f64>() / n;
+    if scores.len() < 2 {
+        return (mean, f64::INFINITY);
+    }
+    let variance = scores.iter().map(|s| (s - mean).powi(2)).sum::<f64>() / (n - 1.0);
+    (mean, (variance / n).sqrt())
+}
+
 /// One metric for one query, given the grades of its ranked documents (0 for unjudged).
 fn score(metric: Metric, grades: &[i32], judged: &BTreeMap<String, i32>) -> f64 {
     let num_relevant = judged.values().filter(|&&g| g >= 1).count();
@@ -161,6 +174,14 @@ fn average_precision(grades: &[i32], num_relevant: usize) -> f64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn mean_and_standard_error_of_scores() {
+        let (mean, error) = mean_and_standard_error(&[0.5, 1.0, 0.0]);
+        assert_eq!(mean, 0.5);
+        assert!((error - (0.25f64 / 3.0).sqrt()).abs() < 1e-12);
+        assert_eq!(mean_and_standard_error(&[0.7]), (0.7, f64::INFINITY));
+    }
 
     #[test]
     fn nothing_relevant_found_scores_positive_zero() {

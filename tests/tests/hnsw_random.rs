@@ -17,6 +17,7 @@
 
 use dowse_core::dense::{dot, top_k_exact};
 use dowse_core::hnsw;
+use dowse_core::metrics::mean_and_standard_error;
 use dowse_tests::{random_unit_vectors, recall};
 use dowse_trainer::index::graph::{build, export, GraphConfig};
 
@@ -51,9 +52,7 @@ fn searcher_matches_hnsw_rs_on_random_vectors() {
             differences.push(ours_of_query - theirs_of_query);
             same += usize::from(recall(&ours, &theirs) == 1.0);
         }
-        let mean = differences.iter().sum::<f64>() / queries as f64;
-        let variance = differences.iter().map(|d| (d - mean).powi(2)).sum::<f64>() / (queries - 1) as f64;
-        let standard_error = (variance / queries as f64).sqrt();
+        let (mean, standard_error) = mean_and_standard_error(&differences);
         eprintln!(
             "ef {ef}: recall@10 {ours_recall:.4} (hnsw_rs {theirs_recall:.4}, difference {mean:+.4} ± {standard_error:.4}), \
              same top-10 as hnsw_rs for {same}/{queries}"

@@ -10,6 +10,7 @@
 
 use dowse_core::dense::{dot, top_k_exact};
 use dowse_core::hnsw::{self, HnswGraph};
+use dowse_core::metrics::mean_and_standard_error;
 use hnsw_rs::prelude::{Distance, Hnsw, PointId};
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
@@ -151,9 +152,9 @@ fn calibrate(graph: &HnswGraph, matrix: &[f32], dim: usize, held_out: &[usize], 
         if 2 * scored >= rows {
             break;
         }
-        let mean = outcomes.iter().map(|o| o.0).sum::<f64>() / queries as f64;
-        let variance = outcomes.iter().map(|o| (o.0 - mean).powi(2)).sum::<f64>() / (queries - 1) as f64;
-        if mean - 2.0 * (variance / queries as f64).sqrt() >= config.target_recall {
+        let recalls: Vec<f64> = outcomes.iter().map(|o| o.0).collect();
+        let (mean, standard_error) = mean_and_standard_error(&recalls);
+        if mean - 2.0 * standard_error >= config.target_recall {
             return Calibration { ef_search: ef, outcome: Calibrated::Beam { queries, recall: mean } };
         }
         ef *= 2;
