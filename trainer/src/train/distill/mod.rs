@@ -281,7 +281,8 @@ impl BackendJob for DistillJob<'_> {
         let texts = TokenizedSides::new(&self.data, &self.student.tokenizer)?;
         let train = &self.config.train;
         let order = BatchOrder::new(train.seed, self.examples.len(), train.batch_size, train.grad_accumulation);
-        let corpus_order = BatchOrder::new(train.seed, self.data.passages.len(), self.config.loss.corpus_passages.max(1), 1);
+        let corpus_passages = self.config.loss.corpus_passages;
+        let corpus_order = (corpus_passages > 0).then(|| BatchOrder::new(train.seed, self.data.passages.len(), corpus_passages, 1));
         let max_len = self.config.model.max_len.min(self.student.config.max_position_embeddings);
         let encoder = EncoderConfig { max_len, batch_size: self.config.model.encode_batch_size };
         let task = DistillTask {
@@ -307,8 +308,8 @@ pub struct DistillTask<'a, B: Backend> {
     split: Split,
     examples: Vec<Example>,
     order: BatchOrder,
-    /// The corpus passages each micro-batch adds to the embedding MSE.
-    corpus_order: BatchOrder,
+    /// The corpus passages each micro-batch adds to the embedding MSE; `None`: none.
+    corpus_order: Option<BatchOrder>,
     texts: TokenizedSides,
     targets: Embedded,
     student: Student,
@@ -331,10 +332,8 @@ impl<B: Backend> DistillTask<'_, B> {
     /// The corpus passages of a micro-batch: the run's micro-batches counted through, each
     /// taking the next batch of passages in turn.
     fn corpus_batch(&self, epoch: usize, step: usize, micro: usize) -> Vec<usize> {
-        if self.config.loss.corpus_passages == 0 {
-            return Vec::new();
-        }
-        self.corpus_order.nth((epoch * self.order.steps_per_epoch() + step) * self.config.train.grad_accumulation + micro)
+        let turn = (epoch * self.order.steps_per_epoch() + step) * self.config.train.grad_accumulation + micro;
+        self.corpus_order.as_ref().map_or_else(Vec::new, |order| order.nth(turn))
     }
 }
 
