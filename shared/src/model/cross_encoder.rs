@@ -47,9 +47,9 @@ impl<B: Backend> CrossEncoderModel<B> {
         self.classifier.forward(self.pooler.forward(cls).tanh()).cast(FloatDType::F32)
     }
 
-    /// Logits `[rows, labels]` of tokenized pairs, padded into one batch.
-    pub fn logits(&self, rows: &[&Encoded], device: &B::Device) -> Tensor<B, 2> {
-        let (ids, types, mask) = pad_batch::<B>(rows, device);
+    /// Logits `[rows, labels]` of tokenized pairs cut to `max_len` tokens, padded into one batch.
+    pub fn logits(&self, rows: &[&Encoded], max_len: usize, device: &B::Device) -> Tensor<B, 2> {
+        let (ids, types, mask) = pad_batch::<B>(rows, max_len, device);
         self.forward(ids, types, mask)
     }
 }
@@ -99,7 +99,7 @@ impl<B: Backend> CrossEncoder<B> {
 
     fn logits(&self, rows: &[Encoded]) -> Tensor<B, 2> {
         let rows: Vec<&Encoded> = rows.iter().collect();
-        self.model.logits(&rows, &self.device)
+        self.model.logits(&rows, self.tokenizer.max_len(), &self.device)
     }
 }
 
@@ -135,7 +135,7 @@ mod tests {
             Encoded { ids: vec![2, 5, 3, 8, 3], type_ids: vec![0, 0, 0, 1, 1] },
         ];
         let rows: Vec<&Encoded> = encoded.iter().collect();
-        let scores = |m: &CrossEncoderModel<NdArray>| m.logits(&rows, &device).into_data().to_vec::<f32>().unwrap();
+        let scores = |m: &CrossEncoderModel<NdArray>| m.logits(&rows, 16, &device).into_data().to_vec::<f32>().unwrap();
         assert_eq!(scores(&loaded), scores(&model));
 
         // The encoder alone saves as a sentence-transformers BertModel does, without `bert.`.
@@ -146,7 +146,7 @@ mod tests {
         assert_eq!(header["encoder.layer.0.attention.self.query.weight"]["shape"], serde_json::json!([8, 8]));
         assert!(header["embeddings.word_embeddings.weight"].is_object());
         let loaded = crate::model::load_bert::<NdArray>(&config, &bytes, &device).unwrap();
-        let (ids, types, mask) = crate::model::pad_batch::<NdArray>(&rows, &device);
+        let (ids, types, mask) = crate::model::pad_batch::<NdArray>(&rows, 16, &device);
         let embed =
             |m: &crate::model::Bert<NdArray>| m.embed(ids.clone(), types.clone(), mask.clone()).into_data().to_vec::<f32>().unwrap();
         assert_eq!(embed(&loaded), embed(&bert));

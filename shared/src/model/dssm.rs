@@ -8,6 +8,7 @@ use burn::tensor::backend::Backend;
 use burn::tensor::{Int, Tensor, TensorData};
 use serde::{Deserialize, Serialize};
 
+use super::batch::padded_length;
 use super::load::{load_weights, ModelFiles};
 use super::pooling::unit_rows;
 use super::trigram::{Features, TrigramVocab};
@@ -98,10 +99,11 @@ impl<B: Backend> Dssm<B> {
     }
 }
 
-/// Sparse feature rows as the `[rows, longest]` id and weight tensors a tower reads, padded with
-/// feature 0 at weight 0.
+/// Sparse feature rows as the `[rows, length]` id and weight tensors a tower reads, padded with
+/// feature 0 at weight 0 to a multiple of [`LENGTH_STEP`](super::batch::LENGTH_STEP) (shapes a GPU
+/// backend compiles kernels for; a text's feature count has no maximum).
 pub fn feature_batch<B: Backend>(rows: &[&Features], device: &B::Device) -> (Tensor<B, 2, Int>, Tensor<B, 2>) {
-    let len = rows.iter().map(|r| r.len()).max().unwrap_or(0).max(1);
+    let len = padded_length(rows.iter().map(|r| r.len()).max().unwrap_or(0), usize::MAX);
     let mut ids = vec![0i64; rows.len() * len];
     let mut weights = vec![0f32; rows.len() * len];
     for (r, row) in rows.iter().enumerate() {

@@ -61,9 +61,9 @@ impl<B: Backend> TextEncoder<B> {
         encode_by_length(&self.tokenizer.encode(texts)?, self.config.batch_size, self.dim(), |rows| self.embed(rows), progress)
     }
 
-    /// Unit vectors `[rows, dim]` for one batch of tokenized texts, padded to the longest.
+    /// Unit vectors `[rows, dim]` for one batch of tokenized texts, padded together.
     pub fn embed(&self, rows: &[&Encoded]) -> Tensor<B, 2> {
-        let (ids, types, mask) = pad_batch::<B>(rows, &self.device);
+        let (ids, types, mask) = pad_batch::<B>(rows, self.config.max_len, &self.device);
         self.model.embed(ids, types, mask)
     }
 }

@@ -138,7 +138,7 @@ impl<B: Backend> LstmEncoder<B> {
 
     /// Unit vectors `[rows, dim]` from `side`'s tower for tokenized texts, left on the device.
     pub fn embed(&self, rows: &[&Encoded], side: Side) -> Tensor<B, 2> {
-        let (ids, _, mask) = pad_batch::<B>(rows, &self.device);
+        let (ids, _, mask) = pad_batch::<B>(rows, self.tokenizer.max_len(), &self.device);
         self.model.embed(side, ids, mask)
     }
 

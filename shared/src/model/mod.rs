@@ -19,7 +19,7 @@ mod pooling;
 mod tokenizer;
 mod trigram;
 
-pub use batch::pad_batch;
+pub use batch::{pad_batch, padded_length, LENGTH_STEP};
 pub use bert::Bert;
 pub use config::BertConfig;
 pub use cross_encoder::{CrossEncoder, CrossEncoderModel};

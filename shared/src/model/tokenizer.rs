@@ -37,12 +37,18 @@ pub struct TextTokenizer {
     inner: Tokenizer,
     /// The same tokenizer without truncation, for measuring whole texts.
     untruncated: Tokenizer,
+    max_len: usize,
 }
 
 impl TextTokenizer {
     /// Number of word pieces in the vocabulary, added tokens included.
     pub fn vocab_size(&self) -> usize {
         self.inner.get_vocab_size(true)
+    }
+
+    /// Tokens a text or pair is cut to, special tokens included.
+    pub fn max_len(&self) -> usize {
+        self.max_len
     }
 
     /// Reads `tokenizer.json` and sets truncation to `max_len` tokens, special tokens included.
@@ -54,7 +60,7 @@ impl TextTokenizer {
         inner
             .with_truncation(Some(TruncationParams { max_length: max_len, ..Default::default() }))
             .map_err(|e| ModelError::Tokenizer(e.to_string()))?;
-        Ok(Self { inner, untruncated })
+        Ok(Self { inner, untruncated, max_len })
     }
 
     /// Tokenizes `(query, passage)` pairs with token types 0 and 1, cut longest-first to the maximum.

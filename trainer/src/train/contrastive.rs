@@ -140,15 +140,16 @@ impl PairBatches {
 pub struct TokenizedSides {
     queries: Vec<Encoded>,
     passages: Vec<Encoded>,
+    max_len: usize,
 }
 
 impl TokenizedSides {
     pub fn new(data: &RelevanceData, tokenizer: &TextTokenizer) -> Result<Self> {
         let encode = |texts: &[String]| tokenizer.encode(&texts.iter().map(String::as_str).collect::<Vec<_>>());
-        Ok(Self { queries: encode(&data.queries)?, passages: encode(&data.passages)? })
+        Ok(Self { queries: encode(&data.queries)?, passages: encode(&data.passages)?, max_len: tokenizer.max_len() })
     }
 
-    /// `(ids, token types, mask)` of the given rows of one side, padded to the longest.
+    /// `(ids, token types, mask)` of the given rows of one side, padded together.
     pub fn batch<B: Backend>(
         &self,
         side: Side,
@@ -159,7 +160,7 @@ impl TokenizedSides {
             Side::Query => &self.queries,
             Side::Passage => &self.passages,
         };
-        pad_batch::<B>(&rows.iter().map(|&i| &texts[i]).collect::<Vec<_>>(), device)
+        pad_batch::<B>(&rows.iter().map(|&i| &texts[i]).collect::<Vec<_>>(), self.max_len, device)
     }
 }
 

@@ -245,7 +245,8 @@ impl<B: AutodiffBackend> Task<B> for CrossEncoderTask<'_, B> {
         let batch = self.order.batch(epoch, step, micro);
         let rows: Vec<&Encoded> = batch.iter().flat_map(|&g| &self.groups[g]).collect();
         let size = self.config.model.negatives + 1;
-        let logits = self.config.model.precision.cast(model).logits(&rows, &self.device).reshape([batch.len(), size]);
+        let logits =
+            self.config.model.precision.cast(model).logits(&rows, self.config.model.max_len, &self.device).reshape([batch.len(), size]);
         match self.config.loss.kind {
             RerankLoss::Listwise => {
                 let targets = Tensor::<B, 1, Int>::zeros([batch.len()], &self.device);
