@@ -223,10 +223,11 @@ fn lora_cross_encoder_in_bf16_trains_adapters_only_and_exports_them_merged() {
 }
 
 /// Trains a cross-encoder from MiniLM on mined negatives of a SciFact slice with `[train]` and
-/// `[model]` lines added, checks that it learns and that the exported reranker scores the
-/// validation queries exactly as training did at its best epoch; returns the model folder.
+/// `[model]` lines added (groups of 3 negatives drawn each epoch from 6 mined), checks that it
+/// learns and that the exported reranker scores the validation queries exactly as training did
+/// at its best epoch; returns the model folder.
 fn reranker_learns_and_exports(dir: &Path, train_lines: &str, model_lines: &str) -> PathBuf {
-    let (data, mined) = mined_slice(dir, &["--negatives", "3"]);
+    let (data, mined) = mined_slice(dir, &["--negatives", "6"]);
     let minilm = minilm_dir();
     let config = dir.join("tiny.toml");
     let tiny = format!(

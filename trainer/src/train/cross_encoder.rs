@@ -2,7 +2,8 @@
 //! types 0 and 1) and a classification head scores the pair. It starts from a bi-encoder
 //! checkpoint (`--base`, default all-MiniLM-L6-v2: its encoder and pooler, a new head) or from an
 //! existing one-label cross-encoder, and learns from mined hard negatives (`dowse mine`): each
-//! example is a query, one relevant passage and `negatives` mined ones, scored as one group. The
+//! example is a query, one relevant passage and `negatives` mined ones, scored as one group; a
+//! line that carries more negatives than that is a pool, drawn from afresh each epoch. The
 //! loss is listwise (softmax cross-entropy of the positive within its group) or pointwise (binary
 //! cross-entropy of every pair). Validation reranks BM25's top `validation_depth` for the
 //! held-out queries and measures nDCG@10.
@@ -40,7 +41,9 @@ use crate::model_folder;
 pub struct CrossEncoderSettings {
     /// Tokens per (query, passage) pair, special tokens included; the longer side is cut first.
     pub max_len: usize,
-    /// Mined negatives per positive in a group; a line with fewer is filled with random passages.
+    /// Mined negatives per positive in a group, drawn each epoch from the line's negatives (all of
+    /// a line's negatives are the pool: `dowse mine --negatives` sets its size); a line with fewer
+    /// is filled with random passages.
     pub negatives: usize,
     /// BM25 candidates reranked per validation query.
     pub validation_depth: usize,
@@ -166,7 +169,7 @@ impl BackendJob for CrossEncoderJob<'_> {
 pub struct CrossEncoderTask<'a, B: Backend> {
     data: RelevanceData,
     split: Split,
-    /// Per example, its tokenized pairs: the positive's, then each negative's.
+    /// Per example, its tokenized pairs: the positive's, then each negative's in its pool.
     groups: Vec<Vec<Encoded>>,
     order: BatchOrder,
     /// Per validation query, BM25's candidates and their tokenized (query, candidate) pairs.
@@ -206,8 +209,9 @@ impl<'a, B: Backend> CrossEncoderTask<'a, B> {
     }
 }
 
-/// Tokenizes each example's group of pairs; a group short of `negatives` is filled with random
-/// passages (seeded by the example's position) that are neither its positive nor judged relevant.
+/// Tokenizes each example's pairs: its positive, then all its mined negatives, filled up to
+/// `negatives` with random passages (seeded by the example's position) that are neither its
+/// positive nor judged relevant.
 fn groups(
     data: &RelevanceData,
     examples: &[MinedExample],
@@ -220,7 +224,7 @@ fn groups(
     for (i, example) in examples.iter().enumerate() {
         let relevant = query_index.get(example.query_id.as_str()).map_or(&[][..], |&q| data.relevant[q].as_slice());
         let mut passages: Vec<&str> =
-            std::iter::once(example.positive.as_str()).chain(example.negatives.iter().take(negatives).map(String::as_str)).collect();
+            std::iter::once(example.positive.as_str()).chain(example.negatives.iter().map(String::as_str)).collect();
         let mut rng = Rng::at(seed, &[u64::MAX - 1, i as u64]);
         while passages.len() < negatives + 1 {
             let p = rng.below(data.passages.len());
@@ -234,6 +238,20 @@ fn groups(
     Ok(groups)
 }
 
+impl<B: Backend> CrossEncoderTask<'_, B> {
+    /// Example `g`'s pairs for `epoch`: its positive, then `negatives` drawn from its pool (the
+    /// pool in its own order when it holds no more than that).
+    fn group(&self, g: usize, epoch: usize, negatives: usize) -> Vec<&Encoded> {
+        let (positive, pool) = self.groups[g].split_first().expect("a group holds its positive");
+        let mut drawn: Vec<&Encoded> = pool.iter().collect();
+        if drawn.len() > negatives {
+            Rng::at(self.config.train.seed, &[epoch as u64, g as u64]).shuffle(&mut drawn);
+            drawn.truncate(negatives);
+        }
+        std::iter::once(positive).chain(drawn).collect()
+    }
+}
+
 impl<B: AutodiffBackend> Task<B> for CrossEncoderTask<'_, B> {
     type Model = CrossEncoderModel<B>;
 
@@ -243,8 +261,9 @@ impl<B: AutodiffBackend> Task<B> for CrossEncoderTask<'_, B> {
 
     fn loss(&self, model: &CrossEncoderModel<B>, epoch: usize, step: usize, micro: usize) -> Tensor<B, 1> {
         let batch = self.order.batch(epoch, step, micro);
-        let rows: Vec<&Encoded> = batch.iter().flat_map(|&g| &self.groups[g]).collect();
-        let size = self.config.model.negatives + 1;
+        let negatives = self.config.model.negatives;
+        let rows: Vec<&Encoded> = batch.iter().flat_map(|&g| self.group(g, epoch, negatives)).collect();
+        let size = negatives + 1;
         let logits =
             self.config.model.precision.cast(model).logits(&rows, self.config.model.max_len, &self.device).reshape([batch.len(), size]);
         match self.config.loss.kind {
