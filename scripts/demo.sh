@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
-# The main job: build the browser app, fetch the model, index a real collection (Cranfield, 1,400
-# aerodynamics abstracts) into a search bundle, evaluate it as it ships (225 judged queries), show
-# a search, and serve it all: open the printed URL and search in the browser (the query is encoded
-# and the bundle searched in the page). DATA overrides the collection (BEIR or SMART folder),
-# ADDR the address. A fresh machine first installs Trunk and wasm-bindgen-cli (about 20 minutes).
+# The main job: build the browser app, index a real collection (Cranfield, 1,400 aerodynamics
+# abstracts) into a search bundle with the student that ships inside dowse (no model download),
+# evaluate it as it ships (225 judged queries), show a search, and serve it all: open the printed
+# URL and search in the browser (the query is encoded and the bundle searched in the page). DATA
+# overrides the collection (BEIR or SMART folder), ADDR the address, MODEL the encoder (a model
+# folder, e.g. ~/.cache/dowse/models/all-MiniLM-L6-v2 after `dowse model fetch`). A fresh machine
+# first installs Trunk and wasm-bindgen-cli (about 20 minutes).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 shared="${DOWSE_SHARED:-$(cd .. && pwd)/shared}"
@@ -15,8 +17,7 @@ bash scripts/web-tools.sh
 trunk build --release --skip-version-check
 cargo build --release --quiet --bin dowse
 dowse="$target/release/dowse"
-"$dowse" model fetch
-"$dowse" index --input "$data" --out "$bundle"
+"$dowse" index --input "$data" --out "$bundle" ${MODEL:+--model "$MODEL"}
 for retriever in bm25 dense hybrid; do
     "$dowse" eval --data "$data" --bundle "$bundle" --retriever "$retriever" --out "$target/demo/$retriever"
 done

@@ -23,5 +23,6 @@ pub mod plot;
 pub mod score;
 pub mod search;
 pub mod serve;
+pub mod shipped;
 pub mod train;
 pub mod viz;

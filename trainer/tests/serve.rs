@@ -1,6 +1,8 @@
-//! `dowse serve` on 127.0.0.1 over a real bundle (ADI) with a cross-encoder the test makes
-//! (all-MiniLM-L6-v2's encoder and pooler with a freshly initialised one-label head, until the
-//! trainer ships a trained reranker): the API contract, bad input, path traversal, the
+//! `dowse serve` on 127.0.0.1 over a real bundle (ADI, indexed with `dowse index`'s default: the
+//! student that ships inside dowse, written into an empty `$DOWSE_HOME`, so nothing is
+//! downloaded) with a cross-encoder the test makes (all-MiniLM-L6-v2's encoder and pooler with a
+//! freshly initialised one-label head: a trained reranker is 90 MB, too large for the
+//! repository): search and rerank end to end, the API contract, bad input, path traversal, the
 //! concurrency limit, the timeout, a graceful shutdown, the web app's cache headers, CORS,
 //! and a bounded load test.
 
@@ -23,12 +25,19 @@ fn fixtures() -> &'static Fixtures {
     FIXTURES.get_or_init(|| {
         let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("serve-fixtures");
         let bundle = dir.join("adi");
+        let home = dir.join("empty-home");
+        std::fs::remove_dir_all(&home).ok();
         let status = Command::new(env!("CARGO_BIN_EXE_dowse"))
             .args(["index", "--input", &data("adi").display().to_string(), "--out", &bundle.display().to_string()])
-            .args(["--model", &minilm_dir().display().to_string()])
+            .env("DOWSE_HOME", &home)
             .status()
             .unwrap();
         assert!(status.success());
+        let manifest: Value = serde_json::from_slice(&std::fs::read(bundle.join("manifest.json")).unwrap()).unwrap();
+        assert_eq!(manifest["model"]["id"], "dowse/dowse-student-scifact-l2");
+        let student = std::fs::read(home.join("models/dowse-student-scifact-l2/model.safetensors")).unwrap();
+        let shipped = std::fs::read(Path::new(env!("CARGO_MANIFEST_DIR")).join("../models/student/model.safetensors")).unwrap();
+        assert!(student == shipped, "the binary's student is models/student");
         let reranker = dir.join("test-cross-encoder");
         make_test_cross_encoder(&minilm_dir(), &reranker);
         Fixtures { bundle, reranker }

@@ -26,7 +26,7 @@ use dowse_core::vectors::{Quantization, VectorStore};
 use indicatif::ProgressBar;
 
 use crate::device::Device;
-use crate::{bundle_io, embed_cache, model_fetch, model_folder};
+use crate::{bundle_io, embed_cache, model_folder, shipped};
 use graph::{Calibrated, GraphConfig};
 
 #[derive(Debug, Args)]
@@ -35,7 +35,8 @@ pub struct IndexArgs {
     #[arg(long)]
     pub input: PathBuf,
     /// The encoder: a Hugging Face BERT folder, or a DSSM or two-tower LSTM that `dowse train`
-    /// wrote; default: the fetched all-MiniLM-L6-v2.
+    /// wrote; default: the student that ships inside dowse (2 layers distilled from
+    /// all-MiniLM-L6-v2 on SciFact; nothing to download).
     #[arg(long)]
     pub model: Option<PathBuf>,
     /// The bundle folder to write (replaced if it exists).
@@ -112,7 +113,10 @@ pub fn run(args: &IndexArgs) -> Result<()> {
 
 /// Reads the input, cuts it into passages and embeds them.
 pub fn prepare(args: &IndexArgs) -> Result<Prepared> {
-    let model_dir = model_folder::resolve(args.model.as_deref())?;
+    let model_dir = match &args.model {
+        Some(dir) => model_folder::resolve(Some(dir))?,
+        None => shipped::student_dir()?,
+    };
     let model = model_folder::read(&model_dir)?;
     let (measure, chunking) = passage_measure(&model, args.chunking()).with_context(|| format!("{}", model_dir.display()))?;
     let step = Instant::now();
@@ -224,7 +228,7 @@ fn parse_recall(text: &str) -> Result<f64, String> {
 /// The name the manifest records for the model: the default's name, or the folder's.
 fn model_id(given: Option<&Path>) -> String {
     match given {
-        None => format!("sentence-transformers/{}", model_fetch::DEFAULT_MODEL),
+        None => format!("dowse/{}", shipped::STUDENT),
         Some(dir) => dir.file_name().map_or_else(|| dir.display().to_string(), |n| n.to_string_lossy().into_owned()),
     }
 }

@@ -141,4 +141,11 @@ mod tests {
         checked_in_is_default::<BiEncoderSettings>("bi-encoder.toml");
         checked_in_is_default::<DistillSettings>("distill.toml");
     }
+
+    #[test]
+    fn the_shipped_student_s_recipe_reads() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../configs/student.toml");
+        let config = TrainConfig::<DistillSettings>::read(Some(&path)).unwrap();
+        assert_eq!((config.model.layers, config.model.max_vocab, config.train.epochs), (2, 10_000, 12));
+    }
 }
