@@ -5,7 +5,7 @@
 # train judgments (10% of the queries held out for validation), then the model, BM25 and both
 # fused on the 300 test queries (a cross-encoder: BM25 and hybrid with their top 100 reranked).
 # The cross-encoder, the bi-encoder and the student learn from hard negatives mined first with
-# `dowse mine` (TEACHER=DIR scores them with another model, e.g. a cross-encoder for the
+# `dowse mine --negatives 32` (TEACHER=DIR scores them with another model, e.g. a cross-encoder for the
 # student's Margin-MSE). Appends the numbers, the training time and the model's size to
 # results/train.md with the machine and the date. DEVICE=cuda (a `--features cuda` build) or wgpu
 # picks the backend. The DSSM takes about a minute on 2 cores, the two-tower LSTM about 15; the
@@ -31,7 +31,7 @@ case "$model" in
 cross-encoder | bi-encoder | distill)
     teacher=()
     if [ -n "${TEACHER:-}" ]; then teacher=(--teacher "$TEACHER"); fi
-    "$dowse" mine --data "$data" --out "$out.mined.jsonl" --device "$device" "${teacher[@]}" 2> "$out.mine.log" || { cat "$out.mine.log"; exit 1; }
+    "$dowse" mine --data "$data" --negatives 32 --out "$out.mined.jsonl" --device "$device" "${teacher[@]}" 2> "$out.mine.log" || { cat "$out.mine.log"; exit 1; }
     extra=(--negatives "$out.mined.jsonl")
     ;;
 esac
