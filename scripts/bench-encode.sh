@@ -14,7 +14,8 @@ cpu=$(lscpu | sed -n 's/^Model name: *//p' | head -1)
     echo
     echo "## $(date -u +%Y-%m-%d) on $(nproc) cores of ${cpu:-unknown CPU}, $(free -g | awk '/Mem:/{print $2}') GiB"
     echo
-    echo "all-MiniLM-L6-v2, 32 SciFact passages per iteration (batch 32, up to 256 tokens), criterion median:"
+    echo "32 SciFact passages per iteration (batch 32, up to 256 tokens), criterion median; all-MiniLM-L6-v2,"
+    echo "and student-flex: the student that ships inside dowse (models/student, 2 layers) on flex:"
     echo
     echo '| backend | time per batch | passages/s |'
     echo '|---|---|---|'

@@ -1,15 +1,18 @@
-//! Native encode throughput: passages/s of all-MiniLM-L6-v2 on SciFact passages
-//! (batch 32, up to 256 tokens), on the CPU backends (flex, which dowse runs natively, and
-//! ndarray, the browser's fallback, here with OpenBLAS) and on wgpu.
+//! Native encode throughput: passages/s on SciFact passages (batch 32, up to 256 tokens) of
+//! all-MiniLM-L6-v2 on the CPU backends (flex, which dowse runs natively, and ndarray, the
+//! browser's fallback, here with OpenBLAS) and on wgpu, and of the student that ships inside dowse
+//! (`models/student`, 2 of MiniLM's 6 layers) on flex, for issue 6's encode-time target.
 //!
 //! Run with `scripts/bench-encode.sh`, which records the numbers with the machine and the date.
+
+use std::path::Path;
 
 use burn::tensor::backend::Backend;
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use dowse_core::corpus::read_documents_jsonl;
 use dowse_core::model::{EncoderConfig, TextEncoder};
 use dowse_tests::{data, minilm_dir, read};
-use dowse_trainer::model_folder;
+use dowse_trainer::{model_folder, shipped};
 
 const BATCH: usize = 32;
 
@@ -22,8 +25,8 @@ fn passages() -> Vec<String> {
     docs.iter().take(BATCH).map(|d| d.full_text()).collect()
 }
 
-fn bench_backend<B: Backend>(c: &mut Criterion, name: &str, device: B::Device) {
-    let model = model_folder::read(&minilm_dir()).unwrap();
+fn bench_backend<B: Backend>(c: &mut Criterion, name: &str, model: &Path, device: B::Device) {
+    let model = model_folder::read(model).unwrap();
     let encoder = TextEncoder::<B>::load(model.files(), EncoderConfig { max_len: 256, batch_size: BATCH }, &device).unwrap();
     let passages = passages();
     let texts: Vec<&str> = passages.iter().map(String::as_str).collect();
@@ -37,16 +40,22 @@ fn bench_backend<B: Backend>(c: &mut Criterion, name: &str, device: B::Device) {
 }
 
 fn flex(c: &mut Criterion) {
-    bench_backend::<burn_flex::Flex>(c, "flex", burn_flex::FlexDevice);
+    bench_backend::<burn_flex::Flex>(c, "flex", &minilm_dir(), burn_flex::FlexDevice);
 }
 
 fn ndarray(c: &mut Criterion) {
-    bench_backend::<burn_ndarray::NdArray>(c, "ndarray", burn_ndarray::NdArrayDevice::Cpu);
+    bench_backend::<burn_ndarray::NdArray>(c, "ndarray", &minilm_dir(), burn_ndarray::NdArrayDevice::Cpu);
 }
 
 fn wgpu(c: &mut Criterion) {
-    bench_backend::<burn_wgpu::Wgpu>(c, "wgpu", burn_wgpu::WgpuDevice::default());
+    bench_backend::<burn_wgpu::Wgpu>(c, "wgpu", &minilm_dir(), burn_wgpu::WgpuDevice::default());
 }
 
-criterion_group!(benches, flex, ndarray, wgpu);
+fn student_flex(c: &mut Criterion) {
+    bench_backend::<burn_flex::Flex>(c, "student-flex", &shipped::student_dir().unwrap(), burn_flex::FlexDevice);
+}
+
+// The CPU benchmarks come before wgpu's: once a wgpu device exists, its threads (lavapipe here)
+// keep waking on the same cores, which cost the student 20% of its throughput when it ran last.
+criterion_group!(benches, flex, student_flex, ndarray, wgpu);
 criterion_main!(benches);
