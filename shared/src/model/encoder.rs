@@ -63,7 +63,7 @@ impl<B: Backend> TextEncoder<B> {
 
     /// Unit vectors `[rows, dim]` for one batch of tokenized texts, padded together.
     pub fn embed(&self, rows: &[&Encoded]) -> Tensor<B, 2> {
-        let (ids, types, mask) = pad_batch::<B>(rows, self.config.max_len, &self.device);
+        let (ids, types, mask) = pad_batch::<B>(rows, self.tokenizer.max_len(), &self.device);
         self.model.embed(ids, types, mask)
     }
 }

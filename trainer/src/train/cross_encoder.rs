@@ -242,12 +242,12 @@ fn groups(
 impl<B: Backend> CrossEncoderTask<'_, B> {
     /// Example `g`'s pairs for `epoch`: its positive, then `negatives` drawn from its pool (the
     /// pool in its own order when it holds no more than that).
-    fn group(&self, g: usize, epoch: usize, negatives: usize) -> Vec<&Encoded> {
+    fn group(&self, g: usize, epoch: usize) -> Vec<&Encoded> {
         let (positive, pool) = self.groups[g].split_first().expect("a group holds its positive");
         let mut drawn: Vec<&Encoded> = pool.iter().collect();
-        if drawn.len() > negatives {
+        if drawn.len() > self.config.model.negatives {
             Rng::at(self.config.train.seed, &[epoch as u64, g as u64]).shuffle(&mut drawn);
-            drawn.truncate(negatives);
+            drawn.truncate(self.config.model.negatives);
         }
         std::iter::once(positive).chain(drawn).collect()
     }
@@ -262,11 +262,10 @@ impl<B: AutodiffBackend> Task<B> for CrossEncoderTask<'_, B> {
 
     fn loss(&self, model: &CrossEncoderModel<B>, epoch: usize, step: usize, micro: usize) -> Tensor<B, 1> {
         let batch = self.order.batch(epoch, step, micro);
-        let negatives = self.config.model.negatives;
-        let rows: Vec<&Encoded> = batch.iter().flat_map(|&g| self.group(g, epoch, negatives)).collect();
-        let size = negatives + 1;
+        let rows: Vec<&Encoded> = batch.iter().flat_map(|&g| self.group(g, epoch)).collect();
+        let size = self.config.model.negatives + 1;
         let logits =
-            self.config.model.precision.cast(model).logits(&rows, self.config.model.max_len, &self.device).reshape([batch.len(), size]);
+            self.config.model.precision.cast(model).logits(&rows, self.tokenizer.max_len(), &self.device).reshape([batch.len(), size]);
         match self.config.loss.kind {
             RerankLoss::Listwise => {
                 let targets = Tensor::<B, 1, Int>::zeros([batch.len()], &self.device);
