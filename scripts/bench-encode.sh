@@ -1,21 +1,23 @@
 #!/usr/bin/env bash
-# Encode throughput (criterion, tests/benches/encode.rs) on the flex, ndarray and wgpu backends,
-# appended to results/encode.md with the machine and the date. Usage: bench-encode.sh [FILTER]
+# Encode throughput (criterion, tests/benches/encode.rs) on dowse's CPU kernels and on the flex,
+# ndarray and wgpu backends, appended to results/encode.md with the machine and the date.
+# Usage: bench-encode.sh [FILTER]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export XDG_RUNTIME_DIR="${XDG_RUNTIME_DIR:-/tmp/xdg-runtime-$(id -u)}"
 mkdir -p -m 700 "$XDG_RUNTIME_DIR"
 log=$(mktemp)
 # --workspace, as the tests build: selecting one package would change feature unification and
-# rebuild most dependencies. An argument picks backends by name (criterion's filter), e.g. "flex|ndarray".
+# rebuild most dependencies. An argument picks backends by name (criterion's filter), e.g. "kernels|flex".
 cargo bench --workspace --bench encode -- --warm-up-time 2 --measurement-time 30 ${1:+"$1"} 2>&1 | tee "$log"
 cpu=$(lscpu | sed -n 's/^Model name: *//p' | head -1)
 {
     echo
     echo "## $(date -u +%Y-%m-%d) on $(nproc) cores of ${cpu:-unknown CPU}, $(free -g | awk '/Mem:/{print $2}') GiB"
     echo
-    echo "32 SciFact passages per iteration (batch 32, up to 256 tokens), criterion median; all-MiniLM-L6-v2,"
-    echo "and student-flex: the student that ships inside dowse (models/student, 2 layers) on flex:"
+    echo "32 SciFact passages per iteration (batch 32, up to 256 tokens), criterion median; all-MiniLM-L6-v2"
+    echo "on dowse's CPU kernels (cpu-kernels: what \`--device cpu\` runs) and on Burn's backends, and the"
+    echo "student that ships inside dowse (models/student, 2 layers; student-*):"
     echo
     echo '| backend | time per batch | passages/s |'
     echo '|---|---|---|'

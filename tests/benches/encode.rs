@@ -1,7 +1,8 @@
 //! Native encode throughput: passages/s on SciFact passages (batch 32, up to 256 tokens) of
-//! all-MiniLM-L6-v2 on the CPU backends (flex, which dowse runs natively, and ndarray, the
-//! browser's fallback, here with OpenBLAS) and on wgpu, and of the student that ships inside dowse
-//! (`models/student`, 2 of MiniLM's 6 layers) on flex, for issue 6's encode-time target.
+//! all-MiniLM-L6-v2 on dowse's CPU kernels (what `--device cpu` runs), on Burn's CPU backends
+//! (flex, and ndarray, the browser's fallback, here with OpenBLAS) and on wgpu; and of the student
+//! that ships inside dowse (`models/student`, 2 of MiniLM's 6 layers) on the CPU kernels and on
+//! flex, for issue 6's encode-time target.
 //!
 //! Run with `scripts/bench-encode.sh`, which records the numbers with the machine and the date.
 
@@ -25,9 +26,10 @@ fn passages() -> Vec<String> {
     docs.iter().take(BATCH).map(|d| d.full_text()).collect()
 }
 
-fn bench_backend<B: Backend>(c: &mut Criterion, name: &str, model: &Path, device: B::Device) {
+fn bench_backend<B: Backend>(c: &mut Criterion, name: &str, model: &Path, device: B::Device, cpu_kernels: bool) {
     let model = model_folder::read(model).unwrap();
-    let encoder = TextEncoder::<B>::load(model.files(), EncoderConfig { max_len: 256, batch_size: BATCH }, &device).unwrap();
+    let config = EncoderConfig { max_len: 256, batch_size: BATCH, cpu_kernels };
+    let encoder = TextEncoder::<B>::load(model.files(), config, &device).unwrap();
     let passages = passages();
     let texts: Vec<&str> = passages.iter().map(String::as_str).collect();
     // Warm up: shader compilation and autotuning are not part of steady-state throughput.
@@ -39,23 +41,31 @@ fn bench_backend<B: Backend>(c: &mut Criterion, name: &str, model: &Path, device
     group.finish();
 }
 
+fn cpu_kernels(c: &mut Criterion) {
+    bench_backend::<burn_flex::Flex>(c, "cpu-kernels", &minilm_dir(), burn_flex::FlexDevice, true);
+}
+
 fn flex(c: &mut Criterion) {
-    bench_backend::<burn_flex::Flex>(c, "flex", &minilm_dir(), burn_flex::FlexDevice);
+    bench_backend::<burn_flex::Flex>(c, "flex", &minilm_dir(), burn_flex::FlexDevice, false);
 }
 
 fn ndarray(c: &mut Criterion) {
-    bench_backend::<burn_ndarray::NdArray>(c, "ndarray", &minilm_dir(), burn_ndarray::NdArrayDevice::Cpu);
+    bench_backend::<burn_ndarray::NdArray>(c, "ndarray", &minilm_dir(), burn_ndarray::NdArrayDevice::Cpu, false);
 }
 
 fn wgpu(c: &mut Criterion) {
-    bench_backend::<burn_wgpu::Wgpu>(c, "wgpu", &minilm_dir(), burn_wgpu::WgpuDevice::default());
+    bench_backend::<burn_wgpu::Wgpu>(c, "wgpu", &minilm_dir(), burn_wgpu::WgpuDevice::default(), false);
+}
+
+fn student_cpu_kernels(c: &mut Criterion) {
+    bench_backend::<burn_flex::Flex>(c, "student-cpu-kernels", &shipped::student_dir().unwrap(), burn_flex::FlexDevice, true);
 }
 
 fn student_flex(c: &mut Criterion) {
-    bench_backend::<burn_flex::Flex>(c, "student-flex", &shipped::student_dir().unwrap(), burn_flex::FlexDevice);
+    bench_backend::<burn_flex::Flex>(c, "student-flex", &shipped::student_dir().unwrap(), burn_flex::FlexDevice, false);
 }
 
 // The CPU benchmarks come before wgpu's: once a wgpu device exists, its threads (lavapipe here)
 // keep waking on the same cores, which cost the student 20% of its throughput when it ran last.
-criterion_group!(benches, flex, student_flex, ndarray, wgpu);
+criterion_group!(benches, cpu_kernels, student_cpu_kernels, flex, student_flex, ndarray, wgpu);
 criterion_main!(benches);

@@ -1,6 +1,6 @@
 //! The Burn BERT encoder reproduces sentence-transformers' all-MiniLM-L6-v2: token ids exactly,
-//! every embedding at cosine >= 0.9999, on each backend dowse runs: flex (the native CPU),
-//! ndarray (the browser's CPU fallback, here natively) and wgpu (lavapipe in CI).
+//! every embedding at cosine >= 0.9999, on each way dowse runs it: its own CPU kernels (the
+//! native CPU), flex, ndarray (the browser's CPU fallback, here natively) and wgpu (lavapipe in CI).
 
 use burn::tensor::backend::Backend;
 use dowse_core::dense::dot;
@@ -26,9 +26,9 @@ fn golden() -> Golden {
     }
 }
 
-fn check<B: Backend>(device: B::Device, batch_size: usize) {
+fn check<B: Backend>(device: B::Device, batch_size: usize, cpu_kernels: bool) {
     let model = model_folder::read(&minilm_dir()).unwrap();
-    let encoder = TextEncoder::<B>::load(model.files(), EncoderConfig { max_len: 256, batch_size }, &device).unwrap();
+    let encoder = TextEncoder::<B>::load(model.files(), EncoderConfig { max_len: 256, batch_size, cpu_kernels }, &device).unwrap();
     let golden = golden();
     let texts: Vec<&str> = golden.texts.iter().map(String::as_str).collect();
 
@@ -46,19 +46,25 @@ fn check<B: Backend>(device: B::Device, batch_size: usize) {
     }
 }
 
+// Batches of 5 mix lengths: padding and the attention mask (Burn), or texts packed one after
+// another (the CPU kernels), are exercised.
+
+#[test]
+fn cpu_kernels_match_sentence_transformers() {
+    check::<burn_flex::Flex>(burn_flex::FlexDevice, 5, true);
+}
+
 #[test]
 fn flex_matches_sentence_transformers() {
-    // A batch size that mixes lengths, so padding and the attention mask are exercised.
-    check::<burn_flex::Flex>(burn_flex::FlexDevice, 5);
+    check::<burn_flex::Flex>(burn_flex::FlexDevice, 5, false);
 }
 
 #[test]
 fn ndarray_matches_sentence_transformers() {
-    // A batch size that mixes lengths, so padding and the attention mask are exercised.
-    check::<burn_ndarray::NdArray>(burn_ndarray::NdArrayDevice::Cpu, 5);
+    check::<burn_ndarray::NdArray>(burn_ndarray::NdArrayDevice::Cpu, 5, false);
 }
 
 #[test]
 fn wgpu_matches_sentence_transformers() {
-    check::<burn_wgpu::Wgpu>(burn_wgpu::WgpuDevice::default(), 8);
+    check::<burn_wgpu::Wgpu>(burn_wgpu::WgpuDevice::default(), 8, false);
 }

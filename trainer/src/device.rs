@@ -3,6 +3,7 @@
 use anyhow::Result;
 use burn::tensor::backend::Backend;
 use clap::ValueEnum;
+use dowse_core::model::EncoderConfig;
 use serde::Deserialize;
 
 /// Where tensors live.
@@ -15,6 +16,14 @@ pub enum Device {
     Wgpu,
     /// Burn's CUDA backend (build with `--features cuda`).
     Cuda,
+}
+
+impl Device {
+    /// How encoders run here: a BERT on the CPU runs on dowse's own CPU kernels (three times
+    /// Burn's speed there, results/encode.md); everything else on the Burn backend.
+    pub fn encoder(self, max_len: usize, batch_size: usize) -> EncoderConfig {
+        EncoderConfig { max_len, batch_size, cpu_kernels: self == Self::Cpu }
+    }
 }
 
 /// Work that is written once for any backend.

@@ -33,7 +33,7 @@ pub struct EncodeArgs {
 
 impl EncodeArgs {
     pub fn config(&self) -> EncoderConfig {
-        EncoderConfig { max_len: self.max_len, batch_size: self.batch_size }
+        self.device.encoder(self.max_len, self.batch_size)
     }
 
     /// Query and passage vectors from the model in `model_dir`, passages through the cache.

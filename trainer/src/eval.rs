@@ -12,7 +12,7 @@ use dowse_core::corpus::{format_run, Query, Run};
 use dowse_core::dense::top_k_exact;
 use dowse_core::fusion::{reciprocal_rank_fusion, RRF_K};
 use dowse_core::metrics::{evaluate, ranked, Metric};
-use dowse_core::model::{EncoderConfig, Side};
+use dowse_core::model::Side;
 use dowse_core::search::{Mode, SearchOptions};
 use dowse_core::text::Analyzer;
 use serde_json::json;
@@ -195,7 +195,7 @@ fn bundle_run(collection: &Collection, dir: &Path, args: &EvalArgs) -> Result<Ru
     );
     let texts: Vec<String> = collection.queries.iter().map(|q| q.text.clone()).collect();
     let vectors = if mode.is_dense() {
-        let config = EncoderConfig { max_len: bundle.manifest.model.max_len, batch_size: args.encode.batch_size };
+        let config = args.encode.device.encoder(bundle.manifest.model.max_len, args.encode.batch_size);
         let job = EncodeJob { model_dir: &dir.join("model"), config, inputs: vec![("queries", Side::Query, texts.as_slice())] };
         run_on(args.encode.device, job)??.matrices.remove(0)
     } else {

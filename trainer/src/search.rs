@@ -53,7 +53,7 @@ struct QueryVector {
 /// Loads the bundle's encoder and encodes one query.
 struct EncodeQuery<'a> {
     model: &'a ModelBytes,
-    max_len: usize,
+    config: EncoderConfig,
     query: &'a str,
 }
 
@@ -61,8 +61,7 @@ impl BackendJob for EncodeQuery<'_> {
     type Output = Result<QueryVector>;
 
     fn run<B: Backend>(self, device: B::Device) -> Result<QueryVector> {
-        let config = EncoderConfig { max_len: self.max_len, ..EncoderConfig::default() };
-        let encoder = Encoder::<B>::load(self.model.files(), config, &device).context("loading the bundle's model")?;
+        let encoder = Encoder::<B>::load(self.model.files(), self.config, &device).context("loading the bundle's model")?;
         let started = Instant::now();
         let tokens = encoder.tokenize_query(self.query)?;
         let tokenize_ms = started.elapsed().as_secs_f64() * 1e3;
@@ -79,7 +78,8 @@ pub fn run(args: &SearchArgs) -> Result<()> {
     let bundle = bundle_io::read(&args.bundle)?;
     let load_ms = started.elapsed().as_secs_f64() * 1e3;
     let query = if args.mode.is_dense() {
-        let job = EncodeQuery { model: &bundle.model, max_len: bundle.manifest.model.max_len, query: &args.query };
+        let config = args.device.encoder(bundle.manifest.model.max_len, 1);
+        let job = EncodeQuery { model: &bundle.model, config, query: &args.query };
         Some(run_on(args.device, job)??)
     } else {
         None

@@ -333,7 +333,8 @@ fn distilled_student_learns_and_exports_a_small_int8_bert() {
     let bert = BertConfig::from_json(&files.config).unwrap();
     let cut = load_bert::<Flex>(&bert, &files.weights, &FlexDevice).unwrap().shrink(&[0, 5], None);
     let tokenizer = TextTokenizer::from_bytes(&files.tokenizer, 64).unwrap();
-    let start = TextEncoder::new(cut, tokenizer, bert, EncoderConfig { max_len: 64, batch_size: 64 }, &FlexDevice);
+    let start =
+        TextEncoder::new(cut, tokenizer, bert, EncoderConfig { max_len: 64, batch_size: 64, ..EncoderConfig::default() }, &FlexDevice);
     let start = ndcg_with(&relevance, &held_out, start.dim(), |texts, _| start.encode(texts, |_| {}).unwrap());
     let best = validation.iter().copied().fold(f64::MIN, f64::max);
     assert!(best > start, "validation {validation:?} never beats the untrained student's {start}");
@@ -375,7 +376,8 @@ fn mined_slice(dir: &Path, flags: &[&str]) -> (PathBuf, PathBuf) {
 /// nDCG@10 of the `queries` searching every passage with the model in `model` at `max_len` tokens.
 fn dense_ndcg(relevance: &RelevanceData, queries: &[usize], model: &Path, max_len: usize) -> f64 {
     let files = model_folder::read(model).unwrap();
-    let encoder = Encoder::<Flex>::load(files.files(), EncoderConfig { max_len, batch_size: 64 }, &FlexDevice).unwrap();
+    let encoder =
+        Encoder::<Flex>::load(files.files(), EncoderConfig { max_len, batch_size: 64, ..EncoderConfig::default() }, &FlexDevice).unwrap();
     ndcg_with(relevance, queries, encoder.dim(), |texts, side| encoder.encode(texts, side, |_| {}).unwrap())
 }
 

@@ -41,7 +41,7 @@ impl QueryEncoder {
     /// Loads the bundle's model on WebGPU if `choice` allows and an adapter exists, else on the
     /// CPU; says why the CPU was chosen when it was.
     pub async fn load(model: &ModelBytes, max_len: usize, choice: BackendChoice) -> Result<(Self, Option<String>), String> {
-        let config = EncoderConfig { max_len, batch_size: 1 };
+        let config = EncoderConfig { max_len, batch_size: 1, ..EncoderConfig::default() };
         let why_cpu = match choice {
             BackendChoice::Cpu => Some("the CPU was asked for (?backend=cpu)".to_string()),
             BackendChoice::Auto => webgpu_adapter().await.err(),

@@ -26,22 +26,22 @@ const MASKED_SCORE: f32 = -10_000.0;
 
 #[derive(Module, Debug)]
 pub struct Embeddings<B: Backend> {
-    word: Embedding<B>,
-    position: Embedding<B>,
-    token_type: Embedding<B>,
-    norm: LayerNorm<B>,
+    pub(super) word: Embedding<B>,
+    pub(super) position: Embedding<B>,
+    pub(super) token_type: Embedding<B>,
+    pub(super) norm: LayerNorm<B>,
 }
 
 #[derive(Module, Debug)]
 pub struct Layer<B: Backend> {
-    query: Linear<B>,
-    key: Linear<B>,
-    value: Linear<B>,
-    attention_output: Linear<B>,
-    attention_norm: LayerNorm<B>,
-    intermediate: Linear<B>,
-    output: Linear<B>,
-    output_norm: LayerNorm<B>,
+    pub(super) query: Linear<B>,
+    pub(super) key: Linear<B>,
+    pub(super) value: Linear<B>,
+    pub(super) attention_output: Linear<B>,
+    pub(super) attention_norm: LayerNorm<B>,
+    pub(super) intermediate: Linear<B>,
+    pub(super) output: Linear<B>,
+    pub(super) output_norm: LayerNorm<B>,
     adapters: Adapters<B>,
 }
 
@@ -63,9 +63,9 @@ impl<B: Backend> Adapters<B> {
 /// The encoder stack of a BERT checkpoint (no pooler: sentence vectors come from mean pooling).
 #[derive(Module, Debug)]
 pub struct Bert<B: Backend> {
-    embeddings: Embeddings<B>,
-    layers: Vec<Layer<B>>,
-    num_heads: usize,
+    pub(super) embeddings: Embeddings<B>,
+    pub(super) layers: Vec<Layer<B>>,
+    pub(super) num_heads: usize,
 }
 
 impl<B: Backend> Bert<B> {

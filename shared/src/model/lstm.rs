@@ -9,7 +9,7 @@ use burn::tensor::backend::Backend;
 use burn::tensor::{Int, Tensor};
 use serde::{Deserialize, Serialize};
 
-use super::encoder::encode_by_length;
+use super::encoder::{encode_by_length, read_matrix};
 use super::load::{load_weights, ModelFiles};
 use super::pooling::{masked_mean, unit_rows};
 use super::{pad_batch, Encoded, ModelError, Side, TextTokenizer};
@@ -144,6 +144,6 @@ impl<B: Backend> LstmEncoder<B> {
 
     /// Encodes `texts` with `side`'s tower into a row-major `[texts.len(), dim]` matrix of unit vectors.
     pub fn encode(&self, texts: &[&str], side: Side, progress: impl FnMut(usize)) -> Result<Vec<f32>, ModelError> {
-        encode_by_length(&self.tokenizer.encode(texts)?, self.batch_size, self.dim(), |rows| self.embed(rows, side), progress)
+        encode_by_length(&self.tokenizer.encode(texts)?, self.batch_size, self.dim(), |rows| read_matrix(self.embed(rows, side)), progress)
     }
 }

@@ -1,11 +1,12 @@
-//! The models: the BERT text encoder (configuration, the network in Burn, weight loading,
-//! tokenization, the encoder that turns texts into unit-length vectors), the cross-encoder that
-//! scores pairs, the DSSM with its letter-trigram vocabulary, the two-tower LSTM, and
+//! The models: the BERT text encoder (configuration, the network in Burn and on dowse's own CPU
+//! kernels, weight loading, tokenization, the encoder that turns texts into unit-length vectors),
+//! the cross-encoder that scores pairs, the DSSM with its letter-trigram vocabulary, the two-tower LSTM, and
 //! [`Encoder`], any of them; weights in f32 or int8 safetensors.
 
 mod batch;
 mod bert;
 mod config;
+mod cpu;
 mod cross_encoder;
 mod dssm;
 mod encoder;
@@ -22,6 +23,7 @@ mod trigram;
 pub use batch::{pad_batch, padded_length, LENGTH_STEP};
 pub use bert::Bert;
 pub use config::BertConfig;
+pub use cpu::CpuBert;
 pub use cross_encoder::{CrossEncoder, CrossEncoderModel};
 pub use dssm::{feature_batch, Dssm, DssmConfig, DssmEncoder, Tower};
 pub use encoder::{EncoderConfig, TextEncoder};

@@ -18,7 +18,7 @@ use clap::Args;
 use dowse_core::bm25::{Bm25Index, Bm25Params};
 use dowse_core::bundle::{Bundle, HnswInfo, Manifest, ModelBytes, ModelInfo, FORMAT, FORMAT_VERSION};
 use dowse_core::docstore::{DocStore, StoredDocument};
-use dowse_core::model::{DssmConfig, EncoderConfig, EncoderKind, TextMeasure, TextTokenizer, TrigramVocab, TwoTowerConfig};
+use dowse_core::model::{DssmConfig, EncoderKind, TextMeasure, TextTokenizer, TrigramVocab, TwoTowerConfig};
 use dowse_core::passage::{split_documents, ChunkConfig};
 use dowse_core::projection::Projection;
 use dowse_core::text::Analyzer;
@@ -129,7 +129,7 @@ pub fn prepare(args: &IndexArgs) -> Result<Prepared> {
         DocStore { documents: docs.into_iter().map(|d| StoredDocument { id: d.id, title: d.title, url: d.url }).collect(), passages };
     let texts: Vec<String> = (0..store.passages.len() as u32).map(|p| store.passage_text(p)).collect();
     eprintln!("read {} documents into {} passages in {:.1} s", store.documents.len(), texts.len(), step.elapsed().as_secs_f64());
-    let encoder = EncoderConfig { max_len: chunking.max_tokens, batch_size: args.batch_size };
+    let encoder = args.device.encoder(chunking.max_tokens, args.batch_size);
     let embedded = embed_cache::embed(&model_dir, encoder, args.device, &[], &texts, !args.no_cache)?;
     let (matrix, dim) = (embedded.passages, embedded.dim);
     Ok(Prepared { model, store, texts, matrix, dim, chunking })

@@ -49,7 +49,8 @@ pub fn run(args: &ServeArgs) -> Result<()> {
         .with_writer(std::io::stderr)
         .init();
     let bundle = bundle_io::read(&config.bundle)?;
-    let job = LoadModels { bundle: &bundle, reranker: config.reranker.as_deref(), limits: &config.limits };
+    let encoder = config.device.encoder(bundle.manifest.model.max_len, config.limits.max_batch);
+    let job = LoadModels { bundle: &bundle, encoder, reranker: config.reranker.as_deref(), limits: &config.limits };
     let models = run_on(config.device, job)??;
     let state = Arc::new(AppState {
         bundle_id: bundle.id(),

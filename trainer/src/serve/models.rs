@@ -31,6 +31,8 @@ pub struct Models {
 /// Starts the model threads on one backend.
 pub struct LoadModels<'a> {
     pub bundle: &'a Bundle,
+    /// How the bundle's model encodes queries.
+    pub encoder: EncoderConfig,
     pub reranker: Option<&'a Path>,
     pub limits: &'a Limits,
 }
@@ -42,7 +44,7 @@ impl BackendJob for LoadModels<'_> {
         let wait = Duration::from_millis(self.limits.max_batch_wait_ms);
         let batch = self.limits.max_batch;
         let model = self.bundle.model.clone();
-        let config = EncoderConfig { max_len: self.bundle.manifest.model.max_len, batch_size: batch };
+        let config = self.encoder;
         let encoder_device = device.clone();
         let encoder = Batcher::spawn("query-encoder", batch, wait, move || {
             let encoder = Encoder::<B>::load(model.files(), config, &encoder_device).map_err(|e| format!("bundle model: {e}"))?;

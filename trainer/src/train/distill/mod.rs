@@ -174,7 +174,7 @@ pub fn run(args: &MinedArgs) -> Result<()> {
         teacher_dir.display(),
         bert.num_hidden_layers
     );
-    let encoder = EncoderConfig { max_len, batch_size: config.model.encode_batch_size };
+    let encoder = common.device.encoder(max_len, config.model.encode_batch_size);
     let targets = embed_cache::embed(&teacher_dir, encoder, common.device, &data.queries, &data.passages, true)?;
     let student = Student::new(&teacher, &bert, &layers, &data, max_len, config.model.max_vocab)?;
     let job = DistillJob { data, split, examples, targets, student, teacher: (bert, teacher.weights), config: &config, common };
@@ -284,7 +284,7 @@ impl BackendJob for DistillJob<'_> {
         let corpus_passages = self.config.loss.corpus_passages;
         let corpus_order = (corpus_passages > 0).then(|| BatchOrder::new(train.seed, self.data.passages.len(), corpus_passages, 1));
         let max_len = self.config.model.max_len.min(self.student.config.max_position_embeddings);
-        let encoder = EncoderConfig { max_len, batch_size: self.config.model.encode_batch_size };
+        let encoder = EncoderConfig { max_len, batch_size: self.config.model.encode_batch_size, ..EncoderConfig::default() };
         let task = DistillTask {
             data: self.data,
             split: self.split,
