@@ -28,7 +28,8 @@ fn bench(c: &mut Criterion) {
     let queries = dowse_core::corpus::read_queries_jsonl("queries.jsonl", &read(&data("scifact/queries.jsonl"))).unwrap();
     let texts: Vec<&str> = queries.iter().take(300).map(|q| q.text.as_str()).collect();
     let model_bytes = model_folder::read(&minilm_dir()).unwrap();
-    let encoder = TextEncoder::<burn_flex::Flex>::load(model_bytes.files(), EncoderConfig::default(), &burn_flex::FlexDevice).unwrap();
+    let config = EncoderConfig { cpu_kernels: true, ..EncoderConfig::default() };
+    let encoder = TextEncoder::<burn_flex::Flex>::load(model_bytes.files(), config, &burn_flex::FlexDevice).unwrap();
     let query_matrix = encoder.encode(&texts, |_| {}).unwrap();
     let query_rows: Vec<&[f32]> = query_matrix.chunks_exact(dim).collect();
 

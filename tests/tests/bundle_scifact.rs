@@ -31,7 +31,8 @@ fn graph_search_and_quantization_on_scifact() {
     let texts: Vec<&str> = queries.iter().map(|q| q.text.as_str()).collect();
     let model_bytes = model_folder::read(&minilm_dir()).unwrap();
     let device = burn_flex::FlexDevice;
-    let encoder = TextEncoder::<burn_flex::Flex>::load(model_bytes.files(), EncoderConfig::default(), &device).unwrap();
+    let config = EncoderConfig { cpu_kernels: true, ..EncoderConfig::default() };
+    let encoder = TextEncoder::<burn_flex::Flex>::load(model_bytes.files(), config, &device).unwrap();
     let query_matrix = encoder.encode(&texts, |_| {}).unwrap();
 
     // The graph: our searcher against exact search and against hnsw_rs on the same graph, built

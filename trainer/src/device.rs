@@ -1,4 +1,5 @@
-//! Backend selection: one generic job, run on the CPU (Burn's flex backend), wgpu, or CUDA.
+//! Backend selection: one generic job, run on the CPU (Burn's flex backend, and dowse's own
+//! kernels for BERT encoders), wgpu, or CUDA.
 
 use anyhow::Result;
 use burn::tensor::backend::Backend;
@@ -10,7 +11,8 @@ use serde::Deserialize;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Device {
-    /// Burn's flex backend on the CPU (gemm matmuls, SIMD, rayon threads).
+    /// The CPU: BERT encoders on dowse's own kernels, the rest (training included) on Burn's flex
+    /// backend (gemm matmuls, SIMD, rayon threads).
     Cpu,
     /// Burn's wgpu backend: Vulkan, Metal or DX12; lavapipe where there is no GPU.
     Wgpu,
