@@ -8,7 +8,8 @@
 # `dowse mine --negatives 32` (TEACHER=DIR scores them with another model, e.g. a cross-encoder for the
 # student's Margin-MSE). Appends the numbers, the training time and the model's size to
 # results/train.md with the machine and the date. DEVICE=cuda (a `--features cuda` build) or wgpu
-# picks the backend. The DSSM takes about a minute on 2 cores, the two-tower LSTM about 15; the
+# picks the backend; BASE=DIR starts from another model folder than all-MiniLM-L6-v2 (a student
+# narrowed from a trained one: `BASE=models/student CONFIG=configs/student-narrow.toml`). The DSSM takes about a minute on 2 cores, the two-tower LSTM about 15; the
 # BERT-based models want a GPU for full runs.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -25,6 +26,7 @@ out="${2:-$(mktemp -d)/$model-scifact}"
 cpu=$(lscpu | sed -n 's/^Model name: *//p' | head -1)
 started=$(date +%s)
 extra=()
+if [ -n "${BASE:-}" ]; then extra=(--base "$BASE"); fi
 command=(train "$model")
 if [ "$model" = distill ]; then command=(distill); fi
 case "$model" in
@@ -32,7 +34,7 @@ cross-encoder | bi-encoder | distill)
     teacher=()
     if [ -n "${TEACHER:-}" ]; then teacher=(--teacher "$TEACHER"); fi
     "$dowse" mine --data "$data" --negatives 32 --out "$out.mined.jsonl" --device "$device" "${teacher[@]}" 2> "$out.mine.log" || { cat "$out.mine.log"; exit 1; }
-    extra=(--negatives "$out.mined.jsonl")
+    extra+=(--negatives "$out.mined.jsonl")
     ;;
 esac
 "$dowse" "${command[@]}" --data "$data" --out "$out" --config "$config" --device "$device" "${extra[@]}" 2> "$out.log" || { cat "$out.log"; exit 1; }
@@ -53,7 +55,7 @@ PY
     echo
     echo "## $model, $(date -u +%Y-%m-%d) on $(nproc) cores of ${cpu:-unknown CPU}, $device backend"
     echo
-    echo "\`scripts/train.sh $model\`: \`dowse ${command[*]} --config $config\` on SciFact's train judgments"
+    echo "\`scripts/train.sh $model\`: \`dowse ${command[*]} --config $config${BASE:+ --base $BASE}\` on SciFact's train judgments"
     echo "(809 queries, 10% held out), trained in ${seconds} s; best validation nDCG@10 ${best}."
     echo "Weights $(du -h --apparent-size "$out/model.safetensors" | cut -f1). SciFact test, 300 queries, 5,183 documents:"
     echo

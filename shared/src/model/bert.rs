@@ -98,6 +98,18 @@ impl<B: Backend> Bert<B> {
 
     /// Token states `[batch, seq, hidden]` for token ids, token type ids and a 1/0 attention mask.
     pub fn forward(&self, ids: Tensor<B, 2, Int>, token_types: Tensor<B, 2, Int>, mask: Tensor<B, 2>) -> Tensor<B, 3> {
+        self.forward_observed(ids, token_types, mask, |_, _| {})
+    }
+
+    /// [`Self::forward`], handing each layer's feed-forward activations (after GELU,
+    /// `[batch * seq, intermediate]`) to `observe` with the layer's index.
+    fn forward_observed(
+        &self,
+        ids: Tensor<B, 2, Int>,
+        token_types: Tensor<B, 2, Int>,
+        mask: Tensor<B, 2>,
+        mut observe: impl FnMut(usize, Tensor<B, 2>),
+    ) -> Tensor<B, 3> {
         let [batch, seq] = ids.dims();
         let positions = Tensor::<B, 1, Int>::arange(0..seq as i64, &ids.device()).reshape([1, seq]);
         let x = self.embeddings.word.forward(ids)
@@ -112,8 +124,8 @@ impl<B: Backend> Bert<B> {
         // Made once as a tensor of its own (not a broadcast view), so no layer has to copy it;
         // the heads dimension broadcasts.
         let bias = mask.reshape([batch, 1, 1, seq]).expand([batch, 1, seq, seq]).sub_scalar(1.0).mul_scalar(-MASKED_SCORE);
-        for layer in &self.layers {
-            x = layer.forward(x, bias.clone(), [batch, seq], self.num_heads);
+        for (i, layer) in self.layers.iter().enumerate() {
+            x = layer.forward(x, bias.clone(), [batch, seq], self.num_heads, |activations| observe(i, activations));
         }
         x.reshape([batch, seq, hidden])
     }
@@ -132,6 +144,44 @@ impl<B: Backend> Bert<B> {
             embeddings.word.weight = Param::from_tensor(table.select(0, rows).detach());
         }
         let layers = layers.iter().map(|&i| all[i].clone()).collect();
+        Self { embeddings, layers, num_heads }
+    }
+
+    /// How much each feed-forward neuron of each layer adds to the token states on these texts:
+    /// per layer `[intermediate]`, the sum over real tokens of |activation| times the norm of
+    /// the neuron's output weights (what removing it would change, to first order).
+    pub fn ffn_importance(&self, ids: Tensor<B, 2, Int>, token_types: Tensor<B, 2, Int>, mask: Tensor<B, 2>) -> Vec<Tensor<B, 1>> {
+        let tokens = mask.clone().reshape([-1, 1]);
+        let mut sums = Vec::with_capacity(self.layers.len());
+        self.forward_observed(ids, token_types, mask, |_, activations| {
+            sums.push((activations.abs() * tokens.clone()).sum_dim(0).reshape([-1]));
+        });
+        sums.into_iter()
+            .zip(&self.layers)
+            .map(|(sum, layer)| sum * layer.output.weight.val().powi_scalar(2).sum_dim(1).sqrt().reshape([-1]))
+            .collect()
+    }
+
+    /// A narrower BERT: in layer `l`, only the feed-forward neurons `neurons[l]` (indices into its
+    /// intermediate dimension, in the order given). How a student gets cheaper layers.
+    pub fn narrow_ffn(self, neurons: &[Vec<u32>]) -> Self {
+        let Self { embeddings, layers, num_heads } = self;
+        assert_eq!(neurons.len(), layers.len(), "one list of neurons per layer");
+        let layers = layers
+            .into_iter()
+            .zip(neurons)
+            .map(|(mut layer, kept)| {
+                let device = layer.output.weight.device();
+                let kept =
+                    Tensor::<B, 1, Int>::from_data(TensorData::new(kept.iter().map(|&n| i64::from(n)).collect(), [kept.len()]), &device);
+                let pick = |param: &Param<Tensor<B, 2>>, dim: usize| Param::from_tensor(param.val().select(dim, kept.clone()).detach());
+                layer.intermediate.weight = pick(&layer.intermediate.weight, 1);
+                layer.intermediate.bias =
+                    layer.intermediate.bias.map(|bias| Param::from_tensor(bias.val().select(0, kept.clone()).detach()));
+                layer.output.weight = pick(&layer.output.weight, 0);
+                layer
+            })
+            .collect();
         Self { embeddings, layers, num_heads }
     }
 
@@ -194,7 +244,15 @@ impl<B: Backend> Bert<B> {
 
 impl<B: Backend> Layer<B> {
     /// One post-norm transformer layer over token rows `[batch * seq, hidden]`.
-    fn forward(&self, x: Tensor<B, 2>, bias: Tensor<B, 4>, [batch, seq]: [usize; 2], num_heads: usize) -> Tensor<B, 2> {
+    /// `observe` sees the feed-forward activations after GELU.
+    fn forward(
+        &self,
+        x: Tensor<B, 2>,
+        bias: Tensor<B, 4>,
+        [batch, seq]: [usize; 2],
+        num_heads: usize,
+        observe: impl FnOnce(Tensor<B, 2>),
+    ) -> Tensor<B, 2> {
         let hidden = x.dims()[1];
         let head_dim = hidden / num_heads;
         let heads = |t: Tensor<B, 2>| t.reshape([batch, seq, num_heads, head_dim]).swap_dims(1, 2);
@@ -205,8 +263,9 @@ impl<B: Backend> Layer<B> {
         let context = attention(q, k, v, None, Some(bias), AttentionModuleOptions::default());
         let context = context.swap_dims(1, 2).reshape([batch * seq, hidden]);
         let x = self.attention_norm.forward(project(&self.attention_output, &adapters.attention_output, context) + x);
-        let h = self.output.forward(gelu(self.intermediate.forward(x.clone())));
-        self.output_norm.forward(h + x)
+        let activations = gelu(self.intermediate.forward(x.clone()));
+        observe(activations.clone());
+        self.output_norm.forward(self.output.forward(activations) + x)
     }
 }
 
@@ -233,6 +292,33 @@ mod tests {
         let ids = Tensor::from_data(TensorData::from([[2i64, 7, 9, 3], [2, 11, 3, 0]]), &device);
         let mask = Tensor::from_data(TensorData::from([[1.0f32, 1.0, 1.0, 1.0], [1.0, 1.0, 1.0, 0.0]]), &device);
         (ids, Tensor::zeros([2, 4], &device), mask)
+    }
+
+    #[test]
+    fn neurons_without_output_weights_rank_last_and_narrowing_them_away_changes_nothing() {
+        let device = NdArrayDevice::Cpu;
+        let mut bert = Bert::<B>::new(&tiny(), &device);
+        let silent = [1usize, 4, 9];
+        let rows: Vec<f32> = (0..16).map(|n| if silent.contains(&n) { 0.0 } else { 1.0 }).collect();
+        let rows = Tensor::<B, 1>::from_data(TensorData::new(rows, [16]), &device).reshape([16, 1]);
+        for layer in &mut bert.layers {
+            layer.output.weight = Param::from_tensor((layer.output.weight.val() * rows.clone()).detach());
+        }
+        let (ids, types, mask) = inputs();
+        let importance = bert.ffn_importance(ids.clone(), types.clone(), mask.clone());
+        let mut kept = Vec::new();
+        for layer in importance {
+            let values = layer.into_data().to_vec::<f32>().unwrap();
+            for (n, &value) in values.iter().enumerate() {
+                assert_eq!(value == 0.0, silent.contains(&n), "neuron {n}: {value}");
+            }
+            kept.push((0..16).filter(|n| !silent.contains(n)).map(|n| n as u32).collect::<Vec<_>>());
+        }
+        let expected = bert.embed(ids.clone(), types.clone(), mask.clone()).into_data();
+        let narrow = bert.narrow_ffn(&kept);
+        assert_eq!(narrow.layers[0].intermediate.weight.dims(), [8, 13]);
+        assert_eq!(narrow.layers[1].output.weight.dims(), [13, 8]);
+        narrow.embed(ids, types, mask).into_data().assert_approx_eq::<f32>(&expected, Tolerance::absolute(1e-6));
     }
 
     #[test]

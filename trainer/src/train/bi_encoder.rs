@@ -130,7 +130,7 @@ impl BackendJob for BiEncoderJob<'_> {
         let max_len = self.config.model.max_len.min(bert.max_position_embeddings);
         let tokenizer = TextTokenizer::from_bytes(&self.base.tokenizer, max_len).context("the base model's tokenizer")?;
         let texts = TokenizedSides::new(&self.data, &tokenizer)?;
-        let encoder = EncoderConfig { max_len, batch_size: self.config.model.encode_batch_size, ..EncoderConfig::default() };
+        let encoder = self.common.device.encoder(max_len, self.config.model.encode_batch_size);
         let task = BiEncoderTask {
             data: self.data,
             split: self.split,

@@ -3,7 +3,9 @@
 //!
 //! The student is the teacher cut down: a few of its layers (default 3, spread from the first to
 //! the last) over its word-piece table, optionally pruned to the pieces the corpus uses
-//! ([`vocab`]). Each training example is a mined line (`dowse mine`, best with a cross-encoder
+//! ([`vocab`]), and optionally with narrower feed-forward blocks that keep each layer's most
+//! important neurons ([`ffn`]). The teacher may itself be a student: a trained one narrowed and
+//! distilled again from itself costs less per layer. Each training example is a mined line (`dowse mine`, best with a cross-encoder
 //! teacher): a query, a relevant passage and a hard negative with the teacher's scores. The loss
 //! (the distillation seed's recipe) weighs three terms:
 //! - Margin-MSE: the student's margin (positive minus negative, cosines / temperature) against
@@ -19,6 +21,7 @@
 //! The export is a Hugging Face BERT folder with int8 weights by default, which every loader of
 //! dowse reads.
 
+pub mod ffn;
 pub mod vocab;
 
 use std::collections::HashSet;
@@ -55,6 +58,11 @@ pub struct DistillSettings {
     /// Word pieces the student keeps: 0 for the teacher's whole vocabulary, else the special and
     /// single-character pieces and the corpus' most frequent ones up to this many.
     pub max_vocab: usize,
+    /// Feed-forward neurons per layer: 0 for the teacher's, else each layer's most important
+    /// ones ([`ffn`]) up to this many.
+    pub intermediate_size: usize,
+    /// Corpus passages, evenly spaced, whose activations rank the feed-forward neurons.
+    pub ffn_sample: usize,
     /// Tokens per text, special tokens included.
     pub max_len: usize,
     /// Texts per forward pass when encoding for validation.
@@ -71,6 +79,8 @@ impl Default for DistillSettings {
             layers: 3,
             take_layers: Vec::new(),
             max_vocab: 0,
+            intermediate_size: 0,
+            ffn_sample: 1024,
             max_len: 256,
             encode_batch_size: 64,
             int8: true,
@@ -138,6 +148,15 @@ impl DistillSettings {
         }
         Ok(layers)
     }
+
+    /// The student's feed-forward width, checked against the teacher's.
+    fn intermediate_size(&self, teacher: usize) -> Result<usize> {
+        match self.intermediate_size {
+            0 => Ok(teacher),
+            n if n <= teacher => Ok(n),
+            n => bail!("[model] intermediate_size = {n}: the student keeps at most the teacher's {teacher} feed-forward neurons"),
+        }
+    }
 }
 
 /// One training example: a query, its positive and mined negatives, with the teacher's scores
@@ -164,19 +183,21 @@ pub fn run(args: &MinedArgs) -> Result<()> {
     let teacher = model_folder::read(&teacher_dir)?;
     let bert = BertConfig::from_json(&teacher.config).context("the teacher's config.json")?;
     let layers = config.model.teacher_layers(bert.num_hidden_layers)?;
+    let intermediate_size = config.model.intermediate_size(bert.intermediate_size)?;
     let max_len = config.model.max_len.min(bert.max_position_embeddings);
     eprintln!(
-        "{}: {} passages, {} training examples, {} validation queries; student: layers {layers:?} of {} ({})",
+        "{}: {} passages, {} training examples, {} validation queries; student: layers {layers:?} of {} ({}), {intermediate_size} of {} feed-forward neurons",
         common.judgments.data.display(),
         data.passages.len(),
         examples.len(),
         split.validation.len(),
         teacher_dir.display(),
-        bert.num_hidden_layers
+        bert.num_hidden_layers,
+        bert.intermediate_size
     );
     let encoder = common.device.encoder(max_len, config.model.encode_batch_size);
     let targets = embed_cache::embed(&teacher_dir, encoder, common.device, &data.queries, &data.passages, true)?;
-    let student = Student::new(&teacher, &bert, &layers, &data, max_len, config.model.max_vocab)?;
+    let student = Student::new(&teacher, &bert, &layers, intermediate_size, &data, max_len, config.model.max_vocab)?;
     let job = DistillJob { data, split, examples, targets, student, teacher: (bert, teacher.weights), config: &config, common };
     let outcome = run_on(common.device, job)??;
     super::report(&outcome, &common.out);
@@ -225,6 +246,7 @@ impl Student {
         teacher: &ModelBytes,
         bert: &BertConfig,
         layers: &[usize],
+        intermediate_size: usize,
         data: &RelevanceData,
         max_len: usize,
         max_vocab: usize,
@@ -249,6 +271,7 @@ impl Student {
         };
         let mut config_json: serde_json::Value = serde_json::from_slice(&teacher.config)?;
         config_json["num_hidden_layers"] = layers.len().into();
+        config_json["intermediate_size"] = intermediate_size.into();
         config_json["vocab_size"] = kept.as_ref().map_or(bert.vocab_size, Vec::len).into();
         let config_json = serde_json::to_vec_pretty(&config_json)?;
         let config = BertConfig::from_json(&config_json)?;
@@ -279,12 +302,28 @@ impl BackendJob for DistillJob<'_> {
         let model =
             load_bert::<Autodiff<B>>(&self.teacher.0, &self.teacher.1, &device)?.shrink(&self.student.layers, self.student.kept.as_deref());
         let texts = TokenizedSides::new(&self.data, &self.student.tokenizer)?;
+        let width = self.student.config.intermediate_size;
+        let model = if width < self.teacher.0.intermediate_size {
+            let settings = &self.config.model;
+            let neurons = ffn::strongest(
+                &model.valid(),
+                &texts,
+                self.data.passages.len(),
+                settings.ffn_sample,
+                settings.encode_batch_size,
+                width,
+                &device,
+            )?;
+            model.narrow_ffn(&neurons)
+        } else {
+            model
+        };
         let train = &self.config.train;
         let order = BatchOrder::new(train.seed, self.examples.len(), train.batch_size, train.grad_accumulation);
         let corpus_passages = self.config.loss.corpus_passages;
         let corpus_order = (corpus_passages > 0).then(|| BatchOrder::new(train.seed, self.data.passages.len(), corpus_passages, 1));
         let max_len = self.config.model.max_len.min(self.student.config.max_position_embeddings);
-        let encoder = EncoderConfig { max_len, batch_size: self.config.model.encode_batch_size, ..EncoderConfig::default() };
+        let encoder = self.common.device.encoder(max_len, self.config.model.encode_batch_size);
         let task = DistillTask {
             data: self.data,
             split: self.split,
@@ -425,5 +464,14 @@ mod tests {
         assert!(settings(7, &[]).teacher_layers(6).is_err());
         assert!(settings(0, &[]).teacher_layers(6).is_err());
         assert!(settings(2, &[3, 3]).teacher_layers(6).is_err());
+    }
+
+    #[test]
+    fn the_feed_forward_width_is_the_teacher_s_or_narrower() {
+        let width = |intermediate_size| DistillSettings { intermediate_size, ..DistillSettings::default() }.intermediate_size(1536);
+        assert_eq!(width(0).unwrap(), 1536);
+        assert_eq!(width(768).unwrap(), 768);
+        let error = width(2048).unwrap_err().to_string();
+        assert!(error.contains("intermediate_size = 2048") && error.contains("1536"), "{error}");
     }
 }
