@@ -170,6 +170,22 @@ fn bad_input_and_damaged_bundles_get_clear_errors() {
     assert!(message.contains("no-dist") && message.contains("trunk build --release"), "{message}");
     assert!(!dir.path().join("never").exists(), "nothing is written without the app");
 
+    // A tokenizer.json of more word pieces than config.json's vocab_size: files of two models.
+    let mixed = dir.path().join("mixed-model");
+    std::fs::create_dir(&mixed).unwrap();
+    for name in ["model.safetensors", "tokenizer.json"] {
+        std::fs::copy(minilm_dir().join(name), mixed.join(name)).unwrap();
+    }
+    let mut config: Value = serde_json::from_slice(&std::fs::read(minilm_dir().join("config.json")).unwrap()).unwrap();
+    config["vocab_size"] = 10_000.into();
+    std::fs::write(mixed.join("config.json"), config.to_string()).unwrap();
+    let (adi, never, mixed) =
+        (data("adi").display().to_string(), dir.path().join("never").display().to_string(), mixed.display().to_string());
+    let output = dowse(&["index", "--input", &adi, "--out", &never, "--model", &mixed]);
+    assert!(!output.status.success());
+    let message = String::from_utf8_lossy(&output.stderr);
+    assert!(message.contains("tokenizer.json: 30522 word pieces, more than config.json's vocab_size 10000"), "{message}");
+
     let bundle = dir.path().join("adi");
     assert!(index(&data("adi"), &bundle, &[]).status.success());
     let mut graph = std::fs::read(bundle.join("graph.bin")).unwrap();

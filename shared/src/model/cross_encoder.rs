@@ -77,7 +77,7 @@ impl<B: Backend> CrossEncoder<B> {
         if labels > 2 {
             return Err(ModelError::Config(format!("field `id2label`: {labels} labels; a reranker has 1 or 2")));
         }
-        let tokenizer = TextTokenizer::from_bytes(files.tokenizer, max_len.min(config.max_position_embeddings))?;
+        let tokenizer = TextTokenizer::for_bert(files.tokenizer, max_len.min(config.max_position_embeddings), config.vocab_size)?;
         let model = load_cross_encoder(&config, files.weights, device)?;
         Ok(Self { model, tokenizer, labels, batch_size: batch_size.max(1), device: device.clone() })
     }

@@ -63,6 +63,19 @@ impl TextTokenizer {
         Ok(Self { inner, untruncated, max_len })
     }
 
+    /// [`Self::from_bytes`] for a BERT of `vocab_size` word pieces: a tokenizer with more pieces
+    /// than the network's embedding table belongs to another model.
+    pub fn for_bert(bytes: &[u8], max_len: usize, vocab_size: usize) -> Result<Self, ModelError> {
+        let tokenizer = Self::from_bytes(bytes, max_len)?;
+        if tokenizer.vocab_size() > vocab_size {
+            return Err(ModelError::Tokenizer(format!(
+                "{} word pieces, more than config.json's vocab_size {vocab_size}: the two files are not of one model",
+                tokenizer.vocab_size()
+            )));
+        }
+        Ok(tokenizer)
+    }
+
     /// Tokenizes `(query, passage)` pairs with token types 0 and 1, cut longest-first to the maximum.
     pub fn encode_pairs(&self, pairs: &[(&str, &str)]) -> Result<Vec<Encoded>, ModelError> {
         self.encode_inputs(pairs.iter().map(|&(a, b)| (a, b).into()).collect())
