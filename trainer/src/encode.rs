@@ -43,7 +43,7 @@ impl EncodeArgs {
 
     /// The cross-encoder in `model_dir`'s score of each (query, passage) pair.
     pub fn score(&self, model_dir: &Path, pairs: &[(&str, &str)]) -> Result<Vec<f32>> {
-        let job = ScoreJob { model_dir, max_len: self.max_len, batch_size: self.batch_size, pairs };
+        let job = ScoreJob { model_dir, config: self.config(), pairs };
         run_on(self.device, job)?.with_context(|| format!("scoring with {}", model_dir.display()))
     }
 }

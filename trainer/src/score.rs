@@ -6,7 +6,7 @@ use std::time::Instant;
 
 use anyhow::{Context, Result};
 use burn::tensor::backend::Backend;
-use dowse_core::model::CrossEncoder;
+use dowse_core::model::{CrossEncoder, EncoderConfig};
 use indicatif::{ProgressBar, ProgressStyle};
 
 use crate::device::BackendJob;
@@ -15,9 +15,8 @@ use crate::model_folder;
 /// Loads the cross-encoder in `model_dir` and scores `pairs` of (query, passage).
 pub struct ScoreJob<'a> {
     pub model_dir: &'a Path,
-    /// Tokens per pair, special tokens included.
-    pub max_len: usize,
-    pub batch_size: usize,
+    /// Tokens per pair (special tokens included), pairs per batch, and whether the CPU kernels run it.
+    pub config: EncoderConfig,
     pub pairs: &'a [(&'a str, &'a str)],
 }
 
@@ -26,7 +25,7 @@ impl BackendJob for ScoreJob<'_> {
 
     fn run<B: Backend>(self, device: B::Device) -> Result<Vec<f32>> {
         let files = model_folder::read(self.model_dir)?;
-        let model = CrossEncoder::<B>::load(files.files(), self.max_len, self.batch_size, &device)
+        let model = CrossEncoder::<B>::load(files.files(), self.config, &device)
             .with_context(|| format!("loading the cross-encoder in {}", self.model_dir.display()))?;
         let bar = ProgressBar::new(self.pairs.len() as u64).with_style(
             ProgressStyle::with_template("{msg:>10} [{bar:30}] {pos}/{len} {per_sec} eta {eta}")
@@ -37,7 +36,7 @@ impl BackendJob for ScoreJob<'_> {
         let started = Instant::now();
         let mut scores = Vec::with_capacity(self.pairs.len());
         // Chunks of a few batches, so the bar moves while the model works.
-        for chunk in self.pairs.chunks(self.batch_size.max(1) * 4) {
+        for chunk in self.pairs.chunks(self.config.batch_size.max(1) * 4) {
             scores.extend(model.score(chunk)?);
             bar.set_position(scores.len() as u64);
         }

@@ -8,7 +8,7 @@ use std::process::{Command, Output};
 use burn_flex::{Flex, FlexDevice};
 use dowse_core::corpus::{read_documents_jsonl, read_queries_jsonl, read_run};
 use dowse_core::metrics::ranked;
-use dowse_core::model::CrossEncoder;
+use dowse_core::model::{CrossEncoder, EncoderConfig};
 use dowse_tests::{data, make_test_cross_encoder, minilm_dir, scifact_slice};
 use dowse_trainer::model_folder;
 use serde_json::Value;
@@ -99,7 +99,11 @@ fn eval_reranks_the_top_of_a_run_by_the_cross_encoder_and_keeps_the_rest() {
     let docs = read_documents_jsonl("corpus", &std::fs::read(beir.join("corpus.jsonl")).unwrap()).unwrap();
     let queries = read_queries_jsonl("queries", &std::fs::read(beir.join("queries.jsonl")).unwrap()).unwrap();
     let files = model_folder::read(&reranker).unwrap();
-    let model = CrossEncoder::<Flex>::load(files.files(), 256, 8, &FlexDevice).unwrap();
+    // Loaded as `dowse eval --device cpu` loads it, on the CPU kernels, and on Burn for comparison.
+    let load = |cpu_kernels| {
+        CrossEncoder::<Flex>::load(files.files(), EncoderConfig { max_len: 256, batch_size: 8, cpu_kernels }, &FlexDevice).unwrap()
+    };
+    let (model, on_burn) = (load(true), load(false));
     for query in &queries {
         let ids = |run: &dowse_core::corpus::Run| ranked(&run[&query.id]).into_iter().map(|(doc, _)| doc).collect::<Vec<_>>();
         let (before, after) = (ids(&before), ids(&after));
@@ -107,6 +111,8 @@ fn eval_reranks_the_top_of_a_run_by_the_cross_encoder_and_keeps_the_rest() {
         let texts: Vec<String> = before[..5].iter().map(|id| docs.iter().find(|d| &d.id == id).unwrap().full_text()).collect();
         let pairs: Vec<(&str, &str)> = texts.iter().map(|t| (query.text.as_str(), t.as_str())).collect();
         let scores = model.score(&pairs).unwrap();
+        let burn_scores = on_burn.score(&pairs).unwrap();
+        assert!(scores.iter().zip(&burn_scores).all(|(k, b)| (k - b).abs() < 1e-4), "kernels {scores:?} vs Burn {burn_scores:?}");
         let mut expected: Vec<(String, f64)> = before[..5].iter().cloned().zip(scores.iter().map(|&s| f64::from(s))).collect();
         expected = ranked(&expected);
         assert_eq!(after[..5], expected.into_iter().map(|(doc, _)| doc).collect::<Vec<_>>()[..]);

@@ -253,7 +253,8 @@ fn reranker_learns_and_exports(dir: &Path, train_lines: &str, model_lines: &str)
     let analyzer = Analyzer::default();
     let bm25 = Bm25Index::build(Bm25Params::default(), relevance.passages.iter().map(|p| analyzer.analyze(p)));
     let files = model_folder::read(&out).unwrap();
-    let reranker = CrossEncoder::<Flex>::load(files.files(), 64, 16, &FlexDevice).unwrap();
+    let config = EncoderConfig { max_len: 64, batch_size: 16, ..EncoderConfig::default() };
+    let reranker = CrossEncoder::<Flex>::load(files.files(), config, &FlexDevice).unwrap();
     let rankings: Vec<Vec<(u32, f32)>> = held_out
         .iter()
         .map(|&q| {

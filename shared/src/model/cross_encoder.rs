@@ -1,14 +1,18 @@
 //! The cross-encoder reranker: `[CLS] query [SEP] passage [SEP]` through BERT, the [CLS] state
 //! through the pooler (dense + tanh) and a classification head, as Hugging Face's
 //! `BertForSequenceClassification` computes it. One label: its logit is the score; two labels:
-//! the margin of label 1 ("relevant") over label 0.
+//! the margin of label 1 ("relevant") over label 0. A loaded reranker runs on Burn or, with
+//! [`EncoderConfig::cpu_kernels`], on dowse's CPU kernels ([`CpuCrossEncoder`]).
 
 use burn::module::Module;
 use burn::nn::{Linear, LinearConfig};
 use burn::tensor::backend::Backend;
 use burn::tensor::{FloatDType, Int, Tensor};
 
-use super::{load_cross_encoder, pad_batch, Bert, BertConfig, Encoded, LoraConfig, ModelError, ModelFiles, TextTokenizer};
+use super::{
+    load_cross_encoder, pad_batch, Bert, BertConfig, CpuCrossEncoder, Encoded, EncoderConfig, LoraConfig, ModelError, ModelFiles,
+    TextTokenizer,
+};
 
 #[derive(Module, Debug)]
 pub struct CrossEncoderModel<B: Backend> {
@@ -54,9 +58,15 @@ impl<B: Backend> CrossEncoderModel<B> {
     }
 }
 
+/// How a loaded cross-encoder computes.
+enum Network<B: Backend> {
+    Burn(Box<CrossEncoderModel<B>>),
+    Cpu(CpuCrossEncoder),
+}
+
 /// A loaded cross-encoder with its tokenizer.
 pub struct CrossEncoder<B: Backend> {
-    model: CrossEncoderModel<B>,
+    network: Network<B>,
     tokenizer: TextTokenizer,
     labels: usize,
     batch_size: usize,
@@ -64,22 +74,30 @@ pub struct CrossEncoder<B: Backend> {
 }
 
 impl<B: Backend> CrossEncoder<B> {
-    /// Wraps a network in memory (one being trained) with its tokenizer.
+    /// Wraps a network in memory (one being trained) with its tokenizer; it runs on Burn.
     pub fn new(model: CrossEncoderModel<B>, tokenizer: TextTokenizer, batch_size: usize, device: &B::Device) -> Self {
         let labels = model.classifier.weight.dims()[1];
-        Self { model, tokenizer, labels, batch_size: batch_size.max(1), device: device.clone() }
+        Self { network: Network::Burn(Box::new(model)), tokenizer, labels, batch_size: batch_size.max(1), device: device.clone() }
     }
 
-    /// Loads a Hugging Face cross-encoder folder's files; pairs are cut to `max_len` tokens.
-    pub fn load(files: ModelFiles, max_len: usize, batch_size: usize, device: &B::Device) -> Result<Self, ModelError> {
-        let config = BertConfig::from_json(files.config)?;
-        let labels = config.id2label.len().max(1);
+    /// Loads a Hugging Face cross-encoder folder's files; pairs are cut to `config.max_len`
+    /// tokens and scored `config.batch_size` at a time.
+    pub fn load(files: ModelFiles, config: EncoderConfig, device: &B::Device) -> Result<Self, ModelError> {
+        let bert = BertConfig::from_json(files.config)?;
+        let labels = bert.id2label.len().max(1);
         if labels > 2 {
             return Err(ModelError::Config(format!("field `id2label`: {labels} labels; a reranker has 1 or 2")));
         }
-        let tokenizer = TextTokenizer::for_bert(files.tokenizer, max_len.min(config.max_position_embeddings), config.vocab_size)?;
-        let model = load_cross_encoder(&config, files.weights, device)?;
-        Ok(Self { model, tokenizer, labels, batch_size: batch_size.max(1), device: device.clone() })
+        let tokenizer = TextTokenizer::for_bert(files.tokenizer, config.max_len.min(bert.max_position_embeddings), bert.vocab_size)?;
+        let model = load_cross_encoder(&bert, files.weights, device)?;
+        let network = match config.cpu_kernels {
+            true => {
+                let CrossEncoderModel { bert: encoder, pooler, classifier } = model.merge_lora();
+                Network::Cpu(CpuCrossEncoder::new(encoder, &pooler, &classifier, &bert))
+            }
+            false => Network::Burn(Box::new(model)),
+        };
+        Ok(Self { network, tokenizer, labels, batch_size: config.batch_size.max(1), device: device.clone() })
     }
 
     /// The relevance score of each `(query, passage)` pair, higher is more relevant.
@@ -91,24 +109,55 @@ impl<B: Backend> CrossEncoder<B> {
     pub fn score_encoded(&self, encoded: &[Encoded]) -> Result<Vec<f32>, ModelError> {
         let mut scores = Vec::with_capacity(encoded.len());
         for batch in encoded.chunks(self.batch_size) {
-            let logits = self.logits(batch).into_data().to_vec::<f32>().map_err(|e| ModelError::Read(format!("{e:?}")))?;
+            let logits = self.logits(batch)?;
             scores.extend(logits.chunks_exact(self.labels).map(|l| if self.labels == 1 { l[0] } else { l[1] - l[0] }));
         }
         Ok(scores)
     }
 
-    fn logits(&self, rows: &[Encoded]) -> Tensor<B, 2> {
+    /// Logits `[rows.len(), labels]`, row-major.
+    fn logits(&self, rows: &[Encoded]) -> Result<Vec<f32>, ModelError> {
         let rows: Vec<&Encoded> = rows.iter().collect();
-        self.model.logits(&rows, self.tokenizer.max_len(), &self.device)
+        match &self.network {
+            Network::Burn(model) => model
+                .logits(&rows, self.tokenizer.max_len(), &self.device)
+                .into_data()
+                .to_vec::<f32>()
+                .map_err(|e| ModelError::Read(format!("{e:?}"))),
+            Network::Cpu(model) => Ok(model.logits(&rows)),
+        }
     }
 }
 
 #[cfg(all(test, not(target_arch = "wasm32")))]
 mod tests {
+    use burn::tensor::{TensorData, Tolerance};
     use burn_ndarray::{NdArray, NdArrayDevice};
 
     use super::*;
     use crate::model::{load_cross_encoder, save_cross_encoder};
+
+    #[test]
+    fn the_cpu_kernels_give_burns_logits() {
+        let device = NdArrayDevice::Cpu;
+        let config = BertConfig::from_json(
+            br#"{"vocab_size": 50, "hidden_size": 8, "num_hidden_layers": 2, "num_attention_heads": 2,
+                 "intermediate_size": 12, "max_position_embeddings": 16, "id2label": {"0": "LABEL_0", "1": "LABEL_1"}}"#,
+        )
+        .unwrap();
+        let model = CrossEncoderModel::<NdArray>::new(&config, &device);
+        // Pairs of different lengths: Burn pads the shorter one, the kernels pack them.
+        let encoded = [
+            Encoded { ids: vec![2, 7, 9, 3, 11, 3], type_ids: vec![0, 0, 0, 0, 1, 1] },
+            Encoded { ids: vec![2, 5, 3, 8, 3], type_ids: vec![0, 0, 0, 1, 1] },
+            Encoded { ids: vec![2, 4, 3, 6, 12, 13, 14, 3], type_ids: vec![0, 0, 0, 1, 1, 1, 1, 1] },
+        ];
+        let rows: Vec<&Encoded> = encoded.iter().collect();
+        let expected = model.logits(&rows, 16, &device).into_data();
+        let CrossEncoderModel { bert, pooler, classifier } = model;
+        let logits = CpuCrossEncoder::new(bert, &pooler, &classifier, &config).logits(&rows);
+        TensorData::new(logits, [3, 2]).assert_approx_eq::<f32>(&expected, Tolerance::absolute(1e-5));
+    }
 
     #[test]
     fn saved_weights_have_hugging_face_names_and_load_back_to_the_same_outputs() {

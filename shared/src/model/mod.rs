@@ -23,7 +23,7 @@ mod trigram;
 pub use batch::{pad_batch, padded_length, LENGTH_STEP};
 pub use bert::Bert;
 pub use config::BertConfig;
-pub use cpu::CpuBert;
+pub use cpu::{CpuBert, CpuCrossEncoder};
 pub use cross_encoder::{CrossEncoder, CrossEncoderModel};
 pub use dssm::{feature_batch, Dssm, DssmConfig, DssmEncoder, Tower};
 pub use encoder::{EncoderConfig, TextEncoder};

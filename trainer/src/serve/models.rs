@@ -59,9 +59,9 @@ impl BackendJob for LoadModels<'_> {
             None => None,
             Some(dir) => {
                 let files: ModelBytes = model_folder::read(dir)?;
-                let max_len = EncoderConfig::default().max_len;
+                let config = EncoderConfig { max_len: EncoderConfig::default().max_len, batch_size: batch, ..self.encoder };
                 let pairs = Batcher::spawn("reranker", batch, wait, move || {
-                    let model = CrossEncoder::<B>::load(files.files(), max_len, batch, &device).map_err(|e| format!("reranker: {e}"))?;
+                    let model = CrossEncoder::<B>::load(files.files(), config, &device).map_err(|e| format!("reranker: {e}"))?;
                     Ok(move |pairs: &[(String, String)]| {
                         let pairs: Vec<(&str, &str)> = pairs.iter().map(|(q, d)| (q.as_str(), d.as_str())).collect();
                         model.score(&pairs).map_err(|e| e.to_string())

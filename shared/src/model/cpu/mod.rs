@@ -104,13 +104,31 @@ impl CpuBert {
     /// Unit vectors `[rows.len(), hidden]`: each text's token states averaged, then scaled to
     /// unit length (as [`Bert::embed`]).
     pub fn embed(&self, rows: &[&Encoded]) -> Vec<f32> {
+        let (x, lengths) = self.states(rows);
+        mean_unit_rows(&x, &lengths, self.hidden)
+    }
+
+    /// The state of each text's first token (`[CLS]`): `[rows.len(), hidden]`.
+    fn first_states(&self, rows: &[&Encoded]) -> Vec<f32> {
+        let (x, lengths) = self.states(rows);
+        let mut first = Vec::with_capacity(rows.len() * self.hidden);
+        let mut start = 0;
+        for len in lengths {
+            first.extend_from_slice(&x[start * self.hidden..][..self.hidden]);
+            start += len;
+        }
+        first
+    }
+
+    /// The token states of every text, packed `[tokens, hidden]`, and each text's length.
+    fn states(&self, rows: &[&Encoded]) -> (Vec<f32>, Vec<usize>) {
         let lengths: Vec<usize> = rows.iter().map(|row| row.ids.len()).collect();
         let mut x = self.embeddings(rows);
         let mut scratch = Scratch::default();
         for layer in &self.layers {
             layer.forward(&mut x, &lengths, self.heads, &mut scratch);
         }
-        mean_unit_rows(&x, &lengths, self.hidden)
+        (x, lengths)
     }
 
     /// Word + position + token type embeddings of every token, normalised: `[tokens, hidden]`.
@@ -128,6 +146,31 @@ impl CpuBert {
         }
         self.embedding_norm.rows(&mut x);
         x
+    }
+}
+
+/// A cross-encoder on the CPU kernels: the `[CLS]` state of each pair through the pooler (dense
+/// + tanh) and the classifier, as [`super::CrossEncoderModel::forward`].
+pub struct CpuCrossEncoder {
+    bert: CpuBert,
+    pooler: Dense,
+    classifier: Dense,
+}
+
+impl CpuCrossEncoder {
+    /// Reads the network's weights (LoRA adapters merged) out of its backend.
+    pub fn new<B: Backend>(bert: Bert<B>, pooler: &Linear<B>, classifier: &Linear<B>, config: &BertConfig) -> Self {
+        Self { bert: CpuBert::new(bert, config), pooler: Dense::side_by_side(&[pooler]), classifier: Dense::side_by_side(&[classifier]) }
+    }
+
+    /// Logits `[rows.len(), labels]` of tokenized pairs.
+    pub fn logits(&self, rows: &[&Encoded]) -> Vec<f32> {
+        let mut pooled = Vec::new();
+        self.pooler.forward(&self.bert.first_states(rows), None, &mut pooled);
+        pooled.iter_mut().for_each(|v| *v = v.tanh());
+        let mut logits = Vec::new();
+        self.classifier.forward(&pooled, None, &mut logits);
+        logits
     }
 }
 
