@@ -12,7 +12,7 @@ cpu=$(lscpu | sed -n 's/^Model name: *//p' | head -1)
     echo
     echo "## $(date -u +%Y-%m-%d) on $(nproc) cores of ${cpu:-unknown CPU}, $(free -g | awk '/Mem:/{print $2}') GiB"
     echo
-    echo 'ADI bundle (82 documents, int8), models on the CPU (Burn flex), 8 concurrent clients on 127.0.0.1:'
+    echo 'ADI bundle (82 documents, int8), models on the CPU (dowse'"'"'s CPU kernels), 8 concurrent clients on 127.0.0.1:'
     echo
     echo '| endpoint | requests | requests/s | p50 | p99 | failed |'
     echo '|---|---|---|---|---|---|'

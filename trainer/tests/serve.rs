@@ -34,8 +34,8 @@ fn fixtures() -> &'static Fixtures {
             .unwrap();
         assert!(status.success());
         let manifest: Value = serde_json::from_slice(&std::fs::read(bundle.join("manifest.json")).unwrap()).unwrap();
-        assert_eq!(manifest["model"]["id"], "dowse/dowse-student-scifact-l2");
-        let student = std::fs::read(home.join("models/dowse-student-scifact-l2/model.safetensors")).unwrap();
+        assert_eq!(manifest["model"]["id"], "dowse/dowse-student-scifact-l2-ffn768");
+        let student = std::fs::read(home.join("models/dowse-student-scifact-l2-ffn768/model.safetensors")).unwrap();
         let shipped = std::fs::read(Path::new(env!("CARGO_MANIFEST_DIR")).join("../models/student/model.safetensors")).unwrap();
         assert!(student == shipped, "the binary's student is models/student");
         let reranker = dir.join("test-cross-encoder");

@@ -61,7 +61,7 @@ impl<B: Backend> CrossEncoderModel<B> {
 /// How a loaded cross-encoder computes.
 enum Network<B: Backend> {
     Burn(Box<CrossEncoderModel<B>>),
-    Cpu(CpuCrossEncoder),
+    Cpu(Box<CpuCrossEncoder>),
 }
 
 /// A loaded cross-encoder with its tokenizer.
@@ -93,7 +93,7 @@ impl<B: Backend> CrossEncoder<B> {
         let network = match config.cpu_kernels {
             true => {
                 let CrossEncoderModel { bert: encoder, pooler, classifier } = model.merge_lora();
-                Network::Cpu(CpuCrossEncoder::new(encoder, &pooler, &classifier, &bert))
+                Network::Cpu(Box::new(CpuCrossEncoder::new(encoder, &pooler, &classifier, &bert)))
             }
             false => Network::Burn(Box::new(model)),
         };

@@ -143,9 +143,12 @@ mod tests {
     }
 
     #[test]
-    fn the_shipped_student_s_recipe_reads() {
+    fn the_shipped_student_s_recipe_reads_in_both_stages() {
         let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../configs/student.toml");
         let config = TrainConfig::<DistillSettings>::read(Some(&path)).unwrap();
         assert_eq!((config.model.layers, config.model.max_vocab, config.train.epochs), (2, 10_000, 12));
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../configs/student-narrow.toml");
+        let config = TrainConfig::<DistillSettings>::read(Some(&path)).unwrap();
+        assert_eq!((config.model.layers, config.model.max_vocab, config.model.intermediate_size), (2, 0, 768));
     }
 }
