@@ -302,25 +302,10 @@ fn distilled_student_learns_and_exports_a_small_int8_bert() {
     let dir = tempfile::tempdir().unwrap();
     let (data, mined) = mined_slice(dir.path(), &["--negatives", "2", "--max-len", "64"]);
     let minilm = minilm_dir();
-    let config = dir.path().join("tiny.toml");
     let tiny = "[train]\nseed = 5\nepochs = 3\nbatch_size = 8\nlearning_rate = 0.0001\ncheckpoint_every = 5\npatience = 3\nvalidation_fraction = 0.25\n\n\
                 [model]\nlayers = 2\nmax_vocab = 4000\nmax_len = 64\nint8 = true\n";
-    std::fs::write(&config, tiny).unwrap();
     let out = dir.path().join("student");
-    let output = dowse(&[
-        "distill",
-        "--data",
-        data.to_str().unwrap(),
-        "--out",
-        out.to_str().unwrap(),
-        "--config",
-        config.to_str().unwrap(),
-        "--base",
-        minilm.to_str().unwrap(),
-        "--negatives",
-        mined.to_str().unwrap(),
-    ]);
-    assert!(output.status.success());
+    distill(&data, &mined, &minilm, tiny, &out);
     let rows = metrics(&out);
     let loss = per_epoch(&rows, "train_loss");
     let validation = per_epoch(&rows, "val_ndcg_cut_10");
@@ -362,31 +347,28 @@ fn distilled_student_learns_and_exports_a_small_int8_bert() {
 
     // That student as the teacher of one with half its feed-forward neurons per layer, as the
     // shipped student was made cheaper: it keeps the vocabulary, and exports and loads as trained.
-    let narrow_config = dir.path().join("narrow.toml");
     let narrow_toml = "[train]\nseed = 5\nepochs = 1\nbatch_size = 8\nlearning_rate = 0.0001\nvalidation_fraction = 0.25\n\n\
                        [model]\nlayers = 2\nintermediate_size = 768\nffn_sample = 16\nmax_len = 64\n";
-    std::fs::write(&narrow_config, narrow_toml).unwrap();
     let narrow = dir.path().join("narrow");
-    let output = dowse(&[
-        "distill",
-        "--data",
-        data.to_str().unwrap(),
-        "--out",
-        narrow.to_str().unwrap(),
-        "--config",
-        narrow_config.to_str().unwrap(),
-        "--base",
-        out.to_str().unwrap(),
-        "--negatives",
-        mined.to_str().unwrap(),
-    ]);
-    assert!(output.status.success());
+    distill(&data, &mined, &out, narrow_toml, &narrow);
     let narrowed: serde_json::Value = serde_json::from_slice(&std::fs::read(narrow.join("config.json")).unwrap()).unwrap();
     assert_eq!((&narrowed["intermediate_size"], &narrowed["vocab_size"]), (&768.into(), &saved["vocab_size"]));
     assert!(std::fs::read(narrow.join("model.safetensors")).unwrap().len() < weights.len());
     let trained = per_epoch(&metrics(&narrow), "val_ndcg_cut_10")[0];
     let exported = dense_ndcg(&relevance, &held_out, &narrow, 64);
     assert!((exported - trained).abs() < 1e-6, "exported narrow student {exported} vs training's {trained}");
+}
+
+/// `dowse distill` of a student from `base` into `out` with the config text `toml` (written
+/// beside `out`); it must succeed.
+fn distill(data: &Path, mined: &Path, base: &Path, toml: &str, out: &Path) {
+    let config = out.with_extension("toml");
+    std::fs::write(&config, toml).unwrap();
+    let text = |path: &Path| path.to_str().unwrap().to_string();
+    let (data, mined, base, out, config) = (text(data), text(mined), text(base), text(out), text(&config));
+    assert!(dowse(&["distill", "--data", &data, "--out", &out, "--config", &config, "--base", &base, "--negatives", &mined])
+        .status
+        .success());
 }
 
 /// A 32-query slice of SciFact's training judgments in `dir` and the negatives `dowse mine` finds
