@@ -1,7 +1,8 @@
 //! The model that ships inside `dowse`: the student that `dowse distill` made from
-//! all-MiniLM-L6-v2 on SciFact in two stages (two layers, then half their feed-forward neurons) (`models/student`, its card in `models/student/README.md`). It is
-//! the default encoder of `dowse index`, so that indexing and the demo need no download: the
-//! binary carries its three files and writes them into `$DOWSE_HOME/models` the first time.
+//! all-MiniLM-L6-v2 on SciFact in two stages, two layers and then half their feed-forward neurons
+//! (`models/student`, its card in `models/student/README.md`). It is the default encoder of
+//! `dowse index`, so that indexing and the demo need no download: the binary carries its three
+//! files and writes them into `$DOWSE_HOME/models` the first time.
 
 use std::path::PathBuf;
 

@@ -5,8 +5,8 @@
 //! the last) over its word-piece table, optionally pruned to the pieces the corpus uses
 //! ([`vocab`]), and optionally with narrower feed-forward blocks that keep each layer's most
 //! important neurons ([`ffn`]). The teacher may itself be a student: a trained one narrowed and
-//! distilled again from itself costs less per layer. Each training example is a mined line (`dowse mine`, best with a cross-encoder
-//! teacher): a query, a relevant passage and a hard negative with the teacher's scores. The loss
+//! distilled again from itself costs less per layer. Each training example is a mined line
+//! (`dowse mine`, best with a cross-encoder teacher): a query, a relevant passage and a hard negative with the teacher's scores. The loss
 //! (the distillation seed's recipe) weighs three terms:
 //! - Margin-MSE: the student's margin (positive minus negative, cosines / temperature) against
 //!   the teacher's score margin;
@@ -251,7 +251,7 @@ impl Student {
         max_len: usize,
         max_vocab: usize,
     ) -> Result<Self> {
-        let full = TextTokenizer::from_bytes(&teacher.tokenizer, max_len).context("the teacher's tokenizer")?;
+        let full = TextTokenizer::for_bert(&teacher.tokenizer, max_len, bert.vocab_size).context("the teacher's tokenizer")?;
         let (kept, tokenizer_json) = if max_vocab == 0 {
             (None, teacher.tokenizer.clone())
         } else {
