@@ -39,14 +39,22 @@ parser.add_argument("--max-steps", type=int, default=0, help="stop after this ma
 parser.add_argument("--seed", type=int, default=42)
 args = parser.parse_args()
 
-random.seed(args.seed)
 torch.manual_seed(args.seed)
 device = "cuda" if torch.cuda.is_available() else "cpu"
 if device == "cpu":
     torch.set_num_threads(os.cpu_count())
 
+lines = []
 with open(args.mined) as f:
-    lines = [json.loads(line) for line in f]
+    for number, text in enumerate(f, start=1):
+        try:
+            line = json.loads(text)
+        except json.JSONDecodeError as error:
+            raise SystemExit(f"{args.mined}:{number}: not JSON: {error}")
+        for field, kind in [("query_id", str), ("query", str), ("positive", str), ("negatives", list)]:
+            if not isinstance(line.get(field), kind):
+                raise SystemExit(f"{args.mined}:{number}: field `{field}` missing or not a {kind.__name__}")
+        lines.append(line)
 queries = sorted({line["query_id"] for line in lines})
 random.Random(args.seed).shuffle(queries)
 held_out = set(queries[: round(len(queries) * 0.1)])
