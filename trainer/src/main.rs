@@ -11,6 +11,9 @@ use dowse_trainer::{eval, index, mine, model_fetch, search, serve, train, viz};
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
+/// mimalloc's `mi_option_purge_delay` (mimalloc.h; the bindings name no constant for it).
+const MI_OPTION_PURGE_DELAY: libmimalloc_sys::mi_option_t = 15;
+
 #[derive(Debug, Parser)]
 #[command(name = "dowse", version, about = "Semantic search that trains its own models and runs in the browser")]
 struct Cli {
@@ -58,6 +61,11 @@ enum ModelCommand {
 }
 
 fn main() {
+    // Freed memory stays with the process instead of going back to the kernel after mimalloc's
+    // delay: training on the CPU frees and allocates tensors of tens of MB in every op, and the
+    // kernel zeroed fresh pages for them in a fifth of a cross-encoder step (results/train.md).
+    // SAFETY: options are set before any other thread exists, as mimalloc requires.
+    unsafe { libmimalloc_sys::mi_option_set(MI_OPTION_PURGE_DELAY, -1) };
     let code = match run(Cli::parse().command) {
         Ok(()) => 0,
         Err(e) => {
