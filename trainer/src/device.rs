@@ -26,6 +26,15 @@ impl Device {
     pub fn encoder(self, max_len: usize, batch_size: usize) -> EncoderConfig {
         EncoderConfig { max_len, batch_size, cpu_kernels: self == Self::Cpu }
     }
+
+    /// Micro-batches a training step computes at once: one per core on the CPU (rayon's threads,
+    /// `RAYON_NUM_THREADS`), one on a GPU, which a micro-batch fills on its own.
+    pub fn training_workers(self) -> usize {
+        match self {
+            Self::Cpu => rayon::current_num_threads(),
+            Self::Wgpu | Self::Cuda => 1,
+        }
+    }
 }
 
 /// Work that is written once for any backend.

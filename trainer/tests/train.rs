@@ -4,7 +4,8 @@
 //! nDCG@10 rises, and the exported model folder loads through dowse-core and scores the
 //! validation queries exactly as training did, and a bundle built with it searches (the DSSM's
 //! ranks ADI through the bundle as eval does directly); an interrupted run resumed from its checkpoint
-//! ends with the same weights byte for byte; bad configs or resumes fail with clear errors.
+//! ends with the same weights byte for byte, as does a run whose micro-batches ran at once on
+//! two threads; bad configs or resumes fail with clear errors.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -117,6 +118,26 @@ fn dssm_learns_resumes_exactly_and_exports_a_model_that_scores_the_same() {
     stop_serve(&mut server).unwrap();
     let served: serde_json::Value = response.unwrap().into_json().unwrap();
     assert_eq!(doc_ids(&served), searched, "{served}");
+}
+
+#[test]
+fn micro_batches_run_at_once_train_the_weights_they_train_in_turn() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("scifact-slice");
+    scifact_slice(&data, "train", 200, 300);
+    let config = dir.path().join("accumulated.toml");
+    let toml = TINY.replace("epochs = 5\nbatch_size = 32", "epochs = 2\nbatch_size = 16\ngrad_accumulation = 2");
+    assert!(toml.contains("grad_accumulation = 2"));
+    std::fs::write(&config, toml).unwrap();
+    let weights = |threads: &str| {
+        let out = dir.path().join(format!("threads-{threads}"));
+        let args =
+            ["train", "dssm", "--data", data.to_str().unwrap(), "--out", out.to_str().unwrap(), "--config", config.to_str().unwrap()];
+        let output = Command::new(env!("CARGO_BIN_EXE_dowse")).args(args).env("RAYON_NUM_THREADS", threads).output().unwrap();
+        assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+        std::fs::read(out.join("model.safetensors")).unwrap()
+    };
+    assert!(weights("1") == weights("2"), "two micro-batches on two threads give the weights of one thread");
 }
 
 /// `dowse search` on `bundle` returns three documents with the query's encode time; their ids.

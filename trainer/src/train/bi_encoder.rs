@@ -22,6 +22,7 @@ use super::contrastive::{self, LossConfig, PairBatches, TokenizedSides};
 use super::data::{RelevanceData, Split};
 use super::fit::{fit, Outcome, Task};
 use super::precision::Precision;
+use super::rng::BatchOrder;
 use super::TrainCommon;
 use crate::device::{run_on, BackendJob};
 use crate::mine::read_mined;
@@ -172,8 +173,8 @@ impl<B: Backend> BiEncoderTask<'_, B> {
 impl<B: AutodiffBackend> Task<B> for BiEncoderTask<'_, B> {
     type Model = Bert<B>;
 
-    fn steps_per_epoch(&self) -> usize {
-        self.batches.steps_per_epoch()
+    fn order(&self) -> &BatchOrder {
+        self.batches.order()
     }
 
     fn loss(&self, model: &Bert<B>, epoch: usize, step: usize, micro: usize) -> Tensor<B, 1> {

@@ -100,9 +100,9 @@ impl PairBatches {
         self
     }
 
-    /// Whole steps in one pass over the pairs (at least one when there are any); the order changes each epoch.
-    pub fn steps_per_epoch(&self) -> usize {
-        self.order.steps_per_epoch()
+    /// The pairs' steps and micro-batches; their order changes each epoch.
+    pub fn order(&self) -> &BatchOrder {
+        &self.order
     }
 
     /// The batch at (epoch, step, micro): a pure function of these and the seed.

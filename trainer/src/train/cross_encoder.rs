@@ -161,8 +161,9 @@ impl BackendJob for CrossEncoderJob<'_> {
         .with_lora(&self.config.model.lora);
         let max_len = self.config.model.max_len.min(bert.max_position_embeddings);
         let tokenizer = TextTokenizer::for_bert(&self.base.tokenizer, max_len, bert.vocab_size).context("the base model's tokenizer")?;
-        let task = CrossEncoderTask::new(self.data, self.split, &self.examples, tokenizer, self.base, self.config, device.clone())?;
-        fit(&task, model, &self.common.run(self.config)?, &device)
+        let (common, config) = (self.common, self.config);
+        let task = CrossEncoderTask::new(self, tokenizer, device.clone())?;
+        fit(&task, model, &common.run(config)?, &device)
     }
 }
 
@@ -183,16 +184,9 @@ pub struct CrossEncoderTask<'a, B: Backend> {
 }
 
 impl<'a, B: Backend> CrossEncoderTask<'a, B> {
-    fn new(
-        data: RelevanceData,
-        split: Split,
-        examples: &[MinedExample],
-        tokenizer: TextTokenizer,
-        base: ModelBytes,
-        config: &'a TrainConfig<CrossEncoderSettings>,
-        device: B::Device,
-    ) -> Result<Self> {
-        let groups = groups(&data, examples, &tokenizer, config.model.negatives, config.train.seed)?;
+    fn new(job: CrossEncoderJob<'a>, tokenizer: TextTokenizer, device: B::Device) -> Result<Self> {
+        let CrossEncoderJob { data, split, examples, base, config, common, .. } = job;
+        let groups = groups(&data, &examples, &tokenizer, config.model.negatives, config.train.seed)?;
         let analyzer = Analyzer::default();
         let bm25 = Bm25Index::build(Bm25Params::default(), data.passages.iter().map(|p| analyzer.analyze(p)));
         let mut candidates: Vec<Vec<u32>> = Vec::with_capacity(split.validation.len());
@@ -205,7 +199,9 @@ impl<'a, B: Backend> CrossEncoderTask<'a, B> {
             candidate_pairs.push(tokenizer.encode_pairs(&pairs)?);
             candidates.push(found);
         }
-        let order = BatchOrder::new(config.train.seed, groups.len(), config.train.batch_size, config.train.grad_accumulation);
+        // A group's loss is its own, so the steps can be cut into micro-batches for every core.
+        let order = BatchOrder::new(config.train.seed, groups.len(), config.train.batch_size, config.train.grad_accumulation)
+            .cut_for(common.device.training_workers());
         Ok(Self { data, split, groups, order, candidates, candidate_pairs, tokenizer, base, config, device })
     }
 }
@@ -256,8 +252,8 @@ impl<B: Backend> CrossEncoderTask<'_, B> {
 impl<B: AutodiffBackend> Task<B> for CrossEncoderTask<'_, B> {
     type Model = CrossEncoderModel<B>;
 
-    fn steps_per_epoch(&self) -> usize {
-        self.order.steps_per_epoch()
+    fn order(&self) -> &BatchOrder {
+        &self.order
     }
 
     fn loss(&self, model: &CrossEncoderModel<B>, epoch: usize, step: usize, micro: usize) -> Tensor<B, 1> {

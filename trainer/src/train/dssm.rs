@@ -14,6 +14,7 @@ use super::config::{Settings, TrainConfig};
 use super::contrastive::{self, LossConfig, PairBatches};
 use super::data::{RelevanceData, Split};
 use super::fit::{fit, Task};
+use super::rng::BatchOrder;
 use super::TrainCommon;
 use crate::device::{run_on, BackendJob};
 
@@ -138,8 +139,8 @@ impl<'a, B: Backend> DssmTask<'a, B> {
 impl<B: AutodiffBackend> Task<B> for DssmTask<'_, B> {
     type Model = Dssm<B>;
 
-    fn steps_per_epoch(&self) -> usize {
-        self.batches.steps_per_epoch()
+    fn order(&self) -> &BatchOrder {
+        self.batches.order()
     }
 
     fn loss(&self, model: &Dssm<B>, epoch: usize, step: usize, micro: usize) -> Tensor<B, 1> {

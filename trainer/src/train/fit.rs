@@ -1,7 +1,8 @@
 //! The training loop every model shares: AdamW steps over micro-batches with gradient
-//! accumulation, a progress bar with loss and samples/s, validation nDCG@10 after each epoch with
-//! early stopping, the best model exported to the output folder, the metrics log
-//! (`metrics.csv`, `metrics.png`), and checkpoints that `--resume` continues from bit for bit.
+//! accumulation (on the CPU a step's micro-batches run at once, one per core), a progress bar
+//! with loss and samples/s, validation nDCG@10 after each epoch with early stopping, the best
+//! model exported to the output folder, the metrics log (`metrics.csv`, `metrics.png`), and
+//! checkpoints that `--resume` continues from bit for bit.
 //!
 //! Exactness rests on one rule: a batch is a pure function of (seed, epoch, step, micro-batch),
 //! see [`Task::loss`]. A checkpoint then only needs the weights, the optimizer's state and
@@ -18,20 +19,22 @@ use burn::record::{BinBytesRecorder, FullPrecisionSettings, Recorder};
 use burn::tensor::backend::AutodiffBackend;
 use burn::tensor::{ElementConversion, Tensor};
 use indicatif::{ProgressBar, ProgressStyle};
+use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use super::config::LoopConfig;
+use super::rng::BatchOrder;
 use crate::{atomic, plot};
 
 /// What a model brings to the loop.
 pub trait Task<B: AutodiffBackend> {
     type Model: AutodiffModule<B>;
 
-    /// Optimizer steps in one epoch.
-    fn steps_per_epoch(&self) -> usize;
+    /// How the examples fall into optimizer steps and micro-batches.
+    fn order(&self) -> &BatchOrder;
 
-    /// The mean loss of micro-batch `micro` of optimizer step `step` in `epoch`. The batch must
-    /// depend on nothing but these numbers and the seed.
+    /// The mean loss of micro-batch `micro` of optimizer step `step` in `epoch` (the examples
+    /// [`BatchOrder::batch`] gives). The batch must depend on nothing but these numbers and the seed.
     fn loss(&self, model: &Self::Model, epoch: usize, step: usize, micro: usize) -> Tensor<B, 1>;
 
     /// Validation nDCG@10 (higher is better); `None` when nothing is held out.
@@ -50,6 +53,9 @@ pub struct Run<'a> {
     pub resume: bool,
     /// Stop (with a checkpoint) after this many optimizer steps in all; for time-boxed runs.
     pub max_steps: Option<usize>,
+    /// Micro-batches of a step computed at once (see [`micro_batches`]): the CPU's cores on the
+    /// CPU, whose kernels leave most of them idle at a BERT's shapes; 1 on a GPU.
+    pub workers: usize,
 }
 
 /// How a run ended.
@@ -96,11 +102,14 @@ type CheckpointRecorder = BinBytesRecorder<FullPrecisionSettings>;
 
 /// Trains `model` on `task`; returns how it went. The best model (by validation nDCG@10, or the
 /// last when nothing is held out) is in `run.out` as a model folder.
-pub fn fit<B: AutodiffBackend, T: Task<B>>(task: &T, mut model: T::Model, run: &Run, device: &B::Device) -> Result<Outcome> {
+pub fn fit<B: AutodiffBackend, T: Task<B> + Sync>(task: &T, model: T::Model, run: &Run, device: &B::Device) -> Result<Outcome> {
     let config = run.config;
     if config.batch_size == 0 || config.grad_accumulation == 0 || config.checkpoint_every == 0 {
         bail!("batch_size, grad_accumulation and checkpoint_every must be at least 1");
     }
+    // Lazily initialised parameters (a new head, a model trained from scratch) take their values
+    // now, in a fixed order: a copy made before that would draw values of its own.
+    let mut model = model.fork(device);
     let mut optimizer = AdamWConfig::new().with_weight_decay(config.weight_decay as f32).init::<B, T::Model>();
     let mut state = State { config: run.config_text.clone(), ..State::default() };
     if run.resume {
@@ -116,7 +125,8 @@ pub fn fit<B: AutodiffBackend, T: Task<B>>(task: &T, mut model: T::Model, run: &
         optimizer = optimizer.load_record(record);
         eprintln!("resuming at epoch {}, step {} ({} steps done)", state.epoch + 1, state.step, state.steps);
     }
-    let steps_per_epoch = task.steps_per_epoch();
+    let steps_per_epoch = task.order().steps_per_epoch();
+    let micros: Vec<usize> = (0..task.order().micro_batches()).collect();
     if steps_per_epoch == 0 {
         bail!("no training examples");
     }
@@ -132,10 +142,11 @@ pub fn fit<B: AutodiffBackend, T: Task<B>>(task: &T, mut model: T::Model, run: &
             let started = Instant::now();
             let mut gradients = GradientsAccumulator::new();
             let mut loss_sum = 0.0;
-            for micro in 0..config.grad_accumulation {
-                let loss = task.loss(&model, state.epoch, state.step, micro).div_scalar(config.grad_accumulation as f64);
-                loss_sum += loss.clone().into_scalar().elem::<f64>();
-                gradients.accumulate(&model, GradientsParams::from_grads(loss.backward(), &model));
+            for at_once in micros.chunks(run.workers.max(1)) {
+                for (loss, grads) in micro_batches(task, &model, &state, at_once, micros.len(), device) {
+                    loss_sum += loss;
+                    gradients.accumulate(&model, grads);
+                }
             }
             model = optimizer.step(config.learning_rate, model, gradients.grads());
             state.step += 1;
@@ -157,6 +168,32 @@ pub fn fit<B: AutodiffBackend, T: Task<B>>(task: &T, mut model: T::Model, run: &
         save_checkpoint(run.out, &model, &optimizer, &state)?;
     }
     Ok(outcome(&state, false))
+}
+
+/// The loss (a share `1 / of` of the step's) and the gradients of micro-batches `micros` of the
+/// current step, in order. One runs on `model` itself; several run at once on rayon's threads,
+/// each on its own fork of the model. Forks have fresh autodiff leaves, so each one's graph is its
+/// own (Burn merges graphs that share a leaf, under one lock), and the same parameter ids, so
+/// their gradients add up on `model`: the sums are those of running the micro-batches in turn.
+fn micro_batches<B: AutodiffBackend, T: Task<B> + Sync>(
+    task: &T,
+    model: &T::Model,
+    state: &State,
+    micros: &[usize],
+    of: usize,
+    device: &B::Device,
+) -> Vec<(f64, GradientsParams)> {
+    let (epoch, step) = (state.epoch, state.step);
+    let run = |model: &T::Model, micro: usize| {
+        let loss = task.loss(model, epoch, step, micro).div_scalar(of as f64);
+        let value = loss.clone().into_scalar().elem::<f64>();
+        (value, GradientsParams::from_grads(loss.backward(), model))
+    };
+    if let [micro] = micros {
+        return vec![run(model, *micro)];
+    }
+    let forks: Vec<T::Model> = micros.iter().map(|_| model.clone().fork(device)).collect();
+    forks.into_par_iter().zip(micros.par_iter()).map(|(fork, &micro)| run(&fork, micro)).collect()
 }
 
 /// Validates, exports the model if it is the best so far, and counts epochs without progress.

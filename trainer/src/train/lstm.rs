@@ -17,6 +17,7 @@ use super::config::{Settings, TrainConfig};
 use super::contrastive::{self, LossConfig, PairBatches, TokenizedSides};
 use super::data::{RelevanceData, Split};
 use super::fit::{fit, Outcome, Task};
+use super::rng::BatchOrder;
 use super::TrainCommon;
 use crate::device::{run_on, BackendJob};
 use crate::model_folder;
@@ -161,8 +162,8 @@ impl<'a, B: Backend> LstmTask<'a, B> {
 impl<B: AutodiffBackend> Task<B> for LstmTask<'_, B> {
     type Model = TwoTowerLstm<B>;
 
-    fn steps_per_epoch(&self) -> usize {
-        self.batches.steps_per_epoch()
+    fn order(&self) -> &BatchOrder {
+        self.batches.order()
     }
 
     fn loss(&self, model: &TwoTowerLstm<B>, epoch: usize, step: usize, micro: usize) -> Tensor<B, 1> {

@@ -19,7 +19,7 @@ pub mod dssm;
 pub mod fit;
 pub mod lstm;
 pub mod precision;
-mod rng;
+pub mod rng;
 
 use std::path::{Path, PathBuf};
 
@@ -113,6 +113,7 @@ impl TrainCommon {
             out: &self.out,
             resume: self.resume,
             max_steps: self.max_steps,
+            workers: self.device.training_workers(),
         })
     }
 }

@@ -2,8 +2,7 @@
 //! step), so that any batch can be rebuilt on its own. That is what makes `--resume` exact. And
 //! the order in which every model's loop visits its examples.
 
-use std::cell::RefCell;
-use std::rc::Rc;
+use std::sync::{Arc, Mutex};
 
 /// A small, fast, well-mixed generator (Steele, Lea and Flood, 2014).
 pub struct Rng(u64);
@@ -48,12 +47,12 @@ pub struct BatchOrder {
     len: usize,
     batch_size: usize,
     grad_accumulation: usize,
-    last: RefCell<Option<(usize, Rc<Vec<usize>>)>>,
+    last: Mutex<Option<(usize, Arc<Vec<usize>>)>>,
 }
 
 impl BatchOrder {
     pub fn new(seed: u64, len: usize, batch_size: usize, grad_accumulation: usize) -> Self {
-        Self { seed, len, batch_size, grad_accumulation, last: RefCell::new(None) }
+        Self { seed, len, batch_size, grad_accumulation, last: Mutex::new(None) }
     }
 
     /// Whole optimizer steps in one pass over the examples (at least one when there are any).
@@ -62,6 +61,21 @@ impl BatchOrder {
             return 0;
         }
         (self.len / (self.batch_size * self.grad_accumulation)).max(1)
+    }
+
+    /// The same steps with each micro-batch cut into equal smaller ones, as many as fit in
+    /// `batch_size` up to `workers` micro-batches a step, so that a step's micro-batches can run on
+    /// that many cores at once ([`crate::train::fit`]). Only for a loss that is a mean over
+    /// examples: the step's loss is then the same but for rounding.
+    pub fn cut_for(self, workers: usize) -> Self {
+        let wanted = workers.div_ceil(self.grad_accumulation).clamp(1, self.batch_size.max(1));
+        let parts = (1..=wanted).rev().find(|parts| self.batch_size.is_multiple_of(*parts)).unwrap_or(1);
+        Self { batch_size: self.batch_size / parts, grad_accumulation: self.grad_accumulation * parts, ..self }
+    }
+
+    /// Micro-batches in one optimizer step.
+    pub fn micro_batches(&self) -> usize {
+        self.grad_accumulation
     }
 
     /// The examples of micro-batch `micro` of step `step` in `epoch`, wrapping around the epoch's order.
@@ -78,8 +92,8 @@ impl BatchOrder {
         self.batch(turn / per_pass, 0, turn % per_pass)
     }
 
-    fn order(&self, epoch: usize) -> Rc<Vec<usize>> {
-        let mut last = self.last.borrow_mut();
+    fn order(&self, epoch: usize) -> Arc<Vec<usize>> {
+        let mut last = self.last.lock().expect("no thread panics holding the order");
         if let Some((cached, order)) = last.as_ref() {
             if *cached == epoch {
                 return order.clone();
@@ -87,7 +101,7 @@ impl BatchOrder {
         }
         let mut order: Vec<usize> = (0..self.len).collect();
         Rng::at(self.seed, &[epoch as u64]).shuffle(&mut order);
-        let order = Rc::new(order);
+        let order = Arc::new(order);
         *last = Some((epoch, order.clone()));
         order
     }
@@ -119,6 +133,21 @@ mod tests {
         assert_eq!(distinct.len(), 8);
         assert_eq!(order.nth(2), order.batch(1, 0, 0));
         assert_eq!(order.nth(5), order.batch(2, 1, 0));
+    }
+
+    #[test]
+    fn a_cut_order_has_the_same_steps_in_smaller_micro_batches() {
+        let whole = BatchOrder::new(5, 40, 8, 1);
+        let step = |order: &BatchOrder, step: usize| -> Vec<usize> {
+            (0..order.micro_batches()).flat_map(|micro| order.batch(2, step, micro)).collect()
+        };
+        for (workers, micro_batches) in [(1, 1), (2, 2), (3, 2), (16, 8)] {
+            let cut = BatchOrder::new(5, 40, 8, 1).cut_for(workers);
+            assert_eq!(cut.micro_batches(), micro_batches, "{workers} workers");
+            assert_eq!(cut.steps_per_epoch(), whole.steps_per_epoch());
+            assert_eq!(step(&cut, 3), step(&whole, 3));
+        }
+        assert_eq!(BatchOrder::new(5, 40, 4, 2).cut_for(8).micro_batches(), 8);
     }
 
     #[test]

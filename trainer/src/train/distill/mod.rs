@@ -371,7 +371,7 @@ impl<B: Backend> DistillTask<'_, B> {
     /// The corpus passages of a micro-batch: the run's micro-batches counted through, each
     /// taking the next batch of passages in turn.
     fn corpus_batch(&self, epoch: usize, step: usize, micro: usize) -> Vec<usize> {
-        let turn = (epoch * self.order.steps_per_epoch() + step) * self.config.train.grad_accumulation + micro;
+        let turn = (epoch * self.order.steps_per_epoch() + step) * self.order.micro_batches() + micro;
         self.corpus_order.as_ref().map_or_else(Vec::new, |order| order.nth(turn))
     }
 }
@@ -379,8 +379,8 @@ impl<B: Backend> DistillTask<'_, B> {
 impl<B: AutodiffBackend> Task<B> for DistillTask<'_, B> {
     type Model = Bert<B>;
 
-    fn steps_per_epoch(&self) -> usize {
-        self.order.steps_per_epoch()
+    fn order(&self) -> &BatchOrder {
+        &self.order
     }
 
     /// The batch's examples in the epoch's order; each example contributes its `epoch`-th
