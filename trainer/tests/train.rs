@@ -22,8 +22,13 @@ use dowse_trainer::train::data::{split, RelevanceData};
 const TINY: &str = "[train]\nseed = 7\nepochs = 5\nbatch_size = 32\nlearning_rate = 0.002\ncheckpoint_every = 4\npatience = 5\nvalidation_fraction = 0.2\n\n[model]\nvocab_size = 5000\nhidden_size = 64\ndim = 32\nmax_words = 256\n\n[loss]\nsampled_negatives = 16\n";
 
 fn dowse(args: &[&str]) -> Output {
-    let output = Command::new(env!("CARGO_BIN_EXE_dowse")).args(args).output().unwrap();
-    eprintln!("dowse {args:?}\n{}{}", String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr));
+    run(Command::new(env!("CARGO_BIN_EXE_dowse")).args(args))
+}
+
+/// Runs `command`, printing it with what it wrote (shown for a failing test).
+fn run(command: &mut Command) -> Output {
+    let output = command.output().unwrap();
+    eprintln!("{command:?}\n{}{}", String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr));
     output
 }
 
@@ -32,10 +37,15 @@ fn train(data: &Path, out: &Path, config: &Path, extra: &[&str]) -> Output {
 }
 
 fn train_model(model: &str, data: &Path, out: &Path, config: &Path, extra: &[&str]) -> Output {
-    let mut args =
-        vec!["train", model, "--data", data.to_str().unwrap(), "--out", out.to_str().unwrap(), "--config", config.to_str().unwrap()];
-    args.extend(extra);
-    dowse(&args)
+    run(&mut train_command(model, data, out, config, extra))
+}
+
+/// `dowse train MODEL` with its data, output folder, config and `extra` flags, not yet run.
+fn train_command(model: &str, data: &Path, out: &Path, config: &Path, extra: &[&str]) -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_dowse"));
+    command.args(["train", model, "--data", data.to_str().unwrap(), "--out", out.to_str().unwrap(), "--config", config.to_str().unwrap()]);
+    command.args(extra);
+    command
 }
 
 /// (epoch, metric, value) rows of metrics.csv.
@@ -131,10 +141,7 @@ fn micro_batches_run_at_once_train_the_weights_they_train_in_turn() {
     std::fs::write(&config, toml).unwrap();
     let weights = |threads: &str| {
         let out = dir.path().join(format!("threads-{threads}"));
-        let args =
-            ["train", "dssm", "--data", data.to_str().unwrap(), "--out", out.to_str().unwrap(), "--config", config.to_str().unwrap()];
-        let output = Command::new(env!("CARGO_BIN_EXE_dowse")).args(args).env("RAYON_NUM_THREADS", threads).output().unwrap();
-        assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+        assert!(run(train_command("dssm", &data, &out, &config, &[]).env("RAYON_NUM_THREADS", threads)).status.success());
         std::fs::read(out.join("model.safetensors")).unwrap()
     };
     assert!(weights("1") == weights("2"), "two micro-batches on two threads give the weights of one thread");
@@ -204,6 +211,12 @@ fn bad_configs_and_resumes_fail_clearly() {
     assert!(!typo.status.success());
     let message = String::from_utf8_lossy(&typo.stderr);
     assert!(message.contains("typo.toml") && message.contains("line 3") && message.contains("learning_rat"), "{message}");
+
+    std::fs::write(&config, "[train]\ngrad_accumulation = 0\n").unwrap();
+    let zero = train(&data, &out, &config, &[]);
+    assert!(!zero.status.success());
+    let message = String::from_utf8_lossy(&zero.stderr);
+    assert!(message.contains("typo.toml") && message.contains("grad_accumulation") && !message.contains("panicked"), "{message}");
 
     std::fs::write(&config, "[train]\nepochs = 1\nvalidation_fraction = 0.2\n[model]\nhidden_size = 16\ndim = 8\n").unwrap();
     let missing = train(&data, &out, &config, &["--resume"]);

@@ -5,7 +5,7 @@
 
 use std::path::Path;
 
-use anyhow::{Context, Result};
+use anyhow::{bail, Context, Result};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
@@ -89,7 +89,13 @@ impl<M: Settings> TrainConfig<M> {
         toml::from_str::<Self>(&text).with_context(invalid)?;
         let mut merged = toml::Table::try_from(Self::default())?;
         overlay(&mut merged, toml::from_str(&text).with_context(invalid)?);
-        merged.try_into().with_context(invalid)
+        let config: Self = merged.try_into().with_context(invalid)?;
+        // Checked here, before a model cuts its steps into micro-batches by these numbers.
+        let train = &config.train;
+        if train.batch_size == 0 || train.grad_accumulation == 0 || train.checkpoint_every == 0 {
+            bail!("{}: [train] batch_size, grad_accumulation and checkpoint_every must be at least 1", path.display());
+        }
+        Ok(config)
     }
 }
 

@@ -104,9 +104,6 @@ type CheckpointRecorder = BinBytesRecorder<FullPrecisionSettings>;
 /// last when nothing is held out) is in `run.out` as a model folder.
 pub fn fit<B: AutodiffBackend, T: Task<B> + Sync>(task: &T, model: T::Model, run: &Run, device: &B::Device) -> Result<Outcome> {
     let config = run.config;
-    if config.batch_size == 0 || config.grad_accumulation == 0 || config.checkpoint_every == 0 {
-        bail!("batch_size, grad_accumulation and checkpoint_every must be at least 1");
-    }
     // Lazily initialised parameters (a new head, a model trained from scratch) take their values
     // now, in a fixed order: a copy made before that would draw values of its own.
     let mut model = model.fork(device);
