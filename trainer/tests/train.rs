@@ -79,7 +79,11 @@ fn dssm_learns_resumes_exactly_and_exports_a_model_that_scores_the_same() {
     std::fs::write(&config, TINY).unwrap();
 
     let whole = dir.path().join("whole");
-    assert!(train(&data, &whole, &config, &[]).status.success());
+    let trained = train(&data, &whole, &config, &[]);
+    assert!(trained.status.success());
+    // stderr is no terminal here, so the hidden bar's steps come as lines.
+    let log = String::from_utf8_lossy(&trained.stderr);
+    assert!(log.contains("epoch 1/5 step 1/") && log.contains("epoch 5/5 step "), "progress lines: {log}");
     let rows = metrics(&whole);
     let loss = per_epoch(&rows, "train_loss");
     let validation = per_epoch(&rows, "val_ndcg_cut_10");

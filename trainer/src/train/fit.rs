@@ -154,8 +154,7 @@ pub fn fit<B: AutodiffBackend, T: Task<B> + Sync>(task: &T, model: T::Model, run
             }
             log(&mut state, TRAIN_LOSS, loss_sum);
             log(&mut state, SAMPLES_PER_S, per_second);
-            bar.set_position(state.step as u64);
-            bar.set_message(format!("loss {loss_sum:.4} · {per_second:.0} samples/s"));
+            report_step(&bar, &state, steps_per_epoch, config.epochs, loss_sum, per_second);
             if state.steps.is_multiple_of(config.checkpoint_every) {
                 save_checkpoint(run.out, &model, &optimizer, &state)?;
             }
@@ -266,6 +265,23 @@ fn metrics_csv(log: &[LogRow]) -> String {
         csv.push_str(&format!("{},{},{},{}\n", row.step, row.epoch, row.metric, row.value));
     }
     csv
+}
+
+/// Shows a finished step on the bar. Where stderr is no terminal (a log file, a batch job) the
+/// bar is hidden, so the first step and every tenth of the epoch are printed as lines instead: the
+/// first line's time (from the epoch's start, or the resume) is mostly what a GPU backend spent
+/// compiling its kernels.
+fn report_step(bar: &ProgressBar, state: &State, steps: usize, epochs: usize, loss: f64, per_second: f64) {
+    bar.set_position(state.step as u64);
+    bar.set_message(format!("loss {loss:.4} · {per_second:.0} samples/s"));
+    if bar.is_hidden() && (state.step == 1 || state.step.is_multiple_of(steps.div_ceil(10))) {
+        let seconds = bar.elapsed().as_secs_f64();
+        eprintln!(
+            "epoch {}/{epochs} step {}/{steps}: loss {loss:.4}, {per_second:.0} samples/s, {seconds:.1} s into the epoch",
+            state.epoch + 1,
+            state.step
+        );
+    }
 }
 
 fn progress_bar(epoch: usize, epochs: usize, steps: usize, at: usize) -> ProgressBar {
