@@ -1,9 +1,13 @@
 //! Backend selection: one generic job, run on the CPU (Burn's flex backend, and dowse's own
-//! kernels for BERT encoders), wgpu, or CUDA.
+//! kernels for BERT encoders), wgpu, or CUDA, and the settings of CubeCL, which compiles the GPU
+//! backends' kernels.
+
+use std::sync::Once;
 
 use anyhow::Result;
 use burn::tensor::backend::Backend;
 use clap::ValueEnum;
+use cubecl_runtime::config::{autotune::AutotuneLevel, cache::CacheConfig, CubeClRuntimeConfig, RuntimeConfig};
 use dowse_core::model::EncoderConfig;
 use serde::Deserialize;
 
@@ -47,9 +51,35 @@ pub trait BackendJob {
 pub fn run_on<J: BackendJob>(device: Device, job: J) -> Result<J::Output> {
     match device {
         Device::Cpu => Ok(job.run::<burn_flex::Flex>(burn_flex::FlexDevice)),
-        Device::Wgpu => Ok(job.run::<burn_wgpu::Wgpu>(burn_wgpu::WgpuDevice::default())),
-        Device::Cuda => run_cuda(job),
+        Device::Wgpu => {
+            configure_cubecl();
+            Ok(job.run::<burn_wgpu::Wgpu>(burn_wgpu::WgpuDevice::default()))
+        }
+        Device::Cuda => {
+            configure_cubecl();
+            run_cuda(job)
+        }
     }
+}
+
+/// Sets CubeCL's global settings once, before its first kernel. By default CubeCL benchmarks
+/// several kernels for each new matmul shape (compiling each) and keeps compiled kernels in
+/// memory only, so a short run spends most of its time compiling. dowse asks for minimal
+/// autotuning and keeps compiled kernels and autotune results under `$DOWSE_HOME/cubecl`, so a
+/// second run starts warm. CubeCL's variables still override this (`CUBECL_AUTOTUNE_LEVEL=balanced`,
+/// `CUBECL_DEBUG_LOG=FILE`).
+fn configure_cubecl() {
+    static ONCE: Once = Once::new();
+    ONCE.call_once(|| {
+        let mut config = CubeClRuntimeConfig::default();
+        config.autotune.level = AutotuneLevel::Minimal;
+        if let Ok(home) = crate::home::dowse_home() {
+            let cache = CacheConfig::File(home.join("cubecl"));
+            config.autotune.cache = cache.clone();
+            config.compilation.cache = Some(cache);
+        }
+        CubeClRuntimeConfig::set(config.override_from_env());
+    });
 }
 
 #[cfg(feature = "cuda")]
