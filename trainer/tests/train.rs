@@ -135,6 +135,20 @@ fn dssm_learns_resumes_exactly_and_exports_a_model_that_scores_the_same() {
 }
 
 #[test]
+fn gpu_backends_keep_cubecl_kernels_and_autotune_results_in_dowse_home() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("scifact-slice");
+    scifact_slice(&data, "train", 200, 300);
+    let config = dir.path().join("tiny.toml");
+    std::fs::write(&config, TINY).unwrap();
+    let home = dir.path().join("home");
+    let out = dir.path().join("wgpu");
+    let trained = run(train_command("dssm", &data, &out, &config, &["--device", "wgpu", "--max-steps", "2"]).env("DOWSE_HOME", &home));
+    assert!(trained.status.success());
+    assert!(home.join("cubecl/autotune").is_dir(), "CubeCL's autotune results are under DOWSE_HOME/cubecl");
+}
+
+#[test]
 fn micro_batches_run_at_once_train_the_weights_they_train_in_turn() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("scifact-slice");
