@@ -48,6 +48,15 @@ fn train_command(model: &str, data: &Path, out: &Path, config: &Path, extra: &[&
     command
 }
 
+/// A SciFact training slice and a DSSM config with `toml` in `dir`: (data, config).
+fn dssm_setup(dir: &Path, toml: &str) -> (PathBuf, PathBuf) {
+    let data = dir.join("scifact-slice");
+    scifact_slice(&data, "train", 200, 300);
+    let config = dir.join("dssm.toml");
+    std::fs::write(&config, toml).unwrap();
+    (data, config)
+}
+
 /// (epoch, metric, value) rows of metrics.csv.
 fn metrics(out: &Path) -> Vec<(usize, String, f64)> {
     let text = std::fs::read_to_string(out.join("metrics.csv")).unwrap();
@@ -73,10 +82,7 @@ fn per_epoch(rows: &[(usize, String, f64)], metric: &str) -> Vec<f64> {
 #[test]
 fn dssm_learns_resumes_exactly_and_exports_a_model_that_scores_the_same() {
     let dir = tempfile::tempdir().unwrap();
-    let data = dir.path().join("scifact-slice");
-    scifact_slice(&data, "train", 200, 300);
-    let config = dir.path().join("tiny.toml");
-    std::fs::write(&config, TINY).unwrap();
+    let (data, config) = dssm_setup(dir.path(), TINY);
 
     let whole = dir.path().join("whole");
     let trained = train(&data, &whole, &config, &[]);
@@ -137,10 +143,7 @@ fn dssm_learns_resumes_exactly_and_exports_a_model_that_scores_the_same() {
 #[test]
 fn gpu_backends_keep_cubecl_kernels_and_autotune_results_in_dowse_home() {
     let dir = tempfile::tempdir().unwrap();
-    let data = dir.path().join("scifact-slice");
-    scifact_slice(&data, "train", 200, 300);
-    let config = dir.path().join("tiny.toml");
-    std::fs::write(&config, TINY).unwrap();
+    let (data, config) = dssm_setup(dir.path(), TINY);
     let home = dir.path().join("home");
     let out = dir.path().join("wgpu");
     let trained = run(train_command("dssm", &data, &out, &config, &["--device", "wgpu", "--max-steps", "2"]).env("DOWSE_HOME", &home));
@@ -151,12 +154,9 @@ fn gpu_backends_keep_cubecl_kernels_and_autotune_results_in_dowse_home() {
 #[test]
 fn micro_batches_run_at_once_train_the_weights_they_train_in_turn() {
     let dir = tempfile::tempdir().unwrap();
-    let data = dir.path().join("scifact-slice");
-    scifact_slice(&data, "train", 200, 300);
-    let config = dir.path().join("accumulated.toml");
     let toml = TINY.replace("epochs = 5\nbatch_size = 32", "epochs = 2\nbatch_size = 16\ngrad_accumulation = 2");
     assert!(toml.contains("grad_accumulation = 2"));
-    std::fs::write(&config, toml).unwrap();
+    let (data, config) = dssm_setup(dir.path(), &toml);
     let weights = |threads: &str| {
         let out = dir.path().join(format!("threads-{threads}"));
         assert!(run(train_command("dssm", &data, &out, &config, &[]).env("RAYON_NUM_THREADS", threads)).status.success());
