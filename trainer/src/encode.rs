@@ -2,17 +2,16 @@
 //! line; and the encoding flags `dowse eval`, `mine` and `viz` share.
 
 use std::path::Path;
-use std::time::Instant;
 
 use anyhow::{Context, Result};
 use burn::tensor::backend::Backend;
 use clap::Args;
 use dowse_core::model::{Encoder, EncoderConfig, Side};
-use indicatif::{ProgressBar, ProgressStyle};
 
 use crate::device::{run_on, BackendJob, Device};
 use crate::embed_cache::{self, Embedded};
 use crate::model_folder;
+use crate::progress::{rate, Progress};
 use crate::score::ScoreJob;
 
 /// How texts (or pairs) are encoded.
@@ -71,18 +70,12 @@ impl BackendJob for EncodeJob<'_> {
             .with_context(|| format!("loading the model in {}", self.model_dir.display()))?;
         let mut matrices = Vec::with_capacity(self.inputs.len());
         for (label, side, texts) in self.inputs {
-            let bar = ProgressBar::new(texts.len() as u64).with_style(
-                ProgressStyle::with_template("{msg:>10} [{bar:30}] {pos}/{len} {per_sec} eta {eta}")
-                    .expect("valid template")
-                    .progress_chars("=> "),
-            );
-            bar.set_message(label.to_string());
-            let started = Instant::now();
+            let mut progress = Progress::new(label, texts.len(), 0);
             let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
-            let matrix = encoder.encode(&refs, side, |done| bar.set_position(done as u64))?;
-            bar.finish_and_clear();
-            let seconds = started.elapsed().as_secs_f64();
-            eprintln!("encoded {} {label} in {seconds:.1} s ({:.1} {label}/s)", texts.len(), texts.len() as f64 / seconds.max(1e-9));
+            let matrix = encoder.encode(&refs, side, |done| progress.count(done, label))?;
+            let seconds = progress.elapsed().as_secs_f64();
+            progress.finish();
+            eprintln!("encoded {} {label} in {seconds:.1} s ({} {label}/s)", texts.len(), rate(texts.len() as f64, seconds));
             matrices.push(matrix);
         }
         Ok(Encoded { matrices, dim: encoder.dim() })

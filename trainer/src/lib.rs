@@ -20,6 +20,7 @@ pub mod mine;
 pub mod model_fetch;
 pub mod model_folder;
 pub mod plot;
+pub mod progress;
 pub mod score;
 pub mod search;
 pub mod serve;

@@ -2,15 +2,14 @@
 //! and a throughput line: what `dowse mine` (a cross-encoder teacher) and `dowse eval --rerank` run.
 
 use std::path::Path;
-use std::time::Instant;
 
 use anyhow::{Context, Result};
 use burn::tensor::backend::Backend;
 use dowse_core::model::{CrossEncoder, EncoderConfig};
-use indicatif::{ProgressBar, ProgressStyle};
 
 use crate::device::BackendJob;
 use crate::model_folder;
+use crate::progress::{rate, Progress};
 
 /// Loads the cross-encoder in `model_dir` and scores `pairs` of (query, passage).
 pub struct ScoreJob<'a> {
@@ -27,22 +26,16 @@ impl BackendJob for ScoreJob<'_> {
         let files = model_folder::read(self.model_dir)?;
         let model = CrossEncoder::<B>::load(files.files(), self.config, &device)
             .with_context(|| format!("loading the cross-encoder in {}", self.model_dir.display()))?;
-        let bar = ProgressBar::new(self.pairs.len() as u64).with_style(
-            ProgressStyle::with_template("{msg:>10} [{bar:30}] {pos}/{len} {per_sec} eta {eta}")
-                .expect("valid template")
-                .progress_chars("=> "),
-        );
-        bar.set_message("pairs");
-        let started = Instant::now();
+        let mut progress = Progress::new("pairs", self.pairs.len(), 0);
         let mut scores = Vec::with_capacity(self.pairs.len());
         // Chunks of a few batches, so the bar moves while the model works.
         for chunk in self.pairs.chunks(self.config.batch_size.max(1) * 4) {
             scores.extend(model.score(chunk)?);
-            bar.set_position(scores.len() as u64);
+            progress.count(scores.len(), "pairs");
         }
-        bar.finish_and_clear();
-        let seconds = started.elapsed().as_secs_f64();
-        eprintln!("scored {} pairs in {seconds:.1} s ({:.1} pairs/s)", scores.len(), scores.len() as f64 / seconds.max(1e-9));
+        let seconds = progress.elapsed().as_secs_f64();
+        progress.finish();
+        eprintln!("scored {} pairs in {seconds:.1} s ({} pairs/s)", scores.len(), rate(scores.len() as f64, seconds));
         Ok(scores)
     }
 }

@@ -23,6 +23,12 @@ fn stderr(output: &Output) -> String {
     String::from_utf8_lossy(&output.stderr).into_owned()
 }
 
+/// stderr is no terminal in a test, so a hidden progress bar prints lines ("passages 32/230: ...,
+/// 0.4 s in") instead.
+fn shows_progress(output: &Output, label: &str) -> bool {
+    stderr(output).lines().any(|line| line.starts_with(&format!("{label} ")) && line.ends_with(" s in"))
+}
+
 #[test]
 fn eval_writes_metrics_and_a_trec_run_and_caches_embeddings() {
     let home = tempfile::tempdir().unwrap();
@@ -48,6 +54,7 @@ fn eval_writes_metrics_and_a_trec_run_and_caches_embeddings() {
     let first = dowse(home.path(), &args("hybrid"));
     assert!(first.status.success());
     assert!(stderr(&first).contains("passages/s"), "no throughput line");
+    assert!(shows_progress(&first, "queries") && shows_progress(&first, "passages"), "no progress lines");
     let table = String::from_utf8_lossy(&first.stdout).into_owned();
     assert!(table.contains("nDCG@10") && table.contains("hybrid"));
 
@@ -91,6 +98,7 @@ fn eval_reranks_the_top_of_a_run_by_the_cross_encoder_and_keeps_the_rest() {
     let output = dowse(home.path(), &[&base[..], &flags[..]].concat());
     assert!(output.status.success());
     assert!(String::from_utf8_lossy(&output.stdout).contains("bm25+rerank"));
+    assert!(shows_progress(&output, "pairs"), "no progress lines");
     let metrics: Value = serde_json::from_slice(&std::fs::read(reranked.join("metrics.json")).unwrap()).unwrap();
     assert_eq!(metrics["rerank_depth"], 5);
 

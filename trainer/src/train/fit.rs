@@ -18,12 +18,12 @@ use burn::optim::{AdamWConfig, GradientsAccumulator, GradientsParams, Optimizer}
 use burn::record::{BinBytesRecorder, FullPrecisionSettings, Recorder};
 use burn::tensor::backend::AutodiffBackend;
 use burn::tensor::{ElementConversion, Tensor};
-use indicatif::{ProgressBar, ProgressStyle};
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use super::config::LoopConfig;
 use super::rng::BatchOrder;
+use crate::progress::{rate, Progress};
 use crate::{atomic, plot};
 
 /// What a model brings to the loop.
@@ -129,10 +129,10 @@ pub fn fit<B: AutodiffBackend, T: Task<B> + Sync>(task: &T, model: T::Model, run
     }
     let examples_per_step = config.batch_size * config.grad_accumulation;
     while state.epoch < config.epochs && !state.stopped {
-        let bar = progress_bar(state.epoch, config.epochs, steps_per_epoch, state.step);
+        let mut progress = Progress::new(format!("epoch {}/{} step", state.epoch + 1, config.epochs), steps_per_epoch, state.step);
         while state.step < steps_per_epoch {
             if run.max_steps.is_some_and(|max| state.steps >= max) {
-                bar.finish_and_clear();
+                progress.finish();
                 save_checkpoint(run.out, &model, &optimizer, &state)?;
                 return Ok(outcome(&state, true));
             }
@@ -148,18 +148,19 @@ pub fn fit<B: AutodiffBackend, T: Task<B> + Sync>(task: &T, model: T::Model, run
             model = optimizer.step(config.learning_rate, model, gradients.grads());
             state.step += 1;
             state.steps += 1;
-            let per_second = examples_per_step as f64 / started.elapsed().as_secs_f64().max(1e-9);
+            let seconds = started.elapsed().as_secs_f64();
+            let per_second = examples_per_step as f64 / seconds.max(1e-9);
             if !loss_sum.is_finite() {
                 bail!("the loss became {loss_sum} at step {}: lower the learning rate", state.steps);
             }
             log(&mut state, TRAIN_LOSS, loss_sum);
             log(&mut state, SAMPLES_PER_S, per_second);
-            report_step(&bar, &state, steps_per_epoch, config.epochs, loss_sum, per_second);
+            progress.set(state.step, format!("loss {loss_sum:.4} · {} samples/s", rate(examples_per_step as f64, seconds)));
             if state.steps.is_multiple_of(config.checkpoint_every) {
                 save_checkpoint(run.out, &model, &optimizer, &state)?;
             }
         }
-        bar.finish_and_clear();
+        progress.finish();
         end_epoch(task, &model, config, run.out, &mut state)?;
         save_checkpoint(run.out, &model, &optimizer, &state)?;
     }
@@ -265,30 +266,4 @@ fn metrics_csv(log: &[LogRow]) -> String {
         csv.push_str(&format!("{},{},{},{}\n", row.step, row.epoch, row.metric, row.value));
     }
     csv
-}
-
-/// Shows a finished step on the bar. Where stderr is no terminal (a log file, a batch job) the
-/// bar is hidden, so the first step and every tenth of the epoch are printed as lines instead: the
-/// first line's time (from the epoch's start, or the resume) is mostly what a GPU backend spent
-/// compiling its kernels.
-fn report_step(bar: &ProgressBar, state: &State, steps: usize, epochs: usize, loss: f64, per_second: f64) {
-    bar.set_position(state.step as u64);
-    bar.set_message(format!("loss {loss:.4} · {per_second:.0} samples/s"));
-    if bar.is_hidden() && (state.step == 1 || state.step.is_multiple_of(steps.div_ceil(10))) {
-        let seconds = bar.elapsed().as_secs_f64();
-        eprintln!(
-            "epoch {}/{epochs} step {}/{steps}: loss {loss:.4}, {per_second:.0} samples/s, {seconds:.1} s into the epoch",
-            state.epoch + 1,
-            state.step
-        );
-    }
-}
-
-fn progress_bar(epoch: usize, epochs: usize, steps: usize, at: usize) -> ProgressBar {
-    let bar = ProgressBar::new(steps as u64).with_style(
-        ProgressStyle::with_template("{prefix} [{bar:30}] {pos}/{len} {msg} eta {eta}").expect("valid template").progress_chars("=> "),
-    );
-    bar.set_prefix(format!("epoch {}/{epochs}", epoch + 1));
-    bar.set_position(at as u64);
-    bar
 }
