@@ -1,6 +1,7 @@
 //! Progress of a long loop (training steps, texts encoded, pairs scored): a bar on a terminal, and
 //! where stderr is no terminal (a log file, a batch job, CI) a line at the first unit and at every
-//! tenth of the way, so a log says how far a run got and how fast it went.
+//! tenth of the way, so a log says how far a run got and how fast it went. On a GPU backend the
+//! first line's seconds are mostly what the process spent compiling its kernels.
 
 use std::time::Duration;
 
@@ -9,7 +10,6 @@ use indicatif::{ProgressBar, ProgressStyle};
 /// A bar over `total` units, or the lines that stand in for it.
 pub struct Progress {
     bar: ProgressBar,
-    label: String,
     total: u64,
     /// The next position at which a hidden bar prints a line.
     next_line: u64,
@@ -19,13 +19,12 @@ impl Progress {
     /// A bar labelled `label` ("epoch 2/9 step", "passages") over `total` units, `done` of them
     /// done already (a resumed epoch).
     pub fn new(label: impl Into<String>, total: usize, done: usize) -> Self {
-        let label = label.into();
         let bar = ProgressBar::new(total as u64).with_style(
             ProgressStyle::with_template("{prefix} [{bar:30}] {pos}/{len} {msg} eta {eta}").expect("valid template").progress_chars("=> "),
         );
-        bar.set_prefix(label.clone());
+        bar.set_prefix(label.into());
         bar.set_position(done as u64);
-        Progress { bar, label, total: total as u64, next_line: done as u64 + 1 }
+        Progress { bar, total: total as u64, next_line: done as u64 + 1 }
     }
 
     /// Moves the bar to `done` units with `message` ("loss 0.4123 · 5.31 samples/s").
@@ -34,7 +33,7 @@ impl Progress {
         self.bar.set_position(done);
         if self.bar.is_hidden() && done >= self.next_line {
             let seconds = self.elapsed().as_secs_f64();
-            eprintln!("{} {done}/{}: {message}, {seconds:.1} s in", self.label, self.total);
+            eprintln!("{} {done}/{}: {message}, {seconds:.1} s in", self.bar.prefix(), self.total);
             let tenth = self.total.div_ceil(10).max(1);
             self.next_line = (done / tenth + 1) * tenth;
         }
