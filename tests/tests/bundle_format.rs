@@ -120,6 +120,31 @@ fn an_interrupted_write_never_loads_and_a_finished_one_replaces_the_old() {
 }
 
 proptest! {
+    #![proptest_config(ProptestConfig::with_cases(32))]
+
+    /// Damaged model files and map behind a matching manifest: the bundle and its encoder load
+    /// with an error or work, never panic. Weights are damaged in their header, where the
+    /// dtypes, shapes and offsets are; damage in the numbers themselves only changes numbers.
+    #[test]
+    fn damaged_model_files_and_maps_never_panic(which in 0usize..4, at in any::<prop::sample::Index>(), mask in 1u8..=255, cut in any::<prop::sample::Index>(), truncate in any::<bool>()) {
+        let path = ["model/config.json", "model/model.safetensors", "model/tokenizer.json", "map.bin"][which];
+        let mut bytes = files()[path].clone();
+        let header = if path.ends_with(".safetensors") { 8 + u64::from_le_bytes(bytes[..8].try_into().unwrap()) as usize } else { bytes.len() };
+        bytes[at.index(header)] ^= mask;
+        if truncate {
+            bytes.truncate(cut.index(bytes.len()));
+        }
+        if let Ok(bundle) = load(with_consistent_manifest(files().clone(), path, bytes)) {
+            let config = dowse_core::model::EncoderConfig { max_len: 32, batch_size: 1, cpu_kernels: true };
+            if let Ok(encoder) = dowse_core::model::Encoder::<burn_flex::Flex>::load(bundle.model.files(), config, &burn_flex::FlexDevice) {
+                let tokens = encoder.tokenize_query("retrieval of information").unwrap();
+                let _ = encoder.embed_query(&tokens);
+            }
+        }
+    }
+}
+
+proptest! {
     #![proptest_config(ProptestConfig::with_cases(64))]
 
     /// Damage behind a manifest that matches it (a buggy writer, a crafted file) reaches the

@@ -181,6 +181,13 @@ impl Bundle {
                 self.manifest.model.dim
             )));
         }
+        let model_dim = EncoderKind::dim_of(&self.model.config).map_err(|e| BundleError::Inconsistent(format!("{MODEL_CONFIG}: {e}")))?;
+        if model_dim != self.manifest.model.dim {
+            return Err(BundleError::Inconsistent(format!(
+                "the query encoder ({MODEL_CONFIG}) makes {model_dim}-dimensional vectors, the passages are {}-dimensional: it is not the model they were encoded with",
+                self.manifest.model.dim
+            )));
+        }
         if self.vectors.dim() != self.manifest.model.dim || self.vectors.quantization() != self.manifest.quantization {
             return Err(BundleError::Inconsistent(format!(
                 "vectors are {}-dimensional {}, the manifest says {}-dimensional {}",

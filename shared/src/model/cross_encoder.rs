@@ -88,7 +88,7 @@ impl<B: Backend> CrossEncoder<B> {
         if labels > 2 {
             return Err(ModelError::Config(format!("field `id2label`: {labels} labels; a reranker has 1 or 2")));
         }
-        let tokenizer = TextTokenizer::for_bert(files.tokenizer, config.max_len.min(bert.max_position_embeddings), bert.vocab_size)?;
+        let tokenizer = TextTokenizer::for_bert(files.tokenizer, config.max_len.min(bert.max_position_embeddings), &bert)?;
         let model = load_cross_encoder(&bert, files.weights, device)?;
         let network = match config.cpu_kernels {
             true => {

@@ -46,7 +46,7 @@ impl<B: Backend> TextEncoder<B> {
     pub fn load(files: ModelFiles, config: EncoderConfig, device: &B::Device) -> Result<Self, ModelError> {
         let bert = BertConfig::from_json(files.config)?;
         let max_len = config.max_len.min(bert.max_position_embeddings);
-        let tokenizer = TextTokenizer::for_bert(files.tokenizer, max_len, bert.vocab_size)?;
+        let tokenizer = TextTokenizer::for_bert(files.tokenizer, max_len, &bert)?;
         let model = load_bert(&bert, files.weights, device)?;
         Ok(Self::new(model, tokenizer, bert, EncoderConfig { max_len, ..config }, device))
     }

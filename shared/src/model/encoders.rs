@@ -78,6 +78,17 @@ impl EncoderKind {
     }
 }
 
+impl EncoderKind {
+    /// Length of the vectors the model a `config.json` describes makes.
+    pub fn dim_of(config: &[u8]) -> Result<usize, ModelError> {
+        Ok(match Self::of(config)? {
+            Self::Bert => super::BertConfig::from_json(config)?.hidden_size,
+            Self::Dssm => DssmConfig::from_json(config)?.dim,
+            Self::Lstm => TwoTowerConfig::from_json(config)?.dim,
+        })
+    }
+}
+
 impl<B: Backend> Encoder<B> {
     /// Loads a model folder's files; `config.max_len` applies to BERT, `batch_size` to all.
     pub fn load(files: ModelFiles, config: EncoderConfig, device: &B::Device) -> Result<Self, ModelError> {

@@ -55,9 +55,42 @@ fn parse(bytes: &[u8]) -> Result<File<'_>, ModelError> {
         let (shape, offsets) = (numbers("shape")?, numbers("data_offsets")?);
         let [start, end] = offsets[..] else { return Err(bad(format!("tensor `{name}`: field `data_offsets`"))) };
         let data = data.get(start..end).filter(|_| start <= end).ok_or_else(|| bad(format!("tensor `{name}`: data out of range")))?;
+        let expected = dtype_bytes(&dtype).and_then(|size| shape.iter().try_fold(size, |n, &d| n.checked_mul(d)));
+        if expected != Some(data.len()) {
+            return Err(bad(format!("tensor `{name}`: {} bytes of data for dtype {dtype} and shape {shape:?}", data.len())));
+        }
         file.tensors.insert(name, Tensor { dtype, shape, data: Cow::Borrowed(data) });
     }
     Ok(file)
+}
+
+/// Bytes per element of a safetensors dtype; `None` for a name safetensors does not define.
+fn dtype_bytes(dtype: &str) -> Option<usize> {
+    Some(match dtype {
+        "BOOL" | "U8" | "I8" | "F8_E5M2" | "F8_E4M3" => 1,
+        "U16" | "I16" | "F16" | "BF16" => 2,
+        "U32" | "I32" | "F32" => 4,
+        "U64" | "I64" | "F64" => 8,
+        _ => return None,
+    })
+}
+
+/// Refuses tensors a float network cannot take: integers (except Hugging Face's `position_ids`
+/// buffer, which no loader reads) and int8 matrices in a file without the int8 marker.
+fn check_dtypes(file: &File<'_>, int8: bool) -> Result<(), ModelError> {
+    for (name, tensor) in &file.tensors {
+        let float = matches!(tensor.dtype.as_str(), "F32" | "F16" | "BF16" | "F64");
+        let int8_matrix = tensor.dtype == "I8" && int8;
+        if !float && !int8_matrix && !name.ends_with("position_ids") {
+            let why = if tensor.dtype == "I8" {
+                format!("int8 but the file lacks the `{}` marker", MARKER.0)
+            } else {
+                format!("dtype {} where a float is expected", tensor.dtype)
+            };
+            return Err(bad(format!("tensor `{name}`: {why}")));
+        }
+    }
+    Ok(())
 }
 
 /// Writes tensors sorted by name after a header padded to 8 bytes: equal tensors, equal bytes.
@@ -107,9 +140,13 @@ pub fn quantize_int8(weights: &[u8]) -> Result<Vec<u8>, ModelError> {
 }
 
 /// The file with its int8 matrices expanded back to `F32`; an unmarked file is returned as is.
+/// Every loader reads weights through here, so it also refuses what would panic inside Burn:
+/// data of the wrong length for its dtype and shape, and tensors of a dtype no network takes.
 pub fn dequantize_int8(weights: &[u8]) -> Result<Cow<'_, [u8]>, ModelError> {
     let file = parse(weights)?;
-    if file.metadata.get(MARKER.0).and_then(Value::as_str) != Some(MARKER.1) {
+    let int8 = file.metadata.get(MARKER.0).and_then(Value::as_str) == Some(MARKER.1);
+    check_dtypes(&file, int8)?;
+    if !int8 {
         return Ok(Cow::Borrowed(weights));
     }
     let File { mut tensors, mut metadata } = file;
@@ -183,5 +220,29 @@ mod tests {
         quantized.truncate(quantized.len() - 3);
         assert!(dequantize_int8(&quantized).is_err());
         assert!(dequantize_int8(&[1, 2, 3]).is_err());
+    }
+
+    #[test]
+    fn wrong_dtypes_and_lengths_are_named() {
+        let original = matrix_file(&[1.0; 8], [2, 4]);
+        let retyped = |to: &str| {
+            let mut file = parse(&original).unwrap();
+            let weight = file.tensors.get_mut("dense.weight").unwrap();
+            weight.dtype = to.to_string();
+            if to == "U8" {
+                weight.data = Cow::Owned(vec![0; 8]);
+            }
+            dequantize_int8(&write(&file)).map(|_| ()).unwrap_err().to_string()
+        };
+        assert!(retyped("I32").contains("tensor `dense.weight`: dtype I32 where a float is expected"));
+        assert!(retyped("U8").contains("dtype U8"));
+        let quantized = quantize_int8(&original).unwrap();
+        let mut quantized = parse(&quantized).unwrap();
+        quantized.metadata.remove(MARKER.0);
+        let error = dequantize_int8(&write(&quantized)).unwrap_err().to_string();
+        assert!(error.contains("int8 but the file lacks"), "{error}");
+        let mut short = parse(&original).unwrap();
+        short.tensors.get_mut("dense.weight").unwrap().shape = vec![3, 4];
+        assert!(dequantize_int8(&write(&short)).unwrap_err().to_string().contains("32 bytes of data for dtype F32 and shape [3, 4]"));
     }
 }

@@ -118,7 +118,7 @@ impl<B: Backend> LstmEncoder<B> {
     /// Loads a two-tower LSTM folder: `config.json`, `model.safetensors`, `tokenizer.json`.
     pub fn load(files: ModelFiles, batch_size: usize, device: &B::Device) -> Result<Self, ModelError> {
         let config = TwoTowerConfig::from_json(files.config)?;
-        let tokenizer = TextTokenizer::from_bytes(files.tokenizer, config.max_len)?;
+        let tokenizer = TextTokenizer::for_table(files.tokenizer, config.max_len, config.vocab_size, None)?;
         let mut model = TwoTowerLstm::new(&config, device);
         load_weights(&mut model, files.weights)?;
         Ok(Self::new(model, tokenizer, config, batch_size, device))

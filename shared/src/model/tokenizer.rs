@@ -4,7 +4,7 @@
 
 use tokenizers::{EncodeInput, PostProcessor, Tokenizer, TruncationParams};
 
-use super::ModelError;
+use super::{BertConfig, ModelError};
 
 /// One tokenized text.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -63,15 +63,39 @@ impl TextTokenizer {
         Ok(Self { inner, untruncated, max_len })
     }
 
-    /// [`Self::from_bytes`] for a BERT of `vocab_size` word pieces: a tokenizer with more pieces
-    /// than the network's embedding table belongs to another model.
-    pub fn for_bert(bytes: &[u8], max_len: usize, vocab_size: usize) -> Result<Self, ModelError> {
+    /// [`Self::from_bytes`] for a BERT: checked against its embedding tables by
+    /// [`Self::for_table`] (`vocab_size` word pieces, `type_vocab_size` token types).
+    pub fn for_bert(bytes: &[u8], max_len: usize, config: &BertConfig) -> Result<Self, ModelError> {
+        Self::for_table(bytes, max_len, config.vocab_size, Some(config.type_vocab_size))
+    }
+
+    /// [`Self::from_bytes`] for a network whose embedding table has `vocab_size` rows (and
+    /// `type_vocab_size` token types, where it reads them). A tokenizer with more pieces, or whose
+    /// special tokens or token types fall outside the tables, belongs to another model: the
+    /// network would read past its tables.
+    pub fn for_table(bytes: &[u8], max_len: usize, vocab_size: usize, type_vocab_size: Option<usize>) -> Result<Self, ModelError> {
         let tokenizer = Self::from_bytes(bytes, max_len)?;
         if tokenizer.vocab_size() > vocab_size {
             return Err(ModelError::Tokenizer(format!(
                 "{} word pieces, more than config.json's vocab_size {vocab_size}: the two files are not of one model",
                 tokenizer.vocab_size()
             )));
+        }
+        // The post-processor adds special tokens by id, outside the vocabulary's count: a probe
+        // single text and pair show every id and token type the network will be handed.
+        let probes = [tokenizer.encode(&["a"])?, tokenizer.encode_pairs(&[("a", "b")])?].concat();
+        for encoded in &probes {
+            if let Some(id) = encoded.ids.iter().find(|&&id| id as usize >= vocab_size) {
+                return Err(ModelError::Tokenizer(format!(
+                    "a special token has id {id}, outside config.json's vocab_size {vocab_size}: the two files are not of one model"
+                )));
+            }
+            if let Some(kind) = encoded.type_ids.iter().find(|&&t| type_vocab_size.is_some_and(|types| t as usize >= types)) {
+                return Err(ModelError::Tokenizer(format!(
+                    "token type {kind} is outside config.json's type_vocab_size {}",
+                    type_vocab_size.unwrap_or_default()
+                )));
+            }
         }
         Ok(tokenizer)
     }
@@ -99,20 +123,50 @@ impl TextMeasure for TextTokenizer {
         self.inner.get_post_processor().map_or(0, |p| p.added_tokens(false))
     }
 
+    /// Long texts are measured a block at a time, cut at whitespace: the tokenizer keeps tens of
+    /// bytes of alignments per byte of what it reads at once.
     fn word_spans(&self, text: &str) -> Result<Vec<WordSpan>, ModelError> {
-        let encoding = self.untruncated.encode(text, false).map_err(|e| ModelError::Tokenizer(e.to_string()))?;
         let mut spans: Vec<WordSpan> = Vec::new();
-        let mut last_word = None;
-        for (word, &(start, end)) in encoding.get_word_ids().iter().zip(encoding.get_offsets()) {
-            match (word, spans.last_mut()) {
-                (Some(w), Some(span)) if last_word == Some(*w) => {
-                    span.end = span.end.max(end);
-                    span.pieces += 1;
+        let mut offset = 0;
+        while offset < text.len() {
+            let block = whitespace_block(&text[offset..], MEASURE_BLOCK_BYTES);
+            let encoding = self.untruncated.encode(block, false).map_err(|e| ModelError::Tokenizer(e.to_string()))?;
+            let first = spans.len();
+            let mut last_word = None;
+            for (word, &(start, end)) in encoding.get_word_ids().iter().zip(encoding.get_offsets()) {
+                let (start, end) = (offset + start, offset + end);
+                let same_word = spans.len() > first && word.is_some() && last_word == *word;
+                match spans.last_mut() {
+                    Some(span) if same_word => {
+                        span.end = span.end.max(end);
+                        span.pieces += 1;
+                    }
+                    _ => spans.push(WordSpan { start, end, pieces: 1 }),
                 }
-                _ => spans.push(WordSpan { start, end, pieces: 1 }),
+                last_word = *word;
             }
-            last_word = *word;
+            offset += block.len();
         }
         Ok(spans)
     }
+}
+
+/// Bytes of text the tokenizer measures at once.
+const MEASURE_BLOCK_BYTES: usize = 1 << 16;
+
+/// The start of `text`: all of it when shorter than `max` bytes, else up to the last whitespace
+/// before `max` (or the next one after, for a longer run without any), on a character boundary.
+fn whitespace_block(text: &str, max: usize) -> &str {
+    if text.len() <= max {
+        return text;
+    }
+    let mut cut = max;
+    while !text.is_char_boundary(cut) {
+        cut -= 1;
+    }
+    let end = match text[..cut].rfind(char::is_whitespace) {
+        Some(at) if at > 0 => at,
+        _ => text[cut..].find(char::is_whitespace).map_or(text.len(), |at| cut + at),
+    };
+    &text[..end]
 }

@@ -50,14 +50,14 @@ pub fn snippet(analyzer: &Analyzer, text: &str, query: &str, max_bytes: usize) -
         .max()
         .map_or(0, |(_, std::cmp::Reverse(start))| start);
     let start = word_boundary_at_or_after(text, best_start);
-    let mut end = (start + max_bytes).min(text.len());
+    let mut end = floor_char_boundary(text, (start + max_bytes).min(text.len()));
     if end < text.len() {
         end = text[..end].rfind(char::is_whitespace).filter(|&e| e > start).unwrap_or_else(|| floor_char_boundary(text, end));
     }
     let (prefix, suffix) = (if start > 0 { "…" } else { "" }, if end < text.len() { "…" } else { "" });
     let highlights = matches
         .iter()
-        .filter(|(span, _)| span.start >= start && span.end <= end)
+        .filter(|(span, _)| span.start >= start && span.end <= end && span.start < span.end)
         .map(|(span, _)| span.start - start + prefix.len()..span.end - start + prefix.len())
         .collect();
     Snippet { text: format!("{prefix}{}{suffix}", &text[start..end]), highlights }

@@ -129,7 +129,7 @@ impl BackendJob for BiEncoderJob<'_> {
         let bert = BertConfig::from_json(&self.base.config).context("the base model's config.json")?;
         let model = load_bert::<Autodiff<B>>(&bert, &self.base.weights, &device)?.with_lora(&self.config.model.lora);
         let max_len = self.config.model.max_len.min(bert.max_position_embeddings);
-        let tokenizer = TextTokenizer::for_bert(&self.base.tokenizer, max_len, bert.vocab_size).context("the base model's tokenizer")?;
+        let tokenizer = TextTokenizer::for_bert(&self.base.tokenizer, max_len, &bert).context("the base model's tokenizer")?;
         let texts = TokenizedSides::new(&self.data, &tokenizer)?;
         let encoder = self.common.device.encoder(max_len, self.config.model.encode_batch_size);
         let task = BiEncoderTask {

@@ -160,7 +160,7 @@ impl BackendJob for CrossEncoderJob<'_> {
         }
         .with_lora(&self.config.model.lora);
         let max_len = self.config.model.max_len.min(bert.max_position_embeddings);
-        let tokenizer = TextTokenizer::for_bert(&self.base.tokenizer, max_len, bert.vocab_size).context("the base model's tokenizer")?;
+        let tokenizer = TextTokenizer::for_bert(&self.base.tokenizer, max_len, &bert).context("the base model's tokenizer")?;
         let (common, config) = (self.common, self.config);
         let task = CrossEncoderTask::new(self, tokenizer, device.clone())?;
         fit(&task, model, &common.run(config)?, &device)

@@ -251,7 +251,7 @@ impl Student {
         max_len: usize,
         max_vocab: usize,
     ) -> Result<Self> {
-        let full = TextTokenizer::for_bert(&teacher.tokenizer, max_len, bert.vocab_size).context("the teacher's tokenizer")?;
+        let full = TextTokenizer::for_bert(&teacher.tokenizer, max_len, bert).context("the teacher's tokenizer")?;
         let (kept, tokenizer_json) = if max_vocab == 0 {
             (None, teacher.tokenizer.clone())
         } else {
