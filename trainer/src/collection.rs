@@ -26,10 +26,25 @@ pub fn load(dir: &Path, split: &str) -> Result<Collection> {
 /// The queries of the collection in `dir` with judgments in `split` (at least one), and the
 /// judgments; the documents are not read.
 pub fn judged_queries(dir: &Path, split: &str) -> Result<(Vec<Query>, Qrels)> {
-    let (queries, qrels) = if is_beir(dir) { beir_judgments(dir, split)? } else { smart_judgments(dir)? };
+    let (queries, mut qrels) = if is_beir(dir) { beir_judgments(dir, split)? } else { smart_judgments(dir)? };
     let queries: Vec<Query> = queries.into_iter().filter(|q| qrels.get(&q.id).is_some_and(|j| !j.is_empty())).collect();
     if queries.is_empty() {
         bail!("{}: no query has judgments in split {split:?}", dir.display());
+    }
+    // A judged query without text cannot be searched: scoring it as a miss would lower every
+    // retriever's numbers by the same silent amount.
+    let known: std::collections::HashSet<&str> = queries.iter().map(|q| q.id.as_str()).collect();
+    let textless: Vec<String> =
+        qrels.iter().filter(|(id, j)| !j.is_empty() && !known.contains(id.as_str())).map(|(id, _)| id.clone()).collect();
+    if !textless.is_empty() {
+        eprintln!(
+            "warning: {}: {} judged queries of split {split:?} have no text among the queries (e.g. {:?}); they are left out, {} evaluated",
+            dir.display(),
+            textless.len(),
+            &textless[..textless.len().min(5)],
+            queries.len()
+        );
+        qrels.retain(|id, _| known.contains(id.as_str()));
     }
     Ok((queries, qrels))
 }

@@ -8,7 +8,8 @@ use std::time::Instant;
 use anyhow::{Context, Result};
 use clap::{Args, ValueEnum};
 use dowse_core::bm25::{Bm25Index, Bm25Params};
-use dowse_core::corpus::{format_run, Query, Run};
+use dowse_core::bundle::Bundle;
+use dowse_core::corpus::{format_run, Qrels, Query, Run};
 use dowse_core::dense::top_k_exact;
 use dowse_core::fusion::{reciprocal_rank_fusion, RRF_K};
 use dowse_core::metrics::{evaluate, ranked, Metric};
@@ -87,7 +88,12 @@ pub fn run(args: &EvalArgs) -> Result<()> {
     let collection = collection::load(&args.data, &args.split)?;
     eprintln!("{}: {} documents, {} judged queries ({})", args.data.display(), collection.docs.len(), collection.queries.len(), args.split);
     let run = match &args.bundle {
-        Some(dir) => bundle_run(&collection, dir, args)?,
+        Some(dir) => {
+            let bundle = bundle_io::read(dir)?;
+            let source = format!("bundle {}", dir.display());
+            check_judged_documents(&collection.qrels, bundle.docs.documents.iter().map(|d| d.id.as_str()), &source, &args.data)?;
+            bundle_run(&collection, &bundle, dir, args)?
+        }
         None => {
             let rankings = match args.retriever {
                 Retriever::Bm25 => bm25_rankings(&collection, args.depth),
@@ -178,9 +184,32 @@ fn rerank(run: Run, collection: &Collection, model: &Path, args: &EvalArgs) -> R
         .collect())
 }
 
-/// The run of the bundle in `dir` over the collection's queries.
-fn bundle_run(collection: &Collection, dir: &Path, args: &EvalArgs) -> Result<Run> {
-    let bundle = bundle_io::read(dir)?;
+/// Refuses a search over documents that hold none of the judged ones (a bundle of another
+/// corpus scores zero everywhere) and warns when some judged documents are missing.
+fn check_judged_documents<'a>(qrels: &Qrels, ids: impl Iterator<Item = &'a str>, source: &str, data: &Path) -> Result<()> {
+    let present: std::collections::HashSet<&str> = ids.collect();
+    let judged: std::collections::BTreeSet<&str> =
+        qrels.values().flat_map(|docs| docs.iter().filter(|(_, &grade)| grade > 0).map(|(doc, _)| doc.as_str())).collect();
+    let missing = judged.iter().filter(|doc| !present.contains(*doc)).count();
+    if missing == judged.len() && !judged.is_empty() {
+        anyhow::bail!(
+            "{source} holds none of the {} documents judged relevant in {}: it was built from another corpus",
+            judged.len(),
+            data.display()
+        );
+    }
+    if missing > 0 {
+        eprintln!(
+            "warning: {source} lacks {missing} of the {} documents judged relevant in {}: they count as misses",
+            judged.len(),
+            data.display()
+        );
+    }
+    Ok(())
+}
+
+/// The run of `bundle` (read from `dir`) over the collection's queries.
+fn bundle_run(collection: &Collection, bundle: &Bundle, dir: &Path, args: &EvalArgs) -> Result<Run> {
     let mode = match args.retriever {
         Retriever::Bm25 => Mode::Bm25,
         Retriever::Dense => Mode::Dense,
@@ -202,6 +231,9 @@ fn bundle_run(collection: &Collection, dir: &Path, args: &EvalArgs) -> Result<Ru
         Vec::new()
     };
     let dim = bundle.manifest.model.dim;
+    if mode.is_dense() && vectors.len() != texts.len() * dim {
+        anyhow::bail!("{}: the bundle's model made vectors of another length than the bundle's {dim}", dir.display());
+    }
     let options = SearchOptions { k: args.depth, mode, ef: args.ef, candidates: args.depth };
     let analyzer = Analyzer::default();
     let started = Instant::now();

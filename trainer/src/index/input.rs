@@ -7,12 +7,18 @@ use std::path::{Path, PathBuf};
 use anyhow::{bail, Context, Result};
 use dowse_core::corpus::{read_documents_jsonl, read_labeled_pairs, Document};
 use dowse_core::passage::SourceDocument;
+use dowse_core::text::{cap_long_words, MAX_WORD_BYTES};
 
-use super::html;
+use super::{charset, html};
 use crate::collection;
 
-/// The documents at `path`, in a stable order.
+/// The documents at `path`, in a stable order, each id once (the first document with an id is
+/// kept, later ones dropped with a warning) and no word longer than [`MAX_WORD_BYTES`].
 pub fn read(path: &Path) -> Result<Vec<SourceDocument>> {
+    Ok(cap_words(first_of_each_id(read_all(path)?, path)))
+}
+
+fn read_all(path: &Path) -> Result<Vec<SourceDocument>> {
     let name = path.display().to_string();
     if path.is_dir() {
         let pages = html_files(path)?;
@@ -34,6 +40,64 @@ pub fn read(path: &Path) -> Result<Vec<SourceDocument>> {
         Some("html" | "htm") => Ok(vec![read_html(path.parent().unwrap_or(Path::new(".")), path)?]),
         _ => bail!("{name}: expected a folder, a .jsonl or a .csv file"),
     }
+}
+
+/// Drops documents whose id an earlier document has, saying how many and naming a few.
+fn first_of_each_id(docs: Vec<SourceDocument>, path: &Path) -> Vec<SourceDocument> {
+    let mut seen = std::collections::HashSet::new();
+    let mut dropped = Vec::new();
+    let kept = docs
+        .into_iter()
+        .filter(|doc| {
+            let first = seen.insert(doc.id.clone());
+            if !first {
+                dropped.push(doc.id.clone());
+            }
+            first
+        })
+        .collect();
+    if !dropped.is_empty() {
+        let shown: Vec<&str> = dropped.iter().take(5).map(String::as_str).collect();
+        eprintln!(
+            "warning: {}: {} documents repeat an earlier document's id (e.g. {shown:?}); the first of each id is indexed, the later ones skipped",
+            path.display(),
+            dropped.len()
+        );
+    }
+    kept
+}
+
+/// Cuts every word longer than [`MAX_WORD_BYTES`] in titles, headings and texts, warning once
+/// per document (for the first few) and with a total.
+fn cap_words(mut docs: Vec<SourceDocument>) -> Vec<SourceDocument> {
+    const NAMED: usize = 10;
+    let (mut documents, mut words) = (0, 0);
+    for doc in &mut docs {
+        let mut cut = 0;
+        let mut cap = |text: &mut String| {
+            let (capped, n) = cap_long_words(text, MAX_WORD_BYTES);
+            if n > 0 {
+                *text = capped.into_owned();
+                cut += n;
+            }
+        };
+        cap(&mut doc.title);
+        for section in &mut doc.sections {
+            cap(&mut section.heading);
+            cap(&mut section.text);
+        }
+        if cut > 0 {
+            if documents < NAMED {
+                eprintln!("warning: {}: {cut} words longer than {MAX_WORD_BYTES} bytes cut to {MAX_WORD_BYTES} bytes", doc.id);
+            }
+            documents += 1;
+            words += cut;
+        }
+    }
+    if documents > NAMED {
+        eprintln!("warning: {words} words in {documents} documents cut to {MAX_WORD_BYTES} bytes");
+    }
+    docs
 }
 
 /// Every `.html`/`.htm` file under `root`, sorted, skipping hidden folders and dowse's own output.
@@ -66,7 +130,10 @@ fn html_files(root: &Path) -> Result<Vec<PathBuf>> {
 
 fn read_html(root: &Path, page: &Path) -> Result<SourceDocument> {
     let bytes = std::fs::read(page).with_context(|| format!("reading {}", page.display()))?;
-    let text = String::from_utf8_lossy(&bytes);
+    let (text, warning) = charset::decode_html(&bytes);
+    if let Some(warning) = warning {
+        eprintln!("warning: {}: {warning}", page.display());
+    }
     let relative = page.strip_prefix(root).unwrap_or(page);
     let url = relative.components().map(|c| c.as_os_str().to_string_lossy()).collect::<Vec<_>>().join("/");
     Ok(html::read_page(&url, &text))
