@@ -26,7 +26,7 @@ pub fn read(dir: &Path) -> Result<Bundle> {
 }
 
 /// Writes `bundle` and the `extra` files (path, bytes) beside it into the folder `out`, replacing
-/// any folder there, and returns the size of each bundle file.
+/// an earlier bundle there (and nothing else), and returns the size of each bundle file.
 pub fn write(bundle: &Bundle, extra: &[(String, Vec<u8>)], out: &Path) -> Result<Vec<(&'static str, u64)>> {
     let files = bundle.to_files();
     let sizes = files.iter().map(|(path, bytes)| (*path, bytes.len() as u64)).collect();
@@ -34,6 +34,6 @@ pub fn write(bundle: &Bundle, extra: &[(String, Vec<u8>)], out: &Path) -> Result
         .iter()
         .map(|(path, bytes)| (path.as_str(), bytes.as_slice()))
         .chain(files.iter().map(|(path, bytes)| (*path, bytes.as_ref())));
-    atomic::write_folder(out, all)?;
+    atomic::write_folder(out, MANIFEST, all)?;
     Ok(sizes)
 }

@@ -66,12 +66,16 @@ fn main() {
     // kernel zeroed fresh pages for them in a fifth of a cross-encoder step (results/train.md).
     // SAFETY: options are set before any other thread exists, as mimalloc requires.
     unsafe { libmimalloc_sys::mi_option_set(MI_OPTION_PURGE_DELAY, -1) };
-    let code = match run(Cli::parse().command) {
-        Ok(()) => 0,
-        Err(e) => {
+    let command = Cli::parse().command;
+    // A panic has printed its message by the time it gets here; ending through `exit_now` too
+    // keeps a panicking run from hanging in exit handlers (it did, in mimalloc's).
+    let code = match std::panic::catch_unwind(|| run(command)) {
+        Ok(Ok(())) => 0,
+        Ok(Err(e)) => {
             eprintln!("Error: {e:?}");
             1
         }
+        Err(_) => 101,
     };
     exit_now(code)
 }

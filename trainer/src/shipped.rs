@@ -26,7 +26,7 @@ pub fn student_dir() -> Result<PathBuf> {
     let dir = home::model_dir(STUDENT)?;
     let current = FILES.iter().all(|(name, bytes)| std::fs::read(dir.join(name)).is_ok_and(|on_disk| on_disk == *bytes));
     if !current {
-        atomic::write_folder(&dir, FILES)?;
+        atomic::write_folder(&dir, "config.json", FILES)?;
     }
     Ok(dir)
 }

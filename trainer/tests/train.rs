@@ -246,6 +246,34 @@ fn bad_configs_and_resumes_fail_clearly() {
     let changed = train(&data, &out, &config, &["--resume"]);
     assert!(!changed.status.success());
     assert!(String::from_utf8_lossy(&changed.stderr).contains("another config"));
+
+    // Killed at each step of writing the next checkpoint: the last one (or the new one, whole)
+    // still resumes.
+    std::fs::write(&config, "[train]\nepochs = 3\nbatch_size = 8\nvalidation_fraction = 0.2\n[model]\nhidden_size = 16\ndim = 8\n")
+        .unwrap();
+    let out = dir.path().join("killed");
+    assert!(train(&data, &out, &config, &["--max-steps", "1"]).status.success());
+    for (steps, point) in [(2, "folder-file"), (3, "folder-staged"), (4, "folder-exchanged")] {
+        let steps = steps.to_string();
+        let killed = run(train_command("dssm", &data, &out, &config, &["--resume", "--max-steps", &steps]).env("DOWSE_FAULT_AT", point));
+        assert!(!killed.status.success(), "{point}: the fault hook kills the run");
+        assert!(train(&data, &out, &config, &["--resume", "--max-steps", &steps]).status.success(), "{point}: the checkpoint resumes");
+    }
+
+    // A damaged or truncated checkpoint file is named, never loaded.
+    let checkpoint = out.join("checkpoint");
+    let weights = std::fs::read(checkpoint.join("model.bin")).unwrap();
+    let mut flipped = weights.clone();
+    flipped[weights.len() / 2] ^= 0x40;
+    for (file, bytes) in [("model.bin", flipped), ("optimizer.bin", b"short".to_vec())] {
+        let kept = std::fs::read(checkpoint.join(file)).unwrap();
+        std::fs::write(checkpoint.join(file), bytes).unwrap();
+        let damaged = train(&data, &out, &config, &["--resume"]);
+        let message = String::from_utf8_lossy(&damaged.stderr);
+        assert_eq!(damaged.status.code(), Some(1), "{file}: an error, not a panic: {message}");
+        assert!(message.contains(&format!("{file}: damaged")) && !message.contains("panicked"), "{message}");
+        std::fs::write(checkpoint.join(file), kept).unwrap();
+    }
 }
 
 #[test]

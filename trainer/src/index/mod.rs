@@ -1,11 +1,12 @@
 //! `dowse index`: corpus -> passages -> BM25 + vectors + HNSW graph -> bundle folder.
 //!
-//! [`input`] reads the corpus (with [`html`] for static sites), dowse-core cuts passages and
+//! [`input`] reads the corpus (with [`html`] and [`charset`] for static sites), dowse-core cuts passages and
 //! builds BM25, [`crate::encode`] embeds (through the embedding cache), [`graph`] builds the
 //! HNSW graph, and [`crate::bundle_io`] writes it all atomically, with the browser app from
 //! [`app`] beside it when asked.
 
 pub mod app;
+pub mod charset;
 pub mod graph;
 pub mod html;
 pub mod input;
@@ -100,6 +101,7 @@ pub struct Prepared {
 
 pub fn run(args: &IndexArgs) -> Result<()> {
     let started = Instant::now();
+    check_output(&args.input, &args.out)?;
     // Read the app first: a missing build should fail before minutes of encoding, not after.
     let app = match &args.with_app {
         Some(dist) => app::files(dist)?,
@@ -215,6 +217,36 @@ impl IndexArgs {
     fn chunking(&self) -> ChunkConfig {
         ChunkConfig { max_tokens: self.max_tokens, overlap: self.overlap }
     }
+}
+
+/// Refuses, before any work, an `--out` that would destroy what it replaces: one that is or holds
+/// the input, a file, or a folder that is not a bundle.
+fn check_output(input: &Path, out: &Path) -> Result<()> {
+    let (input_full, out_full) = (resolved(input)?, resolved(out)?);
+    if input_full.starts_with(&out_full) {
+        bail!(
+            "--out {} is or contains the input {}: refusing to replace it (write the bundle elsewhere, e.g. {}/_dowse)",
+            out.display(),
+            input.display(),
+            out.display()
+        );
+    }
+    crate::atomic::check_replaceable(out, dowse_core::bundle::MANIFEST).context("--out")
+}
+
+/// `path` made absolute with every link resolved, for the part of it that exists.
+fn resolved(path: &Path) -> Result<PathBuf> {
+    let absolute = std::path::absolute(path).with_context(|| format!("{}", path.display()))?;
+    let mut existing = absolute.as_path();
+    let mut rest = Vec::new();
+    while !existing.exists() {
+        let Some(parent) = existing.parent() else { break };
+        rest.push(existing.file_name().unwrap_or_default().to_owned());
+        existing = parent;
+    }
+    let mut full = existing.canonicalize().unwrap_or_else(|_| existing.to_path_buf());
+    full.extend(rest.iter().rev());
+    Ok(full)
 }
 
 /// A recall between 0 and 1; anything else (1.5, NaN) is refused by clap, naming the flag.

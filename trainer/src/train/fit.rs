@@ -21,6 +21,7 @@ use burn::tensor::{ElementConversion, Tensor};
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
+use super::checkpoint;
 use super::config::LoopConfig;
 use super::rng::BatchOrder;
 use crate::progress::{rate, Progress};
@@ -111,7 +112,8 @@ pub fn fit<B: AutodiffBackend, T: Task<B> + Sync>(task: &T, model: T::Model, run
     let mut state = State { config: run.config_text.clone(), ..State::default() };
     if run.resume {
         let dir = run.out.join(CHECKPOINT);
-        let read = |name: &str| std::fs::read(dir.join(name)).with_context(|| format!("reading {}", dir.join(name).display()));
+        let mut files = checkpoint::read(&dir)?;
+        let mut read = |name: &str| files.remove(name).with_context(|| format!("{}: {name} is missing", dir.display()));
         state = serde_json::from_slice(&read("state.json")?).with_context(|| format!("{}: state.json", dir.display()))?;
         if state.config != run.config_text {
             bail!("{}: the checkpoint was made with another config; resume with the same one", dir.display());
@@ -251,7 +253,7 @@ fn save_checkpoint<B: AutodiffBackend, M: AutodiffModule<B>, O: Optimizer<M, B>>
     let optimizer = CheckpointRecorder::default().record(optimizer.to_record(), ()).context("saving the optimizer's state")?;
     let state_json = serde_json::to_vec_pretty(state)?;
     let files = [("model.bin", weights.as_slice()), ("optimizer.bin", optimizer.as_slice()), ("state.json", state_json.as_slice())];
-    atomic::write_folder(&out.join(CHECKPOINT), files)?;
+    checkpoint::write(&out.join(CHECKPOINT), &files)?;
     atomic::write(&metrics_path(out), metrics_csv(&state.log).as_bytes())?;
     plot::training_curves(&out.join("metrics.png"), &state.log)
 }

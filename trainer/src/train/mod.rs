@@ -1,7 +1,7 @@
 //! `dowse train`: trains a retrieval model natively, on any backend.
 //!
 //! [`data`] reads relevance judgments and splits off validation queries, [`config`] holds the
-//! typed TOML settings, [`fit`] is the loop every model shares (checkpoints, resume, early
+//! typed TOML settings, [`fit`] is the loop every model shares (checkpoints kept by [`checkpoint`], resume, early
 //! stopping, metrics log, its curves drawn by [`crate::plot`]), [`rng`] makes batches reproducible,
 //! [`contrastive`] has the two-tower batches and losses, and one module per model says how it is
 //! built and exported ([`dssm`], [`lstm`], [`cross_encoder`], [`bi_encoder`]); [`distill`] cuts a
@@ -10,6 +10,7 @@
 //! half precision ([`precision`]).
 
 pub mod bi_encoder;
+pub mod checkpoint;
 pub mod config;
 pub mod contrastive;
 pub mod cross_encoder;
