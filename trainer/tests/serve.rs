@@ -283,7 +283,8 @@ fn overload_timeout_and_graceful_shutdown() {
         (0..100).map(|i| json!({"id": i.to_string(), "text": format!("document {i} about information retrieval systems and their evaluation; ").repeat(8)})).collect();
     let request = json!({"query": "retrieval evaluation", "documents": long_documents});
 
-    // One request at a time: a second one while a long rerank runs is told to come back.
+    // One request at a time: a second one while a long rerank runs is told to come back; health
+    // answers all the while, and the keep-alive connection of the refused client stays usable.
     let server = Server::with_reranker(&["--max-concurrent-requests", "1"]);
     let url = server.url("/api/rerank");
     let slow = {
@@ -291,13 +292,20 @@ fn overload_timeout_and_graceful_shutdown() {
         std::thread::spawn(move || answer(ureq::post(&url).send_json(request)))
     };
     std::thread::sleep(Duration::from_millis(300));
-    let busy = ureq::get(&server.url("/api/health")).call();
-    match busy {
-        Err(ureq::Error::Status(503, response)) => assert_eq!(response.header("retry-after"), Some("1")),
-        other => panic!("expected 503, got {other:?}"),
-    }
-    assert_eq!(slow.join().unwrap().0, 200);
     assert_eq!(server.get("/api/health").0, 200);
+    let mut client = RawClient::connect(&server.base);
+    let search = r#"{"query":"information retrieval","mode":"bm25"}"#;
+    let busy = client.request(&format!(
+        "POST /api/search HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{search}",
+        search.len()
+    ));
+    assert!(busy.starts_with("HTTP/1.1 503") && busy.to_lowercase().contains("retry-after: 1"), "{busy}");
+    assert_eq!(slow.join().unwrap().0, 200);
+    let after = client.request(&format!(
+        "POST /api/search HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{search}",
+        search.len()
+    ));
+    assert!(after.starts_with("HTTP/1.1 200"), "the same connection answers after a 503: {after}");
 
     // SIGTERM while a request is in flight: it is answered, then the server exits cleanly.
     let url = server.url("/api/rerank");
@@ -364,4 +372,153 @@ fn load_below_the_concurrency_limit_never_fails() {
             at(0.99)
         );
     }
+}
+
+/// A bare HTTP/1.1 connection, for what a client library hides: several requests on one
+/// keep-alive connection, partial requests, and what the server does to them.
+struct RawClient {
+    stream: std::net::TcpStream,
+}
+
+impl RawClient {
+    fn connect(base: &str) -> Self {
+        let stream = std::net::TcpStream::connect(base.trim_start_matches("http://")).unwrap();
+        stream.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+        Self { stream }
+    }
+
+    fn send(&mut self, bytes: &[u8]) {
+        use std::io::Write;
+        self.stream.write_all(bytes).unwrap();
+    }
+
+    /// Sends a whole request and reads one response (headers, and a body of Content-Length).
+    fn request(&mut self, request: &str) -> String {
+        self.send(request.as_bytes());
+        self.response()
+    }
+
+    /// Whether the server closes the connection (whatever it sends first) before the read timeout.
+    fn closed_by_server(&mut self) -> bool {
+        use std::io::Read;
+        let mut buffer = [0u8; 1024];
+        loop {
+            match self.stream.read(&mut buffer) {
+                Ok(0) => return true,
+                Ok(_) => continue,
+                Err(e) => return e.kind() == std::io::ErrorKind::ConnectionReset,
+            }
+        }
+    }
+
+    /// One response, or what arrived before the server closed the connection ("" for nothing).
+    fn response(&mut self) -> String {
+        use std::io::Read;
+        let mut bytes = Vec::new();
+        let mut byte = [0u8; 1];
+        while !bytes.ends_with(b"\r\n\r\n") {
+            match self.stream.read(&mut byte) {
+                Ok(1) => bytes.push(byte[0]),
+                _ => return String::from_utf8_lossy(&bytes).into_owned(),
+            }
+        }
+        let head = String::from_utf8_lossy(&bytes).to_lowercase();
+        let length = head.lines().find_map(|l| l.strip_prefix("content-length: ")).map_or(0, |n| n.trim().parse().unwrap());
+        let mut body = vec![0u8; length];
+        self.stream.read_exact(&mut body).unwrap();
+        bytes.extend(body);
+        String::from_utf8_lossy(&bytes).into_owned()
+    }
+}
+
+/// 64 clients stalled mid-body and 50 trickling their headers hold no concurrency slot: health
+/// and searches answer while they are connected; the stalled bodies get 408 and a closed
+/// connection, and the trickling headers are cut off, each after its timeout.
+#[test]
+fn slow_clients_hold_no_slot_and_are_cut_off() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("serve.toml");
+    let bundle = fixtures().bundle.display().to_string();
+    let limits = "[limits]\nmax_concurrent_requests = 4\nheader_timeout_ms = 2000\nbody_timeout_ms = 2000\n";
+    std::fs::write(&config, format!("bundle = {bundle:?}\n{limits}")).unwrap();
+    let server = Server::start(&["--config", config.to_str().unwrap()]);
+    let mut stalled: Vec<RawClient> = (0..64)
+        .map(|_| {
+            let mut client = RawClient::connect(&server.base);
+            client.send(b"POST /api/search HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{\"qu");
+            client
+        })
+        .collect();
+    let mut trickling: Vec<RawClient> = (0..50)
+        .map(|_| {
+            let mut client = RawClient::connect(&server.base);
+            client.send(b"GET /api/hea");
+            client
+        })
+        .collect();
+    std::thread::sleep(Duration::from_millis(300));
+    for _ in 0..4 {
+        assert_eq!(server.get("/api/health").0, 200);
+        let (status, body) = server.post("/api/search", &json!({"query": "information retrieval systems", "k": 3}));
+        assert_eq!(status, 200, "{body}");
+    }
+    for client in &mut stalled {
+        let answer = client.response();
+        assert!(answer.starts_with("HTTP/1.1 408") && answer.to_lowercase().contains("connection: close"), "{answer}");
+    }
+    for client in &mut trickling {
+        assert!(client.closed_by_server(), "headers that never end are cut off");
+    }
+    assert_eq!(server.get("/api/health").0, 200);
+}
+
+/// Random and JSON-like bodies on every API route: each gets a 2xx or a 4xx naming the problem
+/// (503 when busy), never a 5xx from a failure, and the server stays up.
+#[test]
+fn random_request_bodies_get_clear_answers() {
+    use proptest::prelude::*;
+    use proptest::test_runner::{Config, TestRunner};
+    let server = Server::with_reranker(&[]);
+    let fragments = prop::sample::select(vec![
+        "{",
+        "}",
+        "\"query\":",
+        "\"documents\":",
+        "[",
+        "]",
+        "\"k\":",
+        "\"mode\":",
+        "\"rerank\":",
+        "true",
+        "\"bm25\"",
+        "\"dense\"",
+        "{\"id\":\"1\",\"text\":\"x\"}",
+        "\"\u{e9}\"",
+        "-1",
+        "1e9",
+        "null",
+        ",",
+        "\"",
+        "\\",
+        "\u{0}",
+        "0",
+    ]);
+    let bodies = prop_oneof![
+        prop::collection::vec(fragments, 0..24).prop_map(|parts| parts.concat().into_bytes()),
+        prop::collection::vec(any::<u8>(), 0..256),
+    ];
+    let mut runner = TestRunner::new(Config { cases: 150, ..Config::default() });
+    runner
+        .run(&(prop::sample::select(vec!["/api/search", "/api/rerank"]), bodies), |(route, body)| {
+            let response = ureq::post(&server.url(route)).set("Content-Type", "application/json").send_bytes(&body);
+            let status = match response {
+                Ok(r) => r.status(),
+                Err(ureq::Error::Status(code, _)) => code,
+                Err(e) => panic!("{route}: {e}"),
+            };
+            prop_assert!(status < 500 || status == 503, "{route} {:?}: {status}", String::from_utf8_lossy(&body));
+            Ok(())
+        })
+        .unwrap();
+    assert_eq!(server.get("/api/health").0, 200);
 }

@@ -36,6 +36,12 @@ pub struct Limits {
     pub max_concurrent_requests: usize,
     /// A request still running after this many milliseconds gets 504.
     pub request_timeout_ms: u64,
+    /// A client that has not sent its whole request headers after this many milliseconds is
+    /// disconnected.
+    pub header_timeout_ms: u64,
+    /// A request body not received whole after this many milliseconds gets 408; slow bodies
+    /// hold no concurrency slot while they arrive.
+    pub body_timeout_ms: u64,
     /// Documents a search with `rerank: true` hands to the cross-encoder.
     pub rerank_depth: usize,
     /// Items (queries or pairs) per forward pass of a model thread.
@@ -54,6 +60,8 @@ impl Default for Limits {
             max_document_chars: 20_000,
             max_concurrent_requests: 64,
             request_timeout_ms: 30_000,
+            header_timeout_ms: 10_000,
+            body_timeout_ms: 10_000,
             rerank_depth: 50,
             max_batch: 32,
             max_batch_wait_ms: 5,

@@ -14,13 +14,16 @@ mod metrics;
 mod models;
 
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
 use axum::extract::DefaultBodyLimit;
 use axum::routing::{get, post};
 use axum::Router;
 use dowse_core::bundle::Bundle;
+use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::server::graceful::GracefulShutdown;
+use hyper_util::service::TowerToHyperService;
 use tokio::sync::Semaphore;
 use tower_http::compression::CompressionLayer;
 use tower_http::cors::{AllowOrigin, CorsLayer};
@@ -68,13 +71,16 @@ pub fn run(args: &ServeArgs) -> Result<()> {
 /// The whole application: API routes under the limits, then static files.
 pub fn router(state: Arc<AppState>) -> Router {
     let config = &state.config;
-    let api = Router::new()
-        .route("/api/health", get(api::health))
+    let models = Router::new()
         .route("/api/search", post(api::search))
         .route("/api/rerank", post(api::rerank))
-        .route("/metrics", get(metrics::render))
         .layer(axum::middleware::from_fn_with_state(state.clone(), guard::limit))
         .layer(DefaultBodyLimit::max(config.limits.max_body_bytes));
+    let api = Router::new()
+        .route("/api/health", get(api::health))
+        .route("/metrics", get(metrics::render))
+        .merge(models)
+        .layer(axum::middleware::from_fn_with_state(state.clone(), guard::observe));
     let mut app = api.nest_service("/bundle", files::folder(&config.bundle));
     if let Some(dist) = &config.dist {
         app = app.fallback_service(files::folder(dist));
@@ -96,7 +102,37 @@ async fn serve(state: Arc<AppState>) -> Result<()> {
     let local = listener.local_addr()?;
     tracing::info!(%local, bundle = %state.bundle_id, rerank = state.models.reranker.is_some(), "serving");
     println!("listening on http://{local}");
-    axum::serve(listener, router(state)).with_graceful_shutdown(shutdown_signal()).await.context("serving")?;
+    let header_timeout = Duration::from_millis(state.config.limits.header_timeout_ms);
+    let app = router(state);
+    let connections = GracefulShutdown::new();
+    let mut shutdown = std::pin::pin!(shutdown_signal());
+    loop {
+        let stream = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok((stream, _)) => stream,
+                // Out of file descriptors and the like: the next accept may succeed.
+                Err(e) => {
+                    tracing::warn!(error = %e, "accepting a connection failed");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+            () = &mut shutdown => break,
+        };
+        // HTTP/1.1 with a bound on how long a client may take to send its headers: a client
+        // trickling a byte a second is cut off instead of holding a connection for ever.
+        let mut http = hyper::server::conn::http1::Builder::new();
+        http.timer(TokioTimer::new()).header_read_timeout(header_timeout);
+        let connection = http.serve_connection(TokioIo::new(stream), TowerToHyperService::new(app.clone()));
+        let connection = connections.watch(connection);
+        tokio::spawn(async move {
+            if let Err(e) = connection.await {
+                tracing::debug!(error = %e, "connection ended");
+            }
+        });
+    }
+    drop(listener);
+    connections.shutdown().await;
     tracing::info!("stopped after draining in-flight requests");
     Ok(())
 }
