@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The main job: build the browser app, index a real collection (Cranfield, 1,400 aerodynamics
-# abstracts) into a search bundle with the student that ships inside dowse (no model download),
+# abstracts, shipped in data/cranfield so a clone needs nothing beside it) into a search bundle
+# with the student that ships inside dowse (no model download),
 # evaluate it as it ships (225 judged queries), show a search, and serve it all: open the printed
 # URL and search in the browser (the query is encoded and the bundle searched in the page). DATA
 # overrides the collection (BEIR or SMART folder), ADDR the address, MODEL the encoder (a model
@@ -8,8 +9,7 @@
 # first installs Trunk and wasm-bindgen-cli (about 20 minutes).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-shared="${DOWSE_SHARED:-$(cd .. && pwd)/shared}"
-data="${DATA:-$shared/data/cranfield}"
+data="${DATA:-data/cranfield}"
 target="${CARGO_TARGET_DIR:-target}"
 bundle="$target/demo/bundle"
 addr="${ADDR:-127.0.0.1:8080}"
