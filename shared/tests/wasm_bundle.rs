@@ -29,6 +29,9 @@ const TEXTS: [&str; 4] = [
     "aphids on roses can be washed off with water",
 ];
 const DIM: usize = 4;
+/// A BERT config of the vectors' dimension.
+const TINY_BERT_CONFIG: &[u8] = br#"{"vocab_size": 30, "hidden_size": 4, "num_hidden_layers": 1, "num_attention_heads": 1,
+    "intermediate_size": 8, "max_position_embeddings": 16}"#;
 
 /// Passage `i` points along axis `i`, so the nearest vector to axis `i` is passage `i`.
 fn vectors() -> Vec<f32> {
@@ -65,7 +68,8 @@ fn files() -> HashMap<String, Vec<u8>> {
             chunking: ChunkConfig::default(),
             files: Vec::new(),
         },
-        model: ModelBytes { config: b"{}".to_vec(), weights: vec![0; 8], tokenizer: b"{}".to_vec() },
+        // Only the config is read before a search: it must describe a model of the vectors' dimension.
+        model: ModelBytes { config: TINY_BERT_CONFIG.to_vec(), weights: vec![0; 8], tokenizer: b"{}".to_vec() },
         vectors: VectorStore::quantize(&vectors(), DIM, Quantization::Int8),
         graph,
         bm25: Bm25Index::build(Bm25Params::default(), TEXTS.iter().map(|t| analyzer.analyze(t))),
