@@ -8,8 +8,13 @@ pub struct Line<'a> {
     pub text: &'a str,
 }
 
+/// Longest line any reader takes: a record longer than this is no document or query a person
+/// wrote, and parsing it (a JSON object, say) costs a multiple of its size in memory.
+pub const MAX_LINE_BYTES: usize = 64 << 20;
+
 /// Yields the lines of `bytes` (LF or CRLF endings, a leading UTF-8 BOM dropped).
-/// A line that is not valid UTF-8 is an error naming `file` and the line.
+/// A line that is not valid UTF-8, or longer than [`MAX_LINE_BYTES`], is an error naming `file`
+/// and the line.
 pub fn lines<'a>(file: &'a str, bytes: &'a [u8]) -> impl Iterator<Item = Result<Line<'a>, ParseError>> + 'a {
     let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
     let trailing_newline = bytes.last() == Some(&b'\n');
@@ -19,6 +24,9 @@ pub fn lines<'a>(file: &'a str, bytes: &'a [u8]) -> impl Iterator<Item = Result<
     }
     pieces.into_iter().enumerate().map(move |(i, raw)| {
         let raw = raw.strip_suffix(b"\r").unwrap_or(raw);
+        if raw.len() > MAX_LINE_BYTES {
+            return Err(ParseError::new(file, i + 1, "line", format!("{} bytes, longer than the {MAX_LINE_BYTES}-byte limit", raw.len())));
+        }
         std::str::from_utf8(raw)
             .map(|text| Line { number: i + 1, text })
             .map_err(|e| ParseError::new(file, i + 1, "line", format!("invalid UTF-8 at byte {}", e.valid_up_to())))
@@ -37,4 +45,19 @@ pub fn tab_fields<'a>(file: &str, line: &Line<'a>, names: &[&str]) -> Result<Vec
         ));
     }
     Ok(fields)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_line_over_the_limit_is_named_not_parsed() {
+        let mut bytes = b"short\n".to_vec();
+        bytes.resize(bytes.len() + MAX_LINE_BYTES + 1, b'x');
+        let read: Vec<_> = lines("big.jsonl", &bytes).collect();
+        assert_eq!(read[0].as_ref().unwrap().text, "short");
+        let error = read[1].as_ref().err().unwrap().to_string();
+        assert!(error.starts_with("big.jsonl:2: field `line`") && error.contains("longer than the"), "{error}");
+    }
 }
