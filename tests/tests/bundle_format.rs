@@ -119,6 +119,14 @@ fn an_interrupted_write_never_loads_and_a_finished_one_replaces_the_old() {
     assert!(error.contains("manifest.json: missing"), "{error}");
 }
 
+/// `bytes` with the byte at `at` XORed with `mask`, cut to `cut` bytes if given.
+fn damaged(bytes: &[u8], at: usize, mask: u8, cut: Option<usize>) -> Vec<u8> {
+    let mut bytes = bytes.to_vec();
+    bytes[at] ^= mask;
+    bytes.truncate(cut.unwrap_or(bytes.len()));
+    bytes
+}
+
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(32))]
 
@@ -128,12 +136,9 @@ proptest! {
     #[test]
     fn damaged_model_files_and_maps_never_panic(which in 0usize..4, at in any::<prop::sample::Index>(), mask in 1u8..=255, cut in any::<prop::sample::Index>(), truncate in any::<bool>()) {
         let path = ["model/config.json", "model/model.safetensors", "model/tokenizer.json", "map.bin"][which];
-        let mut bytes = files()[path].clone();
+        let bytes = &files()[path];
         let header = if path.ends_with(".safetensors") { 8 + u64::from_le_bytes(bytes[..8].try_into().unwrap()) as usize } else { bytes.len() };
-        bytes[at.index(header)] ^= mask;
-        if truncate {
-            bytes.truncate(cut.index(bytes.len()));
-        }
+        let bytes = damaged(bytes, at.index(header), mask, truncate.then(|| cut.index(bytes.len())));
         if let Ok(bundle) = load(with_consistent_manifest(files().clone(), path, bytes)) {
             let config = dowse_core::model::EncoderConfig { max_len: 32, batch_size: 1, cpu_kernels: true };
             if let Ok(encoder) = dowse_core::model::Encoder::<burn_flex::Flex>::load(bundle.model.files(), config, &burn_flex::FlexDevice) {
@@ -152,12 +157,8 @@ proptest! {
     #[test]
     fn damaged_sections_never_panic(which in 0usize..4, at in any::<prop::sample::Index>(), mask in 1u8..=255, cut in any::<prop::sample::Index>(), truncate in any::<bool>()) {
         let path = ["vectors.bin", "graph.bin", "bm25.bin", "documents.bin"][which];
-        let mut bytes = files()[path].clone();
-        let i = at.index(bytes.len());
-        bytes[i] ^= mask;
-        if truncate {
-            bytes.truncate(cut.index(bytes.len()));
-        }
+        let bytes = &files()[path];
+        let bytes = damaged(bytes, at.index(bytes.len()), mask, truncate.then(|| cut.index(bytes.len())));
         if let Ok(bundle) = load(with_consistent_manifest(files().clone(), path, bytes)) {
             let vector = vec![0.05; bundle.vectors.dim()];
             let options = SearchOptions::default();

@@ -387,6 +387,17 @@ impl RawClient {
         Self { stream }
     }
 
+    /// `n` connections that have each sent `start` and nothing more.
+    fn many(base: &str, n: usize, start: &[u8]) -> Vec<Self> {
+        (0..n)
+            .map(|_| {
+                let mut client = Self::connect(base);
+                client.send(start);
+                client
+            })
+            .collect()
+    }
+
     fn send(&mut self, bytes: &[u8]) {
         use std::io::Write;
         self.stream.write_all(bytes).unwrap();
@@ -442,20 +453,9 @@ fn slow_clients_hold_no_slot_and_are_cut_off() {
     let limits = "[limits]\nmax_concurrent_requests = 4\nheader_timeout_ms = 2000\nbody_timeout_ms = 2000\n";
     std::fs::write(&config, format!("bundle = {bundle:?}\n{limits}")).unwrap();
     let server = Server::start(&["--config", config.to_str().unwrap()]);
-    let mut stalled: Vec<RawClient> = (0..64)
-        .map(|_| {
-            let mut client = RawClient::connect(&server.base);
-            client.send(b"POST /api/search HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{\"qu");
-            client
-        })
-        .collect();
-    let mut trickling: Vec<RawClient> = (0..50)
-        .map(|_| {
-            let mut client = RawClient::connect(&server.base);
-            client.send(b"GET /api/hea");
-            client
-        })
-        .collect();
+    let stalled_body = b"POST /api/search HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{\"qu";
+    let mut stalled = RawClient::many(&server.base, 64, stalled_body);
+    let mut trickling = RawClient::many(&server.base, 50, b"GET /api/hea");
     std::thread::sleep(Duration::from_millis(300));
     for _ in 0..4 {
         assert_eq!(server.get("/api/health").0, 200);
