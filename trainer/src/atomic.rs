@@ -48,7 +48,9 @@ pub fn write_folder<'a>(out: &Path, marker: &str, files: impl IntoIterator<Item 
     match exchange(staging.path(), out) {
         // `staging` now holds the old folder and is removed when dropped.
         Ok(()) => fault_point("folder-exchanged"),
-        Err(e) if e.raw_os_error() == Some(libc::EINVAL) || e.raw_os_error() == Some(libc::ENOSYS) => move_aside_and_rename(staging, out)?,
+        Err(e) if e.raw_os_error() == Some(libc::EINVAL) || e.raw_os_error() == Some(libc::ENOSYS) => {
+            move_aside_and_rename(staging, parent, &name, out)?
+        }
         Err(e) => return Err(e).with_context(|| format!("swapping the new folder into {}", out.display())),
     }
     Ok(())
@@ -121,11 +123,9 @@ fn exchange(_: &Path, _: &Path) -> std::io::Result<()> {
 /// Where no exchange exists: the old `out` moves aside into `.dowse-old-NAME.*` (restored by the
 /// next write if a kill comes before the new one is in), comes back if the rename fails, and is
 /// removed otherwise.
-fn move_aside_and_rename(staging: tempfile::TempDir, out: &Path) -> Result<()> {
-    let parent = staging.path().parent().expect("staging has a parent");
-    let name = out.file_name().expect("checked").to_string_lossy().into_owned();
+fn move_aside_and_rename(staging: tempfile::TempDir, parent: &Path, name: &str, out: &Path) -> Result<()> {
     let old = tempfile::Builder::new().prefix(&format!("{OLD}{name}.")).tempdir_in(parent)?;
-    let aside = old.path().join(&name);
+    let aside = old.path().join(name);
     std::fs::rename(out, &aside).with_context(|| format!("moving the old {} aside", out.display()))?;
     fault_point("folder-moved-aside");
     if let Err(e) = std::fs::rename(staging.path(), out) {

@@ -88,12 +88,7 @@ pub fn run(args: &EvalArgs) -> Result<()> {
     let collection = collection::load(&args.data, &args.split)?;
     eprintln!("{}: {} documents, {} judged queries ({})", args.data.display(), collection.docs.len(), collection.queries.len(), args.split);
     let run = match &args.bundle {
-        Some(dir) => {
-            let bundle = bundle_io::read(dir)?;
-            let source = format!("bundle {}", dir.display());
-            check_judged_documents(&collection.qrels, bundle.docs.documents.iter().map(|d| d.id.as_str()), &source, &args.data)?;
-            bundle_run(&collection, &bundle, dir, args)?
-        }
+        Some(dir) => bundle_run(&collection, dir, args)?,
         None => {
             let rankings = match args.retriever {
                 Retriever::Bm25 => bm25_rankings(&collection, args.depth),
@@ -186,8 +181,9 @@ fn rerank(run: Run, collection: &Collection, model: &Path, args: &EvalArgs) -> R
 
 /// Refuses a search over documents that hold none of the judged ones (a bundle of another
 /// corpus scores zero everywhere) and warns when some judged documents are missing.
-fn check_judged_documents<'a>(qrels: &Qrels, ids: impl Iterator<Item = &'a str>, source: &str, data: &Path) -> Result<()> {
-    let present: std::collections::HashSet<&str> = ids.collect();
+fn check_judged_documents(qrels: &Qrels, bundle: &Bundle, dir: &Path, data: &Path) -> Result<()> {
+    let source = format!("bundle {}", dir.display());
+    let present: std::collections::HashSet<&str> = bundle.docs.documents.iter().map(|d| d.id.as_str()).collect();
     let judged: std::collections::BTreeSet<&str> =
         qrels.values().flat_map(|docs| docs.iter().filter(|(_, &grade)| grade > 0).map(|(doc, _)| doc.as_str())).collect();
     let missing = judged.iter().filter(|doc| !present.contains(*doc)).count();
@@ -208,8 +204,10 @@ fn check_judged_documents<'a>(qrels: &Qrels, ids: impl Iterator<Item = &'a str>,
     Ok(())
 }
 
-/// The run of `bundle` (read from `dir`) over the collection's queries.
-fn bundle_run(collection: &Collection, bundle: &Bundle, dir: &Path, args: &EvalArgs) -> Result<Run> {
+/// The run of the bundle in `dir` over the collection's queries.
+fn bundle_run(collection: &Collection, dir: &Path, args: &EvalArgs) -> Result<Run> {
+    let bundle = bundle_io::read(dir)?;
+    check_judged_documents(&collection.qrels, &bundle, dir, &args.data)?;
     let mode = match args.retriever {
         Retriever::Bm25 => Mode::Bm25,
         Retriever::Dense => Mode::Dense,
@@ -231,9 +229,6 @@ fn bundle_run(collection: &Collection, bundle: &Bundle, dir: &Path, args: &EvalA
         Vec::new()
     };
     let dim = bundle.manifest.model.dim;
-    if mode.is_dense() && vectors.len() != texts.len() * dim {
-        anyhow::bail!("{}: the bundle's model made vectors of another length than the bundle's {dim}", dir.display());
-    }
     let options = SearchOptions { k: args.depth, mode, ef: args.ef, candidates: args.depth };
     let analyzer = Analyzer::default();
     let started = Instant::now();

@@ -76,9 +76,7 @@ impl EncoderKind {
             _ => Self::Bert,
         })
     }
-}
 
-impl EncoderKind {
     /// Length of the vectors the model a `config.json` describes makes.
     pub fn dim_of(config: &[u8]) -> Result<usize, ModelError> {
         Ok(match Self::of(config)? {

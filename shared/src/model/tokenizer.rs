@@ -90,11 +90,9 @@ impl TextTokenizer {
                     "a special token has id {id}, outside config.json's vocab_size {vocab_size}: the two files are not of one model"
                 )));
             }
-            if let Some(kind) = encoded.type_ids.iter().find(|&&t| type_vocab_size.is_some_and(|types| t as usize >= types)) {
-                return Err(ModelError::Tokenizer(format!(
-                    "token type {kind} is outside config.json's type_vocab_size {}",
-                    type_vocab_size.unwrap_or_default()
-                )));
+            let Some(types) = type_vocab_size else { continue };
+            if let Some(kind) = encoded.type_ids.iter().find(|&&t| t as usize >= types) {
+                return Err(ModelError::Tokenizer(format!("token type {kind} is outside config.json's type_vocab_size {types}")));
             }
         }
         Ok(tokenizer)
