@@ -60,6 +60,7 @@ fn files() -> HashMap<String, Vec<u8>> {
             format_version: FORMAT_VERSION,
             created_by: "wasm test".to_string(),
             model: ModelInfo { id: "none".to_string(), dim: DIM, max_len: 16 },
+            passage_model: None,
             documents: TEXTS.len(),
             passages: TEXTS.len(),
             quantization: Quantization::Int8,

@@ -14,7 +14,8 @@ pub const FORMAT: &str = "dowse-bundle";
 /// The newest bundle format this build reads and the one it writes.
 pub const FORMAT_VERSION: u32 = 1;
 
-/// The model whose vectors the bundle holds, and which must encode its queries.
+/// The query encoder: the model in the bundle's `model/` folder, which must encode its queries.
+/// In a symmetric bundle it also encoded the passages.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ModelInfo {
     /// Where the model came from (a name or folder), for people reading the manifest.
@@ -22,6 +23,17 @@ pub struct ModelInfo {
     pub dim: usize,
     /// Tokens per text, special tokens included.
     pub max_len: usize,
+}
+
+/// The model that encoded the passages of an asymmetric bundle, natively at index time; it is not
+/// in the bundle. Its sha256 tells which weights the vectors came from, so a later index (or a
+/// reader) can tell vectors of two different models apart.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PassageModelInfo {
+    pub id: String,
+    pub dim: usize,
+    /// sha256 of the passage model's `model.safetensors`.
+    pub sha256: String,
 }
 
 /// How the graph was built and how wide to search it by default.
@@ -53,6 +65,10 @@ pub struct Manifest {
     /// The program and version that wrote the bundle.
     pub created_by: String,
     pub model: ModelInfo,
+    /// Set when the passages were encoded by another model than [`Manifest::model`], to which
+    /// the query encoder was aligned; absent in a symmetric bundle.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub passage_model: Option<PassageModelInfo>,
     pub documents: usize,
     pub passages: usize,
     pub quantization: Quantization,

@@ -1,8 +1,9 @@
 //! The search bundle: everything a client needs to search a corpus, as a folder of files.
 //!
 //! ```text
-//! manifest.json            format version, model, counts, build settings, sha256 + length of each file
-//! model/config.json        the query encoder, Hugging Face layout
+//! manifest.json            format version, models, counts, build settings, sha256 + length of each file
+//! model/config.json        the query encoder, Hugging Face layout (in an asymmetric bundle the
+//!                          passages were encoded natively by a larger model, named in the manifest)
 //! model/model.safetensors
 //! model/tokenizer.json    (a DSSM's letter trigrams: model/vocab.txt instead)
 //! vectors.bin              passage vectors (crate::vectors)
@@ -24,7 +25,7 @@ use std::collections::HashMap;
 
 use thiserror::Error;
 
-pub use manifest::{sha256_hex, FileEntry, HnswInfo, Manifest, ModelInfo, FORMAT, FORMAT_VERSION};
+pub use manifest::{sha256_hex, FileEntry, HnswInfo, Manifest, ModelInfo, PassageModelInfo, FORMAT, FORMAT_VERSION};
 
 use crate::bm25::Bm25Index;
 use crate::docstore::DocStore;
@@ -179,6 +180,12 @@ impl Bundle {
                 "the map projects {}-dimensional vectors, the manifest says {}",
                 self.map.dim(),
                 self.manifest.model.dim
+            )));
+        }
+        if let Some(passage_model) = self.manifest.passage_model.as_ref().filter(|p| p.dim != self.manifest.model.dim) {
+            return Err(BundleError::Inconsistent(format!(
+                "the passage model {} makes {}-dimensional vectors, the query encoder {}-dimensional",
+                passage_model.id, passage_model.dim, self.manifest.model.dim
             )));
         }
         let model_dim = EncoderKind::dim_of(&self.model.config).map_err(|e| BundleError::Inconsistent(format!("{MODEL_CONFIG}: {e}")))?;

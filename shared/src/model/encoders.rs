@@ -1,6 +1,6 @@
 //! Every model that turns queries and passages into vectors, behind one enum: BERT bi-encoders
-//! (one network for both sides), DSSMs and two-tower LSTMs (a tower per side). `config.json`'s
-//! `model_type` picks.
+//! (one network for both sides), DSSMs and two-tower LSTMs (a tower per side), and static
+//! encoders (a query encoder aligned to a teacher's vectors). `config.json`'s `model_type` picks.
 
 use burn::tensor::backend::Backend;
 use burn::tensor::Tensor;
@@ -9,6 +9,7 @@ use serde::Deserialize;
 use super::dssm::{DssmConfig, DssmEncoder};
 use super::load::ModelFiles;
 use super::lstm::{LstmEncoder, TwoTowerConfig};
+use super::static_encoder::{StaticConfig, StaticEncoder};
 use super::trigram::Features;
 use super::{Encoded, EncoderConfig, ModelError, TextEncoder};
 
@@ -24,9 +25,10 @@ pub enum Encoder<B: Backend> {
     Bert(Box<TextEncoder<B>>),
     Dssm(Box<DssmEncoder<B>>),
     Lstm(Box<LstmEncoder<B>>),
+    Static(Box<StaticEncoder<B>>),
 }
 
-/// A query as its encoder reads it: word pieces (BERT, LSTM) or letter-trigram features (DSSM).
+/// A query as its encoder reads it: word pieces (BERT, LSTM, static) or letter-trigram features (DSSM).
 pub enum QueryTokens {
     Pieces(Encoded),
     Trigrams(Features),
@@ -60,6 +62,7 @@ pub enum EncoderKind {
     Bert,
     Dssm,
     Lstm,
+    Static,
 }
 
 impl EncoderKind {
@@ -73,6 +76,7 @@ impl EncoderKind {
         Ok(match kind.model_type.as_deref() {
             Some(DssmConfig::MODEL_TYPE) => Self::Dssm,
             Some(TwoTowerConfig::MODEL_TYPE) => Self::Lstm,
+            Some(StaticConfig::MODEL_TYPE) => Self::Static,
             _ => Self::Bert,
         })
     }
@@ -83,17 +87,20 @@ impl EncoderKind {
             Self::Bert => super::BertConfig::from_json(config)?.hidden_size,
             Self::Dssm => DssmConfig::from_json(config)?.dim,
             Self::Lstm => TwoTowerConfig::from_json(config)?.dim,
+            Self::Static => StaticConfig::from_json(config)?.dim,
         })
     }
 }
 
 impl<B: Backend> Encoder<B> {
-    /// Loads a model folder's files; `config.max_len` applies to BERT, `batch_size` to all.
+    /// Loads a model folder's files; `config.max_len` applies to BERT, `batch_size` to all but
+    /// static encoders (which read their own `max_len` and need no batches).
     pub fn load(files: ModelFiles, config: EncoderConfig, device: &B::Device) -> Result<Self, ModelError> {
         Ok(match EncoderKind::of(files.config)? {
             EncoderKind::Dssm => Self::Dssm(Box::new(DssmEncoder::load(files, config.batch_size, device)?)),
             EncoderKind::Lstm => Self::Lstm(Box::new(LstmEncoder::load(files, config.batch_size, device)?)),
             EncoderKind::Bert => Self::Bert(Box::new(TextEncoder::load(files, config, device)?)),
+            EncoderKind::Static => Self::Static(Box::new(StaticEncoder::load(files, device)?)),
         })
     }
 
@@ -103,6 +110,7 @@ impl<B: Backend> Encoder<B> {
             Self::Bert(encoder) => encoder.dim(),
             Self::Dssm(encoder) => encoder.dim(),
             Self::Lstm(encoder) => encoder.dim(),
+            Self::Static(encoder) => encoder.dim(),
         }
     }
 
@@ -112,6 +120,7 @@ impl<B: Backend> Encoder<B> {
             Self::Bert(encoder) => encoder.encode(texts, progress),
             Self::Dssm(encoder) => encoder.encode(texts, side, progress),
             Self::Lstm(encoder) => encoder.encode(texts, side, progress),
+            Self::Static(encoder) => encoder.encode(texts, progress),
         }
     }
 
@@ -121,6 +130,7 @@ impl<B: Backend> Encoder<B> {
         Ok(match self {
             Self::Bert(encoder) => QueryTokens::Pieces(single(encoder.tokenizer().encode(&[query])?)),
             Self::Lstm(encoder) => QueryTokens::Pieces(single(encoder.tokenizer().encode(&[query])?)),
+            Self::Static(encoder) => QueryTokens::Pieces(single(encoder.tokenizer().encode(&[query])?)),
             Self::Dssm(encoder) => QueryTokens::Trigrams(encoder.features(query)),
         })
     }
@@ -130,6 +140,7 @@ impl<B: Backend> Encoder<B> {
         match (self, tokens) {
             (Self::Bert(encoder), QueryTokens::Pieces(pieces)) => Ok(encoder.embed(&[pieces])),
             (Self::Lstm(encoder), QueryTokens::Pieces(pieces)) => Ok(encoder.embed(&[pieces], Side::Query)),
+            (Self::Static(encoder), QueryTokens::Pieces(pieces)) => Ok(encoder.embed(&[pieces])),
             (Self::Dssm(encoder), QueryTokens::Trigrams(features)) => Ok(encoder.embed(&[features], Side::Query)),
             _ => Err(ModelError::Config("query tokens from another kind of encoder".into())),
         }

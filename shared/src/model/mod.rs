@@ -1,6 +1,6 @@
 //! The models: the BERT text encoder (configuration, the network in Burn and on dowse's own CPU
 //! kernels, weight loading, tokenization, the encoder that turns texts into unit-length vectors),
-//! the cross-encoder that scores pairs, the DSSM with its letter-trigram vocabulary, the two-tower LSTM, and
+//! the cross-encoder that scores pairs, the DSSM with its letter-trigram vocabulary, the two-tower LSTM, the static query encoder, and
 //! [`Encoder`], any of them; weights in f32 or int8 safetensors.
 
 mod batch;
@@ -17,6 +17,7 @@ mod load;
 mod lora;
 mod lstm;
 mod pooling;
+mod static_encoder;
 mod tokenizer;
 mod trigram;
 
@@ -35,5 +36,6 @@ pub use load::{
 };
 pub use lora::{Lora, LoraConfig, LoraTarget};
 pub use lstm::{LstmEncoder, LstmTower, TwoTowerConfig, TwoTowerLstm};
+pub use static_encoder::{StaticConfig, StaticEncoder, StaticModel};
 pub use tokenizer::{Encoded, TextMeasure, TextTokenizer, WordSpan};
 pub use trigram::{Features, TrigramVocab};

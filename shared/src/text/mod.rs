@@ -9,3 +9,4 @@ mod stopwords;
 pub use analyzer::Analyzer;
 pub use long_words::{cap_long_words, MAX_WORD_BYTES};
 pub use snippet::{snippet, Snippet};
+pub use stopwords::is_stopword;
