@@ -1,9 +1,16 @@
-//! Embedding a corpus (and its queries) with an on-disk cache of the passage vectors, keyed by
-//! the model's files and the exact texts, so a second `dowse eval`, `index` or `mine` over the
-//! same corpus with the same model does not re-encode.
+//! Embedding texts with an on-disk cache of each passage's vector, keyed by the model (its
+//! weights, config, tokenizer and the token limit) and the passage's exact text. A second
+//! `dowse eval`, `index` or `mine` over the same corpus encodes nothing, and re-indexing a site
+//! where one page changed encodes only that page's passages.
 //!
-//! File layout (little-endian): magic `DEMB`, u32 version, u64 rows, u32 dim, rows*dim f32.
+//! One file per model, `$DOWSE_HOME/cache/embeddings/<model key>.vec`, appended to (little-endian):
+//! a header (magic `DEMC`, u32 version, u32 dim), then records of the text's sha256 (32 bytes),
+//! `dim` f32 and a 4-byte check (the first bytes of the sha256 of the rest of the record). A
+//! record cut short by a kill, or damaged, fails its check and is encoded again; nothing else is
+//! lost.
 
+use std::collections::HashMap;
+use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
@@ -12,7 +19,7 @@ use sha2::{Digest, Sha256};
 
 use crate::device::{run_on, Device};
 use crate::encode::EncodeJob;
-use crate::{atomic, home, model_fetch, model_folder};
+use crate::{home, model_fetch, model_folder};
 
 /// Row-major unit vectors of the queries and the passages.
 pub struct Embedded {
@@ -21,9 +28,9 @@ pub struct Embedded {
     pub dim: usize,
 }
 
-/// Encodes `queries` and `passages` with the model in `model_dir` on `device`. The passages'
-/// vectors come from the cache when it has them (unless `use_cache` is false) and go into it when
-/// they were encoded.
+/// Encodes `queries` and `passages` with the model in `model_dir` on `device`. Passages already in
+/// the model's cache (unless `use_cache` is false) are read from it; the others are encoded and
+/// added to it.
 pub fn embed(
     model_dir: &Path,
     config: EncoderConfig,
@@ -32,81 +39,169 @@ pub fn embed(
     passages: &[String],
     use_cache: bool,
 ) -> Result<Embedded> {
-    let key = key(model_dir, config.max_len, passages)?;
-    let cached = if use_cache { load(&key, passages.len())? } else { None };
+    let path = cache_path(model_dir, config.max_len)?;
+    let keys: Vec<TextKey> = passages.iter().map(|text| Sha256::digest(text.as_bytes()).into()).collect();
+    let cache = if use_cache { Cache::read(&path)? } else { Cache::default() };
+    let mut missing: Vec<usize> = Vec::new();
+    let mut seen = HashMap::new();
+    for (i, key) in keys.iter().enumerate() {
+        if !cache.vectors.contains_key(key) && seen.insert(*key, i).is_none() {
+            missing.push(i);
+        }
+    }
+    eprintln!("passage embeddings: {} of {} cached, {} to encode", passages.len() - missing.len(), passages.len(), missing.len());
+    let to_encode: Vec<String> = missing.iter().map(|&i| passages[i].clone()).collect();
     let mut inputs = Vec::new();
     if !queries.is_empty() {
         inputs.push(("queries", Side::Query, queries));
     }
-    match &cached {
-        Some(_) => eprintln!("passage embeddings: cached ({key})"),
-        None => inputs.push(("passages", Side::Passage, passages)),
+    if !to_encode.is_empty() {
+        inputs.push(("passages", Side::Passage, to_encode.as_slice()));
     }
-    let job = EncodeJob { model_dir, config, inputs };
-    let mut encoded = run_on(device, job)?.with_context(|| format!("encoding with {}", model_dir.display()))?;
-    let dim = encoded.dim;
-    let queries = if queries.is_empty() { Vec::new() } else { encoded.matrices.remove(0) };
-    let passages = match cached {
-        Some((matrix, cached_dim)) if cached_dim == dim => matrix,
-        Some((_, cached_dim)) => bail!("cached embeddings have {cached_dim} dimensions, the model {dim}"),
-        None => {
-            let matrix = encoded.matrices.remove(0);
-            store(&key, &matrix, dim)?;
-            matrix
-        }
+    let (query_matrix, new_matrix, dim) = if inputs.is_empty() {
+        (Vec::new(), Vec::new(), cache.dim)
+    } else {
+        let job = EncodeJob { model_dir, config, inputs };
+        let mut encoded = run_on(device, job)?.with_context(|| format!("encoding with {}", model_dir.display()))?;
+        let queries = if queries.is_empty() { Vec::new() } else { encoded.matrices.remove(0) };
+        let new = if to_encode.is_empty() { Vec::new() } else { encoded.matrices.remove(0) };
+        (queries, new, encoded.dim)
     };
-    Ok(Embedded { queries, passages, dim })
+    if cache.dim != 0 && cache.dim != dim && !cache.vectors.is_empty() {
+        bail!("{}: cached embeddings have {} dimensions, the model {dim}", path.display(), cache.dim);
+    }
+    let new: HashMap<TextKey, &[f32]> = missing.iter().zip(new_matrix.chunks_exact(dim.max(1))).map(|(&i, v)| (keys[i], v)).collect();
+    if !new.is_empty() {
+        append(&path, dim, missing.iter().map(|&i| (&keys[i], new[&keys[i]])))?;
+    }
+    let mut matrix = Vec::with_capacity(passages.len() * dim);
+    for key in &keys {
+        match new.get(key) {
+            Some(vector) => matrix.extend_from_slice(vector),
+            None => matrix.extend_from_slice(&cache.vectors[key]),
+        }
+    }
+    Ok(Embedded { queries: query_matrix, passages: matrix, dim })
 }
 
-const MAGIC: &[u8; 4] = b"DEMB";
-const VERSION: u32 = 1;
-const HEADER: usize = 4 + 4 + 8 + 4;
+type TextKey = [u8; 32];
 
-/// The cache key of `texts` encoded by the model in `model_dir` at `max_len` tokens.
-fn key(model_dir: &Path, max_len: usize, texts: &[String]) -> Result<String> {
+const MAGIC: &[u8; 4] = b"DEMC";
+const VERSION: u32 = 2;
+const HEADER: usize = 4 + 4 + 4;
+const CHECK: usize = 4;
+
+/// The cache file of the model in `model_dir` read at `max_len` tokens.
+fn cache_path(model_dir: &Path, max_len: usize) -> Result<PathBuf> {
     let mut hasher = Sha256::new();
     hasher.update(model_fetch::sha256_file(&model_dir.join("model.safetensors"))?);
     for path in [model_dir.join("config.json"), model_folder::tokenizer_file(model_dir)] {
         hasher.update(std::fs::read(&path).with_context(|| format!("reading {}", path.display()))?);
     }
     hasher.update((max_len as u64).to_le_bytes());
-    for text in texts {
-        hasher.update((text.len() as u64).to_le_bytes());
-        hasher.update(text.as_bytes());
+    let key = hex::encode(hasher.finalize());
+    Ok(home::dowse_home()?.join("cache/embeddings").join(format!("{key}.vec")))
+}
+
+/// The vectors of one model's cache file.
+#[derive(Default)]
+struct Cache {
+    dim: usize,
+    vectors: HashMap<TextKey, Vec<f32>>,
+}
+
+impl Cache {
+    /// Reads every whole, intact record; a missing or foreign file is an empty cache.
+    fn read(path: &Path) -> Result<Self> {
+        let Ok(bytes) = std::fs::read(path) else { return Ok(Self::default()) };
+        let Some(dim) = header_dim(&bytes) else { return Ok(Self::default()) };
+        let mut vectors = HashMap::new();
+        for record in bytes[HEADER..].chunks_exact(record_len(dim)) {
+            let (body, check) = record.split_at(record.len() - CHECK);
+            if record_check(body) != check {
+                continue;
+            }
+            let key: TextKey = body[..32].try_into().expect("32 bytes");
+            let vector = body[32..].chunks_exact(4).map(|c| f32::from_le_bytes(c.try_into().expect("4 bytes"))).collect();
+            vectors.insert(key, vector);
+        }
+        Ok(Self { dim, vectors })
     }
-    Ok(hex::encode(hasher.finalize()))
 }
 
-fn path(key: &str) -> Result<PathBuf> {
-    Ok(home::dowse_home()?.join("cache/embeddings").join(format!("{key}.bin")))
-}
-
-/// The cached matrix for `key`, if there is a complete one of `rows` rows.
-fn load(key: &str, rows: usize) -> Result<Option<(Vec<f32>, usize)>> {
-    let path = path(key)?;
-    let Ok(bytes) = std::fs::read(&path) else { return Ok(None) };
+fn header_dim(bytes: &[u8]) -> Option<usize> {
     if bytes.len() < HEADER || &bytes[..4] != MAGIC || bytes[4..8] != VERSION.to_le_bytes() {
-        return Ok(None);
+        return None;
     }
-    let cached_rows = u64::from_le_bytes(bytes[8..16].try_into().expect("8 bytes")) as usize;
-    let dim = u32::from_le_bytes(bytes[16..20].try_into().expect("4 bytes")) as usize;
-    if cached_rows != rows || bytes.len() != HEADER + rows * dim * 4 {
-        return Ok(None);
-    }
-    let values = bytes[HEADER..].chunks_exact(4).map(|c| f32::from_le_bytes(c.try_into().expect("4 bytes"))).collect();
-    Ok(Some((values, dim)))
+    Some(u32::from_le_bytes(bytes[8..12].try_into().expect("4 bytes")) as usize).filter(|&dim| dim > 0)
 }
 
-/// Stores a `[rows, dim]` matrix under `key`.
-fn store(key: &str, values: &[f32], dim: usize) -> Result<()> {
-    let rows = values.len() / dim;
-    let mut bytes = Vec::with_capacity(HEADER + values.len() * 4);
-    bytes.extend_from_slice(MAGIC);
-    bytes.extend_from_slice(&VERSION.to_le_bytes());
-    bytes.extend_from_slice(&(rows as u64).to_le_bytes());
-    bytes.extend_from_slice(&(dim as u32).to_le_bytes());
-    for v in values {
-        bytes.extend_from_slice(&v.to_le_bytes());
+fn record_len(dim: usize) -> usize {
+    32 + dim * 4 + CHECK
+}
+
+fn record_check(body: &[u8]) -> [u8; CHECK] {
+    Sha256::digest(body)[..CHECK].try_into().expect("CHECK bytes")
+}
+
+/// Appends records to the cache file, starting it (or restarting a foreign or damaged one) with
+/// a header; one `write` per call, after which the file is synced.
+fn append<'a>(path: &Path, dim: usize, records: impl Iterator<Item = (&'a TextKey, &'a [f32])>) -> Result<()> {
+    let parent = path.parent().expect("the cache file is in a folder");
+    std::fs::create_dir_all(parent).with_context(|| format!("creating {}", parent.display()))?;
+    let existing = std::fs::read(path).ok();
+    let fresh = existing.as_deref().and_then(header_dim) != Some(dim);
+    let mut bytes = Vec::new();
+    if fresh {
+        bytes.extend_from_slice(MAGIC);
+        bytes.extend_from_slice(&VERSION.to_le_bytes());
+        bytes.extend_from_slice(&(dim as u32).to_le_bytes());
+    } else if let Some(existing) = &existing {
+        // A record cut short by a kill would shift every later one: pad it out to a whole record.
+        let partial = (existing.len() - HEADER) % record_len(dim);
+        if partial != 0 {
+            bytes.resize(record_len(dim) - partial, 0);
+        }
     }
-    atomic::write(&path(key)?, &bytes)
+    for (key, vector) in records {
+        let start = bytes.len();
+        bytes.extend_from_slice(key);
+        vector.iter().for_each(|v| bytes.extend_from_slice(&v.to_le_bytes()));
+        let check = record_check(&bytes[start..]);
+        bytes.extend_from_slice(&check);
+    }
+    let mut file = std::fs::OpenOptions::new()
+        .create(true)
+        .append(!fresh)
+        .write(true)
+        .truncate(fresh)
+        .open(path)
+        .with_context(|| format!("opening {}", path.display()))?;
+    file.write_all(&bytes).and_then(|()| file.sync_data()).with_context(|| format!("writing {}", path.display()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn records_survive_a_cut_and_a_damaged_one_is_skipped() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("m.vec");
+        let keys: Vec<TextKey> = (0..3u8).map(|i| [i; 32]).collect();
+        let vectors = [vec![1.0f32, 0.0], vec![0.0, 1.0], vec![0.6, 0.8]];
+        append(&path, 2, keys.iter().zip(vectors.iter().map(Vec::as_slice)).take(2)).unwrap();
+        let mut bytes = std::fs::read(&path).unwrap();
+        bytes.truncate(bytes.len() - 5);
+        std::fs::write(&path, &bytes).unwrap();
+        append(&path, 2, std::iter::once((&keys[2], vectors[2].as_slice()))).unwrap();
+        let cache = Cache::read(&path).unwrap();
+        assert_eq!(cache.vectors.len(), 2, "the cut record is gone, the one after it is whole");
+        assert_eq!(cache.vectors[&keys[0]], vectors[0]);
+        assert_eq!(cache.vectors[&keys[2]], vectors[2]);
+        let mut bytes = std::fs::read(&path).unwrap();
+        bytes[HEADER + 40] ^= 1;
+        std::fs::write(&path, &bytes).unwrap();
+        assert!(!Cache::read(&path).unwrap().vectors.contains_key(&keys[0]), "a flipped byte fails the check");
+    }
 }
