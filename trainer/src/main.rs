@@ -36,8 +36,9 @@ enum Command {
     Serve(serve::ServeArgs),
     /// Train a retrieval model (DSSM, two-tower LSTM) from relevance judgments.
     Train(train::TrainArgs),
-    /// Distill a small bi-encoder student from a teacher bi-encoder and a cross-encoder's scores.
-    Distill(train::MinedArgs),
+    /// Distill a small bi-encoder student from a teacher bi-encoder and a cross-encoder's scores,
+    /// or (--align-to) a static query encoder from unlabeled text.
+    Distill(train::distill::DistillArgs),
     /// Mine hard negatives for training: BM25 and dense candidates, scored by a teacher, false negatives dropped.
     Mine(mine::MineArgs),
     /// Plot queries and passages of a collection as a model embeds them (PCA or t-SNE, PNG).

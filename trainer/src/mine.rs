@@ -94,7 +94,7 @@ impl ScoreKind {
 pub fn run(args: &MineArgs) -> Result<()> {
     let data = args.judgments.read()?;
     let model_dir = model_folder::resolve(args.model.as_deref())?;
-    eprintln!("{}: {} passages, {} judged queries", args.judgments.data.display(), data.passages.len(), data.queries.len());
+    eprintln!("{}: {} passages, {} judged queries", args.judgments.path().display(), data.passages.len(), data.queries.len());
     let dense = args.encode.embed(&model_dir, &data.queries, &data.passages)?;
     let candidates = candidates(&data, &dense, args.depth);
     let pairs: Vec<(usize, u32)> =

@@ -9,14 +9,15 @@ use anyhow::{Context, Result};
 use plotters::prelude::*;
 use plotters::style::register_font;
 
-use crate::train::fit::{LogRow, TRAIN_LOSS, VALIDATION_NDCG};
+use crate::train::fit::{LogRow, TRAIN_LOSS, VALIDATION_PREFIX};
 
 type DrawResult = Result<(), Box<dyn std::error::Error>>;
 
 /// Draws the curves of `log` into a PNG at `path`.
 pub fn training_curves(path: &Path, log: &[LogRow]) -> Result<()> {
     let loss: Vec<(f64, f64)> = log.iter().filter(|r| r.metric == TRAIN_LOSS).map(|r| (r.step as f64, r.value)).collect();
-    let validation: Vec<(f64, f64)> = log.iter().filter(|r| r.metric == VALIDATION_NDCG).map(|r| (r.epoch as f64, r.value)).collect();
+    let validation: Vec<(f64, f64)> =
+        log.iter().filter(|r| r.metric.starts_with(VALIDATION_PREFIX)).map(|r| (r.epoch as f64, r.value)).collect();
     write(path, |file| draw_curves(file, &loss, &validation))
 }
 
@@ -78,7 +79,7 @@ fn draw_curves(path: &Path, loss: &[(f64, f64)], validation: &[(f64, f64)]) -> D
     root.fill(&WHITE)?;
     let (left, right) = root.split_horizontally(600);
     panel(&left, "training loss", "step", loss, &BLUE)?;
-    panel(&right, "validation nDCG@10", "epoch", validation, &RED)?;
+    panel(&right, "validation (nDCG@10 or mean cosine)", "epoch", validation, &RED)?;
     root.present()?;
     Ok(())
 }

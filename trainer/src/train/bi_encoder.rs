@@ -94,7 +94,7 @@ pub fn run(args: &BiEncoderArgs) -> Result<()> {
     };
     eprintln!(
         "{}: {} passages, {} training and {} validation queries, {} mined lines; starting from {}; training {}",
-        common.judgments.data.display(),
+        common.judgments.path().display(),
         data.passages.len(),
         split.train.len(),
         split.validation.len(),

@@ -114,6 +114,7 @@ fn overlay(base: &mut toml::Table, over: toml::Table) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::train::align::AlignSettings;
     use crate::train::bi_encoder::BiEncoderSettings;
     use crate::train::cross_encoder::CrossEncoderSettings;
     use crate::train::distill::DistillSettings;
@@ -146,6 +147,7 @@ mod tests {
         checked_in_is_default::<CrossEncoderSettings>("cross-encoder.toml");
         checked_in_is_default::<BiEncoderSettings>("bi-encoder.toml");
         checked_in_is_default::<DistillSettings>("distill.toml");
+        checked_in_is_default::<AlignSettings>("query.toml");
     }
 
     #[test]

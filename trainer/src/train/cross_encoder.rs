@@ -111,14 +111,14 @@ pub fn run(args: &MinedArgs) -> Result<()> {
     let examples: Vec<MinedExample> =
         read_mined(&args.negatives)?.into_iter().filter(|e| !held_out.contains(e.query_id.as_str())).collect();
     if examples.is_empty() {
-        bail!("{}: no mined example is for a training query of {}", args.negatives.display(), common.judgments.data.display());
+        bail!("{}: no mined example is for a training query of {}", args.negatives.display(), common.judgments.path().display());
     }
     let base_dir = model_folder::resolve(common.base.as_deref())?;
     let base = model_folder::read(&base_dir)?;
     let from_cross_encoder = model_folder::is_cross_encoder(&base_dir)?;
     eprintln!(
         "{}: {} passages, {} training groups (1 positive + {} negatives), {} validation queries; starting from {} ({}); training {} of the encoder",
-        common.judgments.data.display(),
+        common.judgments.path().display(),
         data.passages.len(),
         examples.len(),
         config.model.negatives,

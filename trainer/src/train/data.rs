@@ -19,16 +19,21 @@ use crate::collection;
 #[derive(Debug, Args)]
 pub struct JudgmentArgs {
     /// Judgments: a BEIR or SMART collection folder, or a CSV with query, passage and label columns.
-    #[arg(long)]
-    pub data: PathBuf,
+    #[arg(long, required = true)]
+    pub data: Option<PathBuf>,
     /// Which qrels of a BEIR folder to use.
     #[arg(long, default_value = "train")]
     pub split: String,
 }
 
 impl JudgmentArgs {
+    /// `--data`, which every command but `dowse distill --align-to` requires.
+    pub fn path(&self) -> &Path {
+        self.data.as_deref().expect("clap requires --data here")
+    }
+
     pub fn read(&self) -> Result<RelevanceData> {
-        RelevanceData::read(&self.data, &self.split)
+        RelevanceData::read(self.path(), &self.split)
     }
 }
 

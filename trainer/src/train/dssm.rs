@@ -56,7 +56,7 @@ pub fn run(args: &TrainCommon) -> Result<()> {
     );
     eprintln!(
         "{}: {} passages, {} training and {} validation queries, {} trigrams",
-        args.judgments.data.display(),
+        args.judgments.path().display(),
         data.passages.len(),
         split.train.len(),
         split.validation.len(),

@@ -38,7 +38,13 @@ pub trait Task<B: AutodiffBackend> {
     /// [`BatchOrder::batch`] gives). The batch must depend on nothing but these numbers and the seed.
     fn loss(&self, model: &Self::Model, epoch: usize, step: usize, micro: usize) -> Tensor<B, 1>;
 
-    /// Validation nDCG@10 (higher is better); `None` when nothing is held out.
+    /// The validation metric's key in `metrics.csv` and its name in the log.
+    fn validation_metric(&self) -> (&'static str, &'static str) {
+        (VALIDATION_NDCG, "nDCG@10")
+    }
+
+    /// The validation metric (nDCG@10 unless [`Task::validation_metric`] says otherwise; higher
+    /// is better); `None` when nothing is held out.
     fn validate(&self, model: &<Self::Model as AutodiffModule<B>>::InnerModule) -> Result<Option<f64>>;
 
     /// The files of the model folder (config, weights, tokenizer), by name.
@@ -54,6 +60,8 @@ pub struct Run<'a> {
     pub resume: bool,
     /// Stop (with a checkpoint) after this many optimizer steps in all; for time-boxed runs.
     pub max_steps: Option<usize>,
+    /// Stop (with a checkpoint) at the first step that starts after this instant.
+    pub deadline: Option<Instant>,
     /// Micro-batches of a step computed at once (see [`micro_batches`]): the CPU's cores on the
     /// CPU, whose kernels leave most of them idle at a BERT's shapes; 1 on a GPU.
     pub workers: usize,
@@ -80,6 +88,8 @@ pub struct LogRow {
 }
 
 pub const TRAIN_LOSS: &str = "train_loss";
+/// Every validation metric's key in `metrics.csv` starts with this.
+pub const VALIDATION_PREFIX: &str = "val_";
 pub const VALIDATION_NDCG: &str = "val_ndcg_cut_10";
 const SAMPLES_PER_S: &str = "samples_per_s";
 
@@ -133,7 +143,7 @@ pub fn fit<B: AutodiffBackend, T: Task<B> + Sync>(task: &T, model: T::Model, run
     while state.epoch < config.epochs && !state.stopped {
         let mut progress = Progress::new(format!("epoch {}/{} step", state.epoch + 1, config.epochs), steps_per_epoch, state.step);
         while state.step < steps_per_epoch {
-            if run.max_steps.is_some_and(|max| state.steps >= max) {
+            if run.max_steps.is_some_and(|max| state.steps >= max) || run.deadline.is_some_and(|at| Instant::now() >= at) {
                 progress.finish();
                 save_checkpoint(run.out, &model, &optimizer, &state)?;
                 return Ok(outcome(&state, true));
@@ -204,10 +214,11 @@ fn end_epoch<B: AutodiffBackend, T: Task<B>>(task: &T, model: &T::Model, config:
         (Some(value), Some(best)) => value > best,
         _ => true,
     };
+    let (key, name) = task.validation_metric();
     if let Some(value) = validation {
-        log(state, VALIDATION_NDCG, value);
+        log(state, key, value);
     }
-    let summary = validation.map_or_else(String::new, |v| format!(", validation nDCG@10 {v:.4}"));
+    let summary = validation.map_or_else(String::new, |v| format!(", validation {name} {v:.4}"));
     eprintln!("epoch {}/{}: train loss {epoch_loss:.4}{summary}{}", state.epoch + 1, config.epochs, if improved { " (best)" } else { "" });
     if improved {
         state.best = validation;
@@ -220,7 +231,7 @@ fn end_epoch<B: AutodiffBackend, T: Task<B>>(task: &T, model: &T::Model, config:
         state.bad_epochs += 1;
         state.stopped = state.bad_epochs >= config.patience;
         if state.stopped {
-            eprintln!("stopping early: no better validation nDCG@10 for {} epochs", config.patience);
+            eprintln!("stopping early: no better validation {name} for {} epochs", config.patience);
         }
     }
     state.epoch += 1;

@@ -70,7 +70,7 @@ pub fn run(args: &TrainCommon) -> Result<()> {
     };
     eprintln!(
         "{}: {} passages, {} training and {} validation queries; word pieces of {}{}",
-        args.judgments.data.display(),
+        args.judgments.path().display(),
         data.passages.len(),
         split.train.len(),
         split.validation.len(),

@@ -5,10 +5,12 @@
 //! stopping, metrics log, its curves drawn by [`crate::plot`]), [`rng`] makes batches reproducible,
 //! [`contrastive`] has the two-tower batches and losses, and one module per model says how it is
 //! built and exported ([`dssm`], [`lstm`], [`cross_encoder`], [`bi_encoder`]); [`distill`] cuts a
-//! small student from a bi-encoder and trains it to match its teachers (`dowse distill`).
+//! small student from a bi-encoder and trains it to match its teachers (`dowse distill`), and
+//! [`align`] trains a static query encoder to put texts where a teacher does (`dowse distill --align-to`).
 //! The BERT trainers can train LoRA adapters (`dowse_core::model::LoraConfig`) and compute in
 //! half precision ([`precision`]).
 
+pub mod align;
 pub mod bi_encoder;
 pub mod checkpoint;
 pub mod config;
@@ -78,7 +80,7 @@ pub struct TrainCommon {
     pub max_steps: Option<usize>,
 }
 
-/// What a run that learns from mined examples takes (`dowse train cross-encoder`, `dowse distill`).
+/// What a run that learns from mined examples takes (`dowse train cross-encoder`).
 #[derive(Debug, Args)]
 pub struct MinedArgs {
     #[command(flatten)]
@@ -114,6 +116,7 @@ impl TrainCommon {
             out: &self.out,
             resume: self.resume,
             max_steps: self.max_steps,
+            deadline: None,
             workers: self.device.training_workers(),
         })
     }

@@ -25,23 +25,26 @@ pub mod ffn;
 pub mod vocab;
 
 use std::collections::HashSet;
+use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
 use burn::backend::Autodiff;
 use burn::module::AutodiffModule;
 use burn::tensor::backend::{AutodiffBackend, Backend};
 use burn::tensor::{Tensor, TensorData};
+use clap::Args;
 use dowse_core::bundle::ModelBytes;
 use dowse_core::model::{load_bert, quantize_int8, save_bert, Bert, BertConfig, EncoderConfig, Side, TextEncoder, TextTokenizer};
 use serde::{Deserialize, Serialize};
 
+use super::align::{self, AlignArgs};
 use super::config::{LoopConfig, Settings, TrainConfig};
 use super::contrastive::{self, Batch, LossConfig, LossKind, TokenizedSides};
 use super::data::{RelevanceData, Split};
 use super::fit::{fit, Outcome, Task};
 use super::precision::Precision;
 use super::rng::BatchOrder;
-use super::{MinedArgs, TrainCommon};
+use super::TrainCommon;
 use crate::device::{run_on, BackendJob};
 use crate::embed_cache::{self, Embedded};
 use crate::mine::{read_mined, MinedExample, ScoreKind};
@@ -167,17 +170,39 @@ struct Example {
     negatives: Vec<(u32, f32)>,
 }
 
-pub fn run(args: &MinedArgs) -> Result<()> {
-    let common = &args.common;
+/// `dowse distill`: a student from judgments and mined negatives, or (with `--align-to`) a query
+/// encoder aligned to a teacher from unlabeled text.
+#[derive(Debug, Args)]
+#[command(mut_arg("data", |data| data.required(false).required_unless_present("align_to")))]
+pub struct DistillArgs {
+    #[command(flatten)]
+    pub common: TrainCommon,
+    /// Hard negatives mined for the training queries (`dowse mine` output); distillation's
+    /// Margin-MSE targets are their teacher scores, best mined with `--teacher CROSS_ENCODER`.
+    #[arg(long, required_unless_present = "align_to")]
+    pub negatives: Option<PathBuf>,
+    /// Train a static query encoder aligned to TEACHER's vectors from unlabeled text (`--texts`)
+    /// instead: no judgments, no negatives, no --base.
+    #[arg(long, value_name = "TEACHER", conflicts_with_all = ["data", "negatives", "base"])]
+    pub align_to: Option<PathBuf>,
+    #[command(flatten)]
+    pub align: AlignArgs,
+}
+
+pub fn run(args: &DistillArgs) -> Result<()> {
+    match (&args.align_to, &args.negatives) {
+        (Some(teacher), _) => align::run(&args.common, teacher, &args.align),
+        (None, Some(negatives)) => run_mined(&args.common, negatives),
+        (None, None) => bail!("dowse distill needs --negatives (with --data) or --align-to"),
+    }
+}
+
+fn run_mined(common: &TrainCommon, negatives: &Path) -> Result<()> {
     let config: TrainConfig<DistillSettings> = common.config()?;
     let (data, split) = common.data(&config)?;
-    let examples = examples(&data, &split, &read_mined(&args.negatives)?, config.loss.temperature);
+    let examples = examples(&data, &split, &read_mined(negatives)?, config.loss.temperature);
     if examples.is_empty() {
-        bail!(
-            "{}: no mined example with a negative is for a training query of {}",
-            args.negatives.display(),
-            common.judgments.data.display()
-        );
+        bail!("{}: no mined example with a negative is for a training query of {}", negatives.display(), common.judgments.path().display());
     }
     let teacher_dir = model_folder::resolve(common.base.as_deref())?;
     let teacher = model_folder::read(&teacher_dir)?;
@@ -187,7 +212,7 @@ pub fn run(args: &MinedArgs) -> Result<()> {
     let max_len = config.model.max_len.min(bert.max_position_embeddings);
     eprintln!(
         "{}: {} passages, {} training examples, {} validation queries; student: layers {layers:?} of {} ({}), {intermediate_size} of {} feed-forward neurons",
-        common.judgments.data.display(),
+        common.judgments.path().display(),
         data.passages.len(),
         examples.len(),
         split.validation.len(),
