@@ -21,6 +21,7 @@ pub mod model_fetch;
 pub mod model_folder;
 pub mod plot;
 pub mod progress;
+pub mod pseudo_queries;
 pub mod score;
 pub mod search;
 pub mod serve;

@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use dowse_tests::data;
 use serde_json::Value;
 
-/// Runs `dowse` with `DOWSE_HOME` in `home` (the shipped student, nothing downloaded) and fails
+/// Runs `dowse` with `DOWSE_HOME` in `home` (nothing downloaded) and fails
 /// the test, instead of hanging it, if the process has not ended within two minutes.
 fn dowse_in(home: &Path, args: &[&str], env: &[(&str, &str)]) -> Output {
     let mut child = Command::new(env!("CARGO_BIN_EXE_dowse"))
@@ -53,8 +53,11 @@ fn corpus(dir: &Path, name: &str, n: usize) -> PathBuf {
     path
 }
 
+/// `dowse index` with the SciFact student (`models/student`) encoding both sides: small and in
+/// the repository, so these tests need no download.
 fn index(home: &Path, input: &Path, out: &Path, env: &[(&str, &str)]) -> Output {
-    dowse_in(home, &["index", "--input", input.to_str().unwrap(), "--out", out.to_str().unwrap()], env)
+    let student = concat!(env!("CARGO_MANIFEST_DIR"), "/../models/student");
+    dowse_in(home, &["index", "--input", input.to_str().unwrap(), "--out", out.to_str().unwrap(), "--model", student], env)
 }
 
 /// The document count of the bundle in `dir`, searched as `dowse search` loads it.

@@ -1,6 +1,6 @@
-//! `dowse serve` on 127.0.0.1 over a real bundle (ADI, indexed with `dowse index`'s default: the
-//! student that ships inside dowse, written into an empty `$DOWSE_HOME`, so nothing is
-//! downloaded) with a cross-encoder the test makes (all-MiniLM-L6-v2's encoder and pooler with a
+//! `dowse serve` on 127.0.0.1 over a real bundle (ADI, indexed with `dowse index`'s default:
+//! passages by all-MiniLM-L6-v2, queries by the static encoder that ships inside dowse, written
+//! into an otherwise empty `$DOWSE_HOME`) with a cross-encoder the test makes (all-MiniLM-L6-v2's encoder and pooler with a
 //! freshly initialised one-label head: a trained reranker is 90 MB, too large for the
 //! repository): search and rerank end to end, the API contract, bad input, path traversal, the
 //! concurrency limit, the timeout, a graceful shutdown, the web app's cache headers, CORS,
@@ -27,17 +27,17 @@ fn fixtures() -> &'static Fixtures {
         let bundle = dir.join("adi");
         let home = dir.join("empty-home");
         std::fs::remove_dir_all(&home).ok();
-        let status = Command::new(env!("CARGO_BIN_EXE_dowse"))
-            .args(["index", "--input", &data("adi").display().to_string(), "--out", &bundle.display().to_string()])
-            .env("DOWSE_HOME", &home)
-            .status()
-            .unwrap();
-        assert!(status.success());
+        // The default bundle: passages by all-MiniLM-L6-v2 (copied into the empty home as `dowse
+        // model fetch --from` does), queries by the static encoder built into the binary.
+        let dowse = |args: &[&str]| Command::new(env!("CARGO_BIN_EXE_dowse")).args(args).env("DOWSE_HOME", &home).status().unwrap();
+        assert!(dowse(&["model", "fetch", "--from", &minilm_dir().display().to_string()]).success());
+        assert!(dowse(&["index", "--input", &data("adi").display().to_string(), "--out", &bundle.display().to_string()]).success());
         let manifest: Value = serde_json::from_slice(&std::fs::read(bundle.join("manifest.json")).unwrap()).unwrap();
-        assert_eq!(manifest["model"]["id"], "dowse/dowse-student-scifact-l2-ffn768");
-        let student = std::fs::read(home.join("models/dowse-student-scifact-l2-ffn768/model.safetensors")).unwrap();
-        let shipped = std::fs::read(Path::new(env!("CARGO_MANIFEST_DIR")).join("../models/student/model.safetensors")).unwrap();
-        assert!(student == shipped, "the binary's student is models/student");
+        assert_eq!(manifest["model"]["id"], "dowse/dowse-query-static-minilm-l6-v1");
+        assert_eq!(manifest["passage_model"]["id"], "all-MiniLM-L6-v2");
+        let query = std::fs::read(home.join("models/dowse-query-static-minilm-l6-v1/model.safetensors")).unwrap();
+        let shipped = std::fs::read(Path::new(env!("CARGO_MANIFEST_DIR")).join("../models/query/model.safetensors")).unwrap();
+        assert!(query == shipped, "the binary's query encoder is models/query");
         let reranker = dir.join("test-cross-encoder");
         make_test_cross_encoder(&minilm_dir(), &reranker);
         Fixtures { bundle, reranker }

@@ -4,7 +4,14 @@
 //! builds BM25, [`crate::encode`] embeds (through the embedding cache), [`graph`] builds the
 //! HNSW graph, and [`crate::bundle_io`] writes it all atomically, with the browser app from
 //! [`app`] beside it when asked.
+//!
+//! By default a bundle is asymmetric: the passage model (all-MiniLM-L6-v2) encodes the passages
+//! here, natively, and the bundle ships only the small query encoder aligned to it
+//! ([`crate::shipped`]), which [`alignment`] checks before anything is written. `--model` alone
+//! builds a symmetric bundle, its model encoding both sides.
 
+pub mod adapt;
+pub mod alignment;
 pub mod app;
 pub mod charset;
 pub mod graph;
@@ -17,17 +24,18 @@ use std::time::Instant;
 use anyhow::{bail, Context, Result};
 use clap::Args;
 use dowse_core::bm25::{Bm25Index, Bm25Params};
-use dowse_core::bundle::{Bundle, HnswInfo, Manifest, ModelBytes, ModelInfo, FORMAT, FORMAT_VERSION};
+use dowse_core::bundle::{Bundle, HnswInfo, Manifest, ModelBytes, ModelInfo, PassageModelInfo, FORMAT, FORMAT_VERSION};
 use dowse_core::docstore::{DocStore, StoredDocument};
+use dowse_core::model::EncoderConfig;
 use dowse_core::model::{DssmConfig, EncoderKind, TextMeasure, TextTokenizer, TrigramVocab, TwoTowerConfig};
-use dowse_core::passage::{split_documents, ChunkConfig};
+use dowse_core::passage::{passage_text, split_documents, ChunkConfig, SourceDocument};
 use dowse_core::projection::Projection;
 use dowse_core::text::Analyzer;
 use dowse_core::vectors::{Quantization, VectorStore};
 use indicatif::ProgressBar;
 
 use crate::device::Device;
-use crate::{bundle_io, embed_cache, model_folder, shipped};
+use crate::{bundle_io, embed_cache, model_fetch, model_folder, shipped};
 use graph::{Calibrated, GraphConfig};
 
 #[derive(Debug, Args)]
@@ -35,11 +43,28 @@ pub struct IndexArgs {
     /// A BEIR folder, SMART collection folder, JSONL file, CSV (query,passage,label) or a folder of HTML pages.
     #[arg(long)]
     pub input: PathBuf,
-    /// The encoder: a Hugging Face BERT folder, or a DSSM or two-tower LSTM that `dowse train`
-    /// wrote; default: the student that ships inside dowse (2 layers distilled from
-    /// all-MiniLM-L6-v2 on SciFact; nothing to download).
+    /// The query encoder, shipped in the bundle: a Hugging Face BERT folder, a static encoder
+    /// (`dowse distill --align-to`), or a DSSM or two-tower LSTM that `dowse train` wrote; default:
+    /// the static encoder that ships inside dowse, aligned to all-MiniLM-L6-v2. Given without
+    /// --passage-model, it encodes the passages too (a symmetric bundle).
     #[arg(long)]
     pub model: Option<PathBuf>,
+    /// The model that encodes the passages, here and never in the bundle; the query encoder must
+    /// be aligned to it. Default (without --model): all-MiniLM-L6-v2, fetched as `dowse model
+    /// fetch` does.
+    #[arg(long)]
+    pub passage_model: Option<PathBuf>,
+    /// Fine-tune the static query encoder on this corpus' own text before it ships (the default
+    /// for asymmetric bundles; given explicitly, a corpus too small to adapt to is an error
+    /// instead of a skip).
+    #[arg(long, conflicts_with = "no_adapt")]
+    pub adapt: bool,
+    /// Ship the query encoder as it is.
+    #[arg(long)]
+    pub no_adapt: bool,
+    /// Time budget for --adapt, in minutes: training stops at the first step after it.
+    #[arg(long, default_value_t = 5.0)]
+    pub adapt_minutes: f64,
     /// The bundle folder to write (replaced if it exists).
     #[arg(long)]
     pub out: PathBuf,
@@ -88,7 +113,11 @@ pub struct IndexArgs {
 
 /// A corpus cut into passages and embedded: what every section of a bundle is built from.
 pub struct Prepared {
+    /// The query encoder's files, and the name the manifest records for it.
     pub model: ModelBytes,
+    pub model_id: String,
+    /// The passage model of an asymmetric bundle.
+    pub passage_model: Option<PassageModelInfo>,
     pub store: DocStore,
     /// Each passage's text as the encoder and BM25 read it.
     pub texts: Vec<String>,
@@ -113,28 +142,147 @@ pub fn run(args: &IndexArgs) -> Result<()> {
     Ok(())
 }
 
-/// Reads the input, cuts it into passages and embeds them.
+/// Reads the input, cuts it into passages and embeds them; for an asymmetric bundle, checks that
+/// the query encoder is aligned to the passage vectors.
 pub fn prepare(args: &IndexArgs) -> Result<Prepared> {
-    let model_dir = match &args.model {
-        Some(dir) => model_folder::resolve(Some(dir))?,
-        None => shipped::student_dir()?,
-    };
-    let model = model_folder::read(&model_dir)?;
-    let (measure, chunking) = passage_measure(&model, args.chunking()).with_context(|| format!("{}", model_dir.display()))?;
+    let models = Models::resolve(args)?;
+    let passage_files = model_folder::read(&models.passage_dir)?;
+    let (measure, chunking) =
+        passage_measure(&passage_files, args.chunking()).with_context(|| format!("{}", models.passage_dir.display()))?;
     let step = Instant::now();
     let docs = input::read(&args.input)?;
     let passages = split_documents(&docs, measure.as_ref(), chunking)?;
     if passages.is_empty() {
         bail!("{}: no text to index", args.input.display());
     }
+    let texts: Vec<String> = passages.iter().map(|p| passage_text(&docs[p.doc as usize].title, &p.heading, &p.text)).collect();
+    eprintln!("read {} documents into {} passages in {:.1} s", docs.len(), texts.len(), step.elapsed().as_secs_f64());
+    let encoder = args.device.encoder(chunking.max_tokens, args.batch_size);
+    let embedded = embed_cache::embed(&models.passage_dir, encoder, args.device, &[], &texts, !args.no_cache)?;
+    let (matrix, dim) = (embedded.passages, embedded.dim);
+    let mut model_id = model_id(args.model.as_deref());
+    let (model, passage_model) = match models.asymmetric() {
+        false => (model_folder::read(&models.query_dir)?, None),
+        true => {
+            let adapted = adapt_query_encoder(&models, &docs, &texts, encoder, args)?;
+            let (query_dir, queries) = match &adapted {
+                Some(adapted) => (adapted.dir.path().to_path_buf(), adapted.held_back.clone()),
+                None => (models.query_dir.clone(), alignment::check_queries(&docs, alignment::CHECK_QUERIES, 0)),
+            };
+            let agreement = alignment::measure(&query_dir, &models.passage_dir, encoder, args.device, &queries, &matrix)?;
+            models.check(&query_dir, &agreement)?;
+            if adapted.is_some() {
+                model_id.push_str("+adapted");
+            }
+            let sha256 = model_fetch::sha256_file(&models.passage_dir.join("model.safetensors"))?;
+            (model_folder::read(&query_dir)?, Some(PassageModelInfo { id: folder_name(&models.passage_dir), dim, sha256 }))
+        }
+    };
     let store =
         DocStore { documents: docs.into_iter().map(|d| StoredDocument { id: d.id, title: d.title, url: d.url }).collect(), passages };
-    let texts: Vec<String> = (0..store.passages.len() as u32).map(|p| store.passage_text(p)).collect();
-    eprintln!("read {} documents into {} passages in {:.1} s", store.documents.len(), texts.len(), step.elapsed().as_secs_f64());
-    let encoder = args.device.encoder(chunking.max_tokens, args.batch_size);
-    let embedded = embed_cache::embed(&model_dir, encoder, args.device, &[], &texts, !args.no_cache)?;
-    let (matrix, dim) = (embedded.passages, embedded.dim);
-    Ok(Prepared { model, store, texts, matrix, dim, chunking })
+    Ok(Prepared { model, model_id, passage_model, store, texts, matrix, dim, chunking })
+}
+
+/// Runs `--adapt` where it applies (on by default): the adapted encoder, or `None` with a line
+/// saying why not. An explicit `--adapt` that cannot be done is an error.
+fn adapt_query_encoder(
+    models: &Models,
+    docs: &[SourceDocument],
+    texts: &[String],
+    encoder: EncoderConfig,
+    args: &IndexArgs,
+) -> Result<Option<adapt::Adapted>> {
+    if args.no_adapt {
+        eprintln!("--no-adapt: the query encoder ships as it is");
+        return Ok(None);
+    }
+    match adapt::adapt(&models.query_dir, &models.passage_dir, docs, texts, encoder, args.device, args.adapt_minutes)? {
+        Ok(adapted) => {
+            eprintln!(
+                "adapted the query encoder to this corpus in {:.0} s (budget --adapt-minutes {}): {} pseudo-queries, {} word pieces kept",
+                adapted.seconds, args.adapt_minutes, adapted.trained_on, adapted.vocab_size
+            );
+            Ok(Some(adapted))
+        }
+        Err(why) if args.adapt => bail!("--adapt: {why}"),
+        Err(why) => {
+            eprintln!("not adapting the query encoder: {why}");
+            Ok(None)
+        }
+    }
+}
+
+/// The two models of a bundle, by folder; one folder for a symmetric bundle.
+struct Models {
+    query_dir: PathBuf,
+    passage_dir: PathBuf,
+}
+
+impl Models {
+    /// The flags' models, the defaults fetched or written out. The query encoder's dimension is
+    /// checked against the passage model's before any encoding.
+    fn resolve(args: &IndexArgs) -> Result<Self> {
+        let models = match (&args.model, &args.passage_model) {
+            (Some(model), None) => {
+                let dir = model_folder::resolve(Some(model))?;
+                Self { query_dir: dir.clone(), passage_dir: dir }
+            }
+            (query, passage) => {
+                let passage_dir = match passage {
+                    Some(dir) => model_folder::resolve(Some(dir)).context("--passage-model")?,
+                    None => model_fetch::fetch(model_fetch::DEFAULT_MODEL, None)?,
+                };
+                let query_dir = match query {
+                    Some(dir) => model_folder::resolve(Some(dir)).context("--model")?,
+                    None => shipped::query_dir()?,
+                };
+                Self { query_dir, passage_dir }
+            }
+        };
+        if models.asymmetric() {
+            let dim = |dir: &Path, what: &str| -> Result<usize> {
+                let config = model_folder::read(dir).with_context(|| what.to_string())?.config;
+                EncoderKind::dim_of(&config).with_context(|| format!("{what}: {}", dir.display()))
+            };
+            let (query, passage) = (dim(&models.query_dir, "the query encoder")?, dim(&models.passage_dir, "--passage-model")?);
+            if query != passage {
+                bail!(
+                    "the query encoder {} makes {query}-dimensional vectors, the passage model {} {passage}-dimensional: it cannot be aligned to it (pass a query encoder trained with `dowse distill --align-to` on this passage model)",
+                    models.query_dir.display(),
+                    models.passage_dir.display()
+                );
+            }
+        }
+        Ok(models)
+    }
+
+    fn asymmetric(&self) -> bool {
+        self.query_dir != self.passage_dir
+    }
+
+    /// Prints the agreement of the query encoder in `query_dir` (the flags' or the adapted one)
+    /// and refuses one that is not aligned.
+    fn check(&self, query_dir: &Path, agreement: &alignment::Agreement) -> Result<()> {
+        eprintln!(
+            "query encoder {} against passage model {} on {} held-back pseudo-queries cut from the corpus: mean cosine {:.3}, recall@10 {:.3} of the passage model's own search",
+            folder_name(&self.query_dir),
+            folder_name(&self.passage_dir),
+            agreement.queries,
+            agreement.mean_cosine,
+            agreement.recall_at_10
+        );
+        if agreement.mean_cosine < alignment::MIN_MEAN_COSINE {
+            bail!(
+                "the query encoder {} is not aligned to the passage model {}: mean cosine {:.3} on {} pseudo-queries, below {} (an encoder trained with `dowse distill --align-to` on this passage model scores above it); a bundle built from them would search wrongly",
+                query_dir.display(),
+                self.passage_dir.display(),
+                agreement.mean_cosine,
+                agreement.queries,
+                alignment::MIN_MEAN_COSINE
+            );
+        }
+        Ok(())
+    }
 }
 
 /// How `model` measures passages (word pieces, or words for a DSSM), and `chunking` with passages
@@ -143,7 +291,7 @@ fn passage_measure(model: &ModelBytes, chunking: ChunkConfig) -> Result<(Box<dyn
     let capped = |max: usize| ChunkConfig { max_tokens: chunking.max_tokens.min(max), ..chunking };
     let tokenizer = || TextTokenizer::from_bytes(&model.tokenizer, chunking.max_tokens).context("reading the model's tokenizer.json");
     Ok(match EncoderKind::of(&model.config)? {
-        EncoderKind::Bert => (Box::new(tokenizer()?), chunking),
+        EncoderKind::Bert | EncoderKind::Static => (Box::new(tokenizer()?), chunking),
         EncoderKind::Lstm => (Box::new(tokenizer()?), capped(TwoTowerConfig::from_json(&model.config)?.max_len)),
         EncoderKind::Dssm => {
             let vocab = TrigramVocab::from_bytes(&model.tokenizer)?;
@@ -154,7 +302,7 @@ fn passage_measure(model: &ModelBytes, chunking: ChunkConfig) -> Result<(Box<dyn
 
 /// Builds every section: BM25, quantized vectors, the HNSW graph, and the manifest.
 pub fn build(prepared: Prepared, args: &IndexArgs) -> Bundle {
-    let Prepared { model, store, texts, matrix, dim, chunking } = prepared;
+    let Prepared { model, model_id, passage_model, store, texts, matrix, dim, chunking } = prepared;
     let step = Instant::now();
     let analyzer = Analyzer::default();
     let bm25 = Bm25Index::build(Bm25Params::default(), texts.iter().map(|t| analyzer.analyze(t)));
@@ -193,7 +341,8 @@ pub fn build(prepared: Prepared, args: &IndexArgs) -> Bundle {
         format: FORMAT.to_string(),
         format_version: FORMAT_VERSION,
         created_by: format!("dowse {}", env!("CARGO_PKG_VERSION")),
-        model: ModelInfo { id: model_id(args.model.as_deref()), dim, max_len: chunking.max_tokens },
+        model: ModelInfo { id: model_id, dim, max_len: chunking.max_tokens },
+        passage_model,
         documents: store.documents.len(),
         passages: texts.len(),
         quantization: args.quant,
@@ -257,12 +406,16 @@ fn parse_recall(text: &str) -> Result<f64, String> {
     }
 }
 
-/// The name the manifest records for the model: the default's name, or the folder's.
+/// The name the manifest records for the query encoder: the default's name, or the folder's.
 fn model_id(given: Option<&Path>) -> String {
     match given {
-        None => format!("dowse/{}", shipped::STUDENT),
-        Some(dir) => dir.file_name().map_or_else(|| dir.display().to_string(), |n| n.to_string_lossy().into_owned()),
+        None => format!("dowse/{}", shipped::QUERY),
+        Some(dir) => folder_name(dir),
     }
+}
+
+fn folder_name(dir: &Path) -> String {
+    dir.file_name().map_or_else(|| dir.display().to_string(), |n| n.to_string_lossy().into_owned())
 }
 
 fn print_summary(bundle: &Bundle, sizes: &[(&str, u64)], out: &Path, started: Instant) {

@@ -1,0 +1,127 @@
+//! `dowse index --adapt` (on by default for asymmetric bundles): fine-tunes the static query
+//! encoder on the corpus' own text before it ships. Pseudo-queries cut from the corpus
+//! ([`crate::pseudo_queries`]) are encoded by the passage model (through the embedding cache), and
+//! the encoder is trained to put them where it does ([`crate::train::align`], started from the
+//! shipped weights). Its vocabulary is pruned to the word pieces the corpus uses (the
+//! [`MAX_VOCAB`] most frequent), plus the special and single-character pieces, so any query still
+//! tokenizes; the pieces left can afford full-width vectors, so the table is widened to the
+//! teacher's dimension (each piece's vector multiplied through the map, which becomes the
+//! identity: the same encoder to start with, with more room to learn). [`HELD_BACK`]
+//! pseudo-queries are kept out of training: the summary's agreement is measured on them.
+
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result};
+use burn_flex::{Flex, FlexDevice};
+use dowse_core::model::{load_weights, EncoderConfig, EncoderKind, StaticConfig, StaticModel, TextTokenizer};
+use dowse_core::passage::SourceDocument;
+use tempfile::TempDir;
+
+use crate::device::{run_on, Device};
+use crate::train::align::{self, AlignData, AlignJob, AlignSettings, Student};
+use crate::train::config::{Settings, TrainConfig};
+use crate::train::distill::vocab;
+use crate::train::fit::Run;
+use crate::{embed_cache, model_folder, pseudo_queries};
+
+/// Pseudo-queries held back from training, for the agreement the summary prints.
+pub const HELD_BACK: usize = 500;
+/// Fewest pseudo-queries to train on: fewer teach a table of 30,000 pieces nothing it keeps.
+pub const MIN_TRAIN: usize = 1_000;
+/// Most pseudo-queries to train on (the passage model encodes each: about 20 s per 20,000 on 2 cores).
+pub const MAX_TRAIN: usize = 20_000;
+/// Most word pieces kept: 12,000 full-width int8 vectors of 384 are 4.6 MB.
+pub const MAX_VOCAB: usize = 12_000;
+/// Pseudo-queries cut from each document.
+const PER_DOCUMENT: usize = 8;
+const SEED: u64 = 1;
+
+/// An adapted query encoder, in a temporary model folder, and the pseudo-queries held back.
+pub struct Adapted {
+    pub dir: TempDir,
+    pub held_back: Vec<String>,
+    pub seconds: f64,
+    pub vocab_size: usize,
+    pub trained_on: usize,
+}
+
+/// Adapts the static query encoder in `query_dir` to `docs` (whose passages are `passages`) with
+/// the passage model in `passage_dir` as the teacher, in about `minutes`. `Err` of the inner
+/// result says why the corpus or encoder cannot be adapted.
+pub fn adapt(
+    query_dir: &Path,
+    passage_dir: &Path,
+    docs: &[SourceDocument],
+    passages: &[String],
+    encoder: EncoderConfig,
+    device: Device,
+    minutes: f64,
+) -> Result<Result<Adapted, String>> {
+    let started = Instant::now();
+    let model = model_folder::read(query_dir)?;
+    if EncoderKind::of(&model.config)? != EncoderKind::Static {
+        return Ok(Err(format!("the query encoder {} is not a static encoder (`dowse distill --align-to`)", query_dir.display())));
+    }
+    let config = StaticConfig::from_json(&model.config).context("the query encoder's config.json")?;
+    let mut texts = align::sample(pseudo_queries::cut(docs, PER_DOCUMENT, SEED), usize::MAX, SEED);
+    let held = HELD_BACK.min(texts.len() / 5);
+    if texts.len() - held < MIN_TRAIN {
+        return Ok(Err(format!(
+            "the corpus is too small to adapt to: it gives {} pseudo-queries ({PER_DOCUMENT} per document at most), and adapting needs {MIN_TRAIN} to train on besides {held} held back",
+            texts.len()
+        )));
+    }
+    texts.truncate(held + MAX_TRAIN);
+    let targets = embed_cache::embed(passage_dir, encoder, device, &[], &texts, true)?;
+
+    let whole = TextTokenizer::from_bytes(&model.tokenizer, usize::MAX)?;
+    let mut counts = vec![0u64; config.vocab_size];
+    for encoded in whole.encode(&passages.iter().map(String::as_str).collect::<Vec<_>>())? {
+        encoded.ids.iter().for_each(|&id| counts[id as usize] += 1);
+    }
+    let pruned = vocab::prune(&model.tokenizer, &counts, MAX_VOCAB)?;
+    let mut shipped = StaticModel::<Flex>::new(&config, &FlexDevice);
+    load_weights(&mut shipped, &model.weights).context("the query encoder's model.safetensors")?;
+    let (table, map) = shipped.parts();
+    let (width, dim) = (config.embed_dim, config.dim);
+    let mut wide = vec![0f32; pruned.kept.len() * dim];
+    for (row, &old) in wide.chunks_exact_mut(dim).zip(&pruned.kept) {
+        for (&value, map_row) in table[old as usize * width..(old as usize + 1) * width].iter().zip(map.chunks_exact(dim)) {
+            row.iter_mut().zip(map_row).for_each(|(w, m)| *w += value * m);
+        }
+    }
+    let identity = (0..dim * dim).map(|i| if i / dim == i % dim { 1.0 } else { 0.0 }).collect();
+    let config = StaticConfig { vocab_size: pruned.kept.len(), embed_dim: dim, ..config };
+    let tokenizer = TextTokenizer::from_bytes(&pruned.tokenizer_json, config.max_len)?;
+    let student = Student { config: config.clone(), tokenizer, tokenizer_json: pruned.tokenizer_json, table: wide, map: identity };
+
+    let trained_on = texts.len() - held;
+    let settings = TrainConfig::<AlignSettings> {
+        train: crate::train::config::LoopConfig {
+            epochs: 12,
+            validation_fraction: held as f64 / texts.len() as f64,
+            ..AlignSettings::loop_defaults()
+        },
+        model: AlignSettings { max_len: config.max_len, ..AlignSettings::default() },
+        loss: AlignSettings::loss_defaults(),
+    };
+    let out = tempfile::tempdir().context("a temporary folder for the adapted encoder")?;
+    let remaining = Duration::from_secs_f64(minutes.max(0.0) * 60.0).saturating_sub(started.elapsed());
+    let run = Run {
+        config: &settings.train,
+        config_text: String::new(),
+        out: out.path(),
+        resume: false,
+        max_steps: None,
+        deadline: Some(Instant::now() + remaining),
+        workers: device.training_workers(),
+    };
+    let held_back = texts[..held].to_vec();
+    let data = AlignData { texts, targets: targets.passages, dim: targets.dim };
+    let outcome = run_on(device, AlignJob { data, student, config: &settings, run })??;
+    if outcome.best_epoch.is_none() {
+        return Ok(Err(format!("no epoch of training finished within --adapt-minutes {minutes}")));
+    }
+    Ok(Ok(Adapted { dir: out, held_back, seconds: started.elapsed().as_secs_f64(), vocab_size: config.vocab_size, trained_on }))
+}
