@@ -17,7 +17,7 @@ cpu=$(lscpu | sed -n 's/^Model name: *//p' | head -1)
     echo
     echo "32 SciFact passages per iteration (batch 32, up to 256 tokens), criterion median; all-MiniLM-L6-v2"
     echo "on dowse's CPU kernels (cpu-kernels: what \`--device cpu\` runs) and on Burn's backends, and the"
-    echo "student that ships inside dowse (models/student, described in its README; student-*):"
+    echo "SciFact student (models/student, described in its README; student-*):"
     echo
     echo '| backend | time per batch | passages/s |'
     echo '|---|---|---|'

@@ -1,8 +1,8 @@
 //! Native encode throughput: passages/s on SciFact passages (batch 32, up to 256 tokens) of
 //! all-MiniLM-L6-v2 on dowse's CPU kernels (what `--device cpu` runs), on Burn's CPU backends
-//! (flex, and ndarray, the browser's fallback, here with OpenBLAS) and on wgpu; and of the student
-//! that ships inside dowse (`models/student`, 2 of MiniLM's 6 layers) on the CPU kernels and on
-//! flex, for issue 6's encode-time target.
+//! (flex, and ndarray, the browser's fallback, here with OpenBLAS) and on wgpu; and of the SciFact
+//! student (`models/student`, 2 of MiniLM's 6 layers) on the CPU kernels and on flex, for issue
+//! 6's encode-time target.
 //!
 //! Run with `scripts/bench-encode.sh`, which records the numbers with the machine and the date.
 
@@ -13,7 +13,7 @@ use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use dowse_core::corpus::read_documents_jsonl;
 use dowse_core::model::{EncoderConfig, TextEncoder};
 use dowse_tests::{data, minilm_dir, read};
-use dowse_trainer::{model_folder, shipped};
+use dowse_trainer::model_folder;
 
 const BATCH: usize = 32;
 
@@ -57,12 +57,16 @@ fn wgpu(c: &mut Criterion) {
     bench_backend::<burn_wgpu::Wgpu>(c, "wgpu", &minilm_dir(), burn_wgpu::WgpuDevice::default(), false);
 }
 
+fn student_dir() -> std::path::PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../models/student")
+}
+
 fn student_cpu_kernels(c: &mut Criterion) {
-    bench_backend::<burn_flex::Flex>(c, "student-cpu-kernels", &shipped::student_dir().unwrap(), burn_flex::FlexDevice, true);
+    bench_backend::<burn_flex::Flex>(c, "student-cpu-kernels", &student_dir(), burn_flex::FlexDevice, true);
 }
 
 fn student_flex(c: &mut Criterion) {
-    bench_backend::<burn_flex::Flex>(c, "student-flex", &shipped::student_dir().unwrap(), burn_flex::FlexDevice, false);
+    bench_backend::<burn_flex::Flex>(c, "student-flex", &student_dir(), burn_flex::FlexDevice, false);
 }
 
 // The CPU benchmarks come before wgpu's: once a wgpu device exists, its threads (lavapipe here)

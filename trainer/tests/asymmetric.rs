@@ -3,7 +3,7 @@
 //! it is large enough); a query encoder that is not aligned, of another dimension, or a passage
 //! model that is not a model folder is refused before a bundle is written; `dowse distill
 //! --align-to` trains such an encoder from unlabeled text; and re-indexing encodes only the
-//! passages that changed.
+//! passages that changed and keeps the adapted encoder.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -146,6 +146,9 @@ fn a_large_enough_corpus_gets_an_adapted_query_encoder() {
     assert!(weights <= 5 << 20, "the adapted encoder stays under 5 MB: {weights}");
     let searched = dowse_in(&home, &["search", "--bundle", bundle.to_str().unwrap(), "--json", "supersonic flutter"]);
     assert!(searched.status.success());
+    let again = stderr(&dowse_in(&home, &["index", "--input", data("cranfield").to_str().unwrap(), "--out", bundle.to_str().unwrap()]));
+    assert!(again.contains("keeping the adapted query encoder of the bundle in"), "a re-index does not train again: {again}");
+    assert!(again.contains("to encode") && !again.contains("adapted the query encoder to this corpus"), "{again}");
 }
 
 #[test]

@@ -6,8 +6,9 @@
 //! [`MAX_VOCAB`] most frequent), plus the special and single-character pieces, so any query still
 //! tokenizes; the pieces left can afford full-width vectors, so the table is widened to the
 //! teacher's dimension (each piece's vector multiplied through the map, which becomes the
-//! identity: the same encoder to start with, with more room to learn). [`HELD_BACK`]
-//! pseudo-queries are kept out of training: the summary's agreement is measured on them.
+//! identity: the same encoder to start with, with more room to learn). Up to [`HELD_BACK`]
+//! pseudo-queries, picked by a hash of their text (so the same ones on every re-index), are kept
+//! out of training: the summary's agreement is measured on them.
 
 use std::path::Path;
 use std::time::{Duration, Instant};
@@ -16,6 +17,7 @@ use anyhow::{Context, Result};
 use burn_flex::{Flex, FlexDevice};
 use dowse_core::model::{load_weights, EncoderConfig, EncoderKind, StaticConfig, StaticModel, TextTokenizer};
 use dowse_core::passage::SourceDocument;
+use sha2::{Digest, Sha256};
 use tempfile::TempDir;
 
 use crate::device::{run_on, Device};
@@ -36,6 +38,24 @@ pub const MAX_VOCAB: usize = 12_000;
 /// Pseudo-queries cut from each document.
 const PER_DOCUMENT: usize = 8;
 const SEED: u64 = 1;
+
+/// A corpus' pseudo-queries: those held back from training, and the rest.
+pub struct PseudoQueries {
+    pub held_back: Vec<String>,
+    pub train: Vec<String>,
+}
+
+/// Cuts `docs` into pseudo-queries and holds back one in [`HOLD_ONE_IN`] by the hash of its text,
+/// at most [`HELD_BACK`]; the rest are shuffled.
+pub fn pseudo_queries(docs: &[SourceDocument]) -> PseudoQueries {
+    let (mut held_back, train): (Vec<String>, Vec<String>) =
+        pseudo_queries::cut(docs, PER_DOCUMENT, SEED).into_iter().partition(|text| Sha256::digest(text.as_bytes())[0] % HOLD_ONE_IN == 0);
+    held_back.truncate(HELD_BACK);
+    PseudoQueries { held_back, train: align::sample(train, usize::MAX, SEED) }
+}
+
+/// One pseudo-query in this many is held back.
+const HOLD_ONE_IN: u8 = 16;
 
 /// An adapted query encoder, in a temporary model folder, and the pseudo-queries held back.
 pub struct Adapted {
@@ -64,15 +84,17 @@ pub fn adapt(
         return Ok(Err(format!("the query encoder {} is not a static encoder (`dowse distill --align-to`)", query_dir.display())));
     }
     let config = StaticConfig::from_json(&model.config).context("the query encoder's config.json")?;
-    let mut texts = align::sample(pseudo_queries::cut(docs, PER_DOCUMENT, SEED), usize::MAX, SEED);
-    let held = HELD_BACK.min(texts.len() / 5);
-    if texts.len() - held < MIN_TRAIN {
+    let PseudoQueries { held_back, mut train } = pseudo_queries(docs);
+    if train.len() < MIN_TRAIN {
         return Ok(Err(format!(
-            "the corpus is too small to adapt to: it gives {} pseudo-queries ({PER_DOCUMENT} per document at most), and adapting needs {MIN_TRAIN} to train on besides {held} held back",
-            texts.len()
+            "the corpus is too small to adapt to: it gives {} pseudo-queries to train on ({PER_DOCUMENT} per document at most, {} held back), and adapting needs {MIN_TRAIN}",
+            train.len(),
+            held_back.len()
         )));
     }
-    texts.truncate(held + MAX_TRAIN);
+    train.truncate(MAX_TRAIN);
+    let held = held_back.len();
+    let texts: Vec<String> = held_back.iter().chain(&train).cloned().collect();
     let targets = embed_cache::embed(passage_dir, encoder, device, &[], &texts, true)?;
 
     let whole = TextTokenizer::from_bytes(&model.tokenizer, usize::MAX)?;
@@ -96,7 +118,7 @@ pub fn adapt(
     let tokenizer = TextTokenizer::from_bytes(&pruned.tokenizer_json, config.max_len)?;
     let student = Student { config: config.clone(), tokenizer, tokenizer_json: pruned.tokenizer_json, table: wide, map: identity };
 
-    let trained_on = texts.len() - held;
+    let trained_on = train.len();
     let settings = TrainConfig::<AlignSettings> {
         train: crate::train::config::LoopConfig {
             epochs: 12,
@@ -117,7 +139,6 @@ pub fn adapt(
         deadline: Some(Instant::now() + remaining),
         workers: device.training_workers(),
     };
-    let held_back = texts[..held].to_vec();
     let data = AlignData { texts, targets: targets.passages, dim: targets.dim };
     let outcome = run_on(device, AlignJob { data, student, config: &settings, run })??;
     if outcome.best_epoch.is_none() {

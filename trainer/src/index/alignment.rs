@@ -13,7 +13,7 @@ use dowse_core::topk::top_k;
 
 use crate::device::{run_on, Device};
 use crate::encode::EncodeJob;
-use crate::pseudo_queries;
+use crate::{embed_cache, pseudo_queries};
 
 /// Pseudo-queries the check encodes.
 pub const CHECK_QUERIES: usize = 500;
@@ -38,8 +38,9 @@ pub fn check_queries(docs: &[SourceDocument], n: usize, seed: u64) -> Vec<String
     all.into_iter().step_by(step).take(n).collect()
 }
 
-/// Encodes `queries` with both models and measures their agreement over `passages` (the passage
-/// model's row-major unit vectors).
+/// Encodes `queries` with both models (the passage model's vectors through the embedding cache,
+/// so a re-index does not load it again) and measures their agreement over `passages` (the
+/// passage model's row-major unit vectors).
 pub fn measure(
     query_dir: &Path,
     passage_dir: &Path,
@@ -48,11 +49,11 @@ pub fn measure(
     queries: &[String],
     passages: &[f32],
 ) -> Result<Agreement> {
-    let encode = |dir: &Path| -> Result<(Vec<f32>, usize)> {
-        let mut encoded = run_on(device, EncodeJob { model_dir: dir, config, inputs: vec![("check queries", Side::Query, queries)] })??;
-        Ok((encoded.matrices.remove(0), encoded.dim))
-    };
-    let ((student, dim), (teacher, teacher_dim)) = (encode(query_dir)?, encode(passage_dir)?);
+    let job = EncodeJob { model_dir: query_dir, config, inputs: vec![("check queries", Side::Query, queries)] };
+    let mut encoded = run_on(device, job)??;
+    let (student, dim) = (encoded.matrices.remove(0), encoded.dim);
+    let teacher = embed_cache::embed(passage_dir, config, device, &[], queries, true)?;
+    let (teacher, teacher_dim) = (teacher.passages, teacher.dim);
     if dim != teacher_dim {
         bail!("the query encoder makes {dim}-dimensional vectors, the passage model {teacher_dim}-dimensional");
     }

@@ -164,18 +164,19 @@ pub fn prepare(args: &IndexArgs) -> Result<Prepared> {
     let (model, passage_model) = match models.asymmetric() {
         false => (model_folder::read(&models.query_dir)?, None),
         true => {
-            let adapted = adapt_query_encoder(&models, &docs, &texts, encoder, args)?;
+            let sha256 = model_fetch::sha256_file(&models.passage_dir.join("model.safetensors"))?;
+            let adapted = adapt_query_encoder(&models, &sha256, &model_id, &docs, &texts, encoder, args)?;
             let (query_dir, queries) = match &adapted {
                 Some(adapted) => (adapted.dir.path().to_path_buf(), adapted.held_back.clone()),
                 None => (models.query_dir.clone(), alignment::check_queries(&docs, alignment::CHECK_QUERIES, 0)),
             };
             let agreement = alignment::measure(&query_dir, &models.passage_dir, encoder, args.device, &queries, &matrix)?;
             models.check(&query_dir, &agreement)?;
+            let passage_model = PassageModelInfo { id: folder_name(&models.passage_dir), dim, sha256 };
             if adapted.is_some() {
                 model_id.push_str("+adapted");
             }
-            let sha256 = model_fetch::sha256_file(&models.passage_dir.join("model.safetensors"))?;
-            (model_folder::read(&query_dir)?, Some(PassageModelInfo { id: folder_name(&models.passage_dir), dim, sha256 }))
+            (model_folder::read(&query_dir)?, Some(passage_model))
         }
     };
     let store =
@@ -184,9 +185,14 @@ pub fn prepare(args: &IndexArgs) -> Result<Prepared> {
 }
 
 /// Runs `--adapt` where it applies (on by default): the adapted encoder, or `None` with a line
-/// saying why not. An explicit `--adapt` that cannot be done is an error.
+/// saying why not. A bundle already in `--out` whose query encoder was adapted from the same one
+/// for the same passage model keeps it (a re-index after a few pages changed need not train
+/// again; its agreement on the new corpus is still measured); an explicit `--adapt` adapts anew,
+/// and is an error where it cannot.
 fn adapt_query_encoder(
     models: &Models,
+    passage_sha256: &str,
+    model_id: &str,
     docs: &[SourceDocument],
     texts: &[String],
     encoder: EncoderConfig,
@@ -195,6 +201,12 @@ fn adapt_query_encoder(
     if args.no_adapt {
         eprintln!("--no-adapt: the query encoder ships as it is");
         return Ok(None);
+    }
+    if !args.adapt {
+        if let Some(previous) = previous_adapted(&args.out, passage_sha256, model_id, docs)? {
+            eprintln!("keeping the adapted query encoder of the bundle in {} (--adapt adapts it anew)", args.out.display());
+            return Ok(Some(previous));
+        }
     }
     match adapt::adapt(&models.query_dir, &models.passage_dir, docs, texts, encoder, args.device, args.adapt_minutes)? {
         Ok(adapted) => {
@@ -210,6 +222,23 @@ fn adapt_query_encoder(
             Ok(None)
         }
     }
+}
+
+/// The adapted query encoder of the bundle in `out`, if that bundle's passages came from the
+/// passage model with `passage_sha256` and its encoder was adapted from the one named `model_id`.
+fn previous_adapted(out: &Path, passage_sha256: &str, model_id: &str, docs: &[SourceDocument]) -> Result<Option<adapt::Adapted>> {
+    let Ok(previous) = bundle_io::read(out) else { return Ok(None) };
+    let same_passages = previous.manifest.passage_model.as_ref().is_some_and(|p| p.sha256 == passage_sha256);
+    if !same_passages || previous.manifest.model.id != format!("{model_id}+adapted") {
+        return Ok(None);
+    }
+    let dir = tempfile::tempdir().context("a temporary folder for the query encoder")?;
+    let model = &previous.model;
+    for (name, bytes) in [("config.json", &model.config), ("model.safetensors", &model.weights), ("tokenizer.json", &model.tokenizer)] {
+        std::fs::write(dir.path().join(name), bytes).with_context(|| format!("writing {}", dir.path().join(name).display()))?;
+    }
+    let vocab_size = dowse_core::model::StaticConfig::from_json(&model.config)?.vocab_size;
+    Ok(Some(adapt::Adapted { dir, held_back: adapt::pseudo_queries(docs).held_back, seconds: 0.0, vocab_size, trained_on: 0 }))
 }
 
 /// The two models of a bundle, by folder; one folder for a symmetric bundle.
