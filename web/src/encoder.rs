@@ -1,6 +1,6 @@
-//! The query encoder in the browser: the bundle's model (a BERT, a DSSM or a two-tower LSTM) on
-//! WebGPU through burn-wgpu where the browser gives an adapter, else on the CPU through
-//! burn-ndarray. Tensors are only read back asynchronously (a browser cannot block on the GPU).
+//! The query encoder in the browser: the bundle's model (a static encoder, a BERT, a DSSM or a
+//! two-tower LSTM) on WebGPU through burn-wgpu where the browser gives an adapter, else on the CPU
+//! through burn-ndarray (a static encoder computes on the CPU either way and hands its vector over). Tensors are only read back asynchronously (a browser cannot block on the GPU).
 
 use burn::tensor::backend::Backend;
 use burn_ndarray::NdArray;
