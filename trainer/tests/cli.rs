@@ -81,7 +81,7 @@ fn eval_writes_metrics_and_a_trec_run_and_caches_embeddings() {
 
     let second = dowse(home.path(), &args("dense"));
     assert!(second.status.success());
-    assert!(stderr(&second).contains("passage embeddings: cached"), "second run re-encoded");
+    assert!(stderr(&second).contains("cached, 0 to encode"), "second run re-encoded");
 }
 
 #[test]

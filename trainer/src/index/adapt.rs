@@ -113,10 +113,10 @@ pub fn adapt(
             row.iter_mut().zip(map_row).for_each(|(w, m)| *w += value * m);
         }
     }
-    let identity = (0..dim * dim).map(|i| if i / dim == i % dim { 1.0 } else { 0.0 }).collect();
     let config = StaticConfig { vocab_size: pruned.kept.len(), embed_dim: dim, ..config };
     let tokenizer = TextTokenizer::from_bytes(&pruned.tokenizer_json, config.max_len)?;
-    let student = Student { config: config.clone(), tokenizer, tokenizer_json: pruned.tokenizer_json, table: wide, map: identity };
+    let student =
+        Student { config: config.clone(), tokenizer, tokenizer_json: pruned.tokenizer_json, table: wide, map: align::init::identity(dim) };
 
     let trained_on = train.len();
     let settings = TrainConfig::<AlignSettings> {

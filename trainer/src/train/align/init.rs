@@ -54,12 +54,16 @@ impl BackendJob for PieceVectors<'_> {
 /// 0 or at least `dim` keeps the vectors, with the identity as the map.
 pub fn compress(vectors: &[f32], dim: usize, width: usize) -> (Vec<f32>, Vec<f32>) {
     if width == 0 || width >= dim {
-        let identity = (0..dim * dim).map(|i| if i / dim == i % dim { 1.0 } else { 0.0 }).collect();
-        return (vectors.to_vec(), identity);
+        return (vectors.to_vec(), identity(dim));
     }
     let basis = top_directions(vectors, dim, width);
     let table = vectors.chunks_exact(dim).flat_map(|row| basis.chunks_exact(dim).map(|b| dot(row, b)).collect::<Vec<_>>()).collect();
     (table, basis)
+}
+
+/// The row-major `dim × dim` identity: the map of a table already in the teacher's space.
+pub fn identity(dim: usize) -> Vec<f32> {
+    (0..dim * dim).map(|i| if i / dim == i % dim { 1.0 } else { 0.0 }).collect()
 }
 
 /// The `width` leading right singular vectors of `vectors`, as `width` rows of length `dim`, by
