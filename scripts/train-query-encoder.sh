@@ -6,7 +6,7 @@
 # text; Debian's wordnet-base package, fetched with apt-get download and unpacked here, nothing
 # installed) and SciFact's corpus. No collection's queries are used, and none of the collections
 # results/models.md evaluates out of domain (Cranfield, ADI, MS MARCO) is among the texts.
-# About 10 minutes on 2 cores; prints the training log.
+# About 7 minutes on 2 cores; prints the training log.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 out="${1:-models/query}"
