@@ -28,7 +28,7 @@ use dowse_core::bm25::{Bm25Index, Bm25Params};
 use dowse_core::bundle::{Bundle, HnswInfo, Manifest, ModelBytes, ModelInfo, PassageModelInfo, FORMAT, FORMAT_VERSION};
 use dowse_core::docstore::{DocStore, StoredDocument};
 use dowse_core::model::{DssmConfig, EncoderKind, TextMeasure, TextTokenizer, TrigramVocab, TwoTowerConfig};
-use dowse_core::passage::{passage_text, split_documents, ChunkConfig};
+use dowse_core::passage::{split_documents, ChunkConfig};
 use dowse_core::projection::Projection;
 use dowse_core::text::Analyzer;
 use dowse_core::vectors::{Quantization, VectorStore};
@@ -156,7 +156,10 @@ pub fn prepare(args: &IndexArgs) -> Result<Prepared> {
     if passages.is_empty() {
         bail!("{}: no text to index", args.input.display());
     }
-    let texts: Vec<String> = passages.iter().map(|p| passage_text(&docs[p.doc as usize].title, &p.heading, &p.text)).collect();
+    // The documents stay whole until the query encoder is adapted to them and checked.
+    let documents = docs.iter().map(|d| StoredDocument { id: d.id.clone(), title: d.title.clone(), url: d.url.clone() }).collect();
+    let store = DocStore { documents, passages };
+    let texts: Vec<String> = (0..store.passages.len() as u32).map(|p| store.passage_text(p)).collect();
     eprintln!("read {} documents into {} passages in {:.1} s", docs.len(), texts.len(), step.elapsed().as_secs_f64());
     let encoder = args.device.encoder(chunking.max_tokens, args.batch_size);
     let embedded = embed_cache::embed(&models.passage_dir, encoder, args.device, &[], &texts, !args.no_cache)?;
@@ -180,8 +183,6 @@ pub fn prepare(args: &IndexArgs) -> Result<Prepared> {
             (model_folder::read(&query_dir)?, Some(passage_model))
         }
     };
-    let store =
-        DocStore { documents: docs.into_iter().map(|d| StoredDocument { id: d.id, title: d.title, url: d.url }).collect(), passages };
     Ok(Prepared { model, model_id, passage_model, store, texts, matrix, dim, chunking })
 }
 

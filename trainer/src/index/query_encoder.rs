@@ -97,8 +97,10 @@ impl Models {
             }
         };
         if models.asymmetric() {
+            // Only the configs: the weights are read once, when the models encode.
             let dim = |dir: &Path, what: &str| -> Result<usize> {
-                let config = model_folder::read(dir).with_context(|| what.to_string())?.config;
+                let path = dir.join("config.json");
+                let config = std::fs::read(&path).with_context(|| format!("{what}: reading {}", path.display()))?;
                 EncoderKind::dim_of(&config).with_context(|| format!("{what}: {}", dir.display()))
             };
             let (query, passage) = (dim(&models.query_dir, "the query encoder")?, dim(&models.passage_dir, "--passage-model")?);
