@@ -21,36 +21,47 @@ use crate::device::{run_on, Device};
 use crate::encode::EncodeJob;
 use crate::{home, model_fetch, model_folder};
 
-/// Row-major unit vectors of the queries and the passages.
+/// Row-major unit vectors of the queries, and of every cached text in the order given.
 pub struct Embedded {
     pub queries: Vec<f32>,
     pub passages: Vec<f32>,
     pub dim: usize,
 }
 
-/// Encodes `queries` and `passages` with the model in `model_dir` on `device`. Passages already in
-/// the model's cache (unless `use_cache` is false) are read from it; the others are encoded and
-/// added to it.
+/// Named lists of texts encoded as passages through the cache (`("passage", &texts)`): one model
+/// load serves them all, and each prints its own cached count.
+pub type Cached<'a> = [(&'a str, &'a [String])];
+
+/// Encodes `queries` and every text of `cached` with the model in `model_dir` on `device`. Texts
+/// already in the model's cache (unless `use_cache` is false) are read from it; the others are
+/// encoded and added to it.
 pub fn embed(
     model_dir: &Path,
     config: EncoderConfig,
     device: Device,
     queries: &[String],
-    passages: &[String],
+    cached: &Cached,
     use_cache: bool,
 ) -> Result<Embedded> {
     let path = cache_path(model_dir, config.max_len)?;
-    let keys: Vec<TextKey> = passages.iter().map(|text| Sha256::digest(text.as_bytes()).into()).collect();
+    let texts: Vec<&String> = cached.iter().flat_map(|(_, texts)| texts.iter()).collect();
+    let keys: Vec<TextKey> = texts.iter().map(|text| Sha256::digest(text.as_bytes()).into()).collect();
     let cache = if use_cache { Cache::read(&path)? } else { Cache::default() };
     let mut missing: Vec<usize> = Vec::new();
     let mut seen = HashMap::new();
-    for (i, key) in keys.iter().enumerate() {
-        if !cache.vectors.contains_key(key) && seen.insert(*key, i).is_none() {
-            missing.push(i);
+    let mut start = 0;
+    for (label, group) in cached.iter().filter(|(_, group)| !group.is_empty()) {
+        let before = missing.len();
+        for (i, key) in keys.iter().enumerate().skip(start).take(group.len()) {
+            if !cache.vectors.contains_key(key) && seen.insert(*key, i).is_none() {
+                missing.push(i);
+            }
         }
+        let new = missing.len() - before;
+        eprintln!("{label} embeddings: {} of {} cached, {new} to encode", group.len() - new, group.len());
+        start += group.len();
     }
-    eprintln!("passage embeddings: {} of {} cached, {} to encode", passages.len() - missing.len(), passages.len(), missing.len());
-    let to_encode: Vec<String> = missing.iter().map(|&i| passages[i].clone()).collect();
+    let to_encode: Vec<String> = missing.iter().map(|&i| texts[i].clone()).collect();
     let mut inputs = Vec::new();
     if !queries.is_empty() {
         inputs.push(("queries", Side::Query, queries));
@@ -74,7 +85,7 @@ pub fn embed(
     if !new.is_empty() {
         append(&path, dim, missing.iter().map(|&i| (&keys[i], new[&keys[i]])))?;
     }
-    let mut matrix = Vec::with_capacity(passages.len() * dim);
+    let mut matrix = Vec::with_capacity(texts.len() * dim);
     for key in &keys {
         match new.get(key) {
             Some(vector) => matrix.extend_from_slice(vector),

@@ -37,7 +37,7 @@ impl EncodeArgs {
 
     /// Query and passage vectors from the model in `model_dir`, passages through the cache.
     pub fn embed(&self, model_dir: &Path, queries: &[String], passages: &[String]) -> Result<Embedded> {
-        embed_cache::embed(model_dir, self.config(), self.device, queries, passages, !self.no_cache)
+        embed_cache::embed(model_dir, self.config(), self.device, queries, &[("passage", passages)], !self.no_cache)
     }
 
     /// The cross-encoder in `model_dir`'s score of each (query, passage) pair.

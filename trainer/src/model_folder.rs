@@ -22,12 +22,17 @@ pub fn resolve(dir: Option<&Path>) -> Result<PathBuf> {
 
 /// The three files of the model in `dir`.
 pub fn read(dir: &Path) -> Result<ModelBytes> {
-    let read = |path: PathBuf| std::fs::read(&path).with_context(|| format!("reading {}", path.display()));
-    Ok(ModelBytes {
-        config: read(dir.join("config.json"))?,
-        weights: read(dir.join("model.safetensors"))?,
-        tokenizer: read(tokenizer_file(dir))?,
-    })
+    let (config, tokenizer) = read_config_and_tokenizer(dir)?;
+    Ok(ModelBytes { config, weights: read_file(dir.join("model.safetensors"))?, tokenizer })
+}
+
+/// The config and tokenizer of the model in `dir`, without its weights.
+pub fn read_config_and_tokenizer(dir: &Path) -> Result<(Vec<u8>, Vec<u8>)> {
+    Ok((read_file(dir.join("config.json"))?, read_file(tokenizer_file(dir))?))
+}
+
+fn read_file(path: PathBuf) -> Result<Vec<u8>> {
+    std::fs::read(&path).with_context(|| format!("reading {}", path.display()))
 }
 
 /// The tokenizer of the model in `dir`: tokenizer.json, or a DSSM's vocab.txt when there is none.

@@ -1,6 +1,7 @@
 //! `dowse index --adapt` (on by default for asymmetric bundles): fine-tunes the static query
 //! encoder on the corpus' own text before it ships. Pseudo-queries cut from the corpus
-//! ([`crate::pseudo_queries`]) are encoded by the passage model (through the embedding cache), and
+//! ([`crate::pseudo_queries`]) are encoded by the passage model (with the passages, through the
+//! embedding cache), and
 //! the encoder is trained to put them where it does ([`crate::train::align`], started from the
 //! shipped weights). Its vocabulary is pruned to the word pieces the corpus uses (the
 //! [`MAX_VOCAB`] most frequent), plus the special and single-character pieces, so any query still
@@ -15,7 +16,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
 use burn_flex::{Flex, FlexDevice};
-use dowse_core::model::{load_weights, EncoderConfig, EncoderKind, StaticConfig, StaticModel, TextTokenizer};
+use dowse_core::model::{load_weights, EncoderKind, StaticConfig, StaticModel, TextTokenizer};
 use dowse_core::passage::SourceDocument;
 use sha2::{Digest, Sha256};
 use tempfile::TempDir;
@@ -25,7 +26,7 @@ use crate::train::align::{self, AlignData, AlignJob, AlignSettings, Student};
 use crate::train::config::{Settings, TrainConfig};
 use crate::train::distill::vocab;
 use crate::train::fit::Run;
-use crate::{embed_cache, model_folder, pseudo_queries};
+use crate::{model_folder, pseudo_queries};
 
 /// Pseudo-queries held back from training, for the agreement the summary prints.
 pub const HELD_BACK: usize = 500;
@@ -46,12 +47,12 @@ pub struct PseudoQueries {
 }
 
 /// Cuts `docs` into pseudo-queries and holds back one in [`HOLD_ONE_IN`] by the hash of its text,
-/// at most [`HELD_BACK`]; the rest are shuffled.
+/// at most [`HELD_BACK`]; of the rest, shuffled, up to [`MAX_TRAIN`] are kept to train on.
 pub fn pseudo_queries(docs: &[SourceDocument]) -> PseudoQueries {
     let (mut held_back, train): (Vec<String>, Vec<String>) =
         pseudo_queries::cut(docs, PER_DOCUMENT, SEED).into_iter().partition(|text| Sha256::digest(text.as_bytes())[0] % HOLD_ONE_IN == 0);
     held_back.truncate(HELD_BACK);
-    PseudoQueries { held_back, train: align::sample(train, usize::MAX, SEED) }
+    PseudoQueries { held_back, train: align::sample(train, MAX_TRAIN, SEED) }
 }
 
 /// One pseudo-query in this many is held back.
@@ -66,36 +67,39 @@ pub struct Adapted {
     pub trained_on: usize,
 }
 
-/// Adapts the static query encoder in `query_dir` to `docs` (whose passages are `passages`) with
-/// the passage model in `passage_dir` as the teacher, in about `minutes`. `Err` of the inner
-/// result says why the corpus or encoder cannot be adapted.
+/// Whether the query encoder in `query_dir` can be adapted on `queries`: `Err` says why not.
+pub fn adaptable(query_dir: &Path, queries: &PseudoQueries) -> Result<Result<(), String>> {
+    let (config, _) = model_folder::read_config_and_tokenizer(query_dir)?;
+    if EncoderKind::of(&config)? != EncoderKind::Static {
+        return Ok(Err(format!("the query encoder {} is not a static encoder (`dowse distill --align-to`)", query_dir.display())));
+    }
+    if queries.train.len() < MIN_TRAIN {
+        return Ok(Err(format!(
+            "the corpus is too small to adapt to: it gives {} pseudo-queries to train on ({PER_DOCUMENT} per document at most, {} held back), and adapting needs {MIN_TRAIN}",
+            queries.train.len(),
+            queries.held_back.len()
+        )));
+    }
+    Ok(Ok(()))
+}
+
+/// Adapts the static query encoder in `query_dir` to a corpus (whose passages are `passages`)
+/// with the passage model as the teacher: `targets` are its `dim`-wide vectors of `queries`, held
+/// back first, in about `minutes`. `Err` of the inner result says why no encoder came of it.
 pub fn adapt(
     query_dir: &Path,
-    passage_dir: &Path,
-    docs: &[SourceDocument],
+    queries: &PseudoQueries,
+    targets: &[f32],
+    dim: usize,
     passages: &[String],
-    encoder: EncoderConfig,
     device: Device,
     minutes: f64,
 ) -> Result<Result<Adapted, String>> {
     let started = Instant::now();
     let model = model_folder::read(query_dir)?;
-    if EncoderKind::of(&model.config)? != EncoderKind::Static {
-        return Ok(Err(format!("the query encoder {} is not a static encoder (`dowse distill --align-to`)", query_dir.display())));
-    }
     let config = StaticConfig::from_json(&model.config).context("the query encoder's config.json")?;
-    let PseudoQueries { held_back, mut train } = pseudo_queries(docs);
-    if train.len() < MIN_TRAIN {
-        return Ok(Err(format!(
-            "the corpus is too small to adapt to: it gives {} pseudo-queries to train on ({PER_DOCUMENT} per document at most, {} held back), and adapting needs {MIN_TRAIN}",
-            train.len(),
-            held_back.len()
-        )));
-    }
-    train.truncate(MAX_TRAIN);
-    let held = held_back.len();
-    let texts: Vec<String> = held_back.iter().chain(&train).cloned().collect();
-    let targets = embed_cache::embed(passage_dir, encoder, device, &[], &texts, true)?;
+    let held = queries.held_back.len();
+    let texts: Vec<String> = queries.held_back.iter().chain(&queries.train).cloned().collect();
 
     let whole = TextTokenizer::from_bytes(&model.tokenizer, usize::MAX)?;
     let mut counts = vec![0u64; config.vocab_size];
@@ -106,7 +110,7 @@ pub fn adapt(
     let mut shipped = StaticModel::<Flex>::new(&config, &FlexDevice);
     load_weights(&mut shipped, &model.weights).context("the query encoder's model.safetensors")?;
     let (table, map) = shipped.parts();
-    let (width, dim) = (config.embed_dim, config.dim);
+    let width = config.embed_dim;
     let mut wide = vec![0f32; pruned.kept.len() * dim];
     for (row, &old) in wide.chunks_exact_mut(dim).zip(&pruned.kept) {
         for (&value, map_row) in table[old as usize * width..(old as usize + 1) * width].iter().zip(map.chunks_exact(dim)) {
@@ -118,7 +122,7 @@ pub fn adapt(
     let student =
         Student { config: config.clone(), tokenizer, tokenizer_json: pruned.tokenizer_json, table: wide, map: align::init::identity(dim) };
 
-    let trained_on = train.len();
+    let trained_on = queries.train.len();
     let settings = TrainConfig::<AlignSettings> {
         train: crate::train::config::LoopConfig {
             epochs: 12,
@@ -139,10 +143,16 @@ pub fn adapt(
         deadline: Some(Instant::now() + remaining),
         workers: device.training_workers(),
     };
-    let data = AlignData { texts, targets: targets.passages, dim: targets.dim };
+    let data = AlignData { texts, targets: targets.to_vec(), dim };
     let outcome = run_on(device, AlignJob { data, student, config: &settings, run })??;
     if outcome.best_epoch.is_none() {
         return Ok(Err(format!("no epoch of training finished within --adapt-minutes {minutes}")));
     }
-    Ok(Ok(Adapted { dir: out, held_back, seconds: started.elapsed().as_secs_f64(), vocab_size: config.vocab_size, trained_on }))
+    Ok(Ok(Adapted {
+        dir: out,
+        held_back: queries.held_back.clone(),
+        seconds: started.elapsed().as_secs_f64(),
+        vocab_size: config.vocab_size,
+        trained_on,
+    }))
 }

@@ -7,13 +7,14 @@
 use std::path::Path;
 
 use anyhow::{bail, Result};
+use dowse_core::dense::dot;
 use dowse_core::model::{EncoderConfig, Side};
 use dowse_core::passage::SourceDocument;
 use dowse_core::topk::top_k;
 
 use crate::device::{run_on, Device};
 use crate::encode::EncodeJob;
-use crate::{embed_cache, pseudo_queries};
+use crate::pseudo_queries;
 
 /// Pseudo-queries the check encodes.
 pub const CHECK_QUERIES: usize = 500;
@@ -38,31 +39,29 @@ pub fn check_queries(docs: &[SourceDocument], n: usize, seed: u64) -> Vec<String
     all.into_iter().step_by(step).take(n).collect()
 }
 
-/// Encodes `queries` with both models (the passage model's vectors through the embedding cache,
-/// so a re-index does not load it again) and measures their agreement over `passages` (the
-/// passage model's row-major unit vectors).
+/// Encodes `queries` with the query encoder in `query_dir` and measures its agreement with
+/// `teacher`, the passage model's vectors of the same queries, over `passages` (the passage
+/// model's row-major unit vectors).
 pub fn measure(
     query_dir: &Path,
-    passage_dir: &Path,
     config: EncoderConfig,
     device: Device,
     queries: &[String],
+    teacher: &[f32],
     passages: &[f32],
 ) -> Result<Agreement> {
     let job = EncodeJob { model_dir: query_dir, config, inputs: vec![("check queries", Side::Query, queries)] };
     let mut encoded = run_on(device, job)??;
     let (student, dim) = (encoded.matrices.remove(0), encoded.dim);
-    let teacher = embed_cache::embed(passage_dir, config, device, &[], queries, true)?;
-    let (teacher, teacher_dim) = (teacher.passages, teacher.dim);
+    let teacher_dim = teacher.len() / queries.len().max(1);
     if dim != teacher_dim {
         bail!("the query encoder makes {dim}-dimensional vectors, the passage model {teacher_dim}-dimensional");
     }
-    Ok(agreement(&student, &teacher, passages, dim))
+    Ok(agreement(&student, teacher, passages, dim))
 }
 
 /// [`Agreement`] of two row-major matrices of unit vectors for the same texts, over `passages`.
 fn agreement(student: &[f32], teacher: &[f32], passages: &[f32], dim: usize) -> Agreement {
-    let dot = |a: &[f32], b: &[f32]| a.iter().zip(b).map(|(x, y)| x * y).sum::<f32>();
     let top10 = |query: &[f32]| -> Vec<u32> {
         let scores = passages.chunks_exact(dim).enumerate().map(|(i, p)| (i as u32, dot(query, p)));
         top_k(scores, 10).into_iter().map(|(i, _)| i).collect()

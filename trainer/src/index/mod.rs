@@ -37,7 +37,7 @@ use indicatif::ProgressBar;
 use crate::device::Device;
 use crate::{bundle_io, embed_cache, model_fetch, model_folder, shipped};
 use graph::{Calibrated, GraphConfig};
-use query_encoder::{adapt_query_encoder, Models};
+use query_encoder::{Models, Plan};
 
 #[derive(Debug, Args)]
 pub struct IndexArgs {
@@ -147,9 +147,9 @@ pub fn run(args: &IndexArgs) -> Result<()> {
 /// the query encoder is aligned to the passage vectors.
 pub fn prepare(args: &IndexArgs) -> Result<Prepared> {
     let models = Models::resolve(args)?;
-    let passage_files = model_folder::read(&models.passage_dir)?;
+    let (config, tokenizer) = model_folder::read_config_and_tokenizer(&models.passage_dir)?;
     let (measure, chunking) =
-        passage_measure(&passage_files, args.chunking()).with_context(|| format!("{}", models.passage_dir.display()))?;
+        passage_measure(&config, &tokenizer, args.chunking()).with_context(|| format!("{}", models.passage_dir.display()))?;
     let step = Instant::now();
     let docs = input::read(&args.input)?;
     let passages = split_documents(&docs, measure.as_ref(), chunking)?;
@@ -162,41 +162,46 @@ pub fn prepare(args: &IndexArgs) -> Result<Prepared> {
     let texts: Vec<String> = (0..store.passages.len() as u32).map(|p| store.passage_text(p)).collect();
     eprintln!("read {} documents into {} passages in {:.1} s", docs.len(), texts.len(), step.elapsed().as_secs_f64());
     let encoder = args.device.encoder(chunking.max_tokens, args.batch_size);
-    let embedded = embed_cache::embed(&models.passage_dir, encoder, args.device, &[], &texts, !args.no_cache)?;
-    let (matrix, dim) = (embedded.passages, embedded.dim);
     let mut model_id = model_id(args.model.as_deref());
-    let (model, passage_model) = match models.asymmetric() {
-        false => (model_folder::read(&models.query_dir)?, None),
-        true => {
-            let sha256 = model_fetch::sha256_file(&models.passage_dir.join("model.safetensors"))?;
-            let adapted = adapt_query_encoder(&models, &sha256, &model_id, &docs, &texts, encoder, args)?;
-            let (query_dir, queries) = match &adapted {
-                Some(adapted) => (adapted.dir.path().to_path_buf(), adapted.held_back.clone()),
-                None => (models.query_dir.clone(), alignment::check_queries(&docs, alignment::CHECK_QUERIES, 0)),
-            };
-            let agreement = alignment::measure(&query_dir, &models.passage_dir, encoder, args.device, &queries, &matrix)?;
-            models.check(&query_dir, &agreement)?;
-            let passage_model = PassageModelInfo { id: folder_name(&models.passage_dir), dim, sha256 };
-            if adapted.is_some() {
+    let sha256 = model_fetch::sha256_file(&models.passage_dir.join("model.safetensors"))?;
+    let plan = match models.asymmetric() {
+        true => Some(Plan::decide(&models, &sha256, &model_id, &docs, args)?),
+        false => None,
+    };
+    let pseudo_queries = plan.as_ref().map(Plan::teacher_texts).unwrap_or_default();
+    let cached = [("passage", texts.as_slice()), ("pseudo-query", pseudo_queries.as_slice())];
+    let mut embedded = embed_cache::embed(&models.passage_dir, encoder, args.device, &[], &cached, !args.no_cache)?;
+    let dim = embedded.dim;
+    let teacher = embedded.passages.split_off(texts.len() * dim);
+    let matrix = embedded.passages;
+    let (model, passage_model) = match plan {
+        None => (model_folder::read(&models.query_dir)?, None),
+        Some(plan) => {
+            let chosen = plan.carry_out(&models, teacher, dim, &texts, args)?;
+            let query_dir = chosen.adapted.as_ref().map_or(models.query_dir.as_path(), |adapted| adapted.dir.path());
+            let agreement = alignment::measure(query_dir, encoder, args.device, &chosen.check, &chosen.teacher, &matrix)?;
+            models.check(query_dir, &agreement)?;
+            if chosen.adapted.is_some() {
                 model_id.push_str("+adapted");
             }
-            (model_folder::read(&query_dir)?, Some(passage_model))
+            let passage_model = PassageModelInfo { id: folder_name(&models.passage_dir), dim, sha256 };
+            (model_folder::read(query_dir)?, Some(passage_model))
         }
     };
     Ok(Prepared { model, model_id, passage_model, store, texts, matrix, dim, chunking })
 }
 
-/// How `model` measures passages (word pieces, or words for a DSSM), and `chunking` with passages
-/// no longer than the model reads.
-fn passage_measure(model: &ModelBytes, chunking: ChunkConfig) -> Result<(Box<dyn TextMeasure>, ChunkConfig)> {
+/// How a model measures passages (word pieces, or words for a DSSM), from its config and
+/// tokenizer, and `chunking` with passages no longer than the model reads.
+fn passage_measure(config: &[u8], tokenizer: &[u8], chunking: ChunkConfig) -> Result<(Box<dyn TextMeasure>, ChunkConfig)> {
     let capped = |max: usize| ChunkConfig { max_tokens: chunking.max_tokens.min(max), ..chunking };
-    let tokenizer = || TextTokenizer::from_bytes(&model.tokenizer, chunking.max_tokens).context("reading the model's tokenizer.json");
-    Ok(match EncoderKind::of(&model.config)? {
-        EncoderKind::Bert | EncoderKind::Static => (Box::new(tokenizer()?), chunking),
-        EncoderKind::Lstm => (Box::new(tokenizer()?), capped(TwoTowerConfig::from_json(&model.config)?.max_len)),
+    let text_tokenizer = || TextTokenizer::from_bytes(tokenizer, chunking.max_tokens).context("reading the model's tokenizer.json");
+    Ok(match EncoderKind::of(config)? {
+        EncoderKind::Bert | EncoderKind::Static => (Box::new(text_tokenizer()?), chunking),
+        EncoderKind::Lstm => (Box::new(text_tokenizer()?), capped(TwoTowerConfig::from_json(config)?.max_len)),
         EncoderKind::Dssm => {
-            let vocab = TrigramVocab::from_bytes(&model.tokenizer)?;
-            (Box::new(vocab), capped(DssmConfig::from_json(&model.config)?.max_words))
+            let vocab = TrigramVocab::from_bytes(tokenizer)?;
+            (Box::new(vocab), capped(DssmConfig::from_json(config)?.max_words))
         }
     })
 }

@@ -1,55 +1,106 @@
 //! The two models of a bundle: which folders the flags name (the passage model and the query
-//! encoder, one folder for a symmetric bundle), the query encoder adapted to the corpus where it
-//! applies ([`super::adapt`]), kept from the bundle being replaced where it can be, and the
-//! alignment check's verdict ([`super::alignment`]).
+//! encoder, one folder for a symmetric bundle), the plan for the query encoder (adapted to the
+//! corpus where it applies ([`super::adapt`]), kept from the bundle being replaced where it can
+//! be), and the alignment check's verdict ([`super::alignment`]).
 
 use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
-use dowse_core::model::{EncoderConfig, EncoderKind, StaticConfig};
+use dowse_core::model::{EncoderKind, StaticConfig};
 use dowse_core::passage::SourceDocument;
 
 use super::{adapt, alignment, folder_name, IndexArgs};
 use crate::{bundle_io, model_fetch, model_folder, shipped};
 
-/// Runs `--adapt` where it applies (on by default): the adapted encoder, or `None` with a line
-/// saying why not. A bundle already in `--out` whose query encoder was adapted from the same one
-/// for the same passage model keeps it (a re-index after a few pages changed need not train
-/// again; its agreement on the new corpus is still measured); an explicit `--adapt` adapts anew,
-/// and is an error where it cannot.
-pub fn adapt_query_encoder(
-    models: &Models,
-    passage_sha256: &str,
-    model_id: &str,
-    docs: &[SourceDocument],
-    texts: &[String],
-    encoder: EncoderConfig,
-    args: &IndexArgs,
-) -> Result<Option<adapt::Adapted>> {
-    if args.no_adapt {
-        eprintln!("--no-adapt: the query encoder ships as it is");
-        return Ok(None);
-    }
-    if !args.adapt {
-        if let Some(previous) = previous_adapted(&args.out, passage_sha256, model_id, docs)? {
-            eprintln!("keeping the adapted query encoder of the bundle in {} (--adapt adapts it anew)", args.out.display());
-            return Ok(Some(previous));
+/// What becomes of an asymmetric bundle's query encoder, decided before the passage model encodes
+/// anything, so that one load of it encodes the passages and every pseudo-query the plan needs.
+pub enum Plan {
+    /// Ship the query encoder as it is, checked on these pseudo-queries.
+    AsIs(Vec<String>),
+    /// Keep the adapted encoder of the bundle being replaced, checked on its held-back pseudo-queries.
+    Previous(adapt::Adapted),
+    /// Adapt it to these pseudo-queries, checked on those held back.
+    Adapt(adapt::PseudoQueries),
+}
+
+/// The query encoder a bundle ships, and the pseudo-queries its alignment is checked on with the
+/// passage model's vectors of them (row-major).
+pub struct Chosen {
+    pub adapted: Option<adapt::Adapted>,
+    pub check: Vec<String>,
+    pub teacher: Vec<f32>,
+}
+
+impl Plan {
+    /// `--adapt` where it applies (on by default), with a line saying why not where it does not.
+    /// A bundle already in `--out` whose query encoder was adapted from the same one for the same
+    /// passage model keeps it (a re-index after a few pages changed need not train again; its
+    /// agreement on the new corpus is still measured); an explicit `--adapt` adapts anew, and is
+    /// an error where it cannot.
+    pub fn decide(models: &Models, passage_sha256: &str, model_id: &str, docs: &[SourceDocument], args: &IndexArgs) -> Result<Self> {
+        let as_is = || Self::AsIs(alignment::check_queries(docs, alignment::CHECK_QUERIES, 0));
+        if args.no_adapt {
+            eprintln!("--no-adapt: the query encoder ships as it is");
+            return Ok(as_is());
+        }
+        if !args.adapt {
+            if let Some(previous) = previous_adapted(&args.out, passage_sha256, model_id, docs)? {
+                eprintln!("keeping the adapted query encoder of the bundle in {} (--adapt adapts it anew)", args.out.display());
+                return Ok(Self::Previous(previous));
+            }
+        }
+        let queries = adapt::pseudo_queries(docs);
+        match adapt::adaptable(&models.query_dir, &queries)? {
+            Ok(()) => Ok(Self::Adapt(queries)),
+            Err(why) => not_adapting(&why, args).map(|()| as_is()),
         }
     }
-    match adapt::adapt(&models.query_dir, &models.passage_dir, docs, texts, encoder, args.device, args.adapt_minutes)? {
-        Ok(adapted) => {
-            eprintln!(
-                "adapted the query encoder to this corpus in {:.0} s (budget --adapt-minutes {}): {} pseudo-queries, {} word pieces kept",
-                adapted.seconds, args.adapt_minutes, adapted.trained_on, adapted.vocab_size
-            );
-            Ok(Some(adapted))
-        }
-        Err(why) if args.adapt => bail!("--adapt: {why}"),
-        Err(why) => {
-            eprintln!("not adapting the query encoder: {why}");
-            Ok(None)
+
+    /// The pseudo-queries the passage model encodes for this plan, in the order
+    /// [`Plan::carry_out`] reads their vectors.
+    pub fn teacher_texts(&self) -> Vec<String> {
+        match self {
+            Self::AsIs(check) => check.clone(),
+            Self::Previous(previous) => previous.held_back.clone(),
+            Self::Adapt(queries) => queries.held_back.iter().chain(&queries.train).cloned().collect(),
         }
     }
+
+    /// Carries the plan out, given the passage model's vectors of [`Plan::teacher_texts`]
+    /// (`dim` wide) and of the corpus' `passages`.
+    pub fn carry_out(self, models: &Models, teacher: Vec<f32>, dim: usize, passages: &[String], args: &IndexArgs) -> Result<Chosen> {
+        let queries = match self {
+            Self::AsIs(check) => return Ok(Chosen { adapted: None, check, teacher }),
+            Self::Previous(previous) => {
+                let check = previous.held_back.clone();
+                return Ok(Chosen { adapted: Some(previous), check, teacher });
+            }
+            Self::Adapt(queries) => queries,
+        };
+        let held = queries.held_back.len() * dim;
+        match adapt::adapt(&models.query_dir, &queries, &teacher, dim, passages, args.device, args.adapt_minutes)? {
+            Ok(adapted) => {
+                eprintln!(
+                    "adapted the query encoder to this corpus in {:.0} s (budget --adapt-minutes {}): {} pseudo-queries, {} word pieces kept",
+                    adapted.seconds, args.adapt_minutes, adapted.trained_on, adapted.vocab_size
+                );
+                Ok(Chosen { adapted: Some(adapted), check: queries.held_back, teacher: teacher[..held].to_vec() })
+            }
+            Err(why) => {
+                not_adapting(&why, args)?;
+                Ok(Chosen { adapted: None, check: queries.held_back, teacher: teacher[..held].to_vec() })
+            }
+        }
+    }
+}
+
+/// Says why the query encoder is not adapted; an error where `--adapt` asked for it.
+fn not_adapting(why: &str, args: &IndexArgs) -> Result<()> {
+    if args.adapt {
+        bail!("--adapt: {why}");
+    }
+    eprintln!("not adapting the query encoder: {why}");
+    Ok(())
 }
 
 /// The adapted query encoder of the bundle in `out`, if that bundle's passages came from the

@@ -120,7 +120,7 @@ pub fn run(common: &TrainCommon, teacher: &std::path::Path, args: &AlignArgs) ->
     }
     eprintln!("{} documents, {} pseudo-queries; teacher {}", docs.len(), texts.len(), teacher_dir.display());
     let encoder = common.device.encoder(settings.max_len, settings.encode_batch_size);
-    let embedded = embed_cache::embed(&teacher_dir, encoder, common.device, &[], &texts, true)?;
+    let embedded = embed_cache::embed(&teacher_dir, encoder, common.device, &[], &[("pseudo-query", &texts)], true)?;
     let data = AlignData { texts, targets: embedded.passages, dim: embedded.dim };
 
     let teacher_tokenizer = TextTokenizer::for_bert(&teacher_files.tokenizer, settings.max_len, &bert)?;

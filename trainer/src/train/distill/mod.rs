@@ -238,7 +238,7 @@ fn run_mined(common: &TrainCommon, negatives: &Path) -> Result<()> {
         bert.intermediate_size
     );
     let encoder = common.device.encoder(max_len, config.model.encode_batch_size);
-    let targets = embed_cache::embed(&teacher_dir, encoder, common.device, &data.queries, &data.passages, true)?;
+    let targets = embed_cache::embed(&teacher_dir, encoder, common.device, &data.queries, &[("passage", &data.passages)], true)?;
     let student = Student::new(&teacher, &bert, &layers, intermediate_size, &data, max_len, config.model.max_vocab)?;
     let job = DistillJob { data, split, examples, targets, student, teacher: (bert, teacher.weights), config: &config, common };
     let outcome = run_on(common.device, job)??;
