@@ -54,6 +54,17 @@ fn adi_bundle() -> &'static Path {
     })
 }
 
+/// ADI's bundle as `dowse index` builds it by default (MiniLM's passage vectors, the shipped
+/// static query encoder; ADI is too small to adapt to), once per test binary.
+fn adi_default_bundle() -> &'static Path {
+    static BUNDLE: OnceLock<PathBuf> = OnceLock::new();
+    BUNDLE.get_or_init(|| {
+        let out = scratch().join("adi-default-bundle");
+        run(Command::new(dowse_bin()).arg("index").arg("--input").arg(data("adi")).arg("--out").arg(&out));
+        out
+    })
+}
+
 /// The test cross-encoder, once per test binary.
 fn reranker() -> &'static Path {
     static RERANKER: OnceLock<PathBuf> = OnceLock::new();
@@ -216,10 +227,13 @@ fn falls_back_to_the_cpu_without_an_adapter_and_reranks_through_the_server() {
 }
 
 #[test]
-fn two_tower_bundles_encode_their_queries_in_the_browser_as_dowse_search_does() {
+fn every_query_encoder_kind_encodes_in_the_browser_as_dowse_search_does() {
     let (query, _) = adi_query();
-    // The DSSM on WebGPU, the LSTM on the CPU fallback.
-    for (bundle, webgpu) in adi_two_tower_bundles().iter().zip([true, false]) {
+    // The DSSM on WebGPU, the LSTM on the CPU fallback, and the default bundle's static encoder
+    // on both.
+    let [dssm, lstm] = adi_two_tower_bundles();
+    let default = adi_default_bundle().to_path_buf();
+    for (bundle, webgpu) in [(dssm, true), (lstm, false), (&default, true), (&default, false)] {
         let server = dowse_serve(bundle, &[]);
         let screenshot = scratch().join(format!("{}.png", bundle.file_name().unwrap().to_string_lossy()));
         let report = drive(json!({"url": server.url, "query": query, "webgpu": webgpu, "screenshot": screenshot}));

@@ -172,6 +172,20 @@ pub fn dequantize_int8(weights: &[u8]) -> Result<Cow<'_, [u8]>, ModelError> {
     Ok(Cow::Owned(write(&File { tensors, metadata })))
 }
 
+/// The float tensor `name` of safetensors `weights` (int8 rows dequantized): its shape and its
+/// row-major values. How a model is read without a Burn backend, which in a browser could not
+/// read its own tensors back synchronously.
+pub fn read_tensor(weights: &[u8], name: &str) -> Result<(Vec<usize>, Vec<f32>), ModelError> {
+    let weights = dequantize_int8(weights)?;
+    let file = parse(&weights)?;
+    let tensor = file.tensors.get(name).ok_or_else(|| bad(format!("no tensor `{name}`")))?;
+    if tensor.dtype != "F32" {
+        return Err(bad(format!("tensor `{name}`: dtype {}, not F32", tensor.dtype)));
+    }
+    let values = tensor.data.chunks_exact(4).map(|b| f32::from_le_bytes(b.try_into().expect("4 bytes"))).collect();
+    Ok((tensor.shape.clone(), values))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -30,7 +30,7 @@ pub use dssm::{feature_batch, Dssm, DssmConfig, DssmEncoder, Tower};
 pub use encoder::{EncoderConfig, TextEncoder};
 pub use encoders::{Encoder, EncoderKind, QueryTokens, Side};
 pub use error::ModelError;
-pub use int8::{dequantize_int8, quantize_int8};
+pub use int8::{dequantize_int8, quantize_int8, read_tensor};
 pub use load::{
     cross_encoder_from_bert, load_bert, load_cross_encoder, load_weights, save_bert, save_cross_encoder, save_weights, ModelFiles,
 };

@@ -16,7 +16,8 @@ use burn::tensor::{Int, Tensor, TensorData};
 use serde::{Deserialize, Serialize};
 
 use super::encoder::read_matrix;
-use super::load::{load_weights, ModelFiles};
+use super::int8::read_tensor;
+use super::load::ModelFiles;
 use super::pooling::{masked_mean, unit_rows};
 use super::{pad_batch, Encoded, ModelError, TextTokenizer};
 
@@ -108,13 +109,22 @@ pub struct StaticEncoder<B: Backend> {
 }
 
 impl<B: Backend> StaticEncoder<B> {
-    /// Loads a static encoder folder's files; vectors are handed out on `device`.
+    /// Loads a static encoder folder's files; vectors are handed out on `device`. The weights are
+    /// read straight from the safetensors bytes, not through `device`: a browser cannot read a
+    /// tensor back synchronously.
     pub fn load(files: ModelFiles, device: &B::Device) -> Result<Self, ModelError> {
         let config = StaticConfig::from_json(files.config)?;
         let tokenizer = TextTokenizer::for_table(files.tokenizer, config.max_len, config.vocab_size, None)?;
-        let mut model = StaticModel::<B>::new(&config, device);
-        load_weights(&mut model, files.weights)?;
-        Ok(Self::new(&model, tokenizer, config, device))
+        let read = |name: &str, shape: [usize; 2]| -> Result<Vec<f32>, ModelError> {
+            let (found, values) = read_tensor(files.weights, name)?;
+            if found != shape {
+                return Err(ModelError::Weights(format!("tensor `{name}`: shape {found:?}, the config says {shape:?}")));
+            }
+            Ok(values)
+        };
+        let table = read("pieces.weight", [config.vocab_size, config.embed_dim])?;
+        let map = read("projection.weight", [config.embed_dim, config.dim])?;
+        Ok(Self { table, map, tokenizer, config, device: device.clone() })
     }
 
     /// Reads a network in memory (one being trained) into an encoder.
