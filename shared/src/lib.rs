@@ -3,7 +3,7 @@
 //! The data path runs top to bottom: [`corpus`] readers turn bytes into documents, queries and
 //! judgments; [`passage`] cuts documents into passages; [`text`] and [`bm25`] give lexical search;
 //! [`model`] encodes text into vectors that [`vectors`] stores quantized and [`hnsw`] (or [`dense`],
-//! exactly) searches; [`docstore`] keeps what results show; [`bundle`] puts it all in one versioned,
+//! exactly, or [`partitions`], a few clusters of them) searches; [`docstore`] keeps what results show; [`bundle`] puts it all in one versioned,
 //! checksummed folder; [`search`] runs a query over a bundle, merging lists with [`fusion`];
 //! [`metrics`] scores a run as trec_eval does.
 //! Nothing here touches the file system or spawns threads, so it all builds for wasm32.
@@ -18,6 +18,7 @@ pub mod fusion;
 pub mod hnsw;
 pub mod metrics;
 pub mod model;
+pub mod partitions;
 pub mod passage;
 pub mod projection;
 pub mod search;

@@ -1,8 +1,11 @@
-//! HNSW on SciFact passages (all-MiniLM-L6-v2 vectors from dowse's embedding cache): build time,
-//! and per-query latency, single thread, of dowse-core's searcher (f32 and int8 scoring) and of
-//! hnsw_rs's own search on the same graph, at ef 16 to 256. Recall@10 against exact search is
-//! printed as `recall ...` lines before the timings; scripts/bench-bundle.sh gathers both into
-//! results/bundle.md.
+//! Dense search on SciFact passages (all-MiniLM-L6-v2 vectors from dowse's embedding cache): HNSW
+//! build time, and per-query latency, single thread, of dowse-core's HNSW searcher (f32 and int8
+//! scoring) and of hnsw_rs's own search on the same graph, at ef 16 to 256; and of dowse-core's
+//! partitioned search (int8 scoring) at nprobe 1 to 32. Recall@10 against exact search is printed
+//! as `recall ...` lines before the timings; scripts/bench-bundle.sh gathers both into
+//! results/bundle.md. With `DOWSE_BENCH_VECTORS=DIR` the passage and query vectors are written
+//! there too (`passages.f32`, `queries.f32`: little-endian rows of `dim.txt` floats), for the
+//! script to measure hnswlib and FAISS on the same vectors.
 
 use std::time::Instant;
 
@@ -10,6 +13,7 @@ use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion};
 use dowse_core::dense::{dot, top_k_exact};
 use dowse_core::hnsw;
 use dowse_core::model::{EncoderConfig, TextEncoder};
+use dowse_core::partitions::{PartitionConfig, Partitions};
 use dowse_core::vectors::{Quantization, VectorStore};
 use dowse_tests::{data, minilm_dir, read, recall};
 use dowse_trainer::index::graph::{build, export, GraphConfig};
@@ -19,6 +23,7 @@ use dowse_trainer::{index, model_folder};
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 const EFS: [usize; 5] = [16, 32, 64, 128, 256];
+const NPROBES: [usize; 6] = [1, 2, 4, 8, 16, 32];
 
 fn bench(c: &mut Criterion) {
     let (input, model) = (data("scifact").display().to_string(), minilm_dir().display().to_string());
@@ -32,6 +37,14 @@ fn bench(c: &mut Criterion) {
     let encoder = TextEncoder::<burn_flex::Flex>::load(model_bytes.files(), config, &burn_flex::FlexDevice).unwrap();
     let query_matrix = encoder.encode(&texts, |_| {}).unwrap();
     let query_rows: Vec<&[f32]> = query_matrix.chunks_exact(dim).collect();
+    if let Some(dir) = std::env::var_os("DOWSE_BENCH_VECTORS") {
+        let dir = std::path::PathBuf::from(dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let bytes = |rows: &[f32]| rows.iter().flat_map(|v| v.to_le_bytes()).collect::<Vec<u8>>();
+        std::fs::write(dir.join("passages.f32"), bytes(matrix)).unwrap();
+        std::fs::write(dir.join("queries.f32"), bytes(&query_matrix)).unwrap();
+        std::fs::write(dir.join("dim.txt"), dim.to_string()).unwrap();
+    }
 
     let started = Instant::now();
     let hnsw_rs_graph = build(matrix, dim, &GraphConfig::default()).hnsw;
@@ -53,6 +66,18 @@ fn bench(c: &mut Criterion) {
         let theirs = mean(&|q| hnsw_rs_graph.search(q, 10, ef).iter().map(|n| n.d_id as u32).collect());
         println!("recall ef {ef} dowse-f32 {ours:.4} dowse-int8 {ours_int8:.4} hnsw_rs {theirs:.4}");
     }
+    let started = Instant::now();
+    let partitions = Partitions::build(matrix, dim, &PartitionConfig::default());
+    println!("partitions {} passages {} partitions {:.2} s", matrix.len() / dim, partitions.len(), started.elapsed().as_secs_f64());
+    let partition_search = |q: &[f32], nprobe: usize| {
+        let prepared = int8.prepare(q);
+        partitions.search(q, 10, nprobe, |row| int8.score(&prepared, row))
+    };
+    for nprobe in NPROBES {
+        let found =
+            query_rows.iter().zip(&exact).map(|(q, e)| recall(&partition_search(q, nprobe).iter().map(|h| h.0).collect::<Vec<_>>(), e));
+        println!("recall nprobe {nprobe} dowse-partitions-int8 {:.4}", found.sum::<f64>() / query_rows.len() as f64);
+    }
 
     let mut group = c.benchmark_group("hnsw_search");
     for ef in EFS {
@@ -63,6 +88,14 @@ fn bench(c: &mut Criterion) {
         let mut next = query_rows.iter().cycle();
         group
             .bench_with_input(BenchmarkId::new("hnsw_rs", ef), &ef, |b, &ef| b.iter(|| hnsw_rs_graph.search(next.next().unwrap(), 10, ef)));
+    }
+    group.finish();
+    let mut group = c.benchmark_group("partitions_search");
+    for nprobe in NPROBES {
+        let mut next = query_rows.iter().cycle();
+        group.bench_with_input(BenchmarkId::new("dowse-int8", nprobe), &nprobe, |b, &nprobe| {
+            b.iter(|| partition_search(next.next().unwrap(), nprobe))
+        });
     }
     group.finish();
 }
