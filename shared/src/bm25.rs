@@ -95,29 +95,50 @@ impl Bm25Index {
         for term in query_terms {
             *weights.entry(term.as_str()).or_default() += 1.0;
         }
-        let n = self.num_docs() as f32;
-        let Bm25Params { k1, b } = self.params;
         let mut scores = vec![0f32; self.num_docs()];
         let mut touched = Vec::new();
         for (term, weight) in weights {
             let Some(entry) = self.terms.get(term) else { continue };
-            let df = entry.df as f32;
-            let idf = (1.0 + (n - df + 0.5) / (df + 0.5)).ln();
-            let mut reader = varint::Reader::new(&self.postings[entry.start..entry.end], SECTION);
-            let mut doc = 0u32;
-            while !reader.is_empty() {
-                // Postings were validated when the index was built or loaded.
-                doc += reader.varint_u32("doc gap").expect("validated postings");
-                let tf = reader.varint_u32("tf").expect("validated postings") as f32;
-                let norm = k1 * (1.0 - b + b * self.doc_lens[doc as usize] as f32 / self.avg_doc_len);
+            let idf = idf(self.num_docs(), entry.df);
+            for (doc, tf) in self.postings_of(entry) {
                 let score = &mut scores[doc as usize];
                 if *score == 0.0 {
                     touched.push(doc);
                 }
-                *score += weight * idf * tf * (k1 + 1.0) / (tf + norm);
+                *score += weight * term_score(self.params, idf, tf, self.doc_lens[doc as usize], self.avg_doc_len);
             }
         }
         top_k(touched.into_iter().map(|doc| (doc, scores[doc as usize])), k)
+    }
+
+    pub fn params(&self) -> Bm25Params {
+        self.params
+    }
+
+    pub fn avg_doc_len(&self) -> f32 {
+        self.avg_doc_len
+    }
+
+    pub fn doc_len(&self, doc: u32) -> u32 {
+        self.doc_lens[doc as usize]
+    }
+
+    /// Every term in sorted order, with its `(document, term frequency)` postings.
+    pub fn postings(&self) -> impl Iterator<Item = (&str, Vec<(u32, u32)>)> + '_ {
+        self.term_order.iter().map(|term| (term.as_str(), self.postings_of(&self.terms[term]).collect()))
+    }
+
+    fn postings_of(&self, entry: &TermEntry) -> impl Iterator<Item = (u32, u32)> + '_ {
+        let mut reader = varint::Reader::new(&self.postings[entry.start..entry.end], SECTION);
+        let mut doc = 0u32;
+        std::iter::from_fn(move || {
+            if reader.is_empty() {
+                return None;
+            }
+            // Postings were validated when the index was built or loaded.
+            doc += reader.varint_u32("doc gap").expect("validated postings");
+            Some((doc, reader.varint_u32("tf").expect("validated postings")))
+        })
     }
 
     /// The compact binary form: magic, version, params, lengths, dictionary, postings.
@@ -196,6 +217,19 @@ impl Bm25Index {
         let avg_doc_len = average(&doc_lens);
         Ok(Self { params, doc_lens, avg_doc_len, terms, term_order, postings })
     }
+}
+
+/// Lucene's idf of a term in `df` of `num_docs` documents.
+pub(crate) fn idf(num_docs: usize, df: u32) -> f32 {
+    let (n, df) = (num_docs as f32, df as f32);
+    (1.0 + (n - df + 0.5) / (df + 0.5)).ln()
+}
+
+/// One query term's BM25 score in a document of `doc_len` terms where it occurs `tf` times.
+pub(crate) fn term_score(params: Bm25Params, idf: f32, tf: u32, doc_len: u32, avg_doc_len: f32) -> f32 {
+    let Bm25Params { k1, b } = params;
+    let tf = tf as f32;
+    idf * tf * (k1 + 1.0) / (tf + k1 * (1.0 - b + b * doc_len as f32 / avg_doc_len))
 }
 
 /// A postings list must hold exactly `df` entries with increasing document ids below `num_docs`.

@@ -1,7 +1,8 @@
 //! dowse-core: what the trainer, the server and the browser share.
 //!
 //! The data path runs top to bottom: [`corpus`] readers turn bytes into documents, queries and
-//! judgments; [`passage`] cuts documents into passages; [`text`] and [`bm25`] give lexical search;
+//! judgments; [`passage`] cuts documents into passages; [`text`] and [`bm25`] give lexical search
+//! ([`bm25_shards`] split by term, for a bundle fetched in fragments);
 //! [`model`] encodes text into vectors that [`vectors`] stores quantized and [`hnsw`] (or [`dense`],
 //! exactly, or [`partitions`], a few clusters of them) searches; [`docstore`] keeps what results show; [`bundle`] puts it all in one versioned,
 //! checksummed folder; [`search`] runs a query over a bundle, merging lists with [`fusion`];
@@ -9,6 +10,7 @@
 //! Nothing here touches the file system or spawns threads, so it all builds for wasm32.
 
 pub mod bm25;
+pub mod bm25_shards;
 pub mod bundle;
 pub mod corpus;
 pub mod dense;

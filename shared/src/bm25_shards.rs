@@ -1,0 +1,353 @@
+//! BM25 split by term, for a bundle fetched in fragments: a small [`ShardedBm25`] that every
+//! query needs (the parameters, the corpus statistics, and the first term of each shard) and
+//! [`Bm25Shard`]s of whole postings lists, cut where the sorted terms pass a byte budget, so a
+//! query fetches only the shards that hold its own terms (Pagefind splits its index the same way).
+//! Each posting carries its document's length, so a query's scores are exactly those of the
+//! whole [`Bm25Index`], with no other fetch: idf from the document frequency in the shard, the
+//! average length from the root.
+
+use std::collections::HashMap;
+
+use crate::bm25::{idf, term_score, Bm25Index, Bm25Params};
+use crate::error::FormatError;
+use crate::topk::top_k;
+use crate::varint;
+
+const ROOT: &str = "bm25 root";
+const SHARD: &str = "bm25 shard";
+const ROOT_MAGIC: &[u8; 4] = b"DBR1";
+const SHARD_MAGIC: &[u8; 4] = b"DBS1";
+
+/// What every BM25 query needs: which shard holds a term, and the corpus statistics.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ShardedBm25 {
+    params: Bm25Params,
+    num_docs: u32,
+    avg_doc_len: f32,
+    /// The first term of each shard, ascending; shard `i` holds the terms from `firsts[i]` up to
+    /// the next shard's first.
+    firsts: Vec<String>,
+}
+
+/// Whole postings lists of a run of terms: `(document gap, term frequency, document length)`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Bm25Shard {
+    terms: HashMap<String, (u32, usize, usize)>,
+    order: Vec<String>,
+    postings: Vec<u8>,
+}
+
+/// A query needed a shard that was not handed over.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("BM25 shard {0} is needed and not loaded")]
+pub struct MissingShard(pub u32);
+
+impl ShardedBm25 {
+    /// Splits `index` into shards of about `shard_bytes` of postings each (a term's list is never
+    /// cut, so one long list makes a shard of its own).
+    pub fn split(index: &Bm25Index, shard_bytes: usize) -> (Self, Vec<Bm25Shard>) {
+        let mut shards: Vec<Bm25Shard> = Vec::new();
+        let mut firsts = Vec::new();
+        for (term, postings) in index.postings() {
+            let full = shards.last().is_none_or(|shard| shard.postings.len() >= shard_bytes.max(1));
+            if full {
+                firsts.push(term.to_string());
+                shards.push(Bm25Shard { terms: HashMap::new(), order: Vec::new(), postings: Vec::new() });
+            }
+            let shard = shards.last_mut().expect("pushed above");
+            let start = shard.postings.len();
+            let mut previous = 0;
+            for &(doc, tf) in &postings {
+                varint::write(&mut shard.postings, u64::from(doc - previous));
+                varint::write(&mut shard.postings, u64::from(tf));
+                varint::write(&mut shard.postings, u64::from(index.doc_len(doc)));
+                previous = doc;
+            }
+            shard.terms.insert(term.to_string(), (postings.len() as u32, start, shard.postings.len()));
+            shard.order.push(term.to_string());
+        }
+        let root = Self { params: index.params(), num_docs: index.num_docs() as u32, avg_doc_len: index.avg_doc_len(), firsts };
+        (root, shards)
+    }
+
+    pub fn num_shards(&self) -> usize {
+        self.firsts.len()
+    }
+
+    /// The shards that hold `query_terms` (or would: a term in no document still names one),
+    /// ascending, each once.
+    pub fn shards_for(&self, query_terms: &[String]) -> Vec<u32> {
+        let mut shards: Vec<u32> = query_terms.iter().filter_map(|term| self.shard_of(term)).collect();
+        shards.sort_unstable();
+        shards.dedup();
+        shards
+    }
+
+    fn shard_of(&self, term: &str) -> Option<u32> {
+        let after = self.firsts.partition_point(|first| first.as_str() <= term);
+        after.checked_sub(1).map(|shard| shard as u32)
+    }
+
+    /// The `k` best documents for the analyzed query terms, best first, from the shards `shard`
+    /// hands over (every one [`ShardedBm25::shards_for`] names must be there).
+    pub fn search<'a>(
+        &self,
+        query_terms: &[String],
+        k: usize,
+        shard: impl Fn(u32) -> Option<&'a Bm25Shard>,
+    ) -> Result<Vec<(u32, f32)>, MissingShard> {
+        let mut weights: HashMap<&str, f32> = HashMap::new();
+        for term in query_terms {
+            *weights.entry(term.as_str()).or_default() += 1.0;
+        }
+        let mut scores: HashMap<u32, f32> = HashMap::new();
+        for (term, weight) in weights {
+            let Some(index) = self.shard_of(term) else { continue };
+            let loaded = shard(index).ok_or(MissingShard(index))?;
+            let Some(&(df, start, end)) = loaded.terms.get(term) else { continue };
+            let idf = idf(self.num_docs as usize, df);
+            for (doc, tf, doc_len) in postings(&loaded.postings[start..end]) {
+                *scores.entry(doc).or_default() += weight * term_score(self.params, idf, tf, doc_len, self.avg_doc_len);
+            }
+        }
+        Ok(top_k(scores, k))
+    }
+
+    /// Magic, parameters, statistics and each shard's first term.
+    pub fn to_bytes(&self) -> Vec<u8> {
+        let mut out = ROOT_MAGIC.to_vec();
+        out.extend_from_slice(&self.params.k1.to_le_bytes());
+        out.extend_from_slice(&self.params.b.to_le_bytes());
+        out.extend_from_slice(&self.avg_doc_len.to_le_bytes());
+        varint::write(&mut out, u64::from(self.num_docs));
+        varint::write(&mut out, self.firsts.len() as u64);
+        for first in &self.firsts {
+            varint::write(&mut out, first.len() as u64);
+            out.extend_from_slice(first.as_bytes());
+        }
+        out
+    }
+
+    pub fn from_bytes(bytes: &[u8]) -> Result<Self, FormatError> {
+        let mut reader = varint::Reader::new(bytes, ROOT);
+        if reader.bytes(4, "magic")? != ROOT_MAGIC {
+            return Err(FormatError::BadMagic { section: ROOT });
+        }
+        let corrupt = |message: String| FormatError::Corrupt { section: ROOT, message };
+        let params = Bm25Params { k1: reader.f32_le("k1")?, b: reader.f32_le("b")? };
+        let avg_doc_len = reader.f32_le("average document length")?;
+        if !(params.k1.is_finite() && params.k1 >= 0.0 && (0.0..=1.0).contains(&params.b) && avg_doc_len.is_finite() && avg_doc_len >= 1.0)
+        {
+            return Err(corrupt(format!("parameters out of range: k1={} b={} avgdl={avg_doc_len}", params.k1, params.b)));
+        }
+        let num_docs = reader.varint_u32("document count")?;
+        let count = reader.varint("shard count")? as usize;
+        if count > bytes.len() {
+            return Err(FormatError::Truncated { section: ROOT, what: "shard terms" });
+        }
+        let mut firsts: Vec<String> = Vec::with_capacity(count);
+        for _ in 0..count {
+            let len = reader.varint("term length")? as usize;
+            let term = std::str::from_utf8(reader.bytes(len, "term")?).map_err(|_| corrupt("term is not UTF-8".into()))?;
+            if firsts.last().is_some_and(|previous| previous.as_str() >= term) {
+                return Err(corrupt(format!("shard terms out of order at {term:?}")));
+            }
+            firsts.push(term.to_string());
+        }
+        if !reader.is_empty() {
+            return Err(corrupt("bytes after the last shard term".into()));
+        }
+        Ok(Self { params, num_docs, avg_doc_len, firsts })
+    }
+
+    /// Reads one shard's bytes, checking that it is shard `index` of this root: its terms sort
+    /// within the shard's range and its postings name documents of this corpus.
+    pub fn read_shard(&self, index: u32, bytes: &[u8]) -> Result<Bm25Shard, FormatError> {
+        let mut reader = varint::Reader::new(bytes, SHARD);
+        if reader.bytes(4, "magic")? != SHARD_MAGIC {
+            return Err(FormatError::BadMagic { section: SHARD });
+        }
+        let corrupt = |message: String| FormatError::Corrupt { section: SHARD, message };
+        let count = reader.varint("term count")? as usize;
+        if count > bytes.len() {
+            return Err(FormatError::Truncated { section: SHARD, what: "dictionary" });
+        }
+        let mut dictionary = Vec::with_capacity(count);
+        for _ in 0..count {
+            let len = reader.varint("term length")? as usize;
+            let term = std::str::from_utf8(reader.bytes(len, "term")?).map_err(|_| corrupt("term is not UTF-8".into()))?;
+            if self.shard_of(term) != Some(index) {
+                return Err(corrupt(format!("term {term:?} does not belong in shard {index}")));
+            }
+            dictionary.push((term.to_string(), reader.varint_u32("document frequency")?, reader.varint("postings length")? as usize));
+        }
+        let postings_bytes = reader.rest().to_vec();
+        let mut shard = Bm25Shard { terms: HashMap::with_capacity(count), order: Vec::with_capacity(count), postings: postings_bytes };
+        let mut start = 0usize;
+        for (term, df, len) in dictionary {
+            let end = start.checked_add(len).filter(|&end| end <= shard.postings.len());
+            let end = end.ok_or(FormatError::Truncated { section: SHARD, what: "postings" })?;
+            check(&shard.postings[start..end], df, self.num_docs).map_err(corrupt)?;
+            if shard.terms.insert(term.clone(), (df, start, end)).is_some() {
+                return Err(corrupt(format!("term {term:?} appears twice")));
+            }
+            shard.order.push(term);
+            start = end;
+        }
+        if start != shard.postings.len() {
+            return Err(corrupt(format!("{} bytes after the last postings list", shard.postings.len() - start)));
+        }
+        Ok(shard)
+    }
+}
+
+impl Bm25Shard {
+    /// Magic, dictionary (term, document frequency, postings bytes), postings.
+    pub fn to_bytes(&self) -> Vec<u8> {
+        let mut out = SHARD_MAGIC.to_vec();
+        varint::write(&mut out, self.order.len() as u64);
+        for term in &self.order {
+            let (df, start, end) = self.terms[term];
+            varint::write(&mut out, term.len() as u64);
+            out.extend_from_slice(term.as_bytes());
+            varint::write(&mut out, u64::from(df));
+            varint::write(&mut out, (end - start) as u64);
+        }
+        out.extend_from_slice(&self.postings);
+        out
+    }
+}
+
+/// Decodes postings that [`check`] accepted.
+fn postings(list: &[u8]) -> impl Iterator<Item = (u32, u32, u32)> + '_ {
+    let mut reader = varint::Reader::new(list, SHARD);
+    let mut doc = 0u32;
+    std::iter::from_fn(move || {
+        if reader.is_empty() {
+            return None;
+        }
+        doc += reader.varint_u32("doc gap").expect("checked postings");
+        let tf = reader.varint_u32("tf").expect("checked postings");
+        Some((doc, tf, reader.varint_u32("document length").expect("checked postings")))
+    })
+}
+
+/// A postings list must hold exactly `df` entries with increasing document ids below `num_docs`
+/// and a term frequency no larger than the document's length.
+fn check(list: &[u8], df: u32, num_docs: u32) -> Result<(), String> {
+    let mut reader = varint::Reader::new(list, SHARD);
+    let (mut count, mut doc) = (0u32, None::<u32>);
+    while !reader.is_empty() {
+        let gap = reader.varint_u32("doc gap").map_err(|e| e.to_string())?;
+        let tf = reader.varint_u32("tf").map_err(|e| e.to_string())?;
+        let doc_len = reader.varint_u32("document length").map_err(|e| e.to_string())?;
+        let next = match doc {
+            None => gap,
+            Some(_) if gap == 0 => return Err("document ids do not increase".into()),
+            Some(d) => d.checked_add(gap).ok_or("document id overflows")?,
+        };
+        if next >= num_docs {
+            return Err(format!("document {next} out of range ({num_docs} documents)"));
+        }
+        if tf == 0 || tf > doc_len {
+            return Err(format!("document {next}: term frequency {tf} with length {doc_len}"));
+        }
+        doc = Some(next);
+        count += 1;
+    }
+    if count != df {
+        return Err(format!("postings hold {count} documents, dictionary says {df}"));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn terms(text: &str) -> Vec<String> {
+        text.split_whitespace().map(String::from).collect()
+    }
+
+    /// 300 documents over a vocabulary of 200 words, some frequent, most rare.
+    fn index() -> Bm25Index {
+        let mut state = 7u64;
+        let mut next = move |n: u64| {
+            state = state.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            (state >> 33) % n
+        };
+        let docs: Vec<Vec<String>> = (0..300)
+            .map(|_| {
+                (0..5 + next(40))
+                    .map(|_| {
+                        let range = 1 + next(200);
+                        format!("w{}", next(range))
+                    })
+                    .collect()
+            })
+            .collect();
+        Bm25Index::build(Bm25Params::default(), docs)
+    }
+
+    fn loaded(root: &ShardedBm25, shards: &[Bm25Shard]) -> Vec<Bm25Shard> {
+        shards.iter().enumerate().map(|(i, s)| root.read_shard(i as u32, &s.to_bytes()).unwrap()).collect()
+    }
+
+    #[test]
+    fn shards_score_exactly_as_the_whole_index() {
+        let index = index();
+        let (root, shards) = ShardedBm25::split(&index, 256);
+        assert!(shards.len() > 5, "{} shards", shards.len());
+        let root = ShardedBm25::from_bytes(&root.to_bytes()).unwrap();
+        let shards = loaded(&root, &shards);
+        for query in ["w0 w1", "w3 w3 w150", "w199 w7 w42 w9", "nothing w12"] {
+            let query = terms(query);
+            let whole = index.search(&query, 20);
+            let needed = root.shards_for(&query);
+            let split = root.search(&query, 20, |i| needed.contains(&i).then(|| &shards[i as usize])).unwrap();
+            assert_eq!(split.len(), whole.len());
+            for ((a, sa), (b, sb)) in split.iter().zip(&whole) {
+                assert!((sa - sb).abs() <= 1e-5 * sb.abs(), "{query:?}: {a} {sa} against {b} {sb}");
+            }
+        }
+    }
+
+    #[test]
+    fn a_query_names_its_shards_and_refuses_without_them() {
+        let (root, shards) = ShardedBm25::split(&index(), 256);
+        let query = terms("w0 w0 w199");
+        let needed = root.shards_for(&query);
+        assert!(!needed.is_empty() && needed.len() <= 2 && needed.windows(2).all(|w| w[0] < w[1]));
+        let missing = root.search(&query, 5, |_| None).unwrap_err();
+        assert!(needed.contains(&missing.0));
+        assert!(root.shards_for(&terms("a")).is_empty(), "a term before every shard's first is in none");
+        assert!(root.search(&terms("a"), 5, |i| Some(&shards[i as usize])).unwrap().is_empty());
+    }
+
+    #[test]
+    fn damaged_or_misplaced_shards_are_refused() {
+        let (root, shards) = ShardedBm25::split(&index(), 256);
+        let bytes = shards[1].to_bytes();
+        assert!(root.read_shard(2, &bytes).is_err(), "shard 1's terms are not shard 2's");
+        for cut in 0..bytes.len() {
+            assert!(root.read_shard(1, &bytes[..cut]).is_err(), "truncated at {cut} was accepted");
+        }
+        let root_bytes = root.to_bytes();
+        for cut in 0..root_bytes.len() {
+            assert!(ShardedBm25::from_bytes(&root_bytes[..cut]).is_err(), "root truncated at {cut} was accepted");
+        }
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn random_bytes_never_panic(bytes in proptest::collection::vec(proptest::num::u8::ANY, 0..256)) {
+            let (root, _) = ShardedBm25::split(&index(), 256);
+            let _ = ShardedBm25::from_bytes(&bytes);
+            let mut framed = SHARD_MAGIC.to_vec();
+            framed.extend_from_slice(&bytes);
+            if let Ok(shard) = root.read_shard(0, &framed) {
+                let _ = root.search(&terms("w0 w1"), 5, |_| Some(&shard));
+            }
+        }
+    }
+}
