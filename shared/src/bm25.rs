@@ -204,7 +204,7 @@ impl Bm25Index {
         for (term, df, postings_len) in dictionary {
             let end = start.checked_add(postings_len).filter(|&end| end <= postings.len());
             let end = end.ok_or(FormatError::Truncated { section: SECTION, what: "postings" })?;
-            check_postings(&postings[start..end], df, num_docs).map_err(corrupt)?;
+            check_postings(&postings[start..end], df, num_docs, SECTION, false).map_err(corrupt)?;
             if terms.insert(term.clone(), TermEntry { df, start, end }).is_some() {
                 return Err(corrupt(format!("term {term:?} appears twice")));
             }
@@ -232,14 +232,16 @@ pub(crate) fn term_score(params: Bm25Params, idf: f32, tf: u32, doc_len: u32, av
     idf * tf * (k1 + 1.0) / (tf + k1 * (1.0 - b + b * doc_len as f32 / avg_doc_len))
 }
 
-/// A postings list must hold exactly `df` entries with increasing document ids below `num_docs`.
-fn check_postings(list: &[u8], df: u32, num_docs: usize) -> Result<(), String> {
-    let mut reader = varint::Reader::new(list, SECTION);
+/// A postings list must hold exactly `df` entries of increasing document ids below `num_docs`,
+/// each with a term frequency above 0; with `lengths`, each entry also carries its document's
+/// length, which the frequency cannot exceed (how [`crate::bm25_shards`] stores postings).
+pub(crate) fn check_postings(list: &[u8], df: u32, num_docs: usize, section: &'static str, lengths: bool) -> Result<(), String> {
+    let mut reader = varint::Reader::new(list, section);
     let mut count = 0u32;
     let mut doc: Option<u32> = None;
     while !reader.is_empty() {
         let gap = reader.varint_u32("doc gap").map_err(|e| e.to_string())?;
-        reader.varint_u32("tf").map_err(|e| e.to_string())?;
+        let tf = reader.varint_u32("tf").map_err(|e| e.to_string())?;
         let next = match doc {
             None => gap,
             Some(_) if gap == 0 => return Err("document ids do not increase".into()),
@@ -247,6 +249,10 @@ fn check_postings(list: &[u8], df: u32, num_docs: usize) -> Result<(), String> {
         };
         if next as usize >= num_docs {
             return Err(format!("document {next} out of range ({num_docs} documents)"));
+        }
+        let doc_len = if lengths { reader.varint_u32("document length").map_err(|e| e.to_string())? } else { tf };
+        if tf == 0 || tf > doc_len {
+            return Err(format!("document {next}: term frequency {tf} with length {doc_len}"));
         }
         doc = Some(next);
         count += 1;

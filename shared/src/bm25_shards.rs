@@ -8,7 +8,7 @@
 
 use std::collections::HashMap;
 
-use crate::bm25::{idf, term_score, Bm25Index, Bm25Params};
+use crate::bm25::{check_postings, idf, term_score, Bm25Index, Bm25Params};
 use crate::error::FormatError;
 use crate::topk::top_k;
 use crate::varint;
@@ -187,7 +187,7 @@ impl ShardedBm25 {
         for (term, df, len) in dictionary {
             let end = start.checked_add(len).filter(|&end| end <= shard.postings.len());
             let end = end.ok_or(FormatError::Truncated { section: SHARD, what: "postings" })?;
-            check(&shard.postings[start..end], df, self.num_docs).map_err(corrupt)?;
+            check_postings(&shard.postings[start..end], df, self.num_docs as usize, SHARD, true).map_err(corrupt)?;
             if shard.terms.insert(term.clone(), (df, start, end)).is_some() {
                 return Err(corrupt(format!("term {term:?} appears twice")));
             }
@@ -218,7 +218,7 @@ impl Bm25Shard {
     }
 }
 
-/// Decodes postings that [`check`] accepted.
+/// Decodes postings that [`check_postings`] accepted.
 fn postings(list: &[u8]) -> impl Iterator<Item = (u32, u32, u32)> + '_ {
     let mut reader = varint::Reader::new(list, SHARD);
     let mut doc = 0u32;
@@ -230,35 +230,6 @@ fn postings(list: &[u8]) -> impl Iterator<Item = (u32, u32, u32)> + '_ {
         let tf = reader.varint_u32("tf").expect("checked postings");
         Some((doc, tf, reader.varint_u32("document length").expect("checked postings")))
     })
-}
-
-/// A postings list must hold exactly `df` entries with increasing document ids below `num_docs`
-/// and a term frequency no larger than the document's length.
-fn check(list: &[u8], df: u32, num_docs: u32) -> Result<(), String> {
-    let mut reader = varint::Reader::new(list, SHARD);
-    let (mut count, mut doc) = (0u32, None::<u32>);
-    while !reader.is_empty() {
-        let gap = reader.varint_u32("doc gap").map_err(|e| e.to_string())?;
-        let tf = reader.varint_u32("tf").map_err(|e| e.to_string())?;
-        let doc_len = reader.varint_u32("document length").map_err(|e| e.to_string())?;
-        let next = match doc {
-            None => gap,
-            Some(_) if gap == 0 => return Err("document ids do not increase".into()),
-            Some(d) => d.checked_add(gap).ok_or("document id overflows")?,
-        };
-        if next >= num_docs {
-            return Err(format!("document {next} out of range ({num_docs} documents)"));
-        }
-        if tf == 0 || tf > doc_len {
-            return Err(format!("document {next}: term frequency {tf} with length {doc_len}"));
-        }
-        doc = Some(next);
-        count += 1;
-    }
-    if count != df {
-        return Err(format!("postings hold {count} documents, dictionary says {df}"));
-    }
-    Ok(())
 }
 
 #[cfg(test)]
