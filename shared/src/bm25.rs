@@ -91,10 +91,7 @@ impl Bm25Index {
     /// The `k` best documents for the analyzed query terms, best first; documents that share
     /// no term with the query are never returned.
     pub fn search(&self, query_terms: &[String], k: usize) -> Vec<(u32, f32)> {
-        let mut weights: HashMap<&str, f32> = HashMap::new();
-        for term in query_terms {
-            *weights.entry(term.as_str()).or_default() += 1.0;
-        }
+        let weights = query_weights(query_terms);
         let mut scores = vec![0f32; self.num_docs()];
         let mut touched = Vec::new();
         for (term, weight) in weights {
@@ -220,6 +217,16 @@ impl Bm25Index {
 }
 
 /// Lucene's idf of a term in `df` of `num_docs` documents.
+/// Each distinct query term with its count, in term order: scores are summed in this order, so
+/// a search gives the same floats in every process (a hash map's order differs per process).
+pub(crate) fn query_weights(query_terms: &[String]) -> Vec<(&str, f32)> {
+    let mut weights: std::collections::BTreeMap<&str, f32> = std::collections::BTreeMap::new();
+    for term in query_terms {
+        *weights.entry(term.as_str()).or_default() += 1.0;
+    }
+    weights.into_iter().collect()
+}
+
 pub(crate) fn idf(num_docs: usize, df: u32) -> f32 {
     let (n, df) = (num_docs as f32, df as f32);
     (1.0 + (n - df + 0.5) / (df + 0.5)).ln()

@@ -8,7 +8,7 @@
 
 use std::collections::HashMap;
 
-use crate::bm25::{check_postings, idf, term_score, Bm25Index, Bm25Params};
+use crate::bm25::{check_postings, idf, query_weights, term_score, Bm25Index, Bm25Params};
 use crate::error::FormatError;
 use crate::topk::top_k;
 use crate::varint;
@@ -74,6 +74,11 @@ impl ShardedBm25 {
         self.firsts.len()
     }
 
+    /// Documents indexed (passages, in a bundle).
+    pub fn num_docs(&self) -> usize {
+        self.num_docs as usize
+    }
+
     /// The shards that hold `query_terms` (or would: a term in no document still names one),
     /// ascending, each once.
     pub fn shards_for(&self, query_terms: &[String]) -> Vec<u32> {
@@ -96,12 +101,8 @@ impl ShardedBm25 {
         k: usize,
         shard: impl Fn(u32) -> Option<&'a Bm25Shard>,
     ) -> Result<Vec<(u32, f32)>, MissingShard> {
-        let mut weights: HashMap<&str, f32> = HashMap::new();
-        for term in query_terms {
-            *weights.entry(term.as_str()).or_default() += 1.0;
-        }
         let mut scores: HashMap<u32, f32> = HashMap::new();
-        for (term, weight) in weights {
+        for (term, weight) in query_weights(query_terms) {
             let Some(index) = self.shard_of(term) else { continue };
             let loaded = shard(index).ok_or(MissingShard(index))?;
             let Some(&(df, start, end)) = loaded.terms.get(term) else { continue };

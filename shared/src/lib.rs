@@ -2,7 +2,8 @@
 //!
 //! The data path runs top to bottom: [`corpus`] readers turn bytes into documents, queries and
 //! judgments; [`passage`] cuts documents into passages; [`text`] and [`bm25`] give lexical search
-//! ([`bm25_shards`] split by term, for a bundle fetched in fragments);
+//! ([`bm25_shards`] split by term, for a bundle fetched in fragments, as [`doc_chunks`] splits
+//! the documents and [`fragments`] names and reads them);
 //! [`model`] encodes text into vectors that [`vectors`] stores quantized and [`hnsw`] (or [`dense`],
 //! exactly, or [`partitions`], a few clusters of them) searches; [`docstore`] keeps what results show; [`bundle`] puts it all in one versioned,
 //! checksummed folder; [`search`] runs a query over a bundle, merging lists with [`fusion`];
@@ -14,8 +15,10 @@ pub mod bm25_shards;
 pub mod bundle;
 pub mod corpus;
 pub mod dense;
+pub mod doc_chunks;
 pub mod docstore;
 pub mod error;
+pub mod fragments;
 pub mod fusion;
 pub mod hnsw;
 pub mod metrics;

@@ -88,21 +88,7 @@ impl Bundle {
 
     /// Fuses the passage lists `mode` uses and keeps each document's best passage, `k` documents.
     pub fn fuse(&self, mode: Mode, dense: &[(u32, f32)], lexical: &[(u32, f32)], k: usize) -> Vec<Hit> {
-        let limit = dense.len() + lexical.len();
-        let ranked = match mode {
-            Mode::Hybrid => reciprocal_rank_fusion(&[dense, lexical], RRF_K, limit),
-            Mode::Dense => dense.to_vec(),
-            Mode::Bm25 => lexical.to_vec(),
-        };
-        let mut seen = std::collections::HashSet::new();
-        ranked
-            .into_iter()
-            .filter_map(|(passage, score)| {
-                let doc = self.docs.passages[passage as usize].doc;
-                seen.insert(doc).then_some(Hit { doc, passage, score })
-            })
-            .take(k)
-            .collect()
+        fuse(mode, dense, lexical, k, |passage| self.docs.passages[passage as usize].doc)
     }
 
     /// Runs a whole search. `vector` is the query's embedding; without one, dense retrieval adds nothing.
@@ -115,4 +101,24 @@ impl Bundle {
         let lexical = if options.mode == Mode::Dense { Vec::new() } else { self.bm25_passages(analyzer, query, n) };
         self.fuse(options.mode, &dense, &lexical, options.k)
     }
+}
+
+/// Fuses the passage lists `mode` uses and keeps each document's best passage, `k` documents;
+/// `doc_of` names a passage's document. A whole bundle and one fetched in fragments share it.
+pub fn fuse(mode: Mode, dense: &[(u32, f32)], lexical: &[(u32, f32)], k: usize, doc_of: impl Fn(u32) -> u32) -> Vec<Hit> {
+    let limit = dense.len() + lexical.len();
+    let ranked = match mode {
+        Mode::Hybrid => reciprocal_rank_fusion(&[dense, lexical], RRF_K, limit),
+        Mode::Dense => dense.to_vec(),
+        Mode::Bm25 => lexical.to_vec(),
+    };
+    let mut seen = std::collections::HashSet::new();
+    ranked
+        .into_iter()
+        .filter_map(|(passage, score)| {
+            let doc = doc_of(passage);
+            seen.insert(doc).then_some(Hit { doc, passage, score })
+        })
+        .take(k)
+        .collect()
 }
