@@ -1,0 +1,63 @@
+#!/usr/bin/env bash
+# Pagefind on the same site that dowse's fragments bench measures: SciFact as a static site, one
+# page per document (title as <h1>, abstract as <p>), indexed by Pagefind (npm `pagefind`, which
+# ships its binary) and searched through its JavaScript API in headless Chromium, the 300 test
+# queries one after another. Prints bytes to the first results (cold), each later query's bytes
+# and time, and Pagefind's nDCG@10 on SciFact's judgments beside dowse's BM25 (`dowse eval`).
+# Usage: bash scripts/bench-pagefind.sh [work folder]   (needs tests/e2e's node_modules)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+shared="${DOWSE_SHARED:-$(cd .. && pwd)/shared}"
+work="${1:-${CARGO_TARGET_DIR:-target}/bench-pagefind}"
+rm -rf "$work/site" && mkdir -p "$work/site"
+(cd "$work" && [ -x node_modules/.bin/pagefind ] || npm install --silent --no-save pagefind@1.6.0)
+python3 - "$shared/data/scifact" "$work" <<'PY'
+import html, json, sys
+data, work = sys.argv[1], sys.argv[2]
+with open(f"{work}/site/index.html", "w") as page:
+    page.write("<!doctype html><html lang=en><title>SciFact</title><body><p>search page</p></body></html>")
+import os
+for line in open(f"{data}/corpus.jsonl"):
+    doc = json.loads(line)
+    os.makedirs(f"{work}/site/doc/{doc['_id']}")
+    with open(f"{work}/site/doc/{doc['_id']}/index.html", "w") as page:
+        page.write(f"<!doctype html><html lang=en><title>{html.escape(doc['title'])}</title><body data-pagefind-body>"
+                   f"<h1>{html.escape(doc['title'])}</h1><p>{html.escape(doc['text'])}</p></body></html>")
+judged = {line.split("\t")[0] for line in list(open(f"{data}/qrels/test.tsv"))[1:]}
+queries = [json.loads(line) for line in open(f"{data}/queries.jsonl")]
+queries = [q for q in queries if q["_id"] in judged]
+json.dump([q["text"] for q in queries], open(f"{work}/queries.json", "w"))
+json.dump([q["_id"] for q in queries], open(f"{work}/query-ids.json", "w"))
+PY
+started=$(date +%s.%N)
+"$work/node_modules/.bin/pagefind" --site "$work/site" --quiet
+echo "pagefind indexed $(ls "$work/site/doc" | wc -l) pages in $(echo "$(date +%s.%N) - $started" | bc) s; $(find "$work/site/pagefind" -type f | wc -l) files, $(du -sk "$work/site/pagefind" | cut -f1) KiB"
+port=$((20000 + RANDOM % 20000))
+python3 -m http.server "$port" --directory "$work/site" --bind 127.0.0.1 >/dev/null 2>&1 &
+server=$!
+trap 'kill $server' EXIT
+sleep 1
+(cd tests/e2e && node pagefind-queries.mjs "http://127.0.0.1:$port/" "$work/queries.json") > "$work/runs.json"
+python3 - "$shared/data/scifact" "$work" <<'PY'
+import json, math, statistics, sys
+data, work = sys.argv[1], sys.argv[2]
+runs = json.load(open(f"{work}/runs.json"))
+ids = json.load(open(f"{work}/query-ids.json"))
+qrels = {}
+for line in list(open(f"{data}/qrels/test.tsv"))[1:]:
+    q, d, s = line.split()
+    qrels.setdefault(q, {})[d] = int(s)
+def ndcg(q, urls):
+    docs = [u.strip("/").split("/")[-1] for u in urls]
+    gains = qrels.get(q, {})
+    dcg = sum(gains.get(d, 0) / math.log2(i + 2) for i, d in enumerate(docs[:10]))
+    ideal = sum(g / math.log2(i + 2) for i, g in enumerate(sorted(gains.values(), reverse=True)[:10]))
+    return dcg / ideal if ideal else 0.0
+kb = lambda b: b / 1e3
+cold, later, ms = runs["cold"], runs["later"][1:], runs["ms"][1:]
+q = lambda xs, p: sorted(xs)[min(len(xs) - 1, len(xs) * p // 100)]
+print(f"first results cold: median {kb(q(cold, 50)):.1f} kB, p90 {kb(q(cold, 90)):.1f} kB (first 20 queries, each in a fresh profile)")
+print(f"later queries: median {kb(q(later, 50)):.1f} kB, p90 {kb(q(later, 90)):.1f} kB; after 50 queries {kb(sum(runs['later'][:50])):.1f} kB")
+print(f"later query time to 10 results' data: median {q(ms, 50):.1f} ms, p90 {q(ms, 90):.1f} ms")
+print(f"nDCG@10 {statistics.mean(ndcg(i, u) for i, u in zip(ids, runs['results'])):.4f} over {len(ids)} queries")
+PY
