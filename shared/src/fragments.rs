@@ -44,11 +44,15 @@ pub struct FragmentConfig {
     pub bm25_shard_bytes: usize,
     /// Bytes of text per document chunk (a document is never cut).
     pub document_chunk_bytes: usize,
+    /// At most this many fragments, half of them BM25 shards and half document chunks: static
+    /// hosts cap a site's files (Cloudflare Pages at 20,000), so on a corpus that the budgets
+    /// above would cut finer, the budgets grow until it fits.
+    pub max_fragments: usize,
 }
 
 impl Default for FragmentConfig {
     fn default() -> Self {
-        Self { bm25_shard_bytes: 4 << 10, document_chunk_bytes: 4 << 10 }
+        Self { bm25_shard_bytes: 4 << 10, document_chunk_bytes: 4 << 10, max_fragments: 10_000 }
     }
 }
 
@@ -94,8 +98,11 @@ pub struct Root {
 impl Root {
     /// Cuts a whole index and document store into a root and its named fragments.
     pub fn split(bm25: &Bm25Index, docs: &DocStore, config: &FragmentConfig) -> Result<(Self, Vec<NamedFragment>), FormatError> {
-        let (bm25_root, shards) = ShardedBm25::split(bm25, config.bm25_shard_bytes);
-        let (documents, chunks) = DocumentIndex::split(docs, config.document_chunk_bytes)?;
+        let cap = (config.max_fragments / 2).max(2);
+        let split_bm25 = |budget| Ok::<_, FormatError>(ShardedBm25::split(bm25, budget));
+        let (bm25_root, shards) = split_capped(config.bm25_shard_bytes, cap, split_bm25, |shard| shard.to_bytes().len())?;
+        let split_docs = |budget| DocumentIndex::split(docs, budget);
+        let (documents, chunks) = split_capped(config.document_chunk_bytes, cap, split_docs, |chunk| chunk.to_bytes().len())?;
         if bm25_root.num_docs() != documents.num_passages() {
             return Err(corrupt(format!(
                 "BM25 indexes {} passages, the documents hold {}",
@@ -185,6 +192,23 @@ impl Root {
 
 fn corrupt(message: String) -> FormatError {
     FormatError::Corrupt { section: SECTION, message }
+}
+
+/// Splits at `budget`, or, where that makes more than `cap` pieces, at the budget that cannot:
+/// the pieces' bytes over `cap - 1`. A piece closes once it reaches the budget, so n pieces hold
+/// at least (n - 1) budgets, and `bytes` never counts less than the split does.
+fn split_capped<R, T>(
+    budget: usize,
+    cap: usize,
+    split: impl Fn(usize) -> Result<(R, Vec<T>), FormatError>,
+    bytes: impl Fn(&T) -> usize,
+) -> Result<(R, Vec<T>), FormatError> {
+    let (root, pieces) = split(budget)?;
+    if pieces.len() <= cap {
+        return Ok((root, pieces));
+    }
+    let total: usize = pieces.iter().map(bytes).sum();
+    split(total.div_ceil(cap - 1))
 }
 
 /// A bundle's root and whichever fragments have been handed over so far.
@@ -301,7 +325,27 @@ mod tests {
     }
 
     fn small() -> FragmentConfig {
-        FragmentConfig { bm25_shard_bytes: 64, document_chunk_bytes: 200 }
+        FragmentConfig { bm25_shard_bytes: 64, document_chunk_bytes: 200, max_fragments: 10_000 }
+    }
+
+    #[test]
+    fn budgets_grow_to_keep_the_fragment_count_under_its_cap() {
+        let (bm25, docs) = corpus();
+        let (_, uncapped) = Root::split(&bm25, &docs, &small()).unwrap();
+        for max_fragments in [4, 10, 30] {
+            assert!(uncapped.len() > max_fragments);
+            let (root, fragments) = Root::split(&bm25, &docs, &FragmentConfig { max_fragments, ..small() }).unwrap();
+            assert!(fragments.len() <= max_fragments, "{} fragments for a cap of {max_fragments}", fragments.len());
+            let mut lazy = LazyBundle::new(root);
+            for (name, bytes) in &fragments {
+                lazy.load(name, bytes).unwrap();
+            }
+            let query = terms("w1 w5 w9");
+            assert_eq!(
+                lazy.keyword_search(&query, 5, 20).unwrap(),
+                fuse(Mode::Bm25, &[], &bm25.search(&query, 20), 5, |p| docs.passages[p as usize].doc)
+            );
+        }
     }
 
     #[test]

@@ -73,7 +73,7 @@ fn main() {
     println!("| shard / chunk budget | fragments | root kB | first result cold, median kB | p90 kB | later query, median kB | p90 kB | after 50 queries kB |");
     println!("|---|---|---|---|---|---|---|---|");
     for (bm25_shard_bytes, document_chunk_bytes) in CONFIGS {
-        let config = FragmentConfig { bm25_shard_bytes, document_chunk_bytes };
+        let config = FragmentConfig { bm25_shard_bytes, document_chunk_bytes, ..FragmentConfig::default() };
         let (root, fragments) = Root::split(&bundle.bm25, &bundle.docs, &config).unwrap();
         let sizes: HashMap<String, Size> = fragments.iter().map(|(name, bytes)| (name.clone(), Size::of(bytes))).collect();
         let fragments: HashMap<String, Vec<u8>> = fragments.into_iter().collect();
