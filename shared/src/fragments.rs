@@ -1,21 +1,26 @@
-//! A bundle fetched in fragments (format version 2, the keyword half): a small root that every
-//! query needs and content-addressed fragments that a query asks for by name.
+//! A bundle fetched in fragments (format version 2): a small root that every query needs and
+//! content-addressed fragments that a query asks for by name.
 //!
 //! The root ([`Root`]) holds BM25's statistics and shard boundaries ([`ShardedBm25`]), which
-//! passages belong to which document and which chunk holds a document ([`DocumentIndex`]), and
-//! the name of every fragment: the first 8 bytes of the sha256 of its bytes, in hex (a chance
-//! collision among a bundle's n fragments is about n² / 2⁶⁵). A name changes exactly when the
-//! bytes do, so a host caches fragments forever and a rebuild reuses every unchanged one; [`LazyBundle::load`] refuses bytes that do not hash to the name asked for.
+//! passages belong to which document and which chunk holds a document ([`DocumentIndex`]), how
+//! many candidates a dense search rescores, and the name of every fragment: the first 8 bytes of
+//! the sha256 of its bytes, in hex (a chance collision among a bundle's n fragments is about
+//! n² / 2⁶⁵). A name changes exactly when the bytes do, so a host caches fragments forever and a
+//! rebuild reuses every unchanged one; [`LazyBundle::load`] refuses bytes that do not hash to the
+//! name asked for. The fragments: BM25 term shards, document chunks, the passages' sign codes
+//! ([`SignCodes`], every dense query's first fetch) and their vectors in chunks of one cluster.
 //!
-//! The reader never fetches: a caller asks what a query lacks ([`LazyBundle::missing_for_query`],
-//! then [`LazyBundle::missing_for_hits`] for the text of the results shown), fetches those names
-//! however it fetches (the browser lazily, the CLI from disk), hands the bytes to
+//! The reader never fetches: a caller asks what a query lacks ([`LazyBundle::missing_for_query`]
+//! for its terms, [`LazyBundle::missing_for_vector`] for its vector, asked again once the codes
+//! are in, then [`LazyBundle::missing_for_hits`] for the text of the results shown), fetches those
+//! names however it fetches (the browser lazily, the CLI from disk), hands the bytes to
 //! [`LazyBundle::load`] and searches. Pagefind's `request_indexes` / `load_index_chunk` have the
 //! same shape.
 //!
-//! Root layout: magic `DRT2`, then three length-prefixed sections (the BM25 root, the document
-//! index, the fragment names: LEB128 counts of BM25 shards and document chunks, then 8 bytes per
-//! name, shards first), lengths LEB128.
+//! Root layout: magic `DRT2`; LEB128 rescore depth; three LEB128-length-prefixed sections (the
+//! BM25 root, the document index, the fragment names: LEB128 counts of BM25 shards, document
+//! chunks and vector chunks, then 8 bytes per name in that order with the sign codes' name
+//! between the document chunks and the vector chunks).
 
 use std::collections::HashMap;
 
@@ -25,12 +30,14 @@ use thiserror::Error;
 
 use crate::bm25::Bm25Index;
 use crate::bm25_shards::{Bm25Shard, MissingShard, ShardedBm25};
+use crate::dense_chunks::{DenseChunkConfig, MissingVectors, SignCodes};
 use crate::doc_chunks::{DocumentIndex, MissingChunk};
 use crate::docstore::{DocStore, StoredDocument};
 use crate::error::FormatError;
 use crate::passage::Passage;
-use crate::search::{fuse, Hit, Mode};
+use crate::search::{fuse, Hit, SearchOptions};
 use crate::varint;
+use crate::vectors::VectorStore;
 
 const SECTION: &str = "bundle root";
 const MAGIC: &[u8; 4] = b"DRT2";
@@ -44,15 +51,24 @@ pub struct FragmentConfig {
     pub bm25_shard_bytes: usize,
     /// Bytes of text per document chunk (a document is never cut).
     pub document_chunk_bytes: usize,
-    /// At most this many fragments, half of them BM25 shards and half document chunks: static
-    /// hosts cap a site's files (Cloudflare Pages at 20,000), so on a corpus that the budgets
-    /// above would cut finer, the budgets grow until it fits.
+    /// At most this many fragments, a third each for BM25 shards, document chunks and vector
+    /// chunks, besides the sign codes: static hosts cap a site's files (Cloudflare Pages at
+    /// 20,000), so on a corpus that the budgets would cut finer, the budgets grow until it fits.
     pub max_fragments: usize,
+    pub dense: DenseChunkConfig,
+    /// Candidates the sign codes pick for rescoring with full vectors.
+    pub rescore: usize,
 }
 
 impl Default for FragmentConfig {
     fn default() -> Self {
-        Self { bm25_shard_bytes: 4 << 10, document_chunk_bytes: 4 << 10, max_fragments: 10_000 }
+        Self {
+            bm25_shard_bytes: 4 << 10,
+            document_chunk_bytes: 4 << 10,
+            max_fragments: 10_000,
+            dense: DenseChunkConfig::default(),
+            rescore: 200,
+        }
     }
 }
 
@@ -61,6 +77,8 @@ impl Default for FragmentConfig {
 pub enum Fragment {
     Bm25Shard(u32),
     DocumentChunk(u32),
+    SignCodes,
+    VectorChunk(u32),
 }
 
 #[derive(Debug, Error)]
@@ -71,6 +89,8 @@ pub enum FragmentError {
     Checksum(String),
     #[error("fragment {name}: {source}")]
     Section { name: String, source: FormatError },
+    #[error("fragment {0}: a vector chunk can only be read after the sign codes")]
+    BeforeCodes(String),
 }
 
 /// A search needs a fragment that was not handed over: fetch it and search again.
@@ -91,64 +111,77 @@ pub fn fragment_name(bytes: &[u8]) -> String {
 pub struct Root {
     pub bm25: ShardedBm25,
     pub documents: DocumentIndex,
-    shard_names: Vec<[u8; NAME_BYTES]>,
-    chunk_names: Vec<[u8; NAME_BYTES]>,
+    /// Candidates the sign codes pick for rescoring.
+    pub rescore: usize,
+    vector_chunks: usize,
+    /// Every fragment's name: shards, document chunks, the sign codes, vector chunks.
+    names: Vec<[u8; NAME_BYTES]>,
 }
 
 impl Root {
-    /// Cuts a whole index and document store into a root and its named fragments.
-    pub fn split(bm25: &Bm25Index, docs: &DocStore, config: &FragmentConfig) -> Result<(Self, Vec<NamedFragment>), FormatError> {
-        let cap = (config.max_fragments / 2).max(2);
+    /// Cuts a whole index, document store and passage vectors into a root and its named fragments.
+    pub fn split(
+        bm25: &Bm25Index,
+        docs: &DocStore,
+        vectors: &VectorStore,
+        config: &FragmentConfig,
+    ) -> Result<(Self, Vec<NamedFragment>), FormatError> {
+        let cap = (config.max_fragments.saturating_sub(1) / 3).max(2);
         let split_bm25 = |budget| Ok::<_, FormatError>(ShardedBm25::split(bm25, budget));
         let (bm25_root, shards) = split_capped(config.bm25_shard_bytes, cap, split_bm25, |shard| shard.to_bytes().len())?;
         let split_docs = |budget| DocumentIndex::split(docs, budget);
         let (documents, chunks) = split_capped(config.document_chunk_bytes, cap, split_docs, |chunk| chunk.to_bytes().len())?;
-        if bm25_root.num_docs() != documents.num_passages() {
-            return Err(corrupt(format!(
-                "BM25 indexes {} passages, the documents hold {}",
-                bm25_root.num_docs(),
-                documents.num_passages()
-            )));
+        // k-means makes ceil(n / p) clusters and cuts those over 2p, so at most 1.5 n / p + 1 chunks.
+        let passages_per_chunk = config.dense.passages_per_chunk.max((3 * vectors.rows()).div_ceil(2 * (cap - 1)));
+        let (codes, vector_chunks) = SignCodes::split(vectors, &DenseChunkConfig { passages_per_chunk });
+        let counts = [bm25_root.num_docs(), documents.num_passages(), codes.num_passages()];
+        if counts.iter().any(|&n| n != counts[0]) {
+            return Err(corrupt(format!("{} passages in BM25, {} in the documents, {} vectors", counts[0], counts[1], counts[2])));
         }
-        let shard_bytes: Vec<Vec<u8>> = shards.iter().map(Bm25Shard::to_bytes).collect();
-        let chunk_bytes: Vec<Vec<u8>> = chunks.iter().map(DocStore::to_bytes).collect();
-        let address = |bytes: &Vec<u8>| -> [u8; NAME_BYTES] { Sha256::digest(bytes)[..NAME_BYTES].try_into().expect("8 of 32 bytes") };
-        let root = Self {
-            bm25: bm25_root,
-            documents,
-            shard_names: shard_bytes.iter().map(address).collect(),
-            chunk_names: chunk_bytes.iter().map(address).collect(),
-        };
-        let fragments = shard_bytes.into_iter().chain(chunk_bytes).map(|bytes| (fragment_name(&bytes), bytes)).collect();
-        Ok((root, fragments))
+        let bytes: Vec<Vec<u8>> = shards
+            .iter()
+            .map(Bm25Shard::to_bytes)
+            .chain(chunks.iter().map(DocStore::to_bytes))
+            .chain([codes.to_bytes()])
+            .chain(vector_chunks.iter().map(SignCodes::chunk_bytes))
+            .collect();
+        let names = bytes.iter().map(|b| Sha256::digest(b)[..NAME_BYTES].try_into().expect("8 of 32 bytes")).collect();
+        let root = Self { bm25: bm25_root, documents, rescore: config.rescore, vector_chunks: vector_chunks.len(), names };
+        Ok((root, bytes.into_iter().map(|bytes| (fragment_name(&bytes), bytes)).collect()))
     }
 
     /// A fragment's name (its file name in the bundle's fragment folder).
     pub fn name(&self, fragment: Fragment) -> String {
-        match fragment {
-            Fragment::Bm25Shard(i) => hex::encode(self.shard_names[i as usize]),
-            Fragment::DocumentChunk(i) => hex::encode(self.chunk_names[i as usize]),
-        }
+        let (shards, chunks) = (self.bm25.num_shards(), self.documents.num_chunks());
+        let index = match fragment {
+            Fragment::Bm25Shard(i) => i as usize,
+            Fragment::DocumentChunk(i) => shards + i as usize,
+            Fragment::SignCodes => shards + chunks,
+            Fragment::VectorChunk(i) => shards + chunks + 1 + i as usize,
+        };
+        hex::encode(self.names[index])
     }
 
-    /// Every fragment, shards first.
+    /// Every fragment, in the order of their names.
     pub fn fragments(&self) -> impl Iterator<Item = Fragment> {
-        let shards = (0..self.shard_names.len() as u32).map(Fragment::Bm25Shard);
-        shards.chain((0..self.chunk_names.len() as u32).map(Fragment::DocumentChunk))
+        let shards = (0..self.bm25.num_shards() as u32).map(Fragment::Bm25Shard);
+        let chunks = (0..self.documents.num_chunks() as u32).map(Fragment::DocumentChunk);
+        let vectors = (0..self.vector_chunks as u32).map(Fragment::VectorChunk);
+        shards.chain(chunks).chain([Fragment::SignCodes]).chain(vectors)
     }
 
     pub fn to_bytes(&self) -> Vec<u8> {
         let mut out = MAGIC.to_vec();
-        for section in [self.bm25.to_bytes(), self.documents.to_bytes()] {
+        varint::write(&mut out, self.rescore as u64);
+        let mut names = Vec::new();
+        for count in [self.bm25.num_shards(), self.documents.num_chunks(), self.vector_chunks] {
+            varint::write(&mut names, count as u64);
+        }
+        names.extend(self.names.iter().flatten());
+        for section in [self.bm25.to_bytes(), self.documents.to_bytes(), names] {
             varint::write(&mut out, section.len() as u64);
             out.extend_from_slice(&section);
         }
-        let mut names = Vec::new();
-        varint::write(&mut names, self.shard_names.len() as u64);
-        varint::write(&mut names, self.chunk_names.len() as u64);
-        names.extend(self.shard_names.iter().chain(&self.chunk_names).flatten());
-        varint::write(&mut out, names.len() as u64);
-        out.extend_from_slice(&names);
         out
     }
 
@@ -157,6 +190,7 @@ impl Root {
         if reader.bytes(4, "magic")? != MAGIC {
             return Err(FormatError::BadMagic { section: SECTION });
         }
+        let rescore = reader.varint("rescore depth")? as usize;
         let mut section = |what: &'static str| -> Result<&[u8], FormatError> {
             let len = reader.varint(what)? as usize;
             reader.bytes(len, what)
@@ -167,26 +201,27 @@ impl Root {
         if !reader.is_empty() {
             return Err(corrupt("bytes after the fragment names".into()));
         }
-        let mut names = varint::Reader::new(names, SECTION);
-        let (shards, chunks) = (names.varint("shard count")? as usize, names.varint("chunk count")? as usize);
-        if shards != bm25.num_shards() || chunks != documents.num_chunks() {
+        let mut reader = varint::Reader::new(names, SECTION);
+        let (shards, chunks) = (reader.varint("shard count")? as usize, reader.varint("chunk count")? as usize);
+        let vector_chunks = reader.varint("vector chunk count")? as usize;
+        if shards != bm25.num_shards() || chunks != documents.num_chunks() || vector_chunks > documents.num_passages() {
             return Err(corrupt(format!(
-                "{shards} shard and {chunks} chunk names for {} shards and {} chunks",
+                "{shards} shard, {chunks} chunk and {vector_chunks} vector chunk names for {} shards, {} chunks and {} passages",
                 bm25.num_shards(),
-                documents.num_chunks()
+                documents.num_chunks(),
+                documents.num_passages()
             )));
         }
         if bm25.num_docs() != documents.num_passages() {
             return Err(corrupt(format!("BM25 indexes {} passages, the documents hold {}", bm25.num_docs(), documents.num_passages())));
         }
-        let mut read = |n: usize| -> Result<Vec<[u8; NAME_BYTES]>, FormatError> {
-            (0..n).map(|_| Ok(names.bytes(NAME_BYTES, "fragment name")?.try_into().expect("8 bytes"))).collect()
-        };
-        let (shard_names, chunk_names) = (read(shards)?, read(chunks)?);
-        if !names.is_empty() {
+        let names: Vec<[u8; NAME_BYTES]> = (0..shards + chunks + 1 + vector_chunks)
+            .map(|_| Ok(reader.bytes(NAME_BYTES, "fragment name")?.try_into().expect("8 bytes")))
+            .collect::<Result<_, FormatError>>()?;
+        if !reader.is_empty() {
             return Err(corrupt("bytes after the last fragment name".into()));
         }
-        Ok(Self { bm25, documents, shard_names, chunk_names })
+        Ok(Self { bm25, documents, rescore, vector_chunks, names })
     }
 }
 
@@ -217,6 +252,8 @@ pub struct LazyBundle {
     by_name: HashMap<String, Vec<Fragment>>,
     shards: HashMap<u32, Bm25Shard>,
     chunks: HashMap<u32, DocStore>,
+    codes: Option<SignCodes>,
+    vectors: HashMap<u32, VectorStore>,
 }
 
 impl LazyBundle {
@@ -225,7 +262,7 @@ impl LazyBundle {
         for fragment in root.fragments() {
             by_name.entry(root.name(fragment)).or_default().push(fragment);
         }
-        Self { root, by_name, shards: HashMap::new(), chunks: HashMap::new() }
+        Self { root, by_name, shards: HashMap::new(), chunks: HashMap::new(), codes: None, vectors: HashMap::new() }
     }
 
     pub fn root(&self) -> &Root {
@@ -236,6 +273,14 @@ impl LazyBundle {
     pub fn missing_for_query(&self, terms: &[String]) -> Vec<String> {
         let shards = self.root.bm25.shards_for(terms).into_iter().filter(|shard| !self.shards.contains_key(shard));
         self.names(shards.map(Fragment::Bm25Shard))
+    }
+
+    /// The fragments a dense search for `vector` needs and lacks, by name: the sign codes first,
+    /// then, once they are loaded, the vector chunks of the candidates they pick (ask again).
+    pub fn missing_for_vector(&self, vector: &[f32]) -> Vec<String> {
+        let Some(codes) = &self.codes else { return vec![self.root.name(Fragment::SignCodes)] };
+        let chunks = codes.chunks_for(&codes.candidates(vector, self.root.rescore));
+        self.names(chunks.into_iter().filter(|chunk| !self.vectors.contains_key(chunk)).map(Fragment::VectorChunk))
     }
 
     /// The fragments that showing `hits` needs and lacks, by name.
@@ -270,17 +315,56 @@ impl LazyBundle {
                     let chunk = self.root.documents.read_chunk(i, bytes).map_err(section)?;
                     self.chunks.insert(i, chunk);
                 }
+                Fragment::SignCodes => {
+                    let codes = SignCodes::from_bytes(bytes).map_err(section)?;
+                    if codes.num_passages() != self.root.documents.num_passages() || codes.num_chunks() != self.root.vector_chunks {
+                        return Err(section(corrupt(format!(
+                            "codes for {} passages in {} chunks, the root has {} in {}",
+                            codes.num_passages(),
+                            codes.num_chunks(),
+                            self.root.documents.num_passages(),
+                            self.root.vector_chunks
+                        ))));
+                    }
+                    self.codes = Some(codes);
+                }
+                Fragment::VectorChunk(i) => {
+                    let codes = self.codes.as_ref().ok_or_else(|| FragmentError::BeforeCodes(name.to_string()))?;
+                    let chunk = codes.read_chunk(i, bytes).map_err(section)?;
+                    self.vectors.insert(i, chunk);
+                }
             }
         }
         Ok(())
     }
 
-    /// The `k` best documents for the analyzed `terms` by BM25, each by its best passage, from
-    /// `candidates` passages; every fragment [`LazyBundle::missing_for_query`] names must be loaded.
-    pub fn keyword_search(&self, terms: &[String], k: usize, candidates: usize) -> Result<Vec<Hit>, Missing> {
-        let passages = self.root.bm25.search(terms, candidates.max(k), |i| self.shards.get(&i));
-        let passages = passages.map_err(|MissingShard(i)| Missing(self.root.name(Fragment::Bm25Shard(i))))?;
-        Ok(fuse(Mode::Bm25, &[], &passages, k, |passage| self.root.documents.doc_of(passage)))
+    /// The `n` passages nearest to `vector` among the root's rescore depth of candidates that the
+    /// sign codes pick, rescored with their full vectors; every fragment
+    /// [`LazyBundle::missing_for_vector`] names must be loaded.
+    pub fn dense_passages(&self, vector: &[f32], n: usize) -> Result<Vec<(u32, f32)>, Missing> {
+        let codes = self.codes.as_ref().ok_or_else(|| Missing(self.root.name(Fragment::SignCodes)))?;
+        let candidates = codes.candidates(vector, self.root.rescore);
+        let found = codes.rescore(vector, &candidates, n, |i| self.vectors.get(&i));
+        found.map_err(|MissingVectors(i)| Missing(self.root.name(Fragment::VectorChunk(i))))
+    }
+
+    /// The `n` best passages for the analyzed `terms` by BM25; every fragment
+    /// [`LazyBundle::missing_for_query`] names must be loaded.
+    pub fn bm25_passages(&self, terms: &[String], n: usize) -> Result<Vec<(u32, f32)>, Missing> {
+        let passages = self.root.bm25.search(terms, n, |i| self.shards.get(&i));
+        passages.map_err(|MissingShard(i)| Missing(self.root.name(Fragment::Bm25Shard(i))))
+    }
+
+    /// A whole search, as [`crate::bundle::Bundle::search`] runs it: `vector` is the query's
+    /// embedding; without one, dense retrieval adds nothing. `options.ef` has no graph to steer.
+    pub fn search(&self, terms: &[String], vector: Option<&[f32]>, options: &SearchOptions) -> Result<Vec<Hit>, Missing> {
+        let n = options.candidates.max(options.k);
+        let dense = match (options.mode.is_dense(), vector) {
+            (true, Some(vector)) => self.dense_passages(vector, n)?,
+            _ => Vec::new(),
+        };
+        let lexical = if options.mode == crate::search::Mode::Dense { Vec::new() } else { self.bm25_passages(terms, n)? };
+        Ok(fuse(options.mode, &dense, &lexical, options.k, |passage| self.root.documents.doc_of(passage)))
     }
 
     /// A result's document and passage; [`LazyBundle::missing_for_hits`] names the chunks needed.
@@ -294,14 +378,27 @@ impl LazyBundle {
 mod tests {
     use super::*;
     use crate::bm25::Bm25Params;
+    use crate::search::Mode;
+    use crate::topk::top_k;
+    use crate::vectors::Quantization;
 
-    /// 60 documents of 1 to 3 passages over a vocabulary of 80 words.
-    fn corpus() -> (Bm25Index, DocStore) {
+    const DIM: usize = 16;
+
+    struct Corpus {
+        bm25: Bm25Index,
+        docs: DocStore,
+        vectors: VectorStore,
+    }
+
+    /// 60 documents of 1 to 3 passages over a vocabulary of 80 words, each passage's vector the
+    /// normalized sum of its words' random directions.
+    fn corpus() -> Corpus {
         let mut state = 11u64;
         let mut next = move |n: u64| {
             state = state.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
             (state >> 33) % n
         };
+        let directions: Vec<f32> = (0..80 * DIM).map(|_| next(1000) as f32 / 500.0 - 1.0).collect();
         let mut docs = DocStore::default();
         for doc in 0..60u32 {
             docs.documents.push(StoredDocument { id: format!("d{doc}"), title: format!("Page {doc}"), url: Some(format!("/{doc}/")) });
@@ -317,60 +414,83 @@ mod tests {
             }
         }
         let bm25 = Bm25Index::build(Bm25Params::default(), docs.passages.iter().map(|p| terms(&p.text)));
-        (bm25, docs)
+        let matrix: Vec<f32> = docs.passages.iter().flat_map(|p| embed(&directions, &p.text)).collect();
+        Corpus { bm25, docs, vectors: VectorStore::quantize(&matrix, DIM, Quantization::Int8) }
+    }
+
+    fn embed(directions: &[f32], text: &str) -> Vec<f32> {
+        let mut sum = [0f32; DIM];
+        for word in text.split_whitespace() {
+            let w: usize = word[1..].parse().unwrap_or(0) % 80;
+            sum.iter_mut().zip(&directions[w * DIM..(w + 1) * DIM]).for_each(|(s, d)| *s += d);
+        }
+        let norm = sum.iter().map(|x| x * x).sum::<f32>().sqrt().max(1e-6);
+        sum.iter().map(|x| x / norm).collect()
     }
 
     fn terms(text: &str) -> Vec<String> {
         text.split_whitespace().map(String::from).collect()
     }
 
+    /// Small budgets, and a rescore depth past the passage count, so that the dense half is exact.
     fn small() -> FragmentConfig {
-        FragmentConfig { bm25_shard_bytes: 64, document_chunk_bytes: 200, max_fragments: 10_000 }
+        FragmentConfig {
+            bm25_shard_bytes: 64,
+            document_chunk_bytes: 200,
+            dense: DenseChunkConfig { passages_per_chunk: 4 },
+            rescore: 1000,
+            ..FragmentConfig::default()
+        }
     }
 
-    #[test]
-    fn budgets_grow_to_keep_the_fragment_count_under_its_cap() {
-        let (bm25, docs) = corpus();
-        let (_, uncapped) = Root::split(&bm25, &docs, &small()).unwrap();
-        for max_fragments in [4, 10, 30] {
-            assert!(uncapped.len() > max_fragments);
-            let (root, fragments) = Root::split(&bm25, &docs, &FragmentConfig { max_fragments, ..small() }).unwrap();
-            assert!(fragments.len() <= max_fragments, "{} fragments for a cap of {max_fragments}", fragments.len());
-            let mut lazy = LazyBundle::new(root);
-            for (name, bytes) in &fragments {
-                lazy.load(name, bytes).unwrap();
-            }
-            let query = terms("w1 w5 w9");
-            assert_eq!(
-                lazy.keyword_search(&query, 5, 20).unwrap(),
-                fuse(Mode::Bm25, &[], &bm25.search(&query, 20), 5, |p| docs.passages[p as usize].doc)
-            );
-        }
+    fn split(corpus: &Corpus, config: &FragmentConfig) -> (Root, Vec<NamedFragment>) {
+        Root::split(&corpus.bm25, &corpus.docs, &corpus.vectors, config).unwrap()
+    }
+
+    /// What the whole bundle finds: BM25 over every passage, dense by scoring every vector.
+    fn whole(corpus: &Corpus, terms: &[String], vector: &[f32], mode: Mode) -> Vec<Hit> {
+        let prepared = corpus.vectors.prepare(vector);
+        let dense = top_k((0..corpus.vectors.rows() as u32).map(|r| (r, corpus.vectors.rescore(&prepared, r))), 20);
+        fuse(mode, &dense, &corpus.bm25.search(terms, 20), 5, |p| corpus.docs.passages[p as usize].doc)
+    }
+
+    fn options(mode: Mode) -> SearchOptions {
+        SearchOptions { k: 5, mode, ef: None, candidates: 20 }
     }
 
     #[test]
     fn a_search_asks_for_its_fragments_and_then_matches_the_whole_bundle() {
-        let (bm25, docs) = corpus();
-        let (root, fragments) = Root::split(&bm25, &docs, &small()).unwrap();
+        let corpus = corpus();
+        let (root, fragments) = split(&corpus, &small());
         let fragments: HashMap<String, Vec<u8>> = fragments.into_iter().collect();
         let mut lazy = LazyBundle::new(Root::from_bytes(&root.to_bytes()).unwrap());
+        let directions_query =
+            |text: &str| corpus.vectors.dequantize(corpus.docs.passages.iter().position(|p| p.text.contains(text)).unwrap_or(0) as u32);
         for query in ["w0 w1", "w3 w3 w70", "w12 nothing"] {
-            let query = terms(query);
-            let needed = lazy.missing_for_query(&query);
+            let (terms, vector) = (terms(query), directions_query(query.split(' ').next().unwrap()));
+            let needed = lazy.missing_for_query(&terms);
             assert!(!needed.is_empty() && needed.len() < root.bm25.num_shards(), "{needed:?}");
-            assert!(needed.contains(&lazy.keyword_search(&query, 5, 20).unwrap_err().0));
+            assert!(needed.contains(&lazy.search(&terms, None, &options(Mode::Bm25)).unwrap_err().0));
             for name in &needed {
                 lazy.load(name, &fragments[name]).unwrap();
             }
-            assert!(lazy.missing_for_query(&query).is_empty());
-            let hits = lazy.keyword_search(&query, 5, 20).unwrap();
-            let passages = bm25.search(&query, 20);
-            assert_eq!(hits, fuse(Mode::Bm25, &[], &passages, 5, |p| docs.passages[p as usize].doc));
+            assert!(lazy.missing_for_query(&terms).is_empty());
+            assert_eq!(lazy.search(&terms, None, &options(Mode::Bm25)).unwrap(), whole(&corpus, &terms, &vector, Mode::Bm25));
+            // The vector asks for the sign codes, then for the chunks of its candidates.
+            for _ in 0..2 {
+                for name in lazy.missing_for_vector(&vector) {
+                    lazy.load(&name, &fragments[&name]).unwrap();
+                }
+            }
+            assert!(lazy.missing_for_vector(&vector).is_empty());
+            let hits = lazy.search(&terms, Some(&vector), &options(Mode::Hybrid)).unwrap();
+            assert_eq!(hits, whole(&corpus, &terms, &vector, Mode::Hybrid));
             for name in lazy.missing_for_hits(&hits) {
                 lazy.load(&name, &fragments[&name]).unwrap();
             }
             for hit in &hits {
                 let (document, passage) = lazy.passage(hit.passage).unwrap();
+                let docs = &corpus.docs;
                 assert_eq!((document, passage), (&docs.documents[hit.doc as usize], &docs.passages[hit.passage as usize]));
             }
             assert!(lazy.missing_for_hits(&hits).is_empty());
@@ -378,22 +498,41 @@ mod tests {
     }
 
     #[test]
+    fn budgets_grow_to_keep_the_fragment_count_under_its_cap() {
+        let corpus = corpus();
+        let (_, uncapped) = split(&corpus, &small());
+        for max_fragments in [10, 30, 60] {
+            assert!(uncapped.len() > max_fragments);
+            let (root, fragments) = split(&corpus, &FragmentConfig { max_fragments, ..small() });
+            assert!(fragments.len() <= max_fragments + 1, "{} fragments for a cap of {max_fragments}", fragments.len());
+            let mut lazy = LazyBundle::new(root);
+            let mut names: Vec<&NamedFragment> = fragments.iter().collect();
+            names.sort_by_key(|(name, _)| *name != lazy.root().name(Fragment::SignCodes));
+            for (name, bytes) in names {
+                lazy.load(name, bytes).unwrap();
+            }
+            let (terms, vector) = (terms("w1 w5 w9"), corpus.vectors.dequantize(3));
+            assert_eq!(lazy.search(&terms, Some(&vector), &options(Mode::Hybrid)).unwrap(), whole(&corpus, &terms, &vector, Mode::Hybrid));
+        }
+    }
+
+    #[test]
     fn names_are_content_addresses_and_a_rebuild_reuses_unchanged_fragments() {
-        let (bm25, mut docs) = corpus();
-        let (_, before) = Root::split(&bm25, &docs, &small()).unwrap();
+        let mut corpus = corpus();
+        let (_, before) = split(&corpus, &small());
         for (name, bytes) in &before {
             assert_eq!(name, &fragment_name(bytes));
         }
-        docs.documents[59].title = "Changed".into();
-        let (_, after) = Root::split(&bm25, &docs, &small()).unwrap();
+        corpus.docs.documents[59].title = "Changed".into();
+        let (_, after) = split(&corpus, &small());
         let kept = after.iter().filter(|(name, _)| before.iter().any(|(old, _)| old == name)).count();
         assert_eq!(kept, after.len() - 1, "only the last document chunk changed");
     }
 
     #[test]
     fn wrong_damaged_or_unknown_fragments_are_refused_by_name() {
-        let (bm25, docs) = corpus();
-        let (root, fragments) = Root::split(&bm25, &docs, &small()).unwrap();
+        let corpus = corpus();
+        let (root, fragments) = split(&corpus, &small());
         let mut lazy = LazyBundle::new(root.clone());
         let (name, bytes) = &fragments[0];
         let error = lazy.load(name, &bytes[..bytes.len() - 1]).unwrap_err();
@@ -401,6 +540,8 @@ mod tests {
         assert!(error.to_string().contains(name.as_str()));
         assert!(matches!(lazy.load(&fragments[1].0, bytes), Err(FragmentError::Checksum(_))));
         assert!(matches!(lazy.load("00", bytes), Err(FragmentError::Unknown(_))));
+        let (chunk, chunk_bytes) = fragments.last().unwrap();
+        assert!(matches!(lazy.load(chunk, chunk_bytes), Err(FragmentError::BeforeCodes(_))), "a vector chunk before the codes");
         let root_bytes = root.to_bytes();
         for cut in 0..root_bytes.len() {
             assert!(Root::from_bytes(&root_bytes[..cut]).is_err(), "root truncated at {cut} was accepted");
@@ -418,7 +559,7 @@ mod tests {
                 for name in names {
                     let _ = lazy.load(&name, &bytes);
                 }
-                let _ = lazy.keyword_search(&terms("w1 w2"), 5, 10);
+                let _ = lazy.search(&terms("w1 w2"), None, &options(Mode::Bm25));
             }
         }
     }

@@ -3,7 +3,7 @@
 //! The data path runs top to bottom: [`corpus`] readers turn bytes into documents, queries and
 //! judgments; [`passage`] cuts documents into passages; [`text`] and [`bm25`] give lexical search
 //! ([`bm25_shards`] split by term, for a bundle fetched in fragments, as [`doc_chunks`] splits
-//! the documents and [`fragments`] names and reads them);
+//! the documents and [`dense_chunks`] the vectors, and [`fragments`] names and reads them);
 //! [`model`] encodes text into vectors that [`vectors`] stores quantized and [`hnsw`] (or [`dense`],
 //! exactly, or [`partitions`], a few clusters of them) searches; [`docstore`] keeps what results show; [`bundle`] puts it all in one versioned,
 //! checksummed folder; [`search`] runs a query over a bundle, merging lists with [`fusion`];
@@ -15,6 +15,7 @@ pub mod bm25_shards;
 pub mod bundle;
 pub mod corpus;
 pub mod dense;
+pub mod dense_chunks;
 pub mod doc_chunks;
 pub mod docstore;
 pub mod error;

@@ -186,6 +186,55 @@ impl VectorStore {
         signed / (self.dim as f32).sqrt()
     }
 
+    /// The rows `rows`, in that order, in a store of the same kind and calibration.
+    pub fn rows_of(&self, rows: &[u32]) -> Self {
+        let width = self.quantization.bytes_per_vector(self.dim);
+        let codes = rows.iter().flat_map(|&row| &self.codes[row as usize * width..(row as usize + 1) * width]).copied().collect();
+        Self { rows: rows.len(), codes, ..self.with_no_rows() }
+    }
+
+    /// A store of the same kind and calibration holding `codes`, rows as [`Self::rows_of`] lays
+    /// them out; a query prepared for one scores the other.
+    pub fn with_codes(&self, codes: &[u8]) -> Result<Self, FormatError> {
+        let width = self.quantization.bytes_per_vector(self.dim);
+        if !codes.len().is_multiple_of(width) {
+            return Err(FormatError::Corrupt { section: SECTION, message: format!("{} bytes is not a whole number of rows", codes.len()) });
+        }
+        Ok(Self { rows: codes.len() / width, codes: codes.to_vec(), ..self.with_no_rows() })
+    }
+
+    /// The rows' codes, row after row, as [`Self::with_codes`] reads them.
+    pub fn codes(&self) -> &[u8] {
+        &self.codes
+    }
+
+    fn with_no_rows(&self) -> Self {
+        Self {
+            quantization: self.quantization,
+            dim: self.dim,
+            rows: 0,
+            lows: self.lows.clone(),
+            steps: self.steps.clone(),
+            codes: Vec::new(),
+        }
+    }
+
+    /// Row `row` as floats, as its codes stand for it (binary rows: signs scaled to unit length).
+    pub fn dequantize(&self, row: u32) -> Vec<f32> {
+        let width = self.quantization.bytes_per_vector(self.dim);
+        let codes = &self.codes[row as usize * width..(row as usize + 1) * width];
+        let scale = 1.0 / (self.dim as f32).sqrt();
+        (0..self.dim)
+            .map(|d| match self.quantization {
+                Quantization::F32 => f32::from_le_bytes(codes[4 * d..4 * d + 4].try_into().expect("4 bytes")),
+                Quantization::F16 => half::f16::from_le_bytes([codes[2 * d], codes[2 * d + 1]]).to_f32(),
+                Quantization::Int8 => self.lows[d] + self.steps[d] * f32::from(codes[d]),
+                Quantization::Binary if codes[d / 8] >> (d % 8) & 1 == 1 => scale,
+                Quantization::Binary => -scale,
+            })
+            .collect()
+    }
+
     pub fn to_bytes(&self) -> Vec<u8> {
         let mut out = Vec::with_capacity(20 + 8 * self.lows.len() + self.codes.len());
         out.extend_from_slice(MAGIC);
@@ -237,7 +286,7 @@ impl VectorStore {
 }
 
 /// Sign bits of `values`, packed eight to a byte, lowest dimension in the lowest bit.
-fn sign_bits(values: &[f32]) -> Vec<u8> {
+pub(crate) fn sign_bits(values: &[f32]) -> Vec<u8> {
     let mut bits = vec![0u8; values.len().div_ceil(8)];
     for (d, &v) in values.iter().enumerate() {
         if v > 0.0 {
@@ -295,6 +344,25 @@ mod tests {
         let prepared = binary.prepare(query);
         assert_eq!(binary.score(&prepared, 0), dim as f32);
         assert!(binary.rescore(&prepared, 0) > binary.rescore(&prepared, 1));
+    }
+
+    #[test]
+    fn selected_rows_keep_the_calibration_and_the_scores() {
+        let (rows, dim) = (30, 24);
+        let matrix = unit_rows(rows, dim);
+        for quantization in Quantization::ALL {
+            let store = VectorStore::quantize(&matrix, dim, quantization);
+            let picked = store.rows_of(&[7, 2, 19]);
+            let read = store.with_codes(&picked.codes).unwrap();
+            assert_eq!(read, picked);
+            let prepared = store.prepare(&matrix[..dim]);
+            for (i, row) in [7u32, 2, 19].into_iter().enumerate() {
+                assert_eq!(read.rescore(&prepared, i as u32), store.rescore(&prepared, row), "{quantization}");
+                let values = store.dequantize(row);
+                assert!((dot(&values, &matrix[..dim]) - store.rescore(&prepared, row)).abs() < 1e-4, "{quantization}");
+            }
+            assert!(store.with_codes(&picked.codes[1..]).is_err());
+        }
     }
 
     #[test]

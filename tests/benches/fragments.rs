@@ -1,26 +1,41 @@
-//! What a bundle fetched in fragments costs a visitor, keyword half (dowse-core's `fragments`):
-//! the bundle in `DOWSE_BENCH_BUNDLE` (a folder `dowse index` wrote) cut into a root, BM25 term
-//! shards and document chunks at several budgets, then the queries of the collection in
-//! `DOWSE_BENCH_DATA` (its test split) searched one after another as one visitor would, each
-//! asking for the fragments it lacks. Printed as a Markdown table, raw bytes and gzip (a static
-//! host compresses): the root, the fragment count, the first keyword result cold (root, the
-//! query's shards, the chunks of its 10 results; median and p90 over the queries, each as if it
-//! came first), each later query's new bytes (median, p90),
-//! everything fetched after 50 queries; beside what version 1 fetches for the same results
-//! (bm25.bin and documents.bin whole). Every query's results are checked against the whole
-//! bundle's BM25 results: equal, not close.
+//! What a bundle fetched in fragments costs a visitor (dowse-core's `fragments`): the bundle in
+//! `DOWSE_BENCH_BUNDLE` (a folder `dowse index` wrote) cut into a root and fragments, then the
+//! test queries of the collection in `DOWSE_BENCH_DATA` searched one after another as one visitor
+//! would, each asking for the fragments it lacks. Printed as Markdown tables, raw bytes / gzip (a
+//! static host compresses):
+//!
+//! - keyword search, at several shard and chunk budgets: the root, the fragment count, the first
+//!   result cold (root, the query's shards, the document chunks of its 10 results; median and p90
+//!   over the queries, each as if it came first), each later query's new bytes (median, p90),
+//!   everything fetched after 50 queries. Every query's results are checked against the whole
+//!   bundle's BM25: equal, not close.
+//! - hybrid search, at several rescore depths: the same bytes with the sign codes and the vector
+//!   chunks of each query's candidates, and nDCG@10 on the collection's judgments beside the
+//!   whole bundle's hybrid search (its HNSW graph), with how many top 10s are the same.
+//!
+//! - the query encoder, where it is a static one: its piece table cut into shards of consecutive
+//!   word pieces, what the pieces of a query cost (the rows as int8 with a scale each, as the
+//!   bundle stores them), beside the projection every query needs and the tokenizer.
+//!
+//! Queries are encoded by the bundle's own query encoder, whose bytes are printed apart: the
+//! byte counts of the first two tables are the index's and the text's only.
 
 use std::collections::{HashMap, HashSet};
 use std::io::Write;
 use std::path::PathBuf;
 
+use dowse_core::bundle::Bundle;
+use dowse_core::dense_chunks::DenseChunkConfig;
 use dowse_core::fragments::{FragmentConfig, LazyBundle, Root};
-use dowse_core::search::Mode;
+use dowse_core::metrics::{evaluate, Metric};
+use dowse_core::model::{read_tensor, Encoder, EncoderConfig, QueryTokens, Side};
+use dowse_core::search::{Hit, Mode, SearchOptions};
 use dowse_core::text::Analyzer;
 
-const CONFIGS: [(usize, usize); 4] = [(4 << 10, 2 << 10), (4 << 10, 4 << 10), (16 << 10, 8 << 10), (64 << 10, 32 << 10)];
-const K: usize = 10;
-const CANDIDATES: usize = 100;
+const KEYWORD_BUDGETS: [(usize, usize); 4] = [(4 << 10, 2 << 10), (4 << 10, 4 << 10), (16 << 10, 8 << 10), (64 << 10, 32 << 10)];
+const RESCORE: [usize; 4] = [25, 50, 100, 200];
+const PASSAGES_PER_CHUNK: [usize; 2] = [8, 16];
+const PIECES_PER_SHARD: [usize; 5] = [1, 4, 16, 64, 256];
 
 fn gzip(bytes: &[u8]) -> usize {
     let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
@@ -49,9 +64,99 @@ impl std::fmt::Display for Size {
     }
 }
 
-fn percentile(sizes: &mut [Size], p: usize) -> Size {
+fn percentile(sizes: &[Size], p: usize) -> Size {
+    let mut sizes = sizes.to_vec();
     sizes.sort_by_key(|s| s.1);
     sizes[(sizes.len() * p / 100).min(sizes.len() - 1)]
+}
+
+/// One query: its analyzed terms and, for a hybrid search, its vector.
+struct Query {
+    id: String,
+    terms: Vec<String>,
+    vector: Vec<f32>,
+}
+
+/// What one visitor's searches cost and found.
+struct Visit {
+    root: Size,
+    fragments: usize,
+    cold: Vec<Size>,
+    later: Vec<Size>,
+    after_50: Size,
+    hits: Vec<Vec<Hit>>,
+}
+
+/// Every query searched on a fresh reader (cold) and then all of them on one reader (a visit).
+fn visit(bundle: &Bundle, queries: &[Query], config: &FragmentConfig, mode: Mode) -> Visit {
+    let (root, fragments) = Root::split(&bundle.bm25, &bundle.docs, &bundle.vectors, config).unwrap();
+    let sizes: HashMap<String, Size> = fragments.iter().map(|(name, bytes)| (name.clone(), Size::of(bytes))).collect();
+    let fragments: HashMap<String, Vec<u8>> = fragments.into_iter().collect();
+    let root_size = Size::of(&root.to_bytes());
+    let options = SearchOptions { mode, ..SearchOptions::default() };
+    // Asks, fetches and loads until the search has all it needs, then the results' text;
+    // returns the hits and the bytes of the fragments fetched for the first time.
+    let search = |lazy: &mut LazyBundle, fetched: &mut HashSet<String>, query: &Query| {
+        let mut new = Size::default();
+        let vector = mode.is_dense().then_some(query.vector.as_slice());
+        loop {
+            let mut names = if mode == Mode::Dense { Vec::new() } else { lazy.missing_for_query(&query.terms) };
+            names.extend(vector.map(|v| lazy.missing_for_vector(v)).unwrap_or_default());
+            if names.is_empty() {
+                break;
+            }
+            for name in names {
+                lazy.load(&name, &fragments[&name]).unwrap();
+                if fetched.insert(name.clone()) {
+                    new.add(sizes[&name]);
+                }
+            }
+        }
+        let hits = lazy.search(&query.terms, vector, &options).unwrap();
+        for name in lazy.missing_for_hits(&hits) {
+            lazy.load(&name, &fragments[&name]).unwrap();
+            if fetched.insert(name.clone()) {
+                new.add(sizes[&name]);
+            }
+        }
+        for hit in &hits {
+            lazy.passage(hit.passage).unwrap();
+        }
+        (hits, new)
+    };
+    let cold = queries
+        .iter()
+        .map(|query| {
+            let (_, mut size) = search(&mut LazyBundle::new(root.clone()), &mut HashSet::new(), query);
+            size.add(root_size);
+            size
+        })
+        .collect();
+    let (mut lazy, mut fetched) = (LazyBundle::new(root), HashSet::new());
+    let (mut later, mut hits, mut after_50) = (Vec::new(), Vec::new(), root_size);
+    for (i, query) in queries.iter().enumerate() {
+        let (found, new) = search(&mut lazy, &mut fetched, query);
+        if i < 50 {
+            after_50.add(new);
+        }
+        later.push(new);
+        hits.push(found);
+    }
+    later.remove(0);
+    Visit { root: root_size, fragments: fragments.len(), cold, later, after_50, hits }
+}
+
+/// nDCG@10 of each query's hits, documents by their ids, on the collection's judgments.
+fn ndcg(bundle: &Bundle, queries: &[Query], hits: &[Vec<Hit>], qrels: &dowse_core::corpus::Qrels) -> f64 {
+    let run = queries
+        .iter()
+        .zip(hits)
+        .map(|(query, hits)| {
+            let ranked = hits.iter().enumerate().map(|(rank, hit)| (bundle.docs.documents[hit.doc as usize].id.clone(), -(rank as f64)));
+            (query.id.clone(), ranked.collect())
+        })
+        .collect();
+    evaluate(qrels, &run, &[Metric::Ndcg(10)]).mean["ndcg_cut_10"]
 }
 
 fn main() {
@@ -60,74 +165,151 @@ fn main() {
     let bundle = dowse_trainer::bundle_io::read(&bundle_dir).unwrap();
     let collection = dowse_trainer::collection::load(&data_dir, "test").unwrap();
     let analyzer = Analyzer::default();
-    let queries: Vec<Vec<String>> = collection.queries.iter().map(|q| analyzer.analyze(&q.text)).collect();
-    let whole: Vec<_> = queries.iter().map(|q| bundle.fuse(Mode::Bm25, &[], &bundle.bm25.search(q, CANDIDATES), K)).collect();
+    let config = EncoderConfig { cpu_kernels: true, max_len: bundle.manifest.model.max_len, ..EncoderConfig::default() };
+    let encoder = Encoder::<burn_flex::Flex>::load(bundle.model.files(), config, &burn_flex::FlexDevice).unwrap();
+    let texts: Vec<&str> = collection.queries.iter().map(|q| q.text.as_str()).collect();
+    let vectors = encoder.encode(&texts, Side::Query, |_| {}).unwrap();
+    let dim = bundle.manifest.model.dim;
+    let queries: Vec<Query> = collection
+        .queries
+        .iter()
+        .zip(vectors.chunks_exact(dim))
+        .map(|(q, vector)| Query { id: q.id.clone(), terms: analyzer.analyze(&q.text), vector: vector.to_vec() })
+        .collect();
+    let model = Size::of(&[bundle.model.config.as_slice(), &bundle.model.tokenizer, &bundle.model.weights].concat());
     let version_1 = Size::of(&[bundle.bm25.to_bytes(), bundle.docs.to_bytes()].concat());
+    let version_1_dense = Size::of(&[bundle.vectors.to_bytes(), bundle.graph.to_bytes()].concat());
     println!(
-        "{} ({} documents, {} passages), {} queries; version 1 fetches bm25.bin + documents.bin: {version_1} kB\n",
+        "{} ({} documents, {} passages), {} queries; the query encoder (config, tokenizer, weights): {model} kB\n",
         bundle_dir.display(),
         bundle.docs.documents.len(),
         bundle.docs.passages.len(),
         queries.len()
     );
+    println!("Keyword search. Version 1 fetches bm25.bin + documents.bin whole: {version_1} kB.\n");
     println!("| shard / chunk budget | fragments | root kB | first result cold, median kB | p90 kB | later query, median kB | p90 kB | after 50 queries kB |");
     println!("|---|---|---|---|---|---|---|---|");
-    for (bm25_shard_bytes, document_chunk_bytes) in CONFIGS {
+    let whole_bm25: Vec<Vec<Hit>> = queries.iter().map(|q| bundle.fuse(Mode::Bm25, &[], &bundle.bm25.search(&q.terms, 100), 10)).collect();
+    for (bm25_shard_bytes, document_chunk_bytes) in KEYWORD_BUDGETS {
         let config = FragmentConfig { bm25_shard_bytes, document_chunk_bytes, ..FragmentConfig::default() };
-        let (root, fragments) = Root::split(&bundle.bm25, &bundle.docs, &config).unwrap();
-        let sizes: HashMap<String, Size> = fragments.iter().map(|(name, bytes)| (name.clone(), Size::of(bytes))).collect();
-        let fragments: HashMap<String, Vec<u8>> = fragments.into_iter().collect();
-        let root_size = Size::of(&root.to_bytes());
-        let empty = LazyBundle::new(root.clone());
-        let mut cold: Vec<Size> = queries
-            .iter()
-            .zip(&whole)
-            .map(|(query, hits)| {
-                let mut size = root_size;
-                for name in empty.missing_for_query(query).into_iter().chain(empty.missing_for_hits(hits)) {
-                    size.add(sizes[&name]);
-                }
-                size
-            })
-            .collect();
-        let mut lazy = LazyBundle::new(root);
-        let mut fetched: HashSet<String> = HashSet::new();
-        let mut per_query = Vec::new();
-        let mut after_50 = root_size;
-        for (i, (query, expected)) in queries.iter().zip(&whole).enumerate() {
-            let mut new = Size::default();
-            let mut fetch = |lazy: &mut LazyBundle, names: Vec<String>| {
-                for name in names {
-                    lazy.load(&name, &fragments[&name]).unwrap();
-                    if fetched.insert(name.clone()) {
-                        new.add(sizes[&name]);
-                    }
-                }
-            };
-            let names = lazy.missing_for_query(query);
-            fetch(&mut lazy, names);
-            let hits = lazy.keyword_search(query, K, CANDIDATES).unwrap();
-            assert_eq!(&hits, expected, "query {i}: the fragments' results differ from the whole bundle's");
-            let names = lazy.missing_for_hits(&hits);
-            fetch(&mut lazy, names);
-            for hit in &hits {
-                lazy.passage(hit.passage).unwrap();
-            }
-            if i < 50 {
-                after_50.add(new);
-            }
-            per_query.push(new);
-        }
-        let mut later = per_query[1..].to_vec();
+        let run = visit(&bundle, &queries, &config, Mode::Bm25);
+        assert!(run.hits == whole_bm25, "the fragments' BM25 results differ from the whole bundle's");
         println!(
-            "| {} KiB / {} KiB | {} | {root_size} | {} | {} | {} | {} | {after_50} |",
+            "| {} KiB / {} KiB | {} | {} | {} | {} | {} | {} | {} |",
             bm25_shard_bytes >> 10,
             document_chunk_bytes >> 10,
-            fragments.len(),
-            percentile(&mut cold, 50),
-            percentile(&mut cold, 90),
-            percentile(&mut later, 50),
-            percentile(&mut later, 90)
+            run.fragments,
+            run.root,
+            percentile(&run.cold, 50),
+            percentile(&run.cold, 90),
+            percentile(&run.later, 50),
+            percentile(&run.later, 90),
+            run.after_50
+        );
+    }
+    let whole: Vec<Vec<Hit>> = collection
+        .queries
+        .iter()
+        .zip(&queries)
+        .map(|(q, query)| bundle.search(&analyzer, &q.text, Some(&query.vector), &SearchOptions::default()))
+        .collect();
+    println!(
+        "\nHybrid search (default keyword budgets). Version 1 adds vectors.bin + graph.bin whole: {version_1_dense} kB; \
+         its hybrid nDCG@10 {:.4}.\n",
+        ndcg(&bundle, &queries, &whole, &collection.qrels)
+    );
+    println!("| passages per vector chunk | rescored | fragments | first result cold, median kB | p90 kB | later query, median kB | p90 kB | after 50 queries kB | nDCG@10 | same top 10 as version 1 |");
+    println!("|---|---|---|---|---|---|---|---|---|---|");
+    for passages_per_chunk in PASSAGES_PER_CHUNK {
+        for rescore in RESCORE {
+            let config = FragmentConfig { rescore, dense: DenseChunkConfig { passages_per_chunk }, ..FragmentConfig::default() };
+            let run = visit(&bundle, &queries, &config, Mode::Hybrid);
+            let same = run.hits.iter().zip(&whole).filter(|(a, b)| a.iter().map(|h| h.doc).eq(b.iter().map(|h| h.doc))).count();
+            println!(
+                "| {passages_per_chunk} | {rescore} | {} | {} | {} | {} | {} | {} | {:.4} | {same} of {} |",
+                run.fragments,
+                percentile(&run.cold, 50),
+                percentile(&run.cold, 90),
+                percentile(&run.later, 50),
+                percentile(&run.later, 90),
+                run.after_50,
+                ndcg(&bundle, &queries, &run.hits, &collection.qrels),
+                queries.len()
+            );
+        }
+    }
+    if let Ok((shape, table)) = read_tensor(&bundle.model.weights, "pieces.weight") {
+        piece_shards(&encoder, &texts, &shape, &table, &bundle.model);
+    }
+}
+
+/// The static encoder's table in shards of consecutive pieces: the bytes of the shards holding
+/// each query's pieces.
+fn piece_shards(
+    encoder: &Encoder<burn_flex::Flex>,
+    texts: &[&str],
+    shape: &[usize],
+    table: &[f32],
+    model: &dowse_core::bundle::ModelBytes,
+) {
+    let width = shape[1];
+    let int8_row = |row: &[f32]| -> Vec<u8> {
+        let scale = row.iter().fold(0f32, |m, v| m.max(v.abs())) / 127.0;
+        let codes = row.iter().map(|v| if scale > 0.0 { (v / scale).round() as i8 as u8 } else { 0 });
+        scale.to_le_bytes().into_iter().chain(codes).collect()
+    };
+    let projection = read_tensor(&model.weights, "projection.weight").map(|(_, values)| values).unwrap_or_default();
+    let projection_size = Size::of(&projection.chunks_exact(width.max(1)).flat_map(int8_row).collect::<Vec<u8>>());
+    let pieces: Vec<Vec<u32>> = texts
+        .iter()
+        .map(|text| match encoder.tokenize_query(text).unwrap() {
+            QueryTokens::Pieces(encoded) => encoded.ids,
+            QueryTokens::Trigrams(_) => Vec::new(),
+        })
+        .collect();
+    println!(
+        "\nThe static query encoder by word piece: {} pieces of {width}; every query needs the projection ({projection_size} kB) \
+         and tokenizer.json ({} kB); a query has {} distinct pieces at the median.\n",
+        shape[0],
+        Size::of(&model.tokenizer),
+        {
+            let mut counts: Vec<usize> = pieces.iter().map(|p| p.iter().collect::<HashSet<_>>().len()).collect();
+            counts.sort_unstable();
+            counts[counts.len() / 2]
+        }
+    );
+    println!("| pieces per shard | shards | first query, median kB | p90 kB | later query, median kB | p90 kB |");
+    println!("|---|---|---|---|---|---|");
+    for per_shard in PIECES_PER_SHARD {
+        let shards: Vec<Size> = table
+            .chunks(per_shard * width)
+            .map(|rows| Size::of(&rows.chunks_exact(width).flat_map(int8_row).collect::<Vec<u8>>()))
+            .collect();
+        let needed = |ids: &[u32]| ids.iter().map(|&id| id as usize / per_shard).collect::<HashSet<usize>>();
+        let total = |set: &HashSet<usize>| {
+            set.iter().fold(Size::default(), |mut sum, &i| {
+                sum.add(shards[i]);
+                sum
+            })
+        };
+        let cold: Vec<Size> = pieces.iter().map(|ids| total(&needed(ids))).collect();
+        let mut loaded = HashSet::new();
+        let later: Vec<Size> = pieces
+            .iter()
+            .map(|ids| {
+                let new: HashSet<usize> = needed(ids).difference(&loaded).copied().collect();
+                loaded.extend(new.iter().copied());
+                total(&new)
+            })
+            .skip(1)
+            .collect();
+        println!(
+            "| {per_shard} | {} | {} | {} | {} | {} |",
+            shards.len(),
+            percentile(&cold, 50),
+            percentile(&cold, 90),
+            percentile(&later, 50),
+            percentile(&later, 90)
         );
     }
 }

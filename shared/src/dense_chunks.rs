@@ -1,0 +1,290 @@
+//! Dense search for a bundle fetched in fragments: [`SignCodes`], one bit per dimension of every
+//! passage, fetched once, which a query scans to pick its candidates; and the passages' vectors in
+//! chunks of one k-means cluster each, fetched for the candidates only and rescored, so that the
+//! final scores are the whole bundle's.
+//!
+//! A candidate's score is the float query against the signs of the passage's vector (asymmetric:
+//! the query is not reduced to bits). Clustering puts passages that answer the same queries in the
+//! same chunk, so a query's candidates touch few chunks.
+//!
+//! Codes layout: magic `DSC1`, the vectors' calibration (a `vectors.bin` section with no rows),
+//! LEB128-length-prefixed; u32 passages; the sign bits (passages × dim / 8, rounded up); LEB128
+//! chunk count and each passage's chunk. A chunk: magic `DVC1`, then the codes of its passages in
+//! ascending passage order, as `vectors.bin` lays out rows.
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::FormatError;
+use crate::partitions::{PartitionConfig, Partitions};
+use crate::topk::top_k;
+use crate::varint;
+use crate::vectors::{sign_bits, VectorStore};
+
+const SECTION: &str = "sign codes";
+const MAGIC: &[u8; 4] = b"DSC1";
+const CHUNK_SECTION: &str = "vector chunk";
+const CHUNK_MAGIC: &[u8; 4] = b"DVC1";
+/// More dimensions than any embedding model makes: a larger count is corrupt.
+const MAX_DIM: usize = 1 << 16;
+
+/// How the dense half is cut.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct DenseChunkConfig {
+    /// Passages per k-means cluster, on average; a cluster of more than twice that is cut into
+    /// chunks of about this many.
+    pub passages_per_chunk: usize,
+}
+
+impl Default for DenseChunkConfig {
+    fn default() -> Self {
+        Self { passages_per_chunk: 8 }
+    }
+}
+
+/// Every passage's sign bits and chunk.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SignCodes {
+    /// The vectors' kind and calibration, with no rows: prepares a query for every chunk.
+    calibration: VectorStore,
+    signs: Vec<u8>,
+    chunk_of: Vec<u32>,
+    /// Each chunk's passages, ascending.
+    members: Vec<Vec<u32>>,
+}
+
+/// A chunk's vectors were needed and not handed over.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("vector chunk {0} is needed and not loaded")]
+pub struct MissingVectors(pub u32);
+
+impl SignCodes {
+    /// Codes for every row of `vectors` and the rows cut into chunks by cluster, each chunk a
+    /// store of its passages' rows (ascending) with the same calibration.
+    pub fn split(vectors: &VectorStore, config: &DenseChunkConfig) -> (Self, Vec<VectorStore>) {
+        let dim = vectors.dim();
+        let matrix: Vec<f32> = (0..vectors.rows() as u32).flat_map(|row| vectors.dequantize(row)).collect();
+        let partitions = Partitions::build(
+            &matrix,
+            dim,
+            &PartitionConfig { passages_per_partition: config.passages_per_chunk.max(1), ..PartitionConfig::default() },
+        );
+        let mut members = Vec::new();
+        for partition in 0..partitions.len() as u32 {
+            let all = partitions.members(partition);
+            let pieces = all.len().div_ceil(2 * config.passages_per_chunk.max(1)).max(1);
+            let size = all.len().div_ceil(pieces).max(1);
+            members.extend(all.chunks(size).map(<[u32]>::to_vec));
+        }
+        let mut chunk_of = vec![0u32; vectors.rows()];
+        for (chunk, passages) in members.iter().enumerate() {
+            passages.iter().for_each(|&p| chunk_of[p as usize] = chunk as u32);
+        }
+        let signs = matrix.chunks_exact(dim).flat_map(sign_bits).collect();
+        let chunks = members.iter().map(|passages| vectors.rows_of(passages)).collect();
+        (Self { calibration: vectors.rows_of(&[]), signs, chunk_of, members }, chunks)
+    }
+
+    pub fn num_passages(&self) -> usize {
+        self.chunk_of.len()
+    }
+
+    pub fn num_chunks(&self) -> usize {
+        self.members.len()
+    }
+
+    pub fn dim(&self) -> usize {
+        self.calibration.dim()
+    }
+
+    /// The `depth` passages whose signs score best against `query`, best first.
+    pub fn candidates(&self, query: &[f32], depth: usize) -> Vec<u32> {
+        assert_eq!(query.len(), self.dim(), "query has {} dimensions, the codes {}", query.len(), self.dim());
+        let width = self.dim().div_ceil(8);
+        // For each byte of a code, the query's sum over its eight dimensions for each of the 256
+        // sign patterns: a passage then scores in `width` lookups.
+        let mut table = vec![0f32; width * 256];
+        for (byte, sums) in table.chunks_exact_mut(256).enumerate() {
+            let dims = &query[8 * byte..(8 * byte + 8).min(query.len())];
+            for (pattern, sum) in sums.iter_mut().enumerate() {
+                *sum = dims.iter().enumerate().map(|(bit, q)| if pattern >> bit & 1 == 1 { *q } else { -q }).sum();
+            }
+        }
+        let scores = self.signs.chunks_exact(width).enumerate().map(|(passage, code)| {
+            let score = code.iter().enumerate().map(|(byte, &bits)| table[byte * 256 + bits as usize]).sum();
+            (passage as u32, score)
+        });
+        top_k(scores, depth).into_iter().map(|(passage, _)| passage).collect()
+    }
+
+    /// The chunks that hold `passages`, ascending, each once.
+    pub fn chunks_for(&self, passages: &[u32]) -> Vec<u32> {
+        let mut chunks: Vec<u32> = passages.iter().map(|&p| self.chunk_of[p as usize]).collect();
+        chunks.sort_unstable();
+        chunks.dedup();
+        chunks
+    }
+
+    /// `candidates` scored with their full vectors from the chunks `chunk` hands over, the `n`
+    /// best first.
+    pub fn rescore<'a>(
+        &self,
+        query: &[f32],
+        candidates: &[u32],
+        n: usize,
+        chunk: impl Fn(u32) -> Option<&'a VectorStore>,
+    ) -> Result<Vec<(u32, f32)>, MissingVectors> {
+        let prepared = self.calibration.prepare(query);
+        let mut scored = Vec::with_capacity(candidates.len());
+        for &passage in candidates {
+            let index = self.chunk_of[passage as usize];
+            let store = chunk(index).ok_or(MissingVectors(index))?;
+            let row = self.members[index as usize].binary_search(&passage).expect("a chunk holds its passages");
+            scored.push((passage, store.rescore(&prepared, row as u32)));
+        }
+        Ok(top_k(scored, n))
+    }
+
+    /// Magic and the chunk's rows.
+    pub fn chunk_bytes(chunk: &VectorStore) -> Vec<u8> {
+        [CHUNK_MAGIC.as_slice(), chunk.codes()].concat()
+    }
+
+    /// Reads chunk `index`'s bytes, checking that it holds as many rows as the chunk has passages.
+    pub fn read_chunk(&self, index: u32, bytes: &[u8]) -> Result<VectorStore, FormatError> {
+        let corrupt = |message: String| FormatError::Corrupt { section: CHUNK_SECTION, message };
+        let passages = self.members.get(index as usize).ok_or_else(|| corrupt(format!("there is no chunk {index}")))?;
+        let codes = bytes.strip_prefix(CHUNK_MAGIC).ok_or(FormatError::BadMagic { section: CHUNK_SECTION })?;
+        let store = self.calibration.with_codes(codes)?;
+        if store.rows() != passages.len() {
+            return Err(corrupt(format!("chunk {index} holds {} rows for {} passages", store.rows(), passages.len())));
+        }
+        Ok(store)
+    }
+
+    pub fn to_bytes(&self) -> Vec<u8> {
+        let mut out = MAGIC.to_vec();
+        let calibration = self.calibration.to_bytes();
+        varint::write(&mut out, calibration.len() as u64);
+        out.extend_from_slice(&calibration);
+        out.extend_from_slice(&(self.chunk_of.len() as u32).to_le_bytes());
+        out.extend_from_slice(&self.signs);
+        varint::write(&mut out, self.members.len() as u64);
+        self.chunk_of.iter().for_each(|&chunk| varint::write(&mut out, u64::from(chunk)));
+        out
+    }
+
+    pub fn from_bytes(bytes: &[u8]) -> Result<Self, FormatError> {
+        let mut reader = varint::Reader::new(bytes, SECTION);
+        if reader.bytes(4, "magic")? != MAGIC {
+            return Err(FormatError::BadMagic { section: SECTION });
+        }
+        let corrupt = |message: String| FormatError::Corrupt { section: SECTION, message };
+        let length = reader.varint("calibration length")? as usize;
+        let calibration = VectorStore::from_bytes(reader.bytes(length, "calibration")?)?;
+        if calibration.rows() != 0 || calibration.dim() > MAX_DIM {
+            return Err(corrupt(format!("a calibration of {} rows of {} dimensions", calibration.rows(), calibration.dim())));
+        }
+        let passages = reader.u32_le("passage count")? as usize;
+        let width = calibration.dim().div_ceil(8);
+        let signs =
+            reader.bytes(passages.checked_mul(width).ok_or(FormatError::Truncated { section: SECTION, what: "signs" })?, "signs")?;
+        let chunks = reader.varint("chunk count")? as usize;
+        if chunks > passages {
+            return Err(corrupt(format!("{chunks} chunks for {passages} passages")));
+        }
+        let mut members = vec![Vec::new(); chunks];
+        let mut chunk_of = Vec::with_capacity(passages);
+        for passage in 0..passages as u32 {
+            let chunk = reader.varint_u32("passage chunk")?;
+            members
+                .get_mut(chunk as usize)
+                .ok_or_else(|| corrupt(format!("passage {passage} in chunk {chunk} of {chunks}")))?
+                .push(passage);
+            chunk_of.push(chunk);
+        }
+        if !reader.is_empty() {
+            return Err(corrupt("bytes after the last passage's chunk".into()));
+        }
+        if let Some(empty) = members.iter().position(Vec::is_empty) {
+            return Err(corrupt(format!("chunk {empty} holds no passage")));
+        }
+        Ok(Self { calibration, signs: signs.to_vec(), chunk_of, members })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::vectors::Quantization;
+
+    /// 400 unit vectors in 12 dimensions around 20 directions, int8.
+    fn vectors() -> VectorStore {
+        let mut state = 5u64;
+        let mut next = move || {
+            state = state.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            (state >> 40) as f32 / (1u64 << 24) as f32 - 0.5
+        };
+        let centers: Vec<Vec<f32>> = (0..20).map(|_| (0..12).map(|_| next()).collect()).collect();
+        let matrix: Vec<f32> = (0..400)
+            .flat_map(|i| {
+                let mut v: Vec<f32> = centers[i % 20].iter().map(|c| c + 0.2 * next()).collect();
+                let norm = v.iter().map(|x| x * x).sum::<f32>().sqrt();
+                v.iter_mut().for_each(|x| *x /= norm);
+                v
+            })
+            .collect();
+        VectorStore::quantize(&matrix, 12, Quantization::Int8)
+    }
+
+    #[test]
+    fn rescoring_the_candidates_gives_the_whole_stores_scores() {
+        let vectors = vectors();
+        let (codes, chunks) = SignCodes::split(&vectors, &DenseChunkConfig::default());
+        assert!(chunks.len() > 10 && chunks.iter().all(|c| c.rows() <= 32), "{} chunks", chunks.len());
+        let codes = SignCodes::from_bytes(&codes.to_bytes()).unwrap();
+        let chunks: Vec<VectorStore> =
+            chunks.iter().enumerate().map(|(i, c)| codes.read_chunk(i as u32, &SignCodes::chunk_bytes(c)).unwrap()).collect();
+        for row in [0u32, 13, 399] {
+            let query = vectors.dequantize(row);
+            let prepared = vectors.prepare(&query);
+            let exact = top_k((0..400u32).map(|r| (r, vectors.rescore(&prepared, r))), 10);
+            let candidates = codes.candidates(&query, 100);
+            let needed = codes.chunks_for(&candidates);
+            assert!(needed.len() < chunks.len(), "the candidates touch {} of {} chunks", needed.len(), chunks.len());
+            let found = codes.rescore(&query, &candidates, 10, |i| needed.contains(&i).then(|| &chunks[i as usize])).unwrap();
+            let overlap = found.iter().filter(|f| exact.contains(f)).count();
+            assert!(overlap >= 9, "row {row}: {overlap} of the exact top 10");
+            assert_eq!(
+                codes.rescore(&query, &candidates, 10, |_| None).unwrap_err(),
+                MissingVectors(codes.chunk_of[candidates[0] as usize])
+            );
+        }
+    }
+
+    #[test]
+    fn damaged_or_misplaced_input_is_refused() {
+        let (codes, chunks) = SignCodes::split(&vectors(), &DenseChunkConfig::default());
+        let bytes = codes.to_bytes();
+        for cut in 0..bytes.len() {
+            assert!(SignCodes::from_bytes(&bytes[..cut]).is_err(), "codes truncated at {cut} were accepted");
+        }
+        let chunk = SignCodes::chunk_bytes(&chunks[0]);
+        assert!(codes.read_chunk(0, &chunk[..chunk.len() - 1]).is_err());
+        let other = (1..chunks.len()).find(|&i| chunks[i].rows() != chunks[0].rows()).unwrap();
+        assert!(codes.read_chunk(other as u32, &chunk).is_err());
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn random_bytes_never_panic(bytes in proptest::collection::vec(proptest::num::u8::ANY, 0..200)) {
+            if let Ok(codes) = SignCodes::from_bytes(&[MAGIC.as_slice(), &bytes].concat()) {
+                let query = vec![0.1; codes.dim()];
+                let candidates = codes.candidates(&query, 5);
+                let _ = codes.rescore(&query, &candidates, 5, |_| None);
+            }
+            let (codes, _) = SignCodes::split(&vectors(), &DenseChunkConfig::default());
+            let _ = codes.read_chunk(0, &[CHUNK_MAGIC.as_slice(), &bytes].concat());
+        }
+    }
+}
