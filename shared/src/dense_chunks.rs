@@ -15,6 +15,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::error::FormatError;
+use crate::metrics::mean_and_standard_error;
 use crate::partitions::{PartitionConfig, Partitions};
 use crate::topk::top_k;
 use crate::varint;
@@ -51,6 +52,22 @@ pub struct SignCodes {
     chunk_of: Vec<u32>,
     /// Each chunk's passages, ascending.
     members: Vec<Vec<u32>>,
+}
+
+/// Passages held out as queries for [`SignCodes::calibrate`], at most.
+const CALIBRATION_QUERIES: usize = 200;
+/// The depth calibration starts from, doubling.
+const CALIBRATION_START: usize = 25;
+
+/// What [`SignCodes::calibrate`] chose and measured.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct RescoreCalibration {
+    /// Candidates to rescore.
+    pub depth: usize,
+    /// Passages searched for as queries; 0 when the corpus was too small to hold any out.
+    pub queries: usize,
+    /// Their mean recall@10 at `depth` against an exact search of the int8 vectors.
+    pub recall: f64,
 }
 
 /// A chunk's vectors were needed and not handed over.
@@ -115,6 +132,49 @@ impl SignCodes {
             (passage as u32, score)
         });
         top_k(scores, depth).into_iter().map(|(passage, _)| passage).collect()
+    }
+
+    /// The fewest candidates to rescore, doubling from 25, at which passages searched for as
+    /// queries (evenly spaced, a tenth of the corpus up to 200, each leaving itself out) find their
+    /// exact top 10 among the candidates with recall@10, less two standard errors, at least
+    /// `target_recall`: after rescoring with `vectors` those are the results. Every passage when
+    /// no depth under the corpus reaches it, or when the corpus is under 100 passages.
+    pub fn calibrate(&self, vectors: &VectorStore, target_recall: f64) -> RescoreCalibration {
+        let rows = self.num_passages();
+        let count = (rows / 10).min(CALIBRATION_QUERIES);
+        let everything = RescoreCalibration { depth: rows, queries: 0, recall: 1.0 };
+        if count < 10 {
+            return everything;
+        }
+        let held_out: Vec<u32> = (0..count).map(|i| ((2 * i + 1) * rows / (2 * count)) as u32).collect();
+        let queries: Vec<Vec<f32>> = held_out.iter().map(|&row| vectors.dequantize(row)).collect();
+        let truth: Vec<Vec<u32>> = held_out
+            .iter()
+            .zip(&queries)
+            .map(|(&row, query)| {
+                let prepared = vectors.prepare(query);
+                let scored = (0..rows as u32).filter(|&other| other != row).map(|other| (other, vectors.rescore(&prepared, other)));
+                top_k(scored, 10).into_iter().map(|(other, _)| other).collect()
+            })
+            .collect();
+        let mut depth = CALIBRATION_START;
+        while depth < rows {
+            let recalls: Vec<f64> = held_out
+                .iter()
+                .zip(&queries)
+                .zip(&truth)
+                .map(|((&row, query), truth)| {
+                    let found = self.candidates(query, depth + 1);
+                    truth.iter().filter(|id| **id != row && found.contains(id)).count() as f64 / truth.len().max(1) as f64
+                })
+                .collect();
+            let (recall, standard_error) = mean_and_standard_error(&recalls);
+            if recall - 2.0 * standard_error >= target_recall {
+                return RescoreCalibration { depth, queries: count, recall };
+            }
+            depth *= 2;
+        }
+        RescoreCalibration { queries: count, ..everything }
     }
 
     /// The chunks that hold `passages`, ascending, each once.
@@ -260,6 +320,18 @@ mod tests {
                 MissingVectors(codes.chunk_of[candidates[0] as usize])
             );
         }
+    }
+
+    #[test]
+    fn calibration_finds_the_depth_that_reaches_the_target() {
+        let vectors = vectors();
+        let (codes, _) = SignCodes::split(&vectors, &DenseChunkConfig::default());
+        let loose = codes.calibrate(&vectors, 0.5);
+        let strict = codes.calibrate(&vectors, 0.99);
+        assert_eq!(loose.queries, 40);
+        assert!(loose.depth <= strict.depth && loose.recall >= 0.5, "{loose:?} {strict:?}");
+        assert!(strict.depth == 400 || strict.recall >= 0.99, "{strict:?}");
+        assert_eq!(codes.calibrate(&vectors, 1.01).depth, 400, "an unreachable target rescores everything");
     }
 
     #[test]

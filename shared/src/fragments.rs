@@ -44,7 +44,7 @@ const MAGIC: &[u8; 4] = b"DRT2";
 const NAME_BYTES: usize = 8;
 
 /// How a bundle is cut into fragments.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct FragmentConfig {
     /// Bytes of postings per BM25 shard (a term's list is never cut).
@@ -56,8 +56,10 @@ pub struct FragmentConfig {
     /// 20,000), so on a corpus that the budgets would cut finer, the budgets grow until it fits.
     pub max_fragments: usize,
     pub dense: DenseChunkConfig,
-    /// Candidates the sign codes pick for rescoring with full vectors.
-    pub rescore: usize,
+    /// Candidates the sign codes pick for rescoring with full vectors; `None` calibrates it
+    /// ([`SignCodes::calibrate`]) to `target_recall`.
+    pub rescore: Option<usize>,
+    pub target_recall: f64,
 }
 
 impl Default for FragmentConfig {
@@ -67,7 +69,8 @@ impl Default for FragmentConfig {
             document_chunk_bytes: 4 << 10,
             max_fragments: 10_000,
             dense: DenseChunkConfig::default(),
-            rescore: 200,
+            rescore: None,
+            target_recall: 0.98,
         }
     }
 }
@@ -146,7 +149,8 @@ impl Root {
             .chain(vector_chunks.iter().map(SignCodes::chunk_bytes))
             .collect();
         let names = bytes.iter().map(|b| Sha256::digest(b)[..NAME_BYTES].try_into().expect("8 of 32 bytes")).collect();
-        let root = Self { bm25: bm25_root, documents, rescore: config.rescore, vector_chunks: vector_chunks.len(), names };
+        let rescore = config.rescore.unwrap_or_else(|| codes.calibrate(vectors, config.target_recall).depth);
+        let root = Self { bm25: bm25_root, documents, rescore, vector_chunks: vector_chunks.len(), names };
         Ok((root, bytes.into_iter().map(|bytes| (fragment_name(&bytes), bytes)).collect()))
     }
 
@@ -438,7 +442,7 @@ mod tests {
             bm25_shard_bytes: 64,
             document_chunk_bytes: 200,
             dense: DenseChunkConfig { passages_per_chunk: 4 },
-            rescore: 1000,
+            rescore: Some(1000),
             ..FragmentConfig::default()
         }
     }

@@ -33,7 +33,8 @@ use dowse_core::search::{Hit, Mode, SearchOptions};
 use dowse_core::text::Analyzer;
 
 const KEYWORD_BUDGETS: [(usize, usize); 4] = [(4 << 10, 2 << 10), (4 << 10, 4 << 10), (16 << 10, 8 << 10), (64 << 10, 32 << 10)];
-const RESCORE: [usize; 4] = [25, 50, 100, 200];
+/// Rescore depths; `None` calibrates one.
+const RESCORE: [Option<usize>; 5] = [Some(25), Some(50), Some(100), Some(200), None];
 const PASSAGES_PER_CHUNK: [usize; 2] = [8, 16];
 const PIECES_PER_SHARD: [usize; 5] = [1, 4, 16, 64, 256];
 
@@ -146,6 +147,11 @@ fn visit(bundle: &Bundle, queries: &[Query], config: &FragmentConfig, mode: Mode
     Visit { root: root_size, fragments: fragments.len(), cold, later, after_50, hits }
 }
 
+/// The rescore depth `Root::split` chooses for `config`.
+fn visit_depth(bundle: &Bundle, config: &FragmentConfig) -> usize {
+    Root::split(&bundle.bm25, &bundle.docs, &bundle.vectors, config).unwrap().0.rescore
+}
+
 /// nDCG@10 of each query's hits, documents by their ids, on the collection's judgments.
 fn ndcg(bundle: &Bundle, queries: &[Query], hits: &[Vec<Hit>], qrels: &dowse_core::corpus::Qrels) -> f64 {
     let run = queries
@@ -223,10 +229,11 @@ fn main() {
     for passages_per_chunk in PASSAGES_PER_CHUNK {
         for rescore in RESCORE {
             let config = FragmentConfig { rescore, dense: DenseChunkConfig { passages_per_chunk }, ..FragmentConfig::default() };
+            let depth = rescore.map_or_else(|| format!("{} (calibrated)", visit_depth(&bundle, &config)), |d| d.to_string());
             let run = visit(&bundle, &queries, &config, Mode::Hybrid);
             let same = run.hits.iter().zip(&whole).filter(|(a, b)| a.iter().map(|h| h.doc).eq(b.iter().map(|h| h.doc))).count();
             println!(
-                "| {passages_per_chunk} | {rescore} | {} | {} | {} | {} | {} | {} | {:.4} | {same} of {} |",
+                "| {passages_per_chunk} | {depth} | {} | {} | {} | {} | {} | {} | {:.4} | {same} of {} |",
                 run.fragments,
                 percentile(&run.cold, 50),
                 percentile(&run.cold, 90),
