@@ -56,6 +56,8 @@ pub struct SignCodes {
 
 /// Passages held out as queries for [`SignCodes::calibrate`], at most.
 const CALIBRATION_QUERIES: usize = 200;
+/// Fewer calibration queries than this measure nothing.
+const MIN_QUERIES: usize = 10;
 /// The depth calibration starts from, doubling.
 const CALIBRATION_START: usize = 25;
 
@@ -64,10 +66,21 @@ const CALIBRATION_START: usize = 25;
 pub struct RescoreCalibration {
     /// Candidates to rescore.
     pub depth: usize,
-    /// Passages searched for as queries; 0 when the corpus was too small to hold any out.
+    /// Queries searched for; 0 when there were too few to measure anything.
     pub queries: usize,
     /// Their mean recall@10 at `depth` against an exact search of the int8 vectors.
     pub recall: f64,
+    pub of: CalibrationQueries,
+}
+
+/// What [`SignCodes::calibrate`] searched for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CalibrationQueries {
+    /// The caller's query vectors.
+    Given,
+    /// Passages held out as queries.
+    Passages,
 }
 
 /// A chunk's vectors were needed and not handed over.
@@ -134,47 +147,62 @@ impl SignCodes {
         top_k(scores, depth).into_iter().map(|(passage, _)| passage).collect()
     }
 
-    /// The fewest candidates to rescore, doubling from 25, at which passages searched for as
-    /// queries (evenly spaced, a tenth of the corpus up to 200, each leaving itself out) find their
-    /// exact top 10 among the candidates with recall@10, less two standard errors, at least
-    /// `target_recall`: after rescoring with `vectors` those are the results. Every passage when
-    /// no depth under the corpus reaches it, or when the corpus is under 100 passages.
-    pub fn calibrate(&self, vectors: &VectorStore, target_recall: f64) -> RescoreCalibration {
+    /// The fewest candidates to rescore, doubling from 25, at which calibration queries find
+    /// their exact top 10 (an exact search of `vectors`) among the candidates with recall@10, less
+    /// two standard errors, at least `target_recall`: after rescoring with `vectors` those are the
+    /// results. The queries are `queries` (row-major, the query encoder's vectors of texts like the
+    /// queries to come) when it holds at least 10; else passages held out as queries (evenly
+    /// spaced, a tenth of the corpus up to 200, each leaving itself out), which sit nearer their
+    /// neighbours than real queries do and so ask for fewer candidates. Every passage when no
+    /// depth under the corpus reaches the target, or when there are fewer than 10 queries.
+    pub fn calibrate(&self, vectors: &VectorStore, queries: &[f32], target_recall: f64) -> RescoreCalibration {
         let rows = self.num_passages();
-        let count = (rows / 10).min(CALIBRATION_QUERIES);
-        let everything = RescoreCalibration { depth: rows, queries: 0, recall: 1.0 };
-        if count < 10 {
-            return everything;
+        let dim = self.dim().max(1);
+        let (queries, left_out, of): (Vec<Vec<f32>>, Vec<Option<u32>>, CalibrationQueries) = if queries.len() / dim >= MIN_QUERIES {
+            let given: Vec<Vec<f32>> = queries.chunks_exact(dim).map(<[f32]>::to_vec).collect();
+            let none = vec![None; given.len()];
+            (given, none, CalibrationQueries::Given)
+        } else {
+            let count = (rows / 10).min(CALIBRATION_QUERIES);
+            let held_out: Vec<u32> = (0..count).map(|i| ((2 * i + 1) * rows / (2 * count.max(1))) as u32).collect();
+            (
+                held_out.iter().map(|&row| vectors.dequantize(row)).collect(),
+                held_out.into_iter().map(Some).collect(),
+                CalibrationQueries::Passages,
+            )
+        };
+        let everything = RescoreCalibration { depth: rows, queries: queries.len(), recall: 1.0, of };
+        if queries.len() < MIN_QUERIES {
+            return RescoreCalibration { queries: 0, ..everything };
         }
-        let held_out: Vec<u32> = (0..count).map(|i| ((2 * i + 1) * rows / (2 * count)) as u32).collect();
-        let queries: Vec<Vec<f32>> = held_out.iter().map(|&row| vectors.dequantize(row)).collect();
-        let truth: Vec<Vec<u32>> = held_out
+        let truth: Vec<Vec<u32>> = queries
             .iter()
-            .zip(&queries)
-            .map(|(&row, query)| {
+            .zip(&left_out)
+            .map(|(query, left_out)| {
                 let prepared = vectors.prepare(query);
-                let scored = (0..rows as u32).filter(|&other| other != row).map(|other| (other, vectors.rescore(&prepared, other)));
+                let scored =
+                    (0..rows as u32).filter(|&other| Some(other) != *left_out).map(|other| (other, vectors.rescore(&prepared, other)));
                 top_k(scored, 10).into_iter().map(|(other, _)| other).collect()
             })
             .collect();
         let mut depth = CALIBRATION_START;
         while depth < rows {
-            let recalls: Vec<f64> = held_out
+            let recalls: Vec<f64> = queries
                 .iter()
-                .zip(&queries)
                 .zip(&truth)
-                .map(|((&row, query), truth)| {
+                .map(|(query, truth)| {
+                    // One more candidate: a held-out passage finds itself first.
                     let found = self.candidates(query, depth + 1);
-                    truth.iter().filter(|id| **id != row && found.contains(id)).count() as f64 / truth.len().max(1) as f64
+                    truth.iter().filter(|id| found.contains(id)).count() as f64 / truth.len().max(1) as f64
                 })
                 .collect();
             let (recall, standard_error) = mean_and_standard_error(&recalls);
             if recall - 2.0 * standard_error >= target_recall {
-                return RescoreCalibration { depth, queries: count, recall };
+                return RescoreCalibration { depth, recall, ..everything };
             }
             depth *= 2;
         }
-        RescoreCalibration { queries: count, ..everything }
+        everything
     }
 
     /// The chunks that hold `passages`, ascending, each once.
@@ -326,12 +354,26 @@ mod tests {
     fn calibration_finds_the_depth_that_reaches_the_target() {
         let vectors = vectors();
         let (codes, _) = SignCodes::split(&vectors, &DenseChunkConfig::default());
-        let loose = codes.calibrate(&vectors, 0.5);
-        let strict = codes.calibrate(&vectors, 0.99);
-        assert_eq!(loose.queries, 40);
+        let loose = codes.calibrate(&vectors, &[], 0.5);
+        let strict = codes.calibrate(&vectors, &[], 0.99);
+        assert_eq!((loose.queries, loose.of), (40, CalibrationQueries::Passages));
         assert!(loose.depth <= strict.depth && loose.recall >= 0.5, "{loose:?} {strict:?}");
         assert!(strict.depth == 400 || strict.recall >= 0.99, "{strict:?}");
-        assert_eq!(codes.calibrate(&vectors, 1.01).depth, 400, "an unreachable target rescores everything");
+        assert_eq!(codes.calibrate(&vectors, &[], 1.01).depth, 400, "an unreachable target rescores everything");
+        // Queries between clusters, which passages held out do not resemble.
+        let queries: Vec<f32> = (0..30u32)
+            .flat_map(|i| {
+                let (a, b) = (vectors.dequantize(i), vectors.dequantize(399 - i));
+                let sum: Vec<f32> = a.iter().zip(&b).map(|(x, y)| x + y).collect();
+                let norm = sum.iter().map(|x| x * x).sum::<f32>().sqrt().max(1e-6);
+                sum.into_iter().map(move |x| x / norm)
+            })
+            .collect();
+        let given = codes.calibrate(&vectors, &queries, 0.9);
+        assert_eq!((given.queries, given.of), (30, CalibrationQueries::Given));
+        assert!(given.depth == 400 || given.recall >= 0.9, "{given:?}");
+        let few = codes.calibrate(&vectors, &queries[..9 * 12], 0.9);
+        assert_eq!(few.of, CalibrationQueries::Passages, "nine queries are too few: passages stand in");
     }
 
     #[test]

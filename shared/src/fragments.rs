@@ -30,7 +30,7 @@ use thiserror::Error;
 
 use crate::bm25::Bm25Index;
 use crate::bm25_shards::{Bm25Shard, MissingShard, ShardedBm25};
-use crate::dense_chunks::{DenseChunkConfig, MissingVectors, SignCodes};
+use crate::dense_chunks::{DenseChunkConfig, MissingVectors, RescoreCalibration, SignCodes};
 use crate::doc_chunks::{DocumentIndex, MissingChunk};
 use crate::docstore::{DocStore, StoredDocument};
 use crate::error::FormatError;
@@ -109,6 +109,15 @@ pub fn fragment_name(bytes: &[u8]) -> String {
     hex::encode(&Sha256::digest(bytes)[..NAME_BYTES])
 }
 
+/// A bundle cut by [`Root::split`].
+#[derive(Debug, Clone)]
+pub struct Split {
+    pub root: Root,
+    pub fragments: Vec<NamedFragment>,
+    /// How the rescore depth was chosen; `None` when the config fixed it.
+    pub calibration: Option<RescoreCalibration>,
+}
+
 /// What every query needs, and every fragment's name.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Root {
@@ -122,13 +131,16 @@ pub struct Root {
 }
 
 impl Root {
-    /// Cuts a whole index, document store and passage vectors into a root and its named fragments.
+    /// Cuts a whole index, document store and passage vectors into a root and its named fragments;
+    /// `queries` (row-major query vectors, possibly none) calibrate the rescore depth
+    /// ([`SignCodes::calibrate`]) unless the config fixes it.
     pub fn split(
         bm25: &Bm25Index,
         docs: &DocStore,
         vectors: &VectorStore,
+        queries: &[f32],
         config: &FragmentConfig,
-    ) -> Result<(Self, Vec<NamedFragment>), FormatError> {
+    ) -> Result<Split, FormatError> {
         let cap = (config.max_fragments.saturating_sub(1) / 3).max(2);
         let split_bm25 = |budget| Ok::<_, FormatError>(ShardedBm25::split(bm25, budget));
         let (bm25_root, shards) = split_capped(config.bm25_shard_bytes, cap, split_bm25, |shard| shard.to_bytes().len())?;
@@ -149,9 +161,11 @@ impl Root {
             .chain(vector_chunks.iter().map(SignCodes::chunk_bytes))
             .collect();
         let names = bytes.iter().map(|b| Sha256::digest(b)[..NAME_BYTES].try_into().expect("8 of 32 bytes")).collect();
-        let rescore = config.rescore.unwrap_or_else(|| codes.calibrate(vectors, config.target_recall).depth);
+        let calibration = config.rescore.is_none().then(|| codes.calibrate(vectors, queries, config.target_recall));
+        let rescore = config.rescore.or(calibration.map(|c| c.depth)).expect("fixed or calibrated");
         let root = Self { bm25: bm25_root, documents, rescore, vector_chunks: vector_chunks.len(), names };
-        Ok((root, bytes.into_iter().map(|bytes| (fragment_name(&bytes), bytes)).collect()))
+        let fragments = bytes.into_iter().map(|bytes| (fragment_name(&bytes), bytes)).collect();
+        Ok(Split { root, fragments, calibration })
     }
 
     /// A fragment's name (its file name in the bundle's fragment folder).
@@ -448,7 +462,8 @@ mod tests {
     }
 
     fn split(corpus: &Corpus, config: &FragmentConfig) -> (Root, Vec<NamedFragment>) {
-        Root::split(&corpus.bm25, &corpus.docs, &corpus.vectors, config).unwrap()
+        let split = Root::split(&corpus.bm25, &corpus.docs, &corpus.vectors, &[], config).unwrap();
+        (split.root, split.fragments)
     }
 
     /// What the whole bundle finds: BM25 over every passage, dense by scoring every vector.

@@ -67,6 +67,7 @@ fn files() -> HashMap<String, Vec<u8>> {
             hnsw: HnswInfo { m: 4, ef_construction: 8, ef_search: 8 },
             bm25: Bm25Params::default(),
             chunking: ChunkConfig::default(),
+            fragments: None,
             files: Vec::new(),
         },
         // Only the config is read before a search: it must describe a model of the vectors' dimension.

@@ -9,7 +9,7 @@
 //!   over the queries, each as if it came first), each later query's new bytes (median, p90),
 //!   everything fetched after 50 queries. Every query's results are checked against the whole
 //!   bundle's BM25: equal, not close.
-//! - hybrid search, at several rescore depths: the same bytes with the sign codes and the vector
+//! - hybrid search, at several rescore depths and the one `dowse index` calibrated: the same bytes with the sign codes and the vector
 //!   chunks of each query's candidates, and nDCG@10 on the collection's judgments beside the
 //!   whole bundle's hybrid search (its HNSW graph), with how many top 10s are the same.
 //!
@@ -26,14 +26,14 @@ use std::path::PathBuf;
 
 use dowse_core::bundle::Bundle;
 use dowse_core::dense_chunks::DenseChunkConfig;
-use dowse_core::fragments::{FragmentConfig, LazyBundle, Root};
+use dowse_core::fragments::{FragmentConfig, LazyBundle, Root, Split};
 use dowse_core::metrics::{evaluate, Metric};
 use dowse_core::model::{read_tensor, Encoder, EncoderConfig, QueryTokens, Side};
 use dowse_core::search::{Hit, Mode, SearchOptions};
 use dowse_core::text::Analyzer;
 
 const KEYWORD_BUDGETS: [(usize, usize); 4] = [(4 << 10, 2 << 10), (4 << 10, 4 << 10), (16 << 10, 8 << 10), (64 << 10, 32 << 10)];
-/// Rescore depths; `None` calibrates one.
+/// Rescore depths; `None` is the one `dowse index` calibrated for the bundle (its manifest's).
 const RESCORE: [Option<usize>; 5] = [Some(25), Some(50), Some(100), Some(200), None];
 const PASSAGES_PER_CHUNK: [usize; 2] = [8, 16];
 const PIECES_PER_SHARD: [usize; 5] = [1, 4, 16, 64, 256];
@@ -90,7 +90,7 @@ struct Visit {
 
 /// Every query searched on a fresh reader (cold) and then all of them on one reader (a visit).
 fn visit(bundle: &Bundle, queries: &[Query], config: &FragmentConfig, mode: Mode) -> Visit {
-    let (root, fragments) = Root::split(&bundle.bm25, &bundle.docs, &bundle.vectors, config).unwrap();
+    let Split { root, fragments, .. } = Root::split(&bundle.bm25, &bundle.docs, &bundle.vectors, &[], config).unwrap();
     let sizes: HashMap<String, Size> = fragments.iter().map(|(name, bytes)| (name.clone(), Size::of(bytes))).collect();
     let fragments: HashMap<String, Vec<u8>> = fragments.into_iter().collect();
     let root_size = Size::of(&root.to_bytes());
@@ -145,11 +145,6 @@ fn visit(bundle: &Bundle, queries: &[Query], config: &FragmentConfig, mode: Mode
     }
     later.remove(0);
     Visit { root: root_size, fragments: fragments.len(), cold, later, after_50, hits }
-}
-
-/// The rescore depth `Root::split` chooses for `config`.
-fn visit_depth(bundle: &Bundle, config: &FragmentConfig) -> usize {
-    Root::split(&bundle.bm25, &bundle.docs, &bundle.vectors, config).unwrap().0.rescore
 }
 
 /// nDCG@10 of each query's hits, documents by their ids, on the collection's judgments.
@@ -228,8 +223,11 @@ fn main() {
     println!("|---|---|---|---|---|---|---|---|---|---|");
     for passages_per_chunk in PASSAGES_PER_CHUNK {
         for rescore in RESCORE {
-            let config = FragmentConfig { rescore, dense: DenseChunkConfig { passages_per_chunk }, ..FragmentConfig::default() };
-            let depth = rescore.map_or_else(|| format!("{} (calibrated)", visit_depth(&bundle, &config)), |d| d.to_string());
+            let calibrated = bundle.manifest.fragments.as_ref().map(|f| f.rescore);
+            let Some(depth) = rescore.or(calibrated) else { continue };
+            let config =
+                FragmentConfig { rescore: Some(depth), dense: DenseChunkConfig { passages_per_chunk }, ..FragmentConfig::default() };
+            let depth = if rescore.is_none() { format!("{depth} (dowse index)") } else { depth.to_string() };
             let run = visit(&bundle, &queries, &config, Mode::Hybrid);
             let same = run.hits.iter().zip(&whole).filter(|(a, b)| a.iter().map(|h| h.doc).eq(b.iter().map(|h| h.doc))).count();
             println!(

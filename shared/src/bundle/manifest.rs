@@ -6,6 +6,7 @@ use sha2::{Digest, Sha256};
 
 use super::BundleError;
 use crate::bm25::Bm25Params;
+use crate::dense_chunks::CalibrationQueries;
 use crate::passage::ChunkConfig;
 use crate::vectors::Quantization;
 
@@ -44,6 +45,32 @@ pub struct HnswInfo {
     pub ef_search: usize,
 }
 
+/// Format version 2's root and fragments, written beside version 1's files while readers move to
+/// them: each is `fragments/NAME`, NAME the content address of its bytes
+/// ([`crate::fragments::fragment_name`]), so the manifest names only the root.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FragmentsInfo {
+    /// The root's name in `fragments/`.
+    pub root: String,
+    /// Fragments besides the root.
+    pub count: usize,
+    /// Candidates the sign codes pick for rescoring (also in the root).
+    pub rescore: usize,
+    /// What the depth was calibrated on and the recall@10 it reached against an exact search;
+    /// absent when nothing was measured (a corpus too small: every passage is rescored).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub calibration: Option<RescoreCheck>,
+}
+
+/// What calibrating the rescore depth measured.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct RescoreCheck {
+    pub queries: usize,
+    /// Pseudo-queries encoded by the query encoder (`given`) or passages held out (`passages`).
+    pub of: CalibrationQueries,
+    pub recall: f64,
+}
+
 /// One file of the bundle, by its path relative to the bundle folder.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct FileEntry {
@@ -75,6 +102,9 @@ pub struct Manifest {
     pub hnsw: HnswInfo,
     pub bm25: Bm25Params,
     pub chunking: ChunkConfig,
+    /// Format version 2's fragments, where the bundle has them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fragments: Option<FragmentsInfo>,
     pub files: Vec<FileEntry>,
 }
 

@@ -11,6 +11,8 @@
 //! bm25.bin                 inverted index over the passages (crate::bm25)
 //! documents.bin            documents and passage texts (crate::docstore)
 //! map.bin                  2-D PCA map of the passages (crate::projection)
+//! fragments/NAME           format version 2's root and fragments (crate::fragments), each named by
+//!                          its content address; the manifest names the root
 //! ```
 //!
 //! Passage `i` is row `i` of the vectors, node `i` of the graph, document `i` of BM25 and point `i`
@@ -25,7 +27,9 @@ use std::collections::HashMap;
 
 use thiserror::Error;
 
-pub use manifest::{sha256_hex, FileEntry, HnswInfo, Manifest, ModelInfo, PassageModelInfo, FORMAT, FORMAT_VERSION};
+pub use manifest::{
+    sha256_hex, FileEntry, FragmentsInfo, HnswInfo, Manifest, ModelInfo, PassageModelInfo, RescoreCheck, FORMAT, FORMAT_VERSION,
+};
 
 use crate::bm25::Bm25Index;
 use crate::docstore::DocStore;
@@ -45,6 +49,8 @@ pub const GRAPH: &str = "graph.bin";
 pub const BM25: &str = "bm25.bin";
 pub const DOCUMENTS: &str = "documents.bin";
 pub const MAP: &str = "map.bin";
+/// The folder of format version 2's root and fragments, each named by its content address.
+pub const FRAGMENTS: &str = "fragments";
 
 /// Every file a bundle may hold besides the manifest, in the order they are written and fetched;
 /// a bundle holds one of the two tokenizer files, the one its model reads.

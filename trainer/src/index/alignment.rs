@@ -41,7 +41,7 @@ pub fn check_queries(docs: &[SourceDocument], n: usize, seed: u64) -> Vec<String
 
 /// Encodes `queries` with the query encoder in `query_dir` and measures its agreement with
 /// `teacher`, the passage model's vectors of the same queries, over `passages` (the passage
-/// model's row-major unit vectors).
+/// model's row-major unit vectors); returns it with the query encoder's vectors (row-major).
 pub fn measure(
     query_dir: &Path,
     config: EncoderConfig,
@@ -49,7 +49,7 @@ pub fn measure(
     queries: &[String],
     teacher: &[f32],
     passages: &[f32],
-) -> Result<Agreement> {
+) -> Result<(Agreement, Vec<f32>)> {
     let job = EncodeJob { model_dir: query_dir, config, inputs: vec![("check queries", Side::Query, queries)] };
     let mut encoded = run_on(device, job)??;
     let (student, dim) = (encoded.matrices.remove(0), encoded.dim);
@@ -57,7 +57,7 @@ pub fn measure(
     if dim != teacher_dim {
         bail!("the query encoder makes {dim}-dimensional vectors, the passage model {teacher_dim}-dimensional");
     }
-    Ok(agreement(&student, teacher, passages, dim))
+    Ok((agreement(&student, teacher, passages, dim), student))
 }
 
 /// [`Agreement`] of two row-major matrices of unit vectors for the same texts, over `passages`.

@@ -2,8 +2,8 @@
 //!
 //! [`input`] reads the corpus (with [`html`] and [`charset`] for static sites), dowse-core cuts passages and
 //! builds BM25, [`crate::encode`] embeds (through the embedding cache), [`graph`] builds the
-//! HNSW graph, and [`crate::bundle_io`] writes it all atomically, with the browser app from
-//! [`app`] beside it when asked.
+//! HNSW graph, [`fragments`] cuts format 2's fragments from it, and [`crate::bundle_io`] writes it
+//! all atomically, with the browser app from [`app`] beside it when asked.
 //!
 //! By default a bundle is asymmetric: the passage model (all-MiniLM-L6-v2) encodes the passages
 //! here, natively, and the bundle ships only the small query encoder aligned to it
@@ -14,6 +14,7 @@ pub mod adapt;
 pub mod alignment;
 pub mod app;
 pub mod charset;
+pub mod fragments;
 pub mod graph;
 pub mod html;
 pub mod input;
@@ -25,8 +26,10 @@ use std::time::Instant;
 use anyhow::{bail, Context, Result};
 use clap::Args;
 use dowse_core::bm25::{Bm25Index, Bm25Params};
-use dowse_core::bundle::{Bundle, HnswInfo, Manifest, ModelBytes, ModelInfo, PassageModelInfo, FORMAT, FORMAT_VERSION};
+use dowse_core::bundle::{Bundle, HnswInfo, Manifest, ModelBytes, ModelInfo, PassageModelInfo, RescoreCheck, FORMAT, FORMAT_VERSION};
+use dowse_core::dense_chunks::CalibrationQueries;
 use dowse_core::docstore::{DocStore, StoredDocument};
+use dowse_core::fragments::FragmentConfig;
 use dowse_core::model::{DssmConfig, EncoderKind, TextMeasure, TextTokenizer, TrigramVocab, TwoTowerConfig};
 use dowse_core::passage::{split_documents, ChunkConfig};
 use dowse_core::projection::Projection;
@@ -127,6 +130,9 @@ pub struct Prepared {
     pub dim: usize,
     /// How passages were cut: the flags', with passages no longer than the model reads.
     pub chunking: ChunkConfig,
+    /// The shipped query encoder's vectors (row-major) of the pseudo-queries its alignment was
+    /// checked on, which calibrate format 2's rescore depth; none in a symmetric bundle.
+    pub query_vectors: Vec<f32>,
 }
 
 pub fn run(args: &IndexArgs) -> Result<()> {
@@ -137,8 +143,14 @@ pub fn run(args: &IndexArgs) -> Result<()> {
         Some(dist) => app::files(dist)?,
         None => Vec::new(),
     };
-    let bundle = build(prepare(args)?, args);
-    let sizes = bundle_io::write(&bundle, &app, &args.out)?;
+    let mut prepared = prepare(args)?;
+    let query_vectors = std::mem::take(&mut prepared.query_vectors);
+    let mut bundle = build(prepared, args);
+    let step = Instant::now();
+    let cut = fragments::cut(&mut bundle, &query_vectors, &FragmentConfig::default())?;
+    print_fragments(&bundle, &cut, step);
+    let extra: Vec<(String, Vec<u8>)> = app.into_iter().chain(cut).collect();
+    let sizes = bundle_io::write(&bundle, &extra, &args.out)?;
     print_summary(&bundle, &sizes, &args.out, started);
     Ok(())
 }
@@ -174,21 +186,21 @@ pub fn prepare(args: &IndexArgs) -> Result<Prepared> {
     let dim = embedded.dim;
     let teacher = embedded.passages.split_off(texts.len() * dim);
     let matrix = embedded.passages;
-    let (model, passage_model) = match plan {
-        None => (model_folder::read(&models.query_dir)?, None),
+    let (model, passage_model, query_vectors) = match plan {
+        None => (model_folder::read(&models.query_dir)?, None, Vec::new()),
         Some(plan) => {
             let chosen = plan.carry_out(&models, teacher, dim, &texts, args)?;
             let query_dir = chosen.adapted.as_ref().map_or(models.query_dir.as_path(), |adapted| adapted.dir.path());
-            let agreement = alignment::measure(query_dir, encoder, args.device, &chosen.check, &chosen.teacher, &matrix)?;
+            let (agreement, query_vectors) = alignment::measure(query_dir, encoder, args.device, &chosen.check, &chosen.teacher, &matrix)?;
             models.check(query_dir, &agreement)?;
             if chosen.adapted.is_some() {
                 model_id.push_str("+adapted");
             }
             let passage_model = PassageModelInfo { id: folder_name(&models.passage_dir), dim, sha256 };
-            (model_folder::read(query_dir)?, Some(passage_model))
+            (model_folder::read(query_dir)?, Some(passage_model), query_vectors)
         }
     };
-    Ok(Prepared { model, model_id, passage_model, store, texts, matrix, dim, chunking })
+    Ok(Prepared { model, model_id, passage_model, store, texts, matrix, dim, chunking, query_vectors })
 }
 
 /// How a model measures passages (word pieces, or words for a DSSM), from its config and
@@ -208,7 +220,7 @@ fn passage_measure(config: &[u8], tokenizer: &[u8], chunking: ChunkConfig) -> Re
 
 /// Builds every section: BM25, quantized vectors, the HNSW graph, and the manifest.
 pub fn build(prepared: Prepared, args: &IndexArgs) -> Bundle {
-    let Prepared { model, model_id, passage_model, store, texts, matrix, dim, chunking } = prepared;
+    let Prepared { model, model_id, passage_model, store, texts, matrix, dim, chunking, .. } = prepared;
     let step = Instant::now();
     let analyzer = Analyzer::default();
     let bm25 = Bm25Index::build(Bm25Params::default(), texts.iter().map(|t| analyzer.analyze(t)));
@@ -255,6 +267,7 @@ pub fn build(prepared: Prepared, args: &IndexArgs) -> Bundle {
         hnsw: HnswInfo { m: args.m, ef_construction: args.ef_construction, ef_search: calibration.ef_search },
         bm25: Bm25Params::default(),
         chunking,
+        fragments: None,
         files: Vec::new(),
     };
     Bundle { manifest, model, vectors, graph, bm25, docs: store, map }
@@ -322,6 +335,26 @@ fn model_id(given: Option<&Path>) -> String {
 
 fn folder_name(dir: &Path) -> String {
     dir.file_name().map_or_else(|| dir.display().to_string(), |n| n.to_string_lossy().into_owned())
+}
+
+fn print_fragments(bundle: &Bundle, files: &[(String, Vec<u8>)], step: Instant) {
+    let Some(info) = &bundle.manifest.fragments else { return };
+    let bytes: usize = files.iter().map(|(_, bytes)| bytes.len()).sum();
+    let depth = match info.calibration {
+        Some(RescoreCheck { queries, of: CalibrationQueries::Given, recall }) => {
+            format!("recall@10 {recall:.4} on the query encoder's {queries} check pseudo-queries")
+        }
+        Some(RescoreCheck { queries, of: CalibrationQueries::Passages, recall }) => {
+            format!("recall@10 {recall:.4} on {queries} held-out passages")
+        }
+        None => "every passage: too few to measure".to_string(),
+    };
+    eprintln!(
+        "cut {} fragments and a root for format 2 ({bytes} bytes) in {:.1} s; a dense query rescores {} candidates ({depth})",
+        info.count,
+        step.elapsed().as_secs_f64(),
+        info.rescore
+    );
 }
 
 fn print_summary(bundle: &Bundle, sizes: &[(&str, u64)], out: &Path, started: Instant) {
