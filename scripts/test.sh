@@ -14,3 +14,5 @@ bash scripts/web-tools.sh
 cargo test --release --workspace
 # dowse-core's bundle reader and searcher in headless Chromium's WebAssembly.
 cargo test --release -p dowse-core --target wasm32-unknown-unknown --test wasm_bundle
+# dowse-core without its networks (no Burn, tokenizers or gemm), as a keyword-first browser module builds it.
+cargo check --release -p dowse-core --no-default-features --target wasm32-unknown-unknown

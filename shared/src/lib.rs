@@ -6,12 +6,16 @@
 //! the documents and [`dense_chunks`] the vectors, and [`fragments`] names and reads them);
 //! [`model`] encodes text into vectors that [`vectors`] stores quantized and [`hnsw`] (or [`dense`],
 //! exactly, or [`partitions`], a few clusters of them) searches; [`docstore`] keeps what results show; [`bundle`] puts it all in one versioned,
-//! checksummed folder; [`search`] runs a query over a bundle, merging lists with [`fusion`];
+//! checksummed folder, searched whole; [`search`] holds what every search shares, merging lists
+//! with [`fusion`];
 //! [`metrics`] scores a run as trec_eval does.
-//! Nothing here touches the file system or spawns threads, so it all builds for wasm32.
+//! Nothing here touches the file system or spawns threads, so it all builds for wasm32. The
+//! `encoders` feature (default) brings [`model`]'s networks and the whole [`bundle`]; without it,
+//! keyword and vector search over fragments build with no Burn, tokenizers or gemm.
 
 pub mod bm25;
 pub mod bm25_shards;
+#[cfg(feature = "encoders")]
 pub mod bundle;
 pub mod corpus;
 pub mod dense;

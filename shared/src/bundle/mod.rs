@@ -21,6 +21,7 @@
 //! every length, checksum, section and count before anything is searched.
 
 mod manifest;
+mod search;
 
 use std::borrow::Cow;
 use std::collections::HashMap;

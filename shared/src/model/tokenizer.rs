@@ -4,31 +4,13 @@
 
 use tokenizers::{EncodeInput, PostProcessor, Tokenizer, TruncationParams};
 
-use super::{BertConfig, ModelError};
+use super::{BertConfig, ModelError, TextMeasure, WordSpan};
 
 /// One tokenized text.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Encoded {
     pub ids: Vec<u32>,
     pub type_ids: Vec<u32>,
-}
-
-/// One word of a text (as the encoder splits it) and its size in the encoder's units: word
-/// pieces, or 1 for a DSSM.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct WordSpan {
-    /// Byte range of the word in the text.
-    pub start: usize,
-    pub end: usize,
-    pub pieces: usize,
-}
-
-/// How an encoder counts a text's length, word by word: what passages are cut by.
-pub trait TextMeasure {
-    /// The words of `text` with their byte ranges and what each costs, special tokens left out.
-    fn word_spans(&self, text: &str) -> Result<Vec<WordSpan>, ModelError>;
-    /// What the encoder adds around every text.
-    fn num_special_tokens(&self) -> usize;
 }
 
 /// A `tokenizer.json` configured for encoding.
