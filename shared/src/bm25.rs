@@ -216,7 +216,6 @@ impl Bm25Index {
     }
 }
 
-/// Lucene's idf of a term in `df` of `num_docs` documents.
 /// Each distinct query term with its count, in term order: scores are summed in this order, so
 /// a search gives the same floats in every process (a hash map's order differs per process).
 pub(crate) fn query_weights(query_terms: &[String]) -> Vec<(&str, f32)> {
@@ -227,6 +226,7 @@ pub(crate) fn query_weights(query_terms: &[String]) -> Vec<(&str, f32)> {
     weights.into_iter().collect()
 }
 
+/// Lucene's idf of a term in `df` of `num_docs` documents.
 pub(crate) fn idf(num_docs: usize, df: u32) -> f32 {
     let (n, df) = (num_docs as f32, df as f32);
     (1.0 + (n - df + 0.5) / (df + 0.5)).ln()
