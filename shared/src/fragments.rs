@@ -106,7 +106,12 @@ pub type NamedFragment = (String, Vec<u8>);
 
 /// The content address of a fragment's bytes.
 pub fn fragment_name(bytes: &[u8]) -> String {
-    hex::encode(&Sha256::digest(bytes)[..NAME_BYTES])
+    hex::encode(content_address(bytes))
+}
+
+/// The first bytes of the sha256 of `bytes`: a fragment's name before it is written in hex.
+fn content_address(bytes: &[u8]) -> [u8; NAME_BYTES] {
+    Sha256::digest(bytes)[..NAME_BYTES].try_into().expect("8 of 32 bytes")
 }
 
 /// A bundle cut by [`Root::split`].
@@ -160,11 +165,11 @@ impl Root {
             .chain([codes.to_bytes()])
             .chain(vector_chunks.iter().map(SignCodes::chunk_bytes))
             .collect();
-        let names = bytes.iter().map(|b| Sha256::digest(b)[..NAME_BYTES].try_into().expect("8 of 32 bytes")).collect();
+        let names: Vec<[u8; NAME_BYTES]> = bytes.iter().map(|b| content_address(b)).collect();
+        let fragments = names.iter().map(hex::encode).zip(bytes).collect();
         let calibration = config.rescore.is_none().then(|| codes.calibrate(vectors, queries, config.target_recall));
         let rescore = config.rescore.or(calibration.map(|c| c.depth)).expect("fixed or calibrated");
         let root = Self { bm25: bm25_root, documents, rescore, vector_chunks: vector_chunks.len(), names };
-        let fragments = bytes.into_iter().map(|bytes| (fragment_name(&bytes), bytes)).collect();
         Ok(Split { root, fragments, calibration })
     }
 
