@@ -17,7 +17,7 @@ use serde::{Deserialize, Serialize};
 use crate::error::FormatError;
 use crate::metrics::mean_and_standard_error;
 use crate::partitions::{PartitionConfig, Partitions};
-use crate::topk::top_k;
+use crate::topk::{top_k, Scored};
 use crate::varint;
 use crate::vectors::{sign_bits, VectorStore};
 
@@ -129,6 +129,12 @@ impl SignCodes {
 
     /// The `depth` passages whose signs score best against `query`, best first.
     pub fn candidates(&self, query: &[f32], depth: usize) -> Vec<u32> {
+        let scores = self.sign_scores(query).into_iter().enumerate().map(|(passage, score)| (passage as u32, score));
+        top_k(scores, depth).into_iter().map(|(passage, _)| passage).collect()
+    }
+
+    /// Every passage's score: the float query against the signs of its vector.
+    fn sign_scores(&self, query: &[f32]) -> Vec<f32> {
         assert_eq!(query.len(), self.dim(), "query has {} dimensions, the codes {}", query.len(), self.dim());
         let width = self.dim().div_ceil(8);
         // For each byte of a code, the query's sum over its eight dimensions for each of the 256
@@ -140,11 +146,10 @@ impl SignCodes {
                 *sum = dims.iter().enumerate().map(|(bit, q)| if pattern >> bit & 1 == 1 { *q } else { -q }).sum();
             }
         }
-        let scores = self.signs.chunks_exact(width).enumerate().map(|(passage, code)| {
-            let score = code.iter().enumerate().map(|(byte, &bits)| table[byte * 256 + bits as usize]).sum();
-            (passage as u32, score)
-        });
-        top_k(scores, depth).into_iter().map(|(passage, _)| passage).collect()
+        self.signs
+            .chunks_exact(width)
+            .map(|code| code.iter().enumerate().map(|(byte, &bits)| table[byte * 256 + bits as usize]).sum())
+            .collect()
     }
 
     /// The fewest candidates to rescore, doubling from 25, at which calibration queries find
@@ -175,27 +180,29 @@ impl SignCodes {
         if queries.len() < MIN_QUERIES {
             return RescoreCalibration { queries: 0, ..everything };
         }
-        let truth: Vec<Vec<u32>> = queries
+        // Each query's exact top 10, as ranks in its candidate order (the order `candidates`
+        // gives, the held-out passage left out): at depth d, the ones ranked below d are found.
+        let ranks: Vec<Vec<usize>> = queries
             .iter()
             .zip(&left_out)
             .map(|(query, left_out)| {
                 let prepared = vectors.prepare(query);
-                let scored =
-                    (0..rows as u32).filter(|&other| Some(other) != *left_out).map(|other| (other, vectors.rescore(&prepared, other)));
-                top_k(scored, 10).into_iter().map(|(other, _)| other).collect()
+                let others = || (0..rows as u32).filter(|&other| Some(other) != *left_out);
+                let truth = top_k(others().map(|other| (other, vectors.rescore(&prepared, other))), 10);
+                let signs = self.sign_scores(query);
+                truth
+                    .iter()
+                    .map(|&(passage, _)| {
+                        let own = Scored(signs[passage as usize], passage);
+                        others().filter(|&other| Scored(signs[other as usize], other) > own).count()
+                    })
+                    .collect()
             })
             .collect();
         let mut depth = CALIBRATION_START;
         while depth < rows {
-            let recalls: Vec<f64> = queries
-                .iter()
-                .zip(&truth)
-                .map(|(query, truth)| {
-                    // One more candidate: a held-out passage finds itself first.
-                    let found = self.candidates(query, depth + 1);
-                    truth.iter().filter(|id| found.contains(id)).count() as f64 / truth.len().max(1) as f64
-                })
-                .collect();
+            let recalls: Vec<f64> =
+                ranks.iter().map(|ranks| ranks.iter().filter(|&&rank| rank < depth).count() as f64 / ranks.len().max(1) as f64).collect();
             let (recall, standard_error) = mean_and_standard_error(&recalls);
             if recall - 2.0 * standard_error >= target_recall {
                 return RescoreCalibration { depth, recall, ..everything };
