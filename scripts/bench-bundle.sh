@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Bundles on SciFact: bytes per 1,000 passages and nDCG@10 for each vector quantization (through
-# `dowse index` and `dowse eval --bundle`, exactly as bundles ship), then HNSW build time, recall@10
+# Bundles on SciFact: fragment bytes per 1,000 passages and nDCG@10 for each vector quantization
+# (through `dowse index` and `dowse eval --bundle`, exactly as bundles ship), then HNSW build time, recall@10
 # and per-query latency against hnsw_rs (criterion, tests/benches/hnsw.rs), dowse-core's
 # partitioned search (k-means partitions, what a bundle fetched in fragments searches), and
 # hnswlib and FAISS (PyPI `hnswlib`, `faiss-cpu`) on the same vectors, each single thread, with
@@ -20,27 +20,27 @@ cpu=$(lscpu | sed -n 's/^Model name: *//p' | head -1)
     echo
     echo "## $(date -u +%Y-%m-%d) on $(nproc) cores of ${cpu:-unknown CPU}, $(free -g | awk '/Mem:/{print $2}') GiB"
     echo
-    echo "SciFact corpus (5,183 documents) in 256-piece passages, all-MiniLM-L6-v2, M 16, ef_construction 200,"
-    echo "search ef 64; nDCG@10 on the 300 test queries through \`dowse eval --bundle\` (documents ranked by"
-    echo "their best passage). Bytes per 1,000 passages count vectors + graph + BM25 postings (model and"
-    echo "document text excluded; they are listed apart)."
+    echo "SciFact corpus (5,183 documents) in 256-piece passages, \`dowse index\`'s default bundle (MiniLM passages,"
+    echo "the adapted static query encoder), each quantization; nDCG@10 on the 300 test queries through"
+    echo "\`dowse eval --bundle\` (documents ranked by their best passage). Bytes per 1,000 passages count every"
+    echo "fragment and the root (BM25, documents, sign codes, vectors; the model and the map are apart)."
     echo
-    echo '| vectors | bytes/vector | vectors+graph+postings per 1,000 passages | documents.bin | dense nDCG@10 | hybrid nDCG@10 |'
-    echo '|---|---|---|---|---|---|'
+    echo '| vectors | bytes/vector | fragments | fragments + root per 1,000 passages | rescore depth | dense nDCG@10 | hybrid nDCG@10 |'
+    echo '|---|---|---|---|---|---|---|'
 } > "$work/table.md"
 for quant in f32 f16 int8 binary; do
     "$dowse" index --input "$data" --out "$work/$quant" --quant "$quant" 2> "$work/index-$quant.log"
     dense=$("$dowse" eval --data "$data" --bundle "$work/$quant" --retriever dense 2>/dev/null | awk '$1=="dense"{print $3}')
     hybrid=$("$dowse" eval --data "$data" --bundle "$work/$quant" --retriever hybrid 2>/dev/null | awk '$1=="hybrid"{print $3}')
-    python3 - "$work/$quant/manifest.json" "$quant" "$dense" "$hybrid" >> "$work/table.md" <<'PY'
-import json, sys
-manifest = json.load(open(sys.argv[1]))
-sizes = {f["path"]: f["bytes"] for f in manifest["files"]}
+    python3 - "$work/$quant" "$quant" "$dense" "$hybrid" >> "$work/table.md" <<'PY'
+import json, os, sys
+manifest = json.load(open(os.path.join(sys.argv[1], "manifest.json")))
+folder = os.path.join(sys.argv[1], "fragments")
+total = sum(os.path.getsize(os.path.join(folder, name)) for name in os.listdir(folder))
 n = manifest["passages"]
-search = sizes["vectors.bin"] + sizes["graph.bin"] + sizes["bm25.bin"]
 bytes_per_vector = {"f32": 4, "f16": 2, "int8": 1, "binary": 1 / 8}[sys.argv[2]] * manifest["model"]["dim"]
-print(f"| {sys.argv[2]} | {bytes_per_vector:g} | {search * 1000 / n / 1024:.0f} KiB ({search / n:.0f} B/passage) | "
-      f"{sizes['documents.bin'] * 1000 / n / 1024:.0f} KiB | {sys.argv[3]} | {sys.argv[4]} |")
+print(f"| {sys.argv[2]} | {bytes_per_vector:g} | {manifest['fragments']['count']} | {total * 1000 / n / 1024:.0f} KiB "
+      f"({total / n:.0f} B/passage) | {manifest['fragments']['rescore']} | {sys.argv[3]} | {sys.argv[4]} |")
 PY
 done
 log="$work/bench.log"

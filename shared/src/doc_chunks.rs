@@ -89,6 +89,13 @@ impl DocumentIndex {
         (self.chunk_starts.partition_point(|&start| start <= doc) - 1) as u32
     }
 
+    /// A document, from the chunks `chunk` hands over.
+    pub fn document<'a>(&self, doc: u32, chunk: impl Fn(u32) -> Option<&'a DocStore>) -> Result<&'a StoredDocument, MissingChunk> {
+        let index = self.chunk_of(doc);
+        let loaded = chunk(index).ok_or(MissingChunk(index))?;
+        Ok(&loaded.documents[(doc - self.chunk_starts[index as usize]) as usize])
+    }
+
     /// A document and one of its passages, from the chunks `chunk` hands over.
     pub fn passage<'a>(
         &self,

@@ -27,11 +27,16 @@ pub struct DocStore {
     pub passages: Vec<Passage>,
 }
 
+/// The URL `passage` of `doc` links to: its section's, else its document's.
+pub fn passage_url<'a>(doc: &'a StoredDocument, passage: &'a Passage) -> Option<&'a str> {
+    passage.url.as_deref().or(doc.url.as_deref())
+}
+
 impl DocStore {
     /// The URL a passage links to: its section's, else its document's.
     pub fn passage_url(&self, passage: u32) -> Option<&str> {
         let passage = &self.passages[passage as usize];
-        passage.url.as_deref().or(self.documents[passage.doc as usize].url.as_deref())
+        passage_url(&self.documents[passage.doc as usize], passage)
     }
 
     /// The text the encoder and BM25 read for a passage: title, heading and text.

@@ -84,15 +84,17 @@ pub enum Fragment {
     VectorChunk(u32),
 }
 
+/// A fragment refused; each message starts with the fragment's name, so a caller puts the folder
+/// or URL it came from in front.
 #[derive(Debug, Error)]
 pub enum FragmentError {
-    #[error("fragment {0}: not a fragment of this bundle")]
+    #[error("{0}: not a fragment of this bundle")]
     Unknown(String),
-    #[error("fragment {0}: its bytes do not hash to its name (truncated or replaced)")]
+    #[error("{0}: its bytes do not hash to its name (truncated or replaced)")]
     Checksum(String),
-    #[error("fragment {name}: {source}")]
+    #[error("{name}: {source}")]
     Section { name: String, source: FormatError },
-    #[error("fragment {0}: a vector chunk can only be read after the sign codes")]
+    #[error("{0}: a vector chunk can only be read after the sign codes")]
     BeforeCodes(String),
 }
 
@@ -314,6 +316,17 @@ impl LazyBundle {
         self.names(chunks.into_iter().filter(|chunk| !self.chunks.contains_key(chunk)).map(Fragment::DocumentChunk))
     }
 
+    /// Every fragment's name, the sign codes first (the vector chunks are read through them): what
+    /// a reader that loads everything at once hands over, in order.
+    pub fn every_fragment(&self) -> Vec<String> {
+        let mut fragments: Vec<Fragment> = self.root.fragments().collect();
+        fragments.sort_by_key(|fragment| *fragment != Fragment::SignCodes);
+        let mut names: Vec<String> = fragments.into_iter().map(|fragment| self.root.name(fragment)).collect();
+        let mut seen = std::collections::HashSet::new();
+        names.retain(|name| seen.insert(name.clone()));
+        names
+    }
+
     fn names(&self, fragments: impl Iterator<Item = Fragment>) -> Vec<String> {
         let mut names: Vec<String> = fragments.map(|fragment| self.root.name(fragment)).collect();
         names.sort_unstable();
@@ -323,12 +336,21 @@ impl LazyBundle {
 
     /// Takes a fetched fragment's bytes, checking them against their name and their place.
     pub fn load(&mut self, name: &str, bytes: &[u8]) -> Result<(), FragmentError> {
-        let fragments = self.by_name.get(name).ok_or_else(|| FragmentError::Unknown(name.to_string()))?;
+        if !self.by_name.contains_key(name) {
+            return Err(FragmentError::Unknown(name.to_string()));
+        }
         if fragment_name(bytes) != name {
             return Err(FragmentError::Checksum(name.to_string()));
         }
+        self.read(name, bytes)
+    }
+
+    /// Reads a fragment's bytes into every place its name stands for (identical fragments share
+    /// a name), its hash already checked.
+    fn read(&mut self, name: &str, bytes: &[u8]) -> Result<(), FragmentError> {
+        let fragments = self.by_name[name].clone();
         let section = |source| FragmentError::Section { name: name.to_string(), source };
-        for &fragment in fragments {
+        for fragment in fragments {
             match fragment {
                 Fragment::Bm25Shard(i) => {
                     let shard = self.root.bm25.read_shard(i, bytes).map_err(section)?;
@@ -361,12 +383,12 @@ impl LazyBundle {
         Ok(())
     }
 
-    /// The `n` passages nearest to `vector` among the root's rescore depth of candidates that the
-    /// sign codes pick, rescored with their full vectors; every fragment
-    /// [`LazyBundle::missing_for_vector`] names must be loaded.
-    pub fn dense_passages(&self, vector: &[f32], n: usize) -> Result<Vec<(u32, f32)>, Missing> {
+    /// The `n` passages nearest to `vector` among the `rescore` candidates (default: the root's
+    /// depth) that the sign codes pick, rescored with their full vectors; every fragment
+    /// [`LazyBundle::missing_for_vector`] names must be loaded (it asks at the root's depth).
+    pub fn dense_passages(&self, vector: &[f32], n: usize, rescore: Option<usize>) -> Result<Vec<(u32, f32)>, Missing> {
         let codes = self.codes.as_ref().ok_or_else(|| Missing(self.root.name(Fragment::SignCodes)))?;
-        let candidates = codes.candidates(vector, self.root.rescore);
+        let candidates = codes.candidates(vector, rescore.unwrap_or(self.root.rescore));
         let found = codes.rescore(vector, &candidates, n, |i| self.vectors.get(&i));
         found.map_err(|MissingVectors(i)| Missing(self.root.name(Fragment::VectorChunk(i))))
     }
@@ -378,12 +400,12 @@ impl LazyBundle {
         passages.map_err(|MissingShard(i)| Missing(self.root.name(Fragment::Bm25Shard(i))))
     }
 
-    /// A whole search, as [`crate::bundle::Bundle::search`] runs it: `vector` is the query's
-    /// embedding; without one, dense retrieval adds nothing. `options.ef` has no graph to steer.
+    /// A whole search for the analyzed `terms`: `vector` is the query's embedding; without one,
+    /// dense retrieval adds nothing.
     pub fn search(&self, terms: &[String], vector: Option<&[f32]>, options: &SearchOptions) -> Result<Vec<Hit>, Missing> {
         let n = options.candidates.max(options.k);
         let dense = match (options.mode.is_dense(), vector) {
-            (true, Some(vector)) => self.dense_passages(vector, n)?,
+            (true, Some(vector)) => self.dense_passages(vector, n, options.rescore)?,
             _ => Vec::new(),
         };
         let lexical = if options.mode == crate::search::Mode::Dense { Vec::new() } else { self.bm25_passages(terms, n)? };
@@ -393,6 +415,12 @@ impl LazyBundle {
     /// A result's document and passage; [`LazyBundle::missing_for_hits`] names the chunks needed.
     pub fn passage(&self, passage: u32) -> Result<(&StoredDocument, &Passage), Missing> {
         let found = self.root.documents.passage(passage, |i| self.chunks.get(&i));
+        found.map_err(|MissingChunk(i)| Missing(self.root.name(Fragment::DocumentChunk(i))))
+    }
+
+    /// Document `doc` (below the root's document count), from its chunk.
+    pub fn document(&self, doc: u32) -> Result<&StoredDocument, Missing> {
+        let found = self.root.documents.document(doc, |i| self.chunks.get(&i));
         found.map_err(|MissingChunk(i)| Missing(self.root.name(Fragment::DocumentChunk(i))))
     }
 }
@@ -479,7 +507,7 @@ mod tests {
     }
 
     fn options(mode: Mode) -> SearchOptions {
-        SearchOptions { k: 5, mode, ef: None, candidates: 20 }
+        SearchOptions { k: 5, mode, rescore: None, candidates: 20 }
     }
 
     #[test]
@@ -573,6 +601,38 @@ mod tests {
     }
 
     proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(256))]
+
+        /// Damage behind a matching name (a buggy writer, a crafted file) reaches the fragment
+        /// readers: every other fragment loaded, the damaged one is refused or read, and every
+        /// search and result after it answers or says what is missing, never panics.
+        #[test]
+        fn damaged_fragments_never_panic(which in proptest::prelude::any::<proptest::sample::Index>(), at in proptest::prelude::any::<proptest::sample::Index>(), mask in 1u8..=255, cut in proptest::option::of(proptest::prelude::any::<proptest::sample::Index>())) {
+            let corpus = corpus();
+            let (root, fragments) = split(&corpus, &FragmentConfig { rescore: Some(12), ..small() });
+            let mut lazy = LazyBundle::new(root);
+            let names = lazy.every_fragment();
+            let damaged_name = which.get(&names).clone();
+            let fragments: HashMap<String, Vec<u8>> = fragments.into_iter().collect();
+            for name in &names {
+                let mut bytes = fragments[name].clone();
+                if *name == damaged_name {
+                    let at = at.index(bytes.len());
+                    bytes[at] ^= mask;
+                    bytes.truncate(cut.map_or(bytes.len(), |cut| cut.index(bytes.len() + 1)));
+                }
+                let _ = lazy.read(name, &bytes);
+            }
+            for mode in [Mode::Bm25, Mode::Dense, Mode::Hybrid] {
+                if let Ok(hits) = lazy.search(&terms("w1 w5 w9 w40"), Some(&corpus.vectors.dequantize(3)), &options(mode)) {
+                    for hit in hits {
+                        let _ = lazy.passage(hit.passage);
+                        let _ = lazy.document(hit.doc);
+                    }
+                }
+            }
+        }
+
         #[test]
         fn random_bytes_never_panic(bytes in proptest::collection::vec(proptest::num::u8::ANY, 0..256)) {
             let mut framed = MAGIC.to_vec();

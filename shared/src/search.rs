@@ -1,4 +1,4 @@
-//! What every search shares, whole bundle or fragments: the mode, the options, a hit, and
+//! What every search shares: the mode, the options, a hit, and
 //! [`fuse`], which merges the dense and BM25 passage lists by Reciprocal Rank Fusion and groups
 //! them into documents, each shown by its best passage.
 
@@ -22,6 +22,15 @@ impl Mode {
     pub fn is_dense(self) -> bool {
         self != Self::Bm25
     }
+
+    /// The name `FromStr` reads and serde writes.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Hybrid => "hybrid",
+            Self::Dense => "dense",
+            Self::Bm25 => "bm25",
+        }
+    }
 }
 
 impl std::str::FromStr for Mode {
@@ -44,15 +53,16 @@ pub struct SearchOptions {
     /// Documents returned.
     pub k: usize,
     pub mode: Mode,
-    /// Beam width on the graph's bottom layer; `None` takes the bundle's default.
-    pub ef: Option<usize>,
+    /// Candidates the passages' sign codes pick for rescoring with their vectors; `None` takes the
+    /// bundle's calibrated depth.
+    pub rescore: Option<usize>,
     /// Passages each retriever hands to fusion (at least `k`).
     pub candidates: usize,
 }
 
 impl Default for SearchOptions {
     fn default() -> Self {
-        Self { k: 10, mode: Mode::Hybrid, ef: None, candidates: 100 }
+        Self { k: 10, mode: Mode::Hybrid, rescore: None, candidates: 100 }
     }
 }
 

@@ -1,17 +1,19 @@
-//! What a bundle fetched in fragments costs a visitor (dowse-core's `fragments`): the bundle in
-//! `DOWSE_BENCH_BUNDLE` (a folder `dowse index` wrote) cut into a root and fragments, then the
-//! test queries of the collection in `DOWSE_BENCH_DATA` searched one after another as one visitor
-//! would, each asking for the fragments it lacks. Printed as Markdown tables, raw bytes / gzip (a
-//! static host compresses):
+//! What a bundle fetched in fragments costs a visitor (dowse-core's `fragments`): the sections of
+//! the bundle in `DOWSE_BENCH_BUNDLE` (a folder `dowse index` wrote from the collection in
+//! `DOWSE_BENCH_DATA`), rebuilt as `dowse index` built them (the bundle's query encoder, MiniLM's
+//! cached passage vectors), cut into a root and fragments at several budgets, then the
+//! collection's test queries searched one after another as one visitor would, each asking for the
+//! fragments it lacks. Printed as Markdown tables, raw bytes / gzip (a static host compresses):
 //!
 //! - keyword search, at several shard and chunk budgets: the root, the fragment count, the first
 //!   result cold (root, the query's shards, the document chunks of its 10 results; median and p90
 //!   over the queries, each as if it came first), each later query's new bytes (median, p90),
-//!   everything fetched after 50 queries. Every query's results are checked against the whole
-//!   bundle's BM25: equal, not close.
-//! - hybrid search, at several rescore depths and the one `dowse index` calibrated: the same bytes with the sign codes and the vector
-//!   chunks of each query's candidates, and nDCG@10 on the collection's judgments beside the
-//!   whole bundle's hybrid search (its HNSW graph), with how many top 10s are the same.
+//!   everything fetched after 50 queries. Every query's results are checked against a whole BM25
+//!   index's: equal, not close.
+//! - hybrid search, at several rescore depths and the one `dowse index` calibrated: the same
+//!   bytes with the sign codes and the vector chunks of each query's candidates, and nDCG@10 on
+//!   the collection's judgments beside an exact hybrid search (every int8 vector scored), with
+//!   how many top 10s are the same.
 //!
 //! - the query encoder, where it is a static one: its piece table cut into shards of consecutive
 //!   word pieces, what the pieces of a query cost (the rows as int8 with a scale each, as the
@@ -24,13 +26,16 @@ use std::collections::{HashMap, HashSet};
 use std::io::Write;
 use std::path::PathBuf;
 
-use dowse_core::bundle::Bundle;
+use dowse_core::bm25::{Bm25Index, Bm25Params};
 use dowse_core::dense_chunks::DenseChunkConfig;
+use dowse_core::docstore::DocStore;
 use dowse_core::fragments::{FragmentConfig, LazyBundle, Root, Split};
 use dowse_core::metrics::{evaluate, Metric};
 use dowse_core::model::{read_tensor, Encoder, EncoderConfig, QueryTokens, Side};
-use dowse_core::search::{Hit, Mode, SearchOptions};
+use dowse_core::search::{fuse, Hit, Mode, SearchOptions};
 use dowse_core::text::Analyzer;
+use dowse_core::topk::top_k;
+use dowse_core::vectors::VectorStore;
 
 const KEYWORD_BUDGETS: [(usize, usize); 4] = [(4 << 10, 2 << 10), (4 << 10, 4 << 10), (16 << 10, 8 << 10), (64 << 10, 32 << 10)];
 /// Rescore depths; `None` is the one `dowse index` calibrated for the bundle (its manifest's).
@@ -78,6 +83,13 @@ struct Query {
     vector: Vec<f32>,
 }
 
+/// A bundle's whole sections, before they are cut.
+struct Sections {
+    bm25: Bm25Index,
+    docs: DocStore,
+    vectors: VectorStore,
+}
+
 /// What one visitor's searches cost and found.
 struct Visit {
     root: Size,
@@ -89,8 +101,8 @@ struct Visit {
 }
 
 /// Every query searched on a fresh reader (cold) and then all of them on one reader (a visit).
-fn visit(bundle: &Bundle, queries: &[Query], config: &FragmentConfig, mode: Mode) -> Visit {
-    let Split { root, fragments, .. } = Root::split(&bundle.bm25, &bundle.docs, &bundle.vectors, &[], config).unwrap();
+fn visit(sections: &Sections, queries: &[Query], config: &FragmentConfig, mode: Mode) -> Visit {
+    let Split { root, fragments, .. } = Root::split(&sections.bm25, &sections.docs, &sections.vectors, &[], config).unwrap();
     let sizes: HashMap<String, Size> = fragments.iter().map(|(name, bytes)| (name.clone(), Size::of(bytes))).collect();
     let fragments: HashMap<String, Vec<u8>> = fragments.into_iter().collect();
     let root_size = Size::of(&root.to_bytes());
@@ -148,12 +160,12 @@ fn visit(bundle: &Bundle, queries: &[Query], config: &FragmentConfig, mode: Mode
 }
 
 /// nDCG@10 of each query's hits, documents by their ids, on the collection's judgments.
-fn ndcg(bundle: &Bundle, queries: &[Query], hits: &[Vec<Hit>], qrels: &dowse_core::corpus::Qrels) -> f64 {
+fn ndcg(docs: &DocStore, queries: &[Query], hits: &[Vec<Hit>], qrels: &dowse_core::corpus::Qrels) -> f64 {
     let run = queries
         .iter()
         .zip(hits)
         .map(|(query, hits)| {
-            let ranked = hits.iter().enumerate().map(|(rank, hit)| (bundle.docs.documents[hit.doc as usize].id.clone(), -(rank as f64)));
+            let ranked = hits.iter().enumerate().map(|(rank, hit)| (docs.documents[hit.doc as usize].id.clone(), -(rank as f64)));
             (query.id.clone(), ranked.collect())
         })
         .collect();
@@ -164,8 +176,18 @@ fn main() {
     let env = |name: &str| PathBuf::from(std::env::var_os(name).unwrap_or_else(|| panic!("set {name} (see this file's doc comment)")));
     let (bundle_dir, data_dir) = (env("DOWSE_BENCH_BUNDLE"), env("DOWSE_BENCH_DATA"));
     let bundle = dowse_trainer::bundle_io::read(&bundle_dir).unwrap();
-    let collection = dowse_trainer::collection::load(&data_dir, "test").unwrap();
+    let flags = [&data_dir, &bundle_dir.join("model"), &dowse_tests::minilm_dir()].map(|p| p.display().to_string());
+    let args = [&["--input", &flags[0], "--model", &flags[1], "--passage-model", &flags[2]][..], &["--no-adapt", "--out", "unused"]].concat();
+    let args = dowse_trainer::index::IndexArgs::from_flags(&args).unwrap();
+    let prepared = dowse_trainer::index::prepare(&args).unwrap();
     let analyzer = Analyzer::default();
+    let sections = Sections {
+        bm25: Bm25Index::build(Bm25Params::default(), prepared.texts.iter().map(|t| analyzer.analyze(t))),
+        vectors: VectorStore::quantize(&prepared.matrix, prepared.dim, bundle.manifest.quantization),
+        docs: prepared.store,
+    };
+    let docs = &sections.docs;
+    let collection = dowse_trainer::collection::load(&data_dir, "test").unwrap();
     let config = EncoderConfig { cpu_kernels: true, max_len: bundle.manifest.model.max_len, ..EncoderConfig::default() };
     let encoder = Encoder::<burn_flex::Flex>::load(bundle.model.files(), config, &burn_flex::FlexDevice).unwrap();
     let texts: Vec<&str> = collection.queries.iter().map(|q| q.text.as_str()).collect();
@@ -178,22 +200,23 @@ fn main() {
         .map(|(q, vector)| Query { id: q.id.clone(), terms: analyzer.analyze(&q.text), vector: vector.to_vec() })
         .collect();
     let model = Size::of(&[bundle.model.config.as_slice(), &bundle.model.tokenizer, &bundle.model.weights].concat());
-    let version_1 = Size::of(&[bundle.bm25.to_bytes(), bundle.docs.to_bytes()].concat());
-    let version_1_dense = Size::of(&[bundle.vectors.to_bytes(), bundle.graph.to_bytes()].concat());
+    let whole_text = Size::of(&[sections.bm25.to_bytes(), docs.to_bytes()].concat());
+    let whole_vectors = Size::of(&sections.vectors.to_bytes());
     println!(
         "{} ({} documents, {} passages), {} queries; the query encoder (config, tokenizer, weights): {model} kB\n",
         bundle_dir.display(),
-        bundle.docs.documents.len(),
-        bundle.docs.passages.len(),
+        docs.documents.len(),
+        docs.passages.len(),
         queries.len()
     );
-    println!("Keyword search. Version 1 fetches bm25.bin + documents.bin whole: {version_1} kB.\n");
+    println!("Keyword search. The whole BM25 index and documents in one file each: {whole_text} kB.\n");
     println!("| shard / chunk budget | fragments | root kB | first result cold, median kB | p90 kB | later query, median kB | p90 kB | after 50 queries kB |");
     println!("|---|---|---|---|---|---|---|---|");
-    let whole_bm25: Vec<Vec<Hit>> = queries.iter().map(|q| bundle.fuse(Mode::Bm25, &[], &bundle.bm25.search(&q.terms, 100), 10)).collect();
+    let doc_of = |passage: u32| docs.passages[passage as usize].doc;
+    let whole_bm25: Vec<Vec<Hit>> = queries.iter().map(|q| fuse(Mode::Bm25, &[], &sections.bm25.search(&q.terms, 100), 10, doc_of)).collect();
     for (bm25_shard_bytes, document_chunk_bytes) in KEYWORD_BUDGETS {
         let config = FragmentConfig { bm25_shard_bytes, document_chunk_bytes, ..FragmentConfig::default() };
-        let run = visit(&bundle, &queries, &config, Mode::Bm25);
+        let run = visit(&sections, &queries, &config, Mode::Bm25);
         assert!(run.hits == whole_bm25, "the fragments' BM25 results differ from the whole bundle's");
         println!(
             "| {} KiB / {} KiB | {} | {} | {} | {} | {} | {} | {} |",
@@ -208,27 +231,29 @@ fn main() {
             run.after_50
         );
     }
-    let whole: Vec<Vec<Hit>> = collection
-        .queries
+    let vectors = &sections.vectors;
+    let whole: Vec<Vec<Hit>> = queries
         .iter()
-        .zip(&queries)
-        .map(|(q, query)| bundle.search(&analyzer, &q.text, Some(&query.vector), &SearchOptions::default()))
+        .map(|query| {
+            let prepared = vectors.prepare(&query.vector);
+            let dense = top_k((0..vectors.rows() as u32).map(|row| (row, vectors.rescore(&prepared, row))), 100);
+            fuse(Mode::Hybrid, &dense, &sections.bm25.search(&query.terms, 100), 10, doc_of)
+        })
         .collect();
     println!(
-        "\nHybrid search (default keyword budgets). Version 1 adds vectors.bin + graph.bin whole: {version_1_dense} kB; \
-         its hybrid nDCG@10 {:.4}.\n",
-        ndcg(&bundle, &queries, &whole, &collection.qrels)
+        "\nHybrid search (default keyword budgets). All the vectors in one file: {whole_vectors} kB; an exact hybrid search \
+         (every vector scored) has nDCG@10 {:.4}.\n",
+        ndcg(docs, &queries, &whole, &collection.qrels)
     );
-    println!("| passages per vector chunk | rescored | fragments | first result cold, median kB | p90 kB | later query, median kB | p90 kB | after 50 queries kB | nDCG@10 | same top 10 as version 1 |");
+    println!("| passages per vector chunk | rescored | fragments | first result cold, median kB | p90 kB | later query, median kB | p90 kB | after 50 queries kB | nDCG@10 | same top 10 as exact |");
     println!("|---|---|---|---|---|---|---|---|---|---|");
     for passages_per_chunk in PASSAGES_PER_CHUNK {
         for rescore in RESCORE {
-            let calibrated = bundle.manifest.fragments.as_ref().map(|f| f.rescore);
-            let Some(depth) = rescore.or(calibrated) else { continue };
+            let depth = rescore.unwrap_or(bundle.manifest.fragments.rescore);
             let config =
                 FragmentConfig { rescore: Some(depth), dense: DenseChunkConfig { passages_per_chunk }, ..FragmentConfig::default() };
             let depth = if rescore.is_none() { format!("{depth} (dowse index)") } else { depth.to_string() };
-            let run = visit(&bundle, &queries, &config, Mode::Hybrid);
+            let run = visit(&sections, &queries, &config, Mode::Hybrid);
             let same = run.hits.iter().zip(&whole).filter(|(a, b)| a.iter().map(|h| h.doc).eq(b.iter().map(|h| h.doc))).count();
             println!(
                 "| {passages_per_chunk} | {depth} | {} | {} | {} | {} | {} | {} | {:.4} | {same} of {} |",
@@ -238,7 +263,7 @@ fn main() {
                 percentile(&run.later, 50),
                 percentile(&run.later, 90),
                 run.after_50,
-                ndcg(&bundle, &queries, &run.hits, &collection.qrels),
+                ndcg(docs, &queries, &run.hits, &collection.qrels),
                 queries.len()
             );
         }

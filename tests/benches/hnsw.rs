@@ -16,7 +16,7 @@ use dowse_core::model::{EncoderConfig, TextEncoder};
 use dowse_core::partitions::{PartitionConfig, Partitions};
 use dowse_core::vectors::{Quantization, VectorStore};
 use dowse_tests::{data, minilm_dir, read, recall};
-use dowse_trainer::index::graph::{build, export, GraphConfig};
+use dowse_trainer::graph::{build, export, GraphConfig};
 use dowse_trainer::{index, model_folder};
 
 #[global_allocator]

@@ -1,10 +1,13 @@
 // Drives Debian's headless Chromium through the dowse web app, as a visitor would: opens a page
-// with ?q=, waits for results, reads the backend label, the result ids and the latency line,
-// saves a screenshot, reloads (warm: bundle from the Cache API), and types more queries.
+// with ?q=, waits for the first (keyword) results and then for the results of the wanted mode
+// (once the query encoder has loaded), reads the backend label, the result ids and the latency
+// line, saves a screenshot, reloads (warm: fragments and model from the Cache API), and types
+// more queries.
 //
 // Usage: node search.mjs '<json>' with
 //   url          the page (a ?q= is added)
 //   query        the first search
+//   mode         the mode whose results to wait for (default hybrid, the app's default)
 //   webgpu       true to give Chromium its software WebGPU adapter (SwiftShader)
 //   screenshot   where to save the PNG of the first results
 //   queries      further queries to type into the box, one at a time (timings and results of each)
@@ -47,25 +50,31 @@ async function fail(message) {
   process.exit(1);
 }
 
-/// Waits until the app has results for `query` (or reports an error), and returns how long it took.
-async function resultsFor(query) {
+const wanted_mode = options.mode ?? "hybrid";
+
+/// Waits until the app has results for `query` in `mode` (any mode when null), or reports an
+/// error, and returns how long it took.
+async function resultsFor(query, mode = wanted_mode) {
   const start = Date.now();
   try {
     const ready = page.waitForFunction(
-      (q) => {
+      ([q, mode]) => {
         const root = document.querySelector(".dowse");
-        if (root?.dataset.state === "error") return true;
+        if (root?.dataset.state === "error" || root?.dataset.semantic === "error") return true;
         const latency = document.querySelector(".dowse-latency");
-        return latency?.dataset.query === q && document.querySelectorAll(".dowse-result").length > 0;
+        return latency?.dataset.query === q && (mode === null || latency.dataset.mode === mode) &&
+          document.querySelectorAll(".dowse-result").length > 0;
       },
-      query,
+      [query, mode],
       { timeout: LOAD_TIMEOUT_MS, polling: 20 },
     );
     await Promise.race([ready, crash]);
   } catch (e) {
     await fail(`no results for ${JSON.stringify(query)}: ${e.message}`);
   }
-  const error = await page.$eval(".dowse", (root) => (root.dataset.state === "error" ? root.innerText : null));
+  const error = await page.$eval(".dowse", (root) =>
+    root.dataset.state === "error" || root.dataset.semantic === "error" ? root.innerText : null
+  );
   if (error) await fail(`the app reports an error: ${error}`);
   return Date.now() - start;
 }
@@ -83,6 +92,8 @@ const latency = () =>
     tokenize: Number(p.dataset.tokenizeMs),
     encode: Number(p.dataset.encodeMs),
     search: Number(p.dataset.searchMs),
+    fetched: Number(p.dataset.fetchedBytes),
+    mode: p.dataset.mode,
     text: p.innerText,
   }));
 
@@ -98,9 +109,12 @@ if (options.expect_error) {
   await context.close();
   process.exit(0);
 }
+await resultsFor(options.query, null);
+const first_results = { ms: Date.now() - start, bytes: await transferred(), mode: (await latency()).mode };
 await resultsFor(options.query);
 const cold_ms = Date.now() - start;
 const report = {
+  first_results,
   backend: await page.$eval(".dowse", (root) => root.dataset.backend),
   backend_line: await page.$eval(".dowse-backend", (p) => p.innerText),
   results: await page.$$eval(".dowse-result", (items) => items.map((li) => li.dataset.docId)),

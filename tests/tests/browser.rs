@@ -305,11 +305,18 @@ fn missing_corrupt_and_incompatible_bundles_get_clear_messages() {
     let _ = std::fs::remove_dir_all(&root);
     copy_dir(dist(), &root.join("app"));
     copy_dir(adi_bundle(), &root.join("corrupt"));
-    let graph = root.join("corrupt/graph.bin");
-    let mut bytes = std::fs::read(&graph).unwrap();
+    let manifest: Value = serde_json::from_slice(&std::fs::read(root.join("corrupt/manifest.json")).unwrap()).unwrap();
+    let root_name = manifest["fragments"]["root"].as_str().unwrap().to_string();
+    let root_file = root.join("corrupt/fragments").join(&root_name);
+    let mut bytes = std::fs::read(&root_file).unwrap();
     let middle = bytes.len() / 2;
     bytes[middle] ^= 0x55;
-    std::fs::write(&graph, bytes).unwrap();
+    std::fs::write(&root_file, bytes).unwrap();
+    copy_dir(adi_bundle(), &root.join("older"));
+    let manifest = root.join("older/manifest.json");
+    let mut json: Value = serde_json::from_slice(&std::fs::read(&manifest).unwrap()).unwrap();
+    json["format_version"] = 1.into();
+    std::fs::write(&manifest, serde_json::to_vec(&json).unwrap()).unwrap();
     copy_dir(adi_bundle(), &root.join("newer"));
     let manifest = root.join("newer/manifest.json");
     let mut json: Value = serde_json::from_slice(&std::fs::read(&manifest).unwrap()).unwrap();
@@ -317,10 +324,12 @@ fn missing_corrupt_and_incompatible_bundles_get_clear_messages() {
     std::fs::write(&manifest, serde_json::to_vec(&json).unwrap()).unwrap();
     let server = static_server(&root);
 
+    let corrupt = format!("fragments/{root_name}: its bytes do not hash to its name");
     let cases = [
         ("../missing/", "no bundle could be read"),
-        ("../corrupt/", "graph.bin: sha256 does not match"),
+        ("../corrupt/", corrupt.as_str()),
         ("../newer/", "bundle format version 99 is newer than this build reads"),
+        ("../older/", "bundle format version 1 is no longer read"),
     ];
     for (bundle, expected) in cases {
         let url = format!("{}app/?bundle={bundle}", server.url);

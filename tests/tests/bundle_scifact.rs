@@ -1,25 +1,30 @@
-//! The bundle's dense search on SciFact passages (all-MiniLM-L6-v2, 256-piece passages):
-//! the HNSW searcher against exact search and against hnsw_rs's own search on the same graph,
-//! and each vector quantization's nDCG@10 against f32 exact search, documents ranked by their
-//! best passage. Passage embeddings come from dowse's embedding cache after the first run.
+//! Dense search on SciFact passages (all-MiniLM-L6-v2, 256-piece passages): the HNSW searcher
+//! against exact search and against hnsw_rs's own search on the same graph, and the bundle's
+//! search in fragments (sign codes, then the calibrated depth rescored) with each vector
+//! quantization, its nDCG@10 against f32 exact search, documents ranked by their best passage.
+//! Passage embeddings come from dowse's embedding cache after the first run.
 
+use std::collections::HashMap;
+
+use dowse_core::bm25::{Bm25Index, Bm25Params};
 use dowse_core::corpus::{read_qrels, read_queries_jsonl, Run};
 use dowse_core::dense::{dot, top_k_exact};
 use dowse_core::hnsw;
 use dowse_core::metrics::{evaluate, Metric};
 use dowse_core::model::{EncoderConfig, TextEncoder};
-use dowse_core::search::{Mode, SearchOptions};
+use dowse_core::fragments::{FragmentConfig, LazyBundle, Root};
+use dowse_core::search::{fuse, Mode, SearchOptions};
 use dowse_core::text::Analyzer;
 use dowse_core::vectors::{Quantization, VectorStore};
 use dowse_tests::{data, minilm_dir, read, recall};
-use dowse_trainer::index::graph::{self, GraphConfig};
+use dowse_trainer::graph::{self, GraphConfig};
 use dowse_trainer::{index, model_folder};
 
 /// Query index and vector -> ranked documents.
 type Ranker<'a> = dyn Fn(usize, &[f32]) -> Vec<(u32, f32)> + 'a;
 
 #[test]
-fn graph_search_and_quantization_on_scifact() {
+fn graph_search_and_fragments_by_quantization_on_scifact() {
     let (input, model) = (data("scifact").display().to_string(), minilm_dir().display().to_string());
     let args = index::IndexArgs::from_flags(&["--input", &input, "--model", &model, "--out", "unused"]).unwrap();
     let prepared = index::prepare(&args).unwrap();
@@ -59,40 +64,44 @@ fn graph_search_and_quantization_on_scifact() {
     assert!(ours_recall >= 0.98, "recall@10 {ours_recall} at the default ef");
     assert!(same * 100 >= 99 * queries.len(), "only {same}/{} top-10s equal hnsw_rs's", queries.len());
 
-    // Quantizations, searched through the bundle exactly as it ships, against f32 exact search.
-    let mut bundle = index::build(prepared, &args);
+    // Quantizations, searched through the fragments exactly as they ship, against f32 exact search.
     let analyzer = Analyzer::default();
-    let ids: Vec<String> = bundle.docs.documents.iter().map(|d| d.id.clone()).collect();
-    let bundle_doc_id = |doc: u32| ids[doc as usize].clone();
+    let bm25 = Bm25Index::build(Bm25Params::default(), prepared.texts.iter().map(|t| analyzer.analyze(t)));
+    let docs = &prepared.store;
     let ndcg = |ranked: &Ranker| {
         let run: Run = queries
             .iter()
             .enumerate()
             .map(|(i, q)| {
                 let hits = ranked(i, &query_matrix[i * dim..][..dim]);
-                (q.id.clone(), hits.iter().map(|&(doc, s)| (bundle_doc_id(doc), f64::from(s))).collect())
+                (q.id.clone(), hits.iter().map(|&(doc, s)| (docs.documents[doc as usize].id.clone(), f64::from(s))).collect())
             })
             .collect();
         evaluate(&qrels, &run, &[Metric::Ndcg(10)]).mean["ndcg_cut_10"]
     };
-    let hits = |bundle: &dowse_core::bundle::Bundle, passages: &[(u32, f32)]| -> Vec<(u32, f32)> {
-        bundle.fuse(Mode::Dense, passages, &[], 100).iter().map(|h| (h.doc, h.score)).collect()
+    let by_document = |passages: &[(u32, f32)]| -> Vec<(u32, f32)> {
+        fuse(Mode::Dense, passages, &[], 100, |p| docs.passages[p as usize].doc).iter().map(|h| (h.doc, h.score)).collect()
     };
-    let exact = ndcg(&|_, q| hits(&bundle, &top_k_exact(&matrix, dim, q, 1000)));
+    let exact = ndcg(&|_, q| by_document(&top_k_exact(&matrix, dim, q, 1000)));
     eprintln!("f32 exact: nDCG@10 {exact:.4}");
-    let options = SearchOptions { k: 100, mode: Mode::Dense, ef: None, candidates: 100 };
+    let options = SearchOptions { k: 100, mode: Mode::Dense, rescore: None, candidates: 100 };
     for quantization in Quantization::ALL {
-        bundle.vectors = VectorStore::quantize(&matrix, dim, quantization);
-        bundle.manifest.quantization = quantization;
-        let graph_ndcg =
-            ndcg(&|i, q| bundle.search(&analyzer, &queries[i].text, Some(q), &options).iter().map(|h| (h.doc, h.score)).collect());
+        let vectors = VectorStore::quantize(&matrix, dim, quantization);
+        let split = Root::split(&bm25, docs, &vectors, &[], &FragmentConfig::default()).unwrap();
+        let rescore = split.root.rescore;
+        let mut lazy = LazyBundle::new(split.root);
+        let fragments: HashMap<String, Vec<u8>> = split.fragments.into_iter().collect();
+        for name in lazy.every_fragment() {
+            lazy.load(&name, &fragments[&name]).unwrap();
+        }
+        let fragments_ndcg = ndcg(&|_, q| lazy.search(&[], Some(q), &options).unwrap().iter().map(|h| (h.doc, h.score)).collect());
         eprintln!(
-            "{quantization:>6}: {:>5} bytes per vector, nDCG@10 {graph_ndcg:.4} ({:+.4} against f32 exact)",
+            "{quantization:>6}: {:>5} bytes per vector, {rescore} rescored, nDCG@10 {fragments_ndcg:.4} ({:+.4} against f32 exact)",
             quantization.bytes_per_vector(dim),
-            graph_ndcg - exact
+            fragments_ndcg - exact
         );
         if quantization == Quantization::Int8 {
-            assert!(graph_ndcg >= exact - 0.005, "int8 with graph search loses {:.4}", exact - graph_ndcg);
+            assert!(fragments_ndcg >= exact - 0.005, "int8 in fragments loses {:.4}", exact - fragments_ndcg);
         }
     }
 }

@@ -19,7 +19,7 @@ use dowse_core::dense::{dot, top_k_exact};
 use dowse_core::hnsw;
 use dowse_core::metrics::mean_and_standard_error;
 use dowse_tests::{random_unit_vectors, recall};
-use dowse_trainer::index::graph::{build, export, GraphConfig};
+use dowse_trainer::graph::{build, export, GraphConfig};
 
 #[test]
 fn searcher_matches_hnsw_rs_on_random_vectors() {

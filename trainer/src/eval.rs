@@ -11,6 +11,7 @@ use dowse_core::bm25::{Bm25Index, Bm25Params};
 use dowse_core::bundle::Bundle;
 use dowse_core::corpus::{format_run, Qrels, Query, Run};
 use dowse_core::dense::top_k_exact;
+use dowse_core::fragments::Missing;
 use dowse_core::fusion::{reciprocal_rank_fusion, RRF_K};
 use dowse_core::metrics::{evaluate, ranked, Metric};
 use dowse_core::model::Side;
@@ -55,13 +56,14 @@ pub struct EvalArgs {
     /// Documents ranked per query (and written to run.trec).
     #[arg(long, default_value_t = 1000)]
     pub depth: usize,
-    /// Search this bundle instead of indexing --data's documents: its model, graph, quantized
+    /// Search this bundle instead of indexing --data's documents: its model, fragments, quantized
     /// vectors, BM25 and fusion, exactly as it ships. --data still gives the queries and judgments.
     #[arg(long)]
     pub bundle: Option<PathBuf>,
-    /// HNSW beam width when searching a bundle; default: the bundle's.
+    /// Candidates the sign codes pick for rescoring when searching a bundle; default: the
+    /// bundle's calibrated depth.
     #[arg(long)]
-    pub ef: Option<usize>,
+    pub rescore: Option<usize>,
     /// Rerank each query's top documents with this cross-encoder (a Hugging Face folder).
     #[arg(long)]
     pub rerank: Option<PathBuf>,
@@ -99,7 +101,7 @@ pub fn run(args: &EvalArgs) -> Result<()> {
                     lexical.iter().zip(&dense).map(|(l, d)| reciprocal_rank_fusion(&[l, d], RRF_K, args.depth)).collect()
                 }
             };
-            to_run(&collection.queries, &rankings, |doc| &collection.docs[doc as usize].id)
+            to_run(&collection.queries, &rankings, |doc| collection.docs[doc as usize].id.as_str())
         }
     };
     let (run, name) = match &args.rerank {
@@ -139,11 +141,11 @@ pub fn run(args: &EvalArgs) -> Result<()> {
 }
 
 /// A trec run from each query's ranked documents.
-fn to_run<'a>(queries: &[Query], rankings: &[Vec<(u32, f32)>], id: impl Fn(u32) -> &'a String) -> Run {
+fn to_run<'a>(queries: &[Query], rankings: &[Vec<(u32, f32)>], id: impl Fn(u32) -> &'a str) -> Run {
     queries
         .iter()
         .zip(rankings)
-        .map(|(q, hits)| (q.id.clone(), hits.iter().map(|&(doc, score)| (id(doc).clone(), f64::from(score))).collect()))
+        .map(|(q, hits)| (q.id.clone(), hits.iter().map(|&(doc, score)| (id(doc).to_string(), f64::from(score))).collect()))
         .collect()
 }
 
@@ -183,7 +185,7 @@ fn rerank(run: Run, collection: &Collection, model: &Path, args: &EvalArgs) -> R
 /// corpus scores zero everywhere) and warns when some judged documents are missing.
 fn check_judged_documents(qrels: &Qrels, bundle: &Bundle, dir: &Path, data: &Path) -> Result<()> {
     let source = format!("bundle {}", dir.display());
-    let present: std::collections::HashSet<&str> = bundle.docs.documents.iter().map(|d| d.id.as_str()).collect();
+    let present: std::collections::HashSet<&str> = document_ids(bundle)?.into_iter().collect();
     let judged: std::collections::BTreeSet<&str> =
         qrels.values().flat_map(|docs| docs.iter().filter(|(_, &grade)| grade > 0).map(|(doc, _)| doc.as_str())).collect();
     let missing = judged.iter().filter(|doc| !present.contains(*doc)).count();
@@ -216,8 +218,8 @@ fn bundle_run(collection: &Collection, dir: &Path, args: &EvalArgs) -> Result<Ru
     eprintln!(
         "bundle {}: {} passages of {} documents, {} vectors, mode {mode:?}",
         dir.display(),
-        bundle.docs.passages.len(),
-        bundle.docs.documents.len(),
+        bundle.manifest.passages,
+        bundle.manifest.documents,
         bundle.manifest.quantization
     );
     let texts: Vec<String> = collection.queries.iter().map(|q| q.text.clone()).collect();
@@ -229,7 +231,7 @@ fn bundle_run(collection: &Collection, dir: &Path, args: &EvalArgs) -> Result<Ru
         Vec::new()
     };
     let dim = bundle.manifest.model.dim;
-    let options = SearchOptions { k: args.depth, mode, ef: args.ef, candidates: args.depth };
+    let options = SearchOptions { k: args.depth, mode, rescore: args.rescore, candidates: args.depth };
     let analyzer = Analyzer::default();
     let started = Instant::now();
     let rankings: Vec<Vec<(u32, f32)>> = collection
@@ -238,11 +240,17 @@ fn bundle_run(collection: &Collection, dir: &Path, args: &EvalArgs) -> Result<Ru
         .enumerate()
         .map(|(i, q)| {
             let vector = vectors.get(i * dim..(i + 1) * dim);
-            bundle.search(&analyzer, &q.text, vector, &options).iter().map(|hit| (hit.doc, hit.score)).collect()
+            Ok(bundle.search(&analyzer, &q.text, vector, &options)?.iter().map(|hit| (hit.doc, hit.score)).collect())
         })
-        .collect();
+        .collect::<Result<_, Missing>>()?;
     eprintln!("searched {} queries in {:.1} s", rankings.len(), started.elapsed().as_secs_f64());
-    Ok(to_run(&collection.queries, &rankings, |doc| &bundle.docs.documents[doc as usize].id))
+    let ids = document_ids(&bundle)?;
+    Ok(to_run(&collection.queries, &rankings, |doc| ids[doc as usize]))
+}
+
+/// Every document's id, in the bundle's order.
+fn document_ids(bundle: &Bundle) -> Result<Vec<&str>, Missing> {
+    (0..bundle.manifest.documents as u32).map(|doc| Ok(bundle.index.document(doc)?.id.as_str())).collect()
 }
 
 /// Each query's BM25 top `depth`, in query order.

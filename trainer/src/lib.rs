@@ -2,7 +2,7 @@
 //! and calls one module per subcommand; the tests and benchmarks call the same modules.
 //!
 //! The data path: [`index`] reads a corpus (BEIR, JSONL, CSV, SMART or a folder of HTML pages),
-//! cuts it into passages, encodes them, builds the HNSW graph and BM25 index, and [`bundle_io`]
+//! cuts it into passages, encodes them, builds BM25 and cuts both into fragments, and [`bundle_io`]
 //! writes the bundle that [`search`], [`eval`], [`serve`] and the browser read. [`train`] makes
 //! the models that path uses, from hard negatives that [`mine`] finds; [`viz`] draws where a
 //! model puts queries and passages.
@@ -14,6 +14,7 @@ pub mod device;
 pub mod embed_cache;
 pub mod encode;
 pub mod eval;
+pub mod graph;
 pub mod home;
 pub mod index;
 pub mod mine;

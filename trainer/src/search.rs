@@ -8,9 +8,11 @@ use std::time::Instant;
 use anyhow::{Context, Result};
 use burn::tensor::backend::Backend;
 use clap::Args;
-use dowse_core::bundle::{Bundle, ModelBytes};
+use dowse_core::bundle::ModelBytes;
+use dowse_core::docstore::passage_url;
+use dowse_core::fragments::{LazyBundle, Missing};
 use dowse_core::model::{Encoder, EncoderConfig};
-use dowse_core::search::{Hit, Mode, SearchOptions};
+use dowse_core::search::{fuse, Hit, Mode, SearchOptions};
 use dowse_core::text::{snippet, Analyzer};
 use serde_json::json;
 
@@ -33,9 +35,9 @@ pub struct SearchArgs {
     /// hybrid (dense + BM25 fused by RRF), dense or bm25.
     #[arg(long, default_value = "hybrid")]
     pub mode: Mode,
-    /// HNSW beam width; default: the bundle's.
+    /// Candidates the sign codes pick for rescoring; default: the bundle's calibrated depth.
     #[arg(long)]
-    pub ef: Option<usize>,
+    pub rescore: Option<usize>,
     /// Print JSON instead of a list.
     #[arg(long)]
     pub json: bool,
@@ -85,16 +87,17 @@ pub fn run(args: &SearchArgs) -> Result<()> {
         None
     };
     let analyzer = Analyzer::default();
+    let index = &bundle.index;
     let n = SearchOptions::default().candidates.max(args.k);
     let started = Instant::now();
     let dense = match &query {
-        Some(q) => bundle.dense_passages(&q.vector, n, args.ef),
+        Some(q) => index.dense_passages(&q.vector, n, args.rescore)?,
         None => Vec::new(),
     };
-    let lexical = if args.mode == Mode::Dense { Vec::new() } else { bundle.bm25_passages(&analyzer, &args.query, n) };
+    let lexical = if args.mode == Mode::Dense { Vec::new() } else { index.bm25_passages(&analyzer.analyze(&args.query), n)? };
     let search_ms = started.elapsed().as_secs_f64() * 1e3;
     let started = Instant::now();
-    let hits = bundle.fuse(args.mode, &dense, &lexical, args.k);
+    let hits = fuse(args.mode, &dense, &lexical, args.k, |passage| index.root().documents.doc_of(passage));
     let fuse_ms = started.elapsed().as_secs_f64() * 1e3;
     let (tokenize_ms, encode_ms) = query.as_ref().map_or((0.0, 0.0), |q| (q.tokenize_ms, q.encode_ms));
 
@@ -102,21 +105,20 @@ pub fn run(args: &SearchArgs) -> Result<()> {
         .iter()
         .enumerate()
         .map(|(rank, hit)| {
-            let doc = &bundle.docs.documents[hit.doc as usize];
-            let passage = &bundle.docs.passages[hit.passage as usize];
+            let (doc, passage) = index.passage(hit.passage)?;
             let snippet = snippet(&analyzer, &passage.text, &args.query, SNIPPET_BYTES);
-            json!({
+            Ok(json!({
                 "rank": rank + 1,
                 "doc_id": doc.id,
                 "title": doc.title,
                 "heading": passage.heading,
-                "url": bundle.docs.passage_url(hit.passage),
+                "url": passage_url(doc, passage),
                 "score": hit.score,
                 "snippet": snippet.text,
                 "highlights": snippet.highlights.iter().map(|r| [r.start, r.end]).collect::<Vec<_>>(),
-            })
+            }))
         })
-        .collect();
+        .collect::<Result<_, Missing>>()?;
     let timings = json!({"load": load_ms, "tokenize": tokenize_ms, "encode": encode_ms, "search": search_ms, "fuse": fuse_ms});
     if args.json {
         println!(
@@ -125,24 +127,23 @@ pub fn run(args: &SearchArgs) -> Result<()> {
         );
         return Ok(());
     }
-    print_results(&bundle, &hits, &analyzer, &args.query);
+    print_results(index, &hits, &analyzer, &args.query)?;
     eprintln!(
         "tokenize {tokenize_ms:.2} ms · encode {encode_ms:.1} ms · search {search_ms:.2} ms · fuse {fuse_ms:.2} ms (bundle load {load_ms:.0} ms)"
     );
     Ok(())
 }
 
-fn print_results(bundle: &Bundle, hits: &[Hit], analyzer: &Analyzer, query: &str) {
+fn print_results(index: &LazyBundle, hits: &[Hit], analyzer: &Analyzer, query: &str) -> Result<()> {
     let color = std::io::stdout().is_terminal();
     if hits.is_empty() {
         println!("no results");
     }
     for (rank, hit) in hits.iter().enumerate() {
-        let doc = &bundle.docs.documents[hit.doc as usize];
-        let passage = &bundle.docs.passages[hit.passage as usize];
+        let (doc, passage) = index.passage(hit.passage)?;
         let title = if doc.title.is_empty() { doc.id.as_str() } else { doc.title.as_str() };
         let heading = if passage.heading.is_empty() { String::new() } else { format!(" › {}", passage.heading) };
-        let url = bundle.docs.passage_url(hit.passage).map(|u| format!("  {u}")).unwrap_or_default();
+        let url = passage_url(doc, passage).map(|u| format!("  {u}")).unwrap_or_default();
         println!("{:>3}. {:.4}  {title}{heading}{url}", rank + 1, hit.score);
         let snippet = snippet(analyzer, &passage.text, query, SNIPPET_BYTES);
         let line: String = snippet
@@ -156,4 +157,5 @@ fn print_results(bundle: &Bundle, hits: &[Hit], analyzer: &Analyzer, query: &str
             .collect();
         println!("     {line}");
     }
+    Ok(())
 }

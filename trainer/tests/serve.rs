@@ -225,9 +225,13 @@ fn files_are_served_from_inside_the_bundle_only() {
     let etag = manifest.header("etag").unwrap().to_string();
     let again = ureq::get(&server.url("/bundle/manifest.json")).set("if-none-match", &etag).call().unwrap();
     assert_eq!(again.status(), 304);
-    let (status, response) = raw(&server.base, "GET /bundle/documents.bin HTTP/1.1\r\nAccept-Encoding: gzip", b"");
+    let root: serde_json::Value = serde_json::from_str(&manifest.into_string().unwrap()).unwrap();
+    let root = root["fragments"]["root"].as_str().unwrap().to_string();
+    let (status, response) = raw(&server.base, &format!("GET /bundle/fragments/{root} HTTP/1.1\r\nAccept-Encoding: gzip"), b"");
     assert_eq!(status, 200);
-    assert!(response.to_lowercase().contains("content-encoding: gzip"), "{}", &response[..response.find("\r\n\r\n").unwrap()]);
+    let headers = response[..response.find("\r\n\r\n").unwrap()].to_lowercase();
+    assert!(headers.contains("content-encoding: gzip"), "{headers}");
+    assert!(headers.contains("cache-control: public, max-age=31536000, immutable"), "a fragment is named by its content: {headers}");
     for path in [
         "/bundle/../Cargo.toml",
         "/bundle/%2e%2e/%2e%2e/etc/passwd",

@@ -1,9 +1,12 @@
-//! The page: loads the bundle (with progress) and the encoder, then searches as the user types,
-//! shows the results with their latency, reranks through the server when asked, and draws the
-//! embedding map.
+//! The page, progressive: keyword results as soon as the bundle's root and the query's fragments
+//! arrive, while the query encoder loads beside them (with progress); when it is ready the list
+//! upgrades to the chosen semantic mode, held back while the pointer is on the list so nothing
+//! jumps under it. It searches as the user types, shows the results with their latency and the
+//! bytes each query fetched, reranks through the server when asked, and draws the embedding map.
 //!
-//! For tests and tooling the root element carries `data-state` (`loading`, `ready`, `error`) and
-//! `data-backend` (`WebGPU`, `CPU`); the latency line carries each step's milliseconds.
+//! For tests and tooling the root element carries `data-state` (`loading`, `ready`, `error`),
+//! `data-semantic` (`loading`, `ready`, `error`) and `data-backend` (`WebGPU`, `CPU`); the
+//! latency line carries the mode searched, each step's milliseconds and the bytes fetched.
 
 use std::rc::Rc;
 use std::time::Duration;
@@ -13,9 +16,7 @@ use dowse_core::text::Snippet;
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 
-use crate::encoder::QueryEncoder;
 use crate::engine::{Engine, Outcome, ResultItem};
-use crate::loader::{load_bundle, FileProgress};
 use crate::map::{draw, Frame};
 use crate::rerank::{self, RERANK_DEPTH};
 use crate::settings::{share_query, Settings};
@@ -27,8 +28,15 @@ const DEBOUNCE: Duration = Duration::from_millis(150);
 
 #[derive(Debug, Clone, PartialEq)]
 enum Status {
-    Loading(Vec<FileProgress>),
-    PreparingEncoder,
+    Loading,
+    Ready,
+    Failed(String),
+}
+
+/// The query encoder, which semantic modes wait for.
+#[derive(Debug, Clone, PartialEq)]
+enum Semantic {
+    Loading { done: u64, total: u64 },
     Ready,
     Failed(String),
 }
@@ -47,7 +55,11 @@ enum RerankNote {
 
 #[component]
 pub fn App(settings: Settings) -> impl IntoView {
-    let status = RwSignal::new(Status::Loading(Vec::new()));
+    let status = RwSignal::new(Status::Loading);
+    let semantic = RwSignal::new(Semantic::Loading { done: 0, total: 0 });
+    let map_ready = RwSignal::new(false);
+    let pointer_on_list = RwSignal::new(false);
+    let held = StoredValue::new(None::<(Outcome, RerankNote)>);
     let backend = RwSignal::new(None::<(&'static str, Option<String>)>);
     let query = RwSignal::new(settings.query.clone());
     let mode = RwSignal::new(Mode::Hybrid);
@@ -93,8 +105,16 @@ pub fn App(settings: Settings) -> impl IntoView {
                     Some(model) => rerank_items(&api, &mut found, model).await,
                     None => RerankNote::None,
                 };
-                if latest.get_value() == ticket {
-                    found.items.truncate(K);
+                if latest.get_value() != ticket {
+                    return;
+                }
+                found.items.truncate(K);
+                // An upgrade of the list on screen waits until the pointer leaves it.
+                let upgrade = outcome.with_untracked(|o| o.as_ref().is_some_and(|o| o.query == found.query));
+                if upgrade && pointer_on_list.get_untracked() {
+                    held.set_value(Some((found, note)));
+                } else {
+                    held.set_value(None);
                     rerank_note.set(note);
                     outcome.set(Some(found));
                 }
@@ -106,25 +126,32 @@ pub fn App(settings: Settings) -> impl IntoView {
         let run_search = run_search.clone();
         let settings = settings.clone();
         spawn_local(async move {
-            let report = move |files: Vec<FileProgress>| status.set(Status::Loading(files));
-            let bundle = match load_bundle(&settings.bundle, &report).await {
-                Ok(bundle) => bundle,
+            let ready = match Engine::open(&settings.bundle).await {
+                Ok(opened) => Rc::new(opened),
                 Err(e) => return status.set(Status::Failed(e)),
             };
-            status.set(Status::PreparingEncoder);
-            let max_len = bundle.manifest.model.max_len;
-            let loaded = match QueryEncoder::load(&bundle.model, max_len, settings.backend).await {
-                Ok(loaded) => loaded,
-                Err(e) => return status.set(Status::Failed(format!("the bundle's model cannot be loaded: {e}"))),
-            };
-            let ready = Rc::new(Engine::new(bundle, loaded.0));
-            if let Err(e) = ready.warm_up().await {
-                return status.set(Status::Failed(format!("the encoder failed its warm-up: {e}")));
-            }
-            backend.set(Some((ready.encoder.label(), loaded.1)));
-            engine.set_value(Some(ready));
+            engine.set_value(Some(ready.clone()));
             status.set(Status::Ready);
             run_search();
+            {
+                let ready = ready.clone();
+                spawn_local(async move {
+                    if ready.load_map().await.is_ok() {
+                        map_ready.set(true);
+                    }
+                });
+            }
+            let progress = move |done, total| semantic.set(Semantic::Loading { done, total });
+            match ready.load_encoder(settings.backend, &progress).await {
+                Ok(loaded) => {
+                    backend.set(Some(loaded));
+                    semantic.set(Semantic::Ready);
+                    if mode.get_untracked().is_dense() {
+                        run_search();
+                    }
+                }
+                Err(e) => semantic.set(Semantic::Failed(e)),
+            }
         });
     }
     {
@@ -161,10 +188,23 @@ pub fn App(settings: Settings) -> impl IntoView {
     let state = move || match status.get() {
         Status::Ready => "ready",
         Status::Failed(_) => "error",
-        _ => "loading",
+        Status::Loading => "loading",
+    };
+    let semantic_state = move || match semantic.get() {
+        Semantic::Ready => "ready",
+        Semantic::Failed(_) => "error",
+        Semantic::Loading { .. } => "loading",
+    };
+    let release = move |_| {
+        pointer_on_list.set(false);
+        if let Some((found, note)) = held.get_value() {
+            held.set_value(None);
+            rerank_note.set(note);
+            outcome.set(Some(found));
+        }
     };
     view! {
-        <div class="dowse" data-state=state data-backend=move || backend.get().map(|b| b.0).unwrap_or_default()>
+        <div class="dowse" data-state=state data-semantic=semantic_state data-backend=move || backend.get().map(|b| b.0).unwrap_or_default()>
             <div class="dowse-bar">
                 <input
                     class="dowse-query"
@@ -188,18 +228,28 @@ pub fn App(settings: Settings) -> impl IntoView {
                 </Show>
             </div>
             {move || match status.get() {
-                Status::Loading(files) => progress_view(&files).into_any(),
-                Status::PreparingEncoder => view! { <p class="dowse-status">"Preparing the query encoder…"</p> }.into_any(),
+                Status::Loading => view! { <p class="dowse-status">"Loading the search index…"</p> }.into_any(),
                 Status::Failed(message) => view! { <p class="dowse-error" role="alert">{message}</p> }.into_any(),
                 Status::Ready => ().into_any(),
+            }}
+            {move || match semantic.get() {
+                Semantic::Loading { done, total } if status.get() == Status::Ready => view! {
+                    <p class="dowse-status dowse-semantic">
+                        {format!("Keyword results; semantic search is loading ({} of {})…", megabytes(done), megabytes(total))}
+                        <progress max=total.max(1) value=done></progress>
+                    </p>
+                }
+                .into_any(),
+                Semantic::Failed(message) => view! { <p class="dowse-error" role="alert">{format!("Keyword results only: {message}")}</p> }.into_any(),
+                _ => ().into_any(),
             }}
             <BackendLine backend=backend />
             {move || search_error.get().map(|e| view! { <p class="dowse-error" role="alert">{e}</p> })}
             <LatencyLine outcome=outcome rerank_note=rerank_note />
-            <ol class="dowse-results">
+            <ol class="dowse-results" on:mouseenter=move |_| pointer_on_list.set(true) on:mouseleave=release>
                 {move || outcome.get().map(|o| o.items.into_iter().map(result_view).collect_view())}
             </ol>
-            <EmbeddingMap engine=engine outcome=outcome />
+            <EmbeddingMap engine=engine outcome=outcome map_ready=map_ready />
         </div>
     }
 }
@@ -220,25 +270,6 @@ async fn rerank_items(api: &str, found: &mut Outcome, model: String) -> RerankNo
             RerankNote::Reranked { model, ms: crate::clock::now_ms() - start }
         }
         Err(e) => RerankNote::Fallback(e),
-    }
-}
-
-fn progress_view(files: &[FileProgress]) -> impl IntoView {
-    let total: u64 = files.iter().map(|f| f.total).sum();
-    let done: u64 = files.iter().map(|f| f.done).sum();
-    let rows = files
-        .iter()
-        .map(|f| {
-            let source = if f.cached { " (cached)" } else { "" };
-            view! { <li>{format!("{}: {} of {}{source}", f.path, megabytes(f.done), megabytes(f.total))}</li> }
-        })
-        .collect_view();
-    view! {
-        <div class="dowse-loading">
-            <p class="dowse-status">{format!("Loading the search bundle: {} of {}", megabytes(done), megabytes(total))}</p>
-            <progress max=total.max(1) value=done></progress>
-            <ul class="dowse-files">{rows}</ul>
-        </div>
     }
 }
 
@@ -267,11 +298,13 @@ fn LatencyLine(outcome: RwSignal<Option<Outcome>>, rerank_note: RwSignal<RerankN
                 RerankNote::Fallback(why) => format!(" · rerank failed ({why}): client order shown"),
             };
             let read = if t.unit.is_empty() { String::new() } else { format!(" ({} {})", t.tokens, t.unit) };
+            let fetched = if t.fetched == 0 { "nothing fetched".to_string() } else { format!("{:.1} kB fetched", t.fetched as f64 / 1e3) };
             view! {
-                <p class="dowse-latency" data-query=o.query.clone() data-tokens=t.tokens data-tokenize-ms=t.tokenize data-encode-ms=t.encode data-search-ms=t.search>
+                <p class="dowse-latency" data-query=o.query.clone() data-mode=o.mode.name() data-tokens=t.tokens data-tokenize-ms=t.tokenize data-encode-ms=t.encode data-search-ms=t.search data-fetched-bytes=t.fetched>
                     {format!(
-                        "{} results · tokenize {:.1} ms · encode {:.1} ms{read} · search {:.2} ms{rerank}",
+                        "{} {} results · tokenize {:.1} ms · encode {:.1} ms{read} · search {:.2} ms ({fetched}){rerank}",
                         o.items.len(),
+                        o.mode.name(),
                         t.tokenize,
                         t.encode,
                         t.search
@@ -306,32 +339,33 @@ fn escape(text: &str) -> String {
 }
 
 #[component]
-fn EmbeddingMap(engine: StoredValue<Option<Rc<Engine>>, LocalStorage>, outcome: RwSignal<Option<Outcome>>) -> impl IntoView {
+fn EmbeddingMap(
+    engine: StoredValue<Option<Rc<Engine>>, LocalStorage>,
+    outcome: RwSignal<Option<Outcome>>,
+    map_ready: RwSignal<bool>,
+) -> impl IntoView {
     let canvas = NodeRef::<leptos::html::Canvas>::new();
     let hover = RwSignal::new(None::<(f64, f64, String)>);
+    let map = move || engine.get_value().and_then(|engine| engine.map());
     Effect::new(move |_| {
         let current = outcome.get();
-        let (Some(canvas), Some(engine)) = (canvas.get(), engine.get_value()) else { return };
+        map_ready.track();
+        let (Some(canvas), Some(map)) = (canvas.get(), map()) else { return };
         let highlighted: Vec<u32> = current.iter().flat_map(|o| o.items.iter().map(|i| i.passage)).collect();
-        draw(&canvas, engine.bundle.map.points(), &highlighted, current.and_then(|o| o.point));
+        draw(&canvas, map.points(), &highlighted, current.and_then(|o| o.point));
     });
     let on_move = move |ev: leptos::ev::MouseEvent| {
-        let (Some(canvas), Some(engine)) = (canvas.get(), engine.get_value()) else { return };
-        let points = engine.bundle.map.points();
+        let (Some(canvas), Some(engine), Some(map)) = (canvas.get(), engine.get_value(), map()) else { return };
+        let points = map.points();
         let frame = Frame::fit(points, f64::from(canvas.width()), f64::from(canvas.height()));
         let scale = f64::from(canvas.width()) / f64::from(canvas.client_width().max(1));
         let (x, y) = (f64::from(ev.offset_x()) * scale, f64::from(ev.offset_y()) * scale);
-        let named = frame.nearest(points, x, y).map(|i| {
-            let docs = &engine.bundle.docs;
-            let passage = &docs.passages[i];
-            let title = &docs.documents[passage.doc as usize].title;
-            let heading = if passage.heading.is_empty() { String::new() } else { format!(" › {}", passage.heading) };
-            (f64::from(ev.offset_x()), f64::from(ev.offset_y()), format!("{title}{heading}"))
-        });
-        hover.set(named);
+        // A passage's title shows where its text has been fetched (the results' and their neighbours').
+        let named = frame.nearest(points, x, y).and_then(|i| engine.passage_title(i as u32));
+        hover.set(named.map(|title| (f64::from(ev.offset_x()), f64::from(ev.offset_y()), title)));
     };
     view! {
-        <figure class="dowse-map" hidden=move || outcome.get().is_none()>
+        <figure class="dowse-map" hidden=move || outcome.get().is_none() || !map_ready.get()>
             <canvas node_ref=canvas width="480" height="320" on:mousemove=on_move on:mouseleave=move |_| hover.set(None)></canvas>
             {move || hover.get().map(|(x, y, title)| {
                 view! { <div class="dowse-tip" style=format!("left:{}px;top:{}px", x + 12.0, y + 12.0)>{title}</div> }

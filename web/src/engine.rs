@@ -1,20 +1,39 @@
-//! One query in the browser, start to end: encode it, search the graph and BM25, fuse, and turn the
-//! hits into what the page shows, timing each step.
+//! One query in the browser, start to end: encode it (once the query encoder has loaded; keyword
+//! search until then), ask dowse-core which fragments the search lacks, fetch them through
+//! [`Remote`], search, fetch the text of the results, and turn the hits into what the page shows,
+//! timing each step. A site rebuilt under the open page is noticed when a fragment is gone: the
+//! engine reloads the manifest and the root, and the query encoder too when the model changed.
 
-use dowse_core::bundle::Bundle;
-use dowse_core::search::{Mode, SearchOptions};
+use std::cell::RefCell;
+use std::rc::Rc;
+
+use dowse_core::bundle::{FileEntry, Manifest};
+use dowse_core::docstore::passage_url;
+use dowse_core::fragments::LazyBundle;
+use dowse_core::passage::passage_text;
+use dowse_core::projection::Projection;
+use dowse_core::search::{Hit, Mode, SearchOptions};
 use dowse_core::text::{snippet, Analyzer, Snippet};
 
 use crate::clock::now_ms;
-use crate::encoder::QueryEncoder;
+use crate::encoder::{BackendChoice, QueryEncoder};
+use crate::loader::{Fetch, Remote};
 
 /// Snippet length in bytes.
 const SNIPPET_BYTES: usize = 240;
 
-/// A loaded bundle and the encoder for its queries.
+/// The manifest and the reader of the root it names.
+struct Loaded {
+    manifest: Manifest,
+    index: RefCell<LazyBundle>,
+}
+
+/// A bundle being read from its server, and the encoder for its queries once it has loaded.
 pub struct Engine {
-    pub bundle: Bundle,
-    pub encoder: QueryEncoder,
+    remote: Remote,
+    loaded: RefCell<Rc<Loaded>>,
+    encoder: RefCell<Option<Rc<QueryEncoder>>>,
+    map: RefCell<Option<Rc<Projection>>>,
     analyzer: Analyzer,
 }
 
@@ -32,7 +51,7 @@ pub struct ResultItem {
     pub score: f32,
 }
 
-/// Milliseconds per step.
+/// Milliseconds per step, and what was fetched.
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
 pub struct Timings {
     /// Word pieces (or a DSSM's trigrams) encoded; 0 for BM25 alone.
@@ -41,60 +60,171 @@ pub struct Timings {
     pub unit: &'static str,
     pub tokenize: f64,
     pub encode: f64,
+    /// Fetching the fragments the query lacked, searching and fetching the results' text.
     pub search: f64,
+    /// Bytes of fragments that came over the network for this query.
+    pub fetched: u64,
 }
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct Outcome {
     pub query: String,
+    /// The mode searched: keyword search stands in for a semantic mode until the encoder loads.
+    pub mode: Mode,
     pub items: Vec<ResultItem>,
     pub timings: Timings,
-    /// Where the query falls on the embedding map; none for BM25 alone.
+    /// Where the query falls on the embedding map; none without a vector or a map.
     pub point: Option<[f32; 2]>,
 }
 
 impl Engine {
-    pub fn new(bundle: Bundle, encoder: QueryEncoder) -> Self {
-        Self { bundle, encoder, analyzer: Analyzer::default() }
+    /// Opens the bundle at `base`: the manifest and the root, all a keyword search needs first.
+    pub async fn open(base: &str) -> Result<Self, String> {
+        let remote = Remote::open(base).await;
+        let loaded = load_root(&remote).await?;
+        Ok(Self { remote, loaded: RefCell::new(loaded), encoder: RefCell::new(None), map: RefCell::new(None), analyzer: Analyzer::default() })
     }
 
-    /// Encodes a short text once so that the first real query does not pay for shader
-    /// compilation and first allocations.
-    pub async fn warm_up(&self) -> Result<(), String> {
-        self.encoder.encode("warm up the query encoder").await.map(|_| ())
+    /// Fetches the query encoder and loads it on WebGPU or the CPU (`progress`: bytes done and
+    /// total), encodes a short text once so that the first real query does not pay for shader
+    /// compilation, and keeps it; returns its label and why the CPU was chosen, if it was.
+    pub async fn load_encoder(&self, choice: BackendChoice, progress: &dyn Fn(u64, u64)) -> Result<(&'static str, Option<String>), String> {
+        let manifest = self.loaded.borrow().manifest.clone();
+        let model = self.remote.model(&manifest, progress).await?;
+        let (encoder, why_cpu) =
+            QueryEncoder::load(&model, manifest.model.max_len, choice).await.map_err(|e| format!("the bundle's model cannot be loaded: {e}"))?;
+        encoder.encode("warm up the query encoder").await.map_err(|e| format!("the encoder failed its warm-up: {e}"))?;
+        let label = encoder.label();
+        *self.encoder.borrow_mut() = Some(Rc::new(encoder));
+        Ok((label, why_cpu))
     }
 
+    /// Fetches the embedding map and keeps it.
+    pub async fn load_map(&self) -> Result<(), String> {
+        let manifest = self.loaded.borrow().manifest.clone();
+        let map = self.remote.map(&manifest).await?;
+        *self.map.borrow_mut() = Some(Rc::new(map));
+        Ok(())
+    }
+
+    pub fn map(&self) -> Option<Rc<Projection>> {
+        self.map.borrow().clone()
+    }
+
+    /// A passage's title and heading, where its document's text has been fetched.
+    pub fn passage_title(&self, passage: u32) -> Option<String> {
+        let loaded = self.loaded.borrow().clone();
+        let index = loaded.index.borrow();
+        let (doc, passage) = index.passage(passage).ok()?;
+        Some(if passage.heading.is_empty() { doc.title.clone() } else { format!("{} › {}", doc.title, passage.heading) })
+    }
+
+    /// Searches for `query` in `mode` (keyword search while the encoder loads); after a rebuild
+    /// of the site noticed on the way, once more on the new root.
     pub async fn search(&self, query: &str, mode: Mode, k: usize) -> Result<Outcome, String> {
+        let encoder = self.encoder.borrow().clone();
+        let mode = if encoder.is_none() { Mode::Bm25 } else { mode };
         let mut timings = Timings::default();
-        let encoding = if mode.is_dense() { Some(self.encoder.encode(query).await?) } else { None };
+        let encoding = match (mode.is_dense(), encoder) {
+            (true, Some(encoder)) => Some(encoder.encode(query).await?),
+            _ => None,
+        };
         if let Some(encoding) = &encoding {
             timings.tokens = encoding.tokens;
             timings.unit = encoding.unit;
             timings.tokenize = encoding.tokenize_ms;
             timings.encode = encoding.encode_ms;
         }
+        let vector = encoding.as_ref().map(|e| e.vector.as_slice());
         let start = now_ms();
-        let options = SearchOptions { k, mode, ..SearchOptions::default() };
-        let hits = self.bundle.search(&self.analyzer, query, encoding.as_ref().map(|e| e.vector.as_slice()), &options);
+        let (items, fetched) = match self.fetch_and_search(query, vector, mode, k).await {
+            Err(Fetch::Rebuilt) => {
+                self.reopen().await?;
+                self.fetch_and_search(query, vector, mode, k).await.map_err(|e| match e {
+                    Fetch::Rebuilt => "the site's search was rebuilt twice during one search: reload the page".to_string(),
+                    Fetch::Failed(message) => message,
+                })?
+            }
+            Err(Fetch::Failed(message)) => return Err(message),
+            Ok(found) => found,
+        };
         timings.search = now_ms() - start;
-        let items = hits
-            .iter()
-            .map(|hit| {
-                let doc = &self.bundle.docs.documents[hit.doc as usize];
-                let passage = &self.bundle.docs.passages[hit.passage as usize];
-                ResultItem {
-                    doc_id: doc.id.clone(),
-                    title: doc.title.clone(),
-                    heading: passage.heading.clone(),
-                    url: self.bundle.docs.passage_url(hit.passage).map(str::to_string),
-                    snippet: snippet(&self.analyzer, &passage.text, query, SNIPPET_BYTES),
-                    text: self.bundle.docs.passage_text(hit.passage),
-                    passage: hit.passage,
-                    score: hit.score,
-                }
-            })
-            .collect();
-        let point = encoding.map(|e| self.bundle.map.project(&e.vector));
-        Ok(Outcome { query: query.to_string(), items, timings, point })
+        timings.fetched = fetched;
+        let point = vector.zip(self.map()).map(|(vector, map)| map.project(vector));
+        Ok(Outcome { query: query.to_string(), mode, items, timings, point })
     }
+
+    /// Fetches what the search lacks until nothing is, searches, fetches the results' text and
+    /// builds the items; returns them and the bytes fetched.
+    async fn fetch_and_search(&self, query: &str, vector: Option<&[f32]>, mode: Mode, k: usize) -> Result<(Vec<ResultItem>, u64), Fetch> {
+        let loaded = self.loaded.borrow().clone();
+        let root = loaded.manifest.fragments.root.clone();
+        let terms = self.analyzer.analyze(query);
+        let mut fetched = 0;
+        loop {
+            let names = {
+                let index = loaded.index.borrow();
+                let mut names = if mode == Mode::Dense { Vec::new() } else { index.missing_for_query(&terms) };
+                names.extend(vector.map(|v| index.missing_for_vector(v)).unwrap_or_default());
+                names
+            };
+            if names.is_empty() {
+                break;
+            }
+            fetched += self.remote.load(&root, &loaded.index, names).await?;
+        }
+        let options = SearchOptions { k, mode, ..SearchOptions::default() };
+        let hits = loaded.index.borrow().search(&terms, vector, &options).map_err(|e| Fetch::Failed(e.to_string()))?;
+        let names = loaded.index.borrow().missing_for_hits(&hits);
+        fetched += self.remote.load(&root, &loaded.index, names).await?;
+        let index = loaded.index.borrow();
+        let items = hits.iter().map(|hit| item(&index, &self.analyzer, query, hit)).collect::<Result<_, _>>();
+        Ok((items.map_err(|e: dowse_core::fragments::Missing| Fetch::Failed(e.to_string()))?, fetched))
+    }
+
+    /// Reads the rebuilt site's manifest and root; drops the encoder and the map when their
+    /// files changed, reloading the encoder on the same backend.
+    async fn reopen(&self) -> Result<(), String> {
+        let before = self.loaded.borrow().manifest.files.clone();
+        let loaded = load_root(&self.remote).await?;
+        let changed = |prefix: &str| {
+            let of = |files: &[FileEntry]| files.iter().filter(|f| f.path.starts_with(prefix)).cloned().collect::<Vec<_>>();
+            of(&before) != of(&loaded.manifest.files)
+        };
+        let (model_changed, map_changed) = (changed("model/"), changed(dowse_core::bundle::MAP));
+        *self.loaded.borrow_mut() = loaded;
+        if map_changed {
+            *self.map.borrow_mut() = None;
+            self.load_map().await?;
+        }
+        if model_changed {
+            let choice = match self.encoder.borrow_mut().take().map(|e| e.label()) {
+                Some("CPU") => BackendChoice::Cpu,
+                _ => BackendChoice::Auto,
+            };
+            self.load_encoder(choice, &|_, _| {}).await?;
+        }
+        Ok(())
+    }
+}
+
+async fn load_root(remote: &Remote) -> Result<Rc<Loaded>, String> {
+    let manifest = remote.manifest().await?;
+    let (index, _) = remote.root(&manifest).await?;
+    Ok(Rc::new(Loaded { manifest, index: RefCell::new(index) }))
+}
+
+/// What the page shows for one hit; its document's chunk must be loaded.
+fn item(index: &LazyBundle, analyzer: &Analyzer, query: &str, hit: &Hit) -> Result<ResultItem, dowse_core::fragments::Missing> {
+    let (doc, passage) = index.passage(hit.passage)?;
+    Ok(ResultItem {
+        doc_id: doc.id.clone(),
+        title: doc.title.clone(),
+        heading: passage.heading.clone(),
+        url: passage_url(doc, passage).map(str::to_string),
+        snippet: snippet(analyzer, &passage.text, query, SNIPPET_BYTES),
+        text: passage_text(&doc.title, &passage.heading, &passage.text),
+        passage: hit.passage,
+        score: hit.score,
+    })
 }

@@ -1,5 +1,6 @@
 //! Getting bytes over HTTP in the browser: streamed with progress, and kept in the Cache API under
-//! a key that carries the file's sha256, so a reload reads them locally and a changed file misses.
+//! a key that changes with the bytes (a fragment's content-addressed URL, a file's URL with its
+//! sha256), so a reload reads them locally and a changed file misses.
 
 use js_sys::{Reflect, Uint8Array};
 use wasm_bindgen::{JsCast, JsValue};
@@ -15,16 +16,36 @@ pub fn js_error(value: JsValue) -> String {
         .unwrap_or_else(|| format!("{value:?}"))
 }
 
+/// A fetch that failed: the HTTP status where the server answered, and what went wrong.
+#[derive(Debug)]
+pub struct HttpError {
+    pub status: Option<u16>,
+    pub message: String,
+}
+
+impl From<String> for HttpError {
+    fn from(message: String) -> Self {
+        Self { status: None, message }
+    }
+}
+
+impl From<&str> for HttpError {
+    fn from(message: &str) -> Self {
+        message.to_string().into()
+    }
+}
+
 /// Fetches `url`, revalidating with the server (`no-cache`: an ETag makes that a 304), and hands
 /// the running byte count to `progress` as the body streams in.
-pub async fn fetch_bytes(url: &str, progress: &dyn Fn(u64)) -> Result<Vec<u8>, String> {
+pub async fn fetch_bytes(url: &str, progress: &dyn Fn(u64)) -> Result<Vec<u8>, HttpError> {
     let window = web_sys::window().ok_or("no window")?;
     let init = RequestInit::new();
     init.set_cache(RequestCache::NoCache);
     let response = JsFuture::from(window.fetch_with_str_and_init(url, &init)).await.map_err(|e| format!("{url}: {}", js_error(e)))?;
     let response: Response = response.dyn_into().map_err(js_error)?;
     if !response.ok() {
-        return Err(format!("{url}: HTTP {} {}", response.status(), response.status_text()));
+        let message = format!("{url}: HTTP {} {}", response.status(), response.status_text());
+        return Err(HttpError { status: Some(response.status()), message });
     }
     let Some(body) = response.body() else { return Ok(Vec::new()) };
     let reader: ReadableStreamDefaultReader = body.get_reader().dyn_into().map_err(|e| js_error(e.into()))?;
@@ -70,23 +91,6 @@ impl FileCache {
         if let Ok(response) = Response::new_with_opt_u8_array(Some(bytes)) {
             let _ = JsFuture::from(cache.put_with_str(key, &response)).await;
         }
-    }
-
-    /// Deletes every entry whose URL is not in `keep` (files of an older version of the bundle).
-    pub async fn retain(&self, keep: &[String]) {
-        let Some(cache) = &self.cache else { return };
-        let Ok(keys) = JsFuture::from(cache.keys()).await else { return };
-        for request in js_sys::Array::from(&keys).iter() {
-            let Ok(request) = request.dyn_into::<web_sys::Request>() else { continue };
-            if !keep.contains(&request.url()) {
-                let _ = JsFuture::from(cache.delete_with_request(&request)).await;
-            }
-        }
-    }
-
-    /// Deletes everything: a cached file that failed its checksum is not trusted again.
-    pub async fn clear(&self) {
-        self.retain(&[]).await;
     }
 }
 

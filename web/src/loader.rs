@@ -1,90 +1,156 @@
-//! Loading a bundle in the browser: the manifest first, then every file it lists (from the Cache
-//! API when the same bytes are there, else over the network with per-file progress), then
-//! dowse-core's reader, which checks every length and sha256 before anything is searched.
+//! Reading a bundle in the browser piece by piece: the manifest (always revalidated with the
+//! server), the root it names, the fragments each query asks for, the model's files and the map.
+//! Content-addressed pieces are kept in the Cache API under their URL (the name is the hash of
+//! the bytes, so a cached copy is never stale), the model's files and the map under a key that
+//! carries their sha256. dowse-core checks every piece before it is used; a fragment that fails
+//! its check (truncated, replaced, damaged in the cache) is fetched once more from the network,
+//! then reported by name. A fragment the server no longer has means the site was rebuilt under
+//! the open page: the caller reloads the root ([`Fetch::Rebuilt`]) instead of mixing versions.
 
 use std::cell::RefCell;
-use std::collections::HashMap;
 
-use dowse_core::bundle::{Bundle, FileEntry, Manifest, FILES, MANIFEST};
+use dowse_core::bundle::{self, fragment_path, Manifest, ModelBytes, MANIFEST};
+use dowse_core::fragments::{FragmentError, LazyBundle};
+use dowse_core::projection::Projection;
 
-use crate::fetch::{fetch_bytes, FileCache};
+use crate::fetch::{fetch_bytes, FileCache, HttpError};
 
-/// How far one file has come.
-#[derive(Debug, Clone, PartialEq)]
-pub struct FileProgress {
-    pub path: String,
-    pub done: u64,
-    pub total: u64,
-    /// Read from the browser's cache rather than the network.
-    pub cached: bool,
+/// Why fragments could not be loaded.
+#[derive(Debug)]
+pub enum Fetch {
+    /// The server lacks a fragment and names another root: the site was rebuilt.
+    Rebuilt,
+    Failed(String),
 }
 
-/// Loads the bundle at `base` (an absolute URL ending in `/`), reporting progress as files arrive.
-pub async fn load_bundle(base: &str, progress: &dyn Fn(Vec<FileProgress>)) -> Result<Bundle, String> {
-    let manifest_url = format!("{base}{MANIFEST}");
-    let manifest_bytes = fetch_bytes(&manifest_url, &|_| {})
-        .await
-        .map_err(|e| format!("no bundle could be read at {base} ({e}). Build one with `dowse index --input CORPUS --out FOLDER`."))?;
-    let manifest = Manifest::from_json(&manifest_bytes).map_err(|e| format!("the bundle at {base} cannot be used: {e}"))?;
-    let cache = FileCache::open(&format!("dowse-bundle {base}")).await;
-    let (files, any_cached) = fetch_files(base, &manifest, &cache, true, progress).await?;
-    match read(base, &manifest_bytes, files) {
-        // A cached copy that fails its checks is thrown away and fetched again, once.
-        Err(_) if any_cached => {
-            cache.clear().await;
-            let (files, _) = fetch_files(base, &manifest, &cache, false, progress).await?;
-            read(base, &manifest_bytes, files)
+/// One bundle folder on a server, and the browser's cache of it.
+pub struct Remote {
+    base: String,
+    cache: FileCache,
+}
+
+impl Remote {
+    /// The bundle at `base`, an absolute URL ending in `/`.
+    pub async fn open(base: &str) -> Self {
+        Self { base: base.to_string(), cache: FileCache::open(&format!("dowse-bundle {base}")).await }
+    }
+
+    /// The manifest, fresh from the server.
+    pub async fn manifest(&self) -> Result<Manifest, String> {
+        let bytes = fetch_bytes(&format!("{}{MANIFEST}", self.base), &|_| {}).await.map_err(|e| {
+            format!("no bundle could be read at {} ({}). Build one with `dowse index --input CORPUS --out FOLDER`.", self.base, e.message)
+        })?;
+        Manifest::from_json(&bytes).map_err(|e| format!("the bundle at {} cannot be used: {e}", self.base))
+    }
+
+    /// The root the manifest names, as a reader with no fragment loaded, and its bytes fetched.
+    pub async fn root(&self, manifest: &Manifest) -> Result<(LazyBundle, u64), String> {
+        let name = &manifest.fragments.root;
+        let open = |bytes: &[u8]| bundle::open_root(manifest, bytes).map_err(|e| e.to_string());
+        let (bytes, mut fetched) = self.fragment(name, true).await.map_err(|e| self.fragment_error(e))?;
+        match open(&bytes) {
+            Ok(root) => Ok((root, fetched)),
+            Err(_) => {
+                let (bytes, again) = self.fragment(name, false).await.map_err(|e| self.fragment_error(e))?;
+                fetched += again;
+                Ok((open(&bytes).map_err(|e| format!("the bundle at {} cannot be used: {e}", self.base))?, fetched))
+            }
         }
-        result => result,
     }
-}
 
-fn read(base: &str, manifest: &[u8], mut files: HashMap<String, Vec<u8>>) -> Result<Bundle, String> {
-    files.insert(MANIFEST.to_string(), manifest.to_vec());
-    Bundle::from_files(files).map_err(|e| format!("the bundle at {base} cannot be used: {e}"))
-}
-
-/// Every file the manifest lists, keyed by path, and whether any came from the cache.
-async fn fetch_files(
-    base: &str,
-    manifest: &Manifest,
-    cache: &FileCache,
-    use_cache: bool,
-    progress: &dyn Fn(Vec<FileProgress>),
-) -> Result<(HashMap<String, Vec<u8>>, bool), String> {
-    // Only files dowse reads, in its order; one the bundle lacks is named by Bundle::from_files.
-    let entries: Vec<&FileEntry> = FILES.iter().filter_map(|path| manifest.entry(path)).collect();
-    let state = RefCell::new(
-        entries.iter().map(|e| FileProgress { path: e.path.clone(), done: 0, total: e.bytes, cached: false }).collect::<Vec<_>>(),
-    );
-    let mut files = HashMap::new();
-    let mut keys = Vec::new();
-    for (i, entry) in entries.iter().enumerate() {
-        let path = &entry.path;
-        let url = format!("{base}{path}");
-        let key = format!("{url}?sha256={}", entry.sha256);
-        let cached = if use_cache { cache.get(&key).await } else { None };
-        let bytes = match cached {
-            Some(bytes) => {
-                state.borrow_mut()[i].cached = true;
-                bytes
+    /// Fetches the named fragments at once and loads them into `index`, the reader of the root
+    /// named `root`; returns the bytes that came over the network.
+    pub async fn load(&self, root: &str, index: &RefCell<LazyBundle>, names: Vec<String>) -> Result<u64, Fetch> {
+        let fetches = names.iter().map(|name| self.fragment(name, true));
+        let mut fetched = 0;
+        for (name, result) in names.iter().zip(futures::future::join_all(fetches).await) {
+            let (bytes, count) = match result {
+                Ok(found) => found,
+                Err(e) if e.status == Some(404) => return Err(self.rebuilt_or(root, e.message).await),
+                Err(e) => return Err(Fetch::Failed(self.fragment_error(e))),
+            };
+            fetched += count;
+            if index.borrow_mut().load(name, &bytes).is_err() {
+                // Damaged on the way or in the cache: once more from the network, then give up.
+                let (bytes, count) = self.fragment(name, false).await.map_err(|e| Fetch::Failed(self.fragment_error(e)))?;
+                fetched += count;
+                index.borrow_mut().load(name, &bytes).map_err(|e| Fetch::Failed(self.refused(e)))?;
             }
-            None => {
-                let report = |done| {
-                    state.borrow_mut()[i].done = done;
-                    progress(state.borrow().clone());
-                };
-                let mut bytes = fetch_bytes(&url, &report).await?;
-                cache.put(&key, &mut bytes).await;
-                bytes
-            }
-        };
-        state.borrow_mut()[i].done = bytes.len() as u64;
-        progress(state.borrow().clone());
-        keys.push(key);
-        files.insert(path.clone(), bytes);
+        }
+        Ok(fetched)
     }
-    cache.retain(&keys).await;
-    let any_cached = state.borrow().iter().any(|f| f.cached);
-    Ok((files, any_cached))
+
+    /// The model's files, with the running byte count of those that come over the network.
+    pub async fn model(&self, manifest: &Manifest, progress: &dyn Fn(u64, u64)) -> Result<ModelBytes, String> {
+        let total: u64 = manifest.files.iter().filter(|f| f.path.starts_with("model/")).map(|f| f.bytes).sum();
+        let done = RefCell::new(0u64);
+        let mut files = Vec::new();
+        for entry in manifest.files.iter().filter(|f| f.path.starts_with("model/")) {
+            let before = *done.borrow();
+            let bytes = self.file(manifest, &entry.path, &|n| progress(before + n, total)).await?;
+            *done.borrow_mut() += bytes.len() as u64;
+            files.push((entry.path.clone(), bytes));
+        }
+        let model = ModelBytes::read(manifest, |path| {
+            let found = files.iter().position(|(p, _)| p == path);
+            found.map(|i| files.swap_remove(i).1).ok_or_else(|| bundle::BundleError::MissingFile(path.to_string()))
+        });
+        let model = model.map_err(|e| format!("the bundle at {} cannot be used: {e}", self.base))?;
+        bundle::check_model(manifest, &model).map_err(|e| format!("the bundle at {} cannot be used: {e}", self.base))?;
+        Ok(model)
+    }
+
+    /// The embedding map.
+    pub async fn map(&self, manifest: &Manifest) -> Result<Projection, String> {
+        let bytes = self.file(manifest, bundle::MAP, &|_| {}).await?;
+        let map = Projection::from_bytes(&bytes).map_err(|e| format!("{}{}: {e}", self.base, bundle::MAP))?;
+        bundle::check_map(manifest, &map).map_err(|e| e.to_string())?;
+        Ok(map)
+    }
+
+    /// A file the manifest lists, checked against its length and sha256: from the cache when it
+    /// holds those bytes, else from the network (and a cached copy that fails is fetched again).
+    async fn file(&self, manifest: &Manifest, path: &str, progress: &dyn Fn(u64)) -> Result<Vec<u8>, String> {
+        let url = format!("{}{path}", self.base);
+        let key = format!("{url}?sha256={}", manifest.entry(path).map(|e| e.sha256.as_str()).unwrap_or_default());
+        if let Some(bytes) = self.cache.get(&key).await.filter(|bytes| manifest.verify(path, bytes).is_ok()) {
+            return Ok(bytes);
+        }
+        let mut bytes = fetch_bytes(&url, progress).await.map_err(|e| e.message)?;
+        manifest.verify(path, &bytes).map_err(|e| format!("the bundle at {} cannot be used: {e}", self.base))?;
+        self.cache.put(&key, &mut bytes).await;
+        Ok(bytes)
+    }
+
+    /// A fragment's bytes and how many of them came over the network: from the cache when
+    /// `cached` allows and it has them, else fetched and kept.
+    async fn fragment(&self, name: &str, cached: bool) -> Result<(Vec<u8>, u64), HttpError> {
+        let url = format!("{}{}", self.base, fragment_path(name));
+        if cached {
+            if let Some(bytes) = self.cache.get(&url).await {
+                return Ok((bytes, 0));
+            }
+        }
+        let mut bytes = fetch_bytes(&url, &|_| {}).await?;
+        let count = bytes.len() as u64;
+        self.cache.put(&url, &mut bytes).await;
+        Ok((bytes, count))
+    }
+
+    /// Whether the site was rebuilt (the manifest names another root than `root`) or the
+    /// fragment is simply gone.
+    async fn rebuilt_or(&self, root: &str, message: String) -> Fetch {
+        match self.manifest().await {
+            Ok(manifest) if manifest.fragments.root != root => Fetch::Rebuilt,
+            _ => Fetch::Failed(format!("the bundle at {} cannot be used: {message}", self.base)),
+        }
+    }
+
+    fn fragment_error(&self, error: HttpError) -> String {
+        format!("the bundle at {} cannot be used: {}", self.base, error.message)
+    }
+
+    fn refused(&self, error: FragmentError) -> String {
+        format!("the bundle at {} cannot be used: {}/{error}", self.base, bundle::FRAGMENTS)
+    }
 }

@@ -7,13 +7,15 @@ use sha2::{Digest, Sha256};
 use super::BundleError;
 use crate::bm25::Bm25Params;
 use crate::dense_chunks::CalibrationQueries;
+use crate::fragments::{fragment_name, Split};
 use crate::passage::ChunkConfig;
 use crate::vectors::Quantization;
 
 /// The value of `format` in every manifest.
 pub const FORMAT: &str = "dowse-bundle";
-/// The newest bundle format this build reads and the one it writes.
-pub const FORMAT_VERSION: u32 = 1;
+/// The bundle format this build reads and writes: version 2, a root and fragments. Version 1
+/// (whole files: vectors, graph, BM25, documents) is refused with a message to index again.
+pub const FORMAT_VERSION: u32 = 2;
 
 /// The query encoder: the model in the bundle's `model/` folder, which must encode its queries.
 /// In a symmetric bundle it also encoded the passages.
@@ -37,17 +39,8 @@ pub struct PassageModelInfo {
     pub sha256: String,
 }
 
-/// How the graph was built and how wide to search it by default.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-pub struct HnswInfo {
-    pub m: usize,
-    pub ef_construction: usize,
-    pub ef_search: usize,
-}
-
-/// Format version 2's root and fragments, written beside version 1's files while readers move to
-/// them: each is `fragments/NAME`, NAME the content address of its bytes
-/// ([`crate::fragments::fragment_name`]), so the manifest names only the root.
+/// The bundle's root and fragments: each is `fragments/NAME`, NAME the content address of its
+/// bytes ([`crate::fragments::fragment_name`]), so the manifest names only the root.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct FragmentsInfo {
     /// The root's name in `fragments/`.
@@ -60,6 +53,15 @@ pub struct FragmentsInfo {
     /// absent when nothing was measured (a corpus too small: every passage is rescored).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub calibration: Option<RescoreCheck>,
+}
+
+impl FragmentsInfo {
+    /// Describes a bundle cut by [`crate::fragments::Root::split`]. Too few calibration queries measure nothing
+    /// (every passage is rescored): no calibration is recorded then.
+    pub fn of(split: &Split) -> Self {
+        let calibration = split.calibration.filter(|c| c.queries > 0).map(|c| RescoreCheck { queries: c.queries, of: c.of, recall: c.recall });
+        Self { root: fragment_name(&split.root.to_bytes()), count: split.fragments.len(), rescore: split.root.rescore, calibration }
+    }
 }
 
 /// What calibrating the rescore depth measured.
@@ -99,17 +101,15 @@ pub struct Manifest {
     pub documents: usize,
     pub passages: usize,
     pub quantization: Quantization,
-    pub hnsw: HnswInfo,
     pub bm25: Bm25Params,
     pub chunking: ChunkConfig,
-    /// Format version 2's fragments, where the bundle has them.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub fragments: Option<FragmentsInfo>,
+    pub fragments: FragmentsInfo,
+    /// The files besides the manifest and the fragments (the model and the map).
     pub files: Vec<FileEntry>,
 }
 
 impl Manifest {
-    /// Parses `manifest.json`, refusing other formats and newer versions before reading further.
+    /// Parses `manifest.json`, refusing other formats and other versions before reading further.
     pub fn from_json(bytes: &[u8]) -> Result<Self, BundleError> {
         let value: serde_json::Value = serde_json::from_slice(bytes).map_err(|e| BundleError::Manifest(e.to_string()))?;
         if value.get("format").and_then(|f| f.as_str()) != Some(FORMAT) {
@@ -119,6 +119,9 @@ impl Manifest {
         let version = version.ok_or_else(|| BundleError::Manifest("`format_version` is missing".into()))?;
         if version > u64::from(FORMAT_VERSION) {
             return Err(BundleError::NewerFormat { found: version, supported: FORMAT_VERSION });
+        }
+        if version < u64::from(FORMAT_VERSION) {
+            return Err(BundleError::OlderFormat { found: version, supported: FORMAT_VERSION });
         }
         serde_json::from_value(value).map_err(|e| BundleError::Manifest(e.to_string()))
     }

@@ -1,9 +1,10 @@
-//! `dowse index`: corpus -> passages -> BM25 + vectors + HNSW graph -> bundle folder.
+//! `dowse index`: corpus -> passages -> BM25 + vectors -> root and fragments -> bundle folder.
 //!
-//! [`input`] reads the corpus (with [`html`] and [`charset`] for static sites), dowse-core cuts passages and
-//! builds BM25, [`crate::encode`] embeds (through the embedding cache), [`graph`] builds the
-//! HNSW graph, [`fragments`] cuts format 2's fragments from it, and [`crate::bundle_io`] writes it
-//! all atomically, with the browser app from [`app`] beside it when asked.
+//! [`input`] reads the corpus (with [`html`] and [`charset`] for static sites), dowse-core cuts
+//! passages and builds BM25, [`crate::encode`] embeds (through the embedding cache), dowse-core's
+//! `fragments` cuts the index into a root and content-addressed fragments, calibrating the rescore
+//! depth, and [`crate::bundle_io`] writes it all atomically, with the browser app from [`app`]
+//! beside it when asked.
 //!
 //! By default a bundle is asymmetric: the passage model (all-MiniLM-L6-v2) encodes the passages
 //! here, natively, and the bundle ships only the small query encoder aligned to it
@@ -14,8 +15,6 @@ pub mod adapt;
 pub mod alignment;
 pub mod app;
 pub mod charset;
-pub mod fragments;
-pub mod graph;
 pub mod html;
 pub mod input;
 pub mod query_encoder;
@@ -26,20 +25,18 @@ use std::time::Instant;
 use anyhow::{bail, Context, Result};
 use clap::Args;
 use dowse_core::bm25::{Bm25Index, Bm25Params};
-use dowse_core::bundle::{Bundle, HnswInfo, Manifest, ModelBytes, ModelInfo, PassageModelInfo, RescoreCheck, FORMAT, FORMAT_VERSION};
+use dowse_core::bundle::{Bundle, BundleFile, FragmentsInfo, Manifest, ModelBytes, ModelInfo, PassageModelInfo, RescoreCheck, FORMAT, FORMAT_VERSION};
 use dowse_core::dense_chunks::CalibrationQueries;
 use dowse_core::docstore::{DocStore, StoredDocument};
-use dowse_core::fragments::FragmentConfig;
+use dowse_core::fragments::{FragmentConfig, NamedFragment, Root};
 use dowse_core::model::{DssmConfig, EncoderKind, TextMeasure, TextTokenizer, TrigramVocab, TwoTowerConfig};
 use dowse_core::passage::{split_documents, ChunkConfig};
 use dowse_core::projection::Projection;
 use dowse_core::text::Analyzer;
 use dowse_core::vectors::{Quantization, VectorStore};
-use indicatif::ProgressBar;
 
 use crate::device::Device;
 use crate::{bundle_io, embed_cache, model_fetch, model_folder, shipped};
-use graph::{Calibrated, GraphConfig};
 use query_encoder::{Models, Plan};
 
 #[derive(Debug, Args)]
@@ -75,26 +72,15 @@ pub struct IndexArgs {
     /// How vectors are stored: f32, f16, int8 or binary.
     #[arg(long, default_value = "int8")]
     pub quant: Quantization,
-    /// HNSW neighbours per node (twice as many on the bottom layer).
-    #[arg(long, default_value_t = GraphConfig::default().m)]
-    pub m: usize,
-    /// HNSW beam width while building.
-    #[arg(long, default_value_t = GraphConfig::default().ef_construction)]
-    pub ef_construction: usize,
-    /// Smallest default HNSW beam width for searches of this bundle: doubled until held-out
-    /// passages reach --target-recall.
-    #[arg(long, default_value_t = GraphConfig::default().ef_search)]
-    pub ef_search: usize,
-    /// Recall@10 against exact search that the default beam width must reach on held-out
-    /// passages; where no beam cheaper than a scan reaches it, the bundle searches exactly.
-    /// 0 keeps --ef-search as given.
-    #[arg(long, default_value_t = GraphConfig::default().target_recall, value_parser = parse_recall)]
-    pub target_recall: f64,
-    /// Build the HNSW graph one point at a time, so the same input always gives a byte-identical
-    /// bundle (browsers keep their cached files); parallel insertion is faster on many cores but
-    /// its graph depends on thread timing.
+    /// Candidates the passages' sign codes pick for rescoring with their vectors in every dense
+    /// search; default: calibrated, doubled from 25 until the query encoder's check
+    /// pseudo-queries (held-out passages in a symmetric bundle) reach --target-recall.
     #[arg(long)]
-    pub reproducible: bool,
+    pub rescore: Option<usize>,
+    /// Recall@10 against an exact search that the calibrated rescore depth must reach, less two
+    /// standard errors.
+    #[arg(long, default_value_t = FragmentConfig::default().target_recall, value_parser = parse_recall)]
+    pub target_recall: f64,
     /// Word pieces per passage, title and special tokens included (the encoder reads no more).
     #[arg(long, default_value_t = ChunkConfig::default().max_tokens)]
     pub max_tokens: usize,
@@ -143,16 +129,9 @@ pub fn run(args: &IndexArgs) -> Result<()> {
         Some(dist) => app::files(dist)?,
         None => Vec::new(),
     };
-    let mut prepared = prepare(args)?;
-    let query_vectors = std::mem::take(&mut prepared.query_vectors);
-    let mut bundle = build(prepared, args);
-    let step = Instant::now();
-    let cut = fragments::cut(&mut bundle, &query_vectors, &FragmentConfig::default())?;
-    print_fragments(&bundle, &cut, step);
-    let extra: Vec<(String, Vec<u8>)> = app.into_iter().chain(cut).collect();
-    let sizes = bundle_io::write(&bundle, &extra, &args.out)?;
-    print_summary(&bundle, &sizes, &args.out, started);
-    Ok(())
+    let (manifest, files) = build(prepare(args)?, args)?;
+    print_summary(&manifest, &files, &args.out, started);
+    bundle_io::write(&app.into_iter().chain(files).collect::<Vec<_>>(), &args.out)
 }
 
 /// Reads the input, cuts it into passages and embeds them; for an asymmetric bundle, checks that
@@ -218,43 +197,22 @@ fn passage_measure(config: &[u8], tokenizer: &[u8], chunking: ChunkConfig) -> Re
     })
 }
 
-/// Builds every section: BM25, quantized vectors, the HNSW graph, and the manifest.
-pub fn build(prepared: Prepared, args: &IndexArgs) -> Bundle {
-    let Prepared { model, model_id, passage_model, store, texts, matrix, dim, chunking, .. } = prepared;
+/// Builds every section (BM25, quantized vectors, documents, the map), cuts them into a root and
+/// fragments, and lays out the bundle's files, manifest last ([`Bundle::files`]).
+pub fn build(prepared: Prepared, args: &IndexArgs) -> Result<(Manifest, Vec<BundleFile>)> {
+    let Prepared { model, model_id, passage_model, store, texts, matrix, dim, chunking, query_vectors } = prepared;
     let step = Instant::now();
     let analyzer = Analyzer::default();
     let bm25 = Bm25Index::build(Bm25Params::default(), texts.iter().map(|t| analyzer.analyze(t)));
-    eprintln!("built BM25 in {:.1} s", step.elapsed().as_secs_f64());
+    let vectors = VectorStore::quantize(&matrix, dim, args.quant);
+    let map = Projection::fit(&matrix, dim);
+    eprintln!("built BM25, {} vectors and the map in {:.1} s", args.quant, step.elapsed().as_secs_f64());
 
     let step = Instant::now();
-    let vectors = VectorStore::quantize(&matrix, dim, args.quant);
-    let graph_config = GraphConfig {
-        m: args.m,
-        ef_construction: args.ef_construction,
-        ef_search: args.ef_search,
-        target_recall: args.target_recall,
-        reproducible: args.reproducible,
-    };
-    let spinner = ProgressBar::new_spinner().with_message(format!("building the HNSW graph over {} vectors", texts.len()));
-    spinner.enable_steady_tick(std::time::Duration::from_millis(200));
-    let built = graph::build(&matrix, dim, &graph_config);
-    let graph = graph::export(&built.hnsw);
-    spinner.finish_and_clear();
-    eprintln!("built the HNSW graph (M {}, ef_construction {}) in {:.1} s", args.m, args.ef_construction, step.elapsed().as_secs_f64());
-    let calibration = built.calibration;
-    match calibration.outcome {
-        Calibrated::Skipped => eprintln!("default beam width {} (not calibrated)", calibration.ef_search),
-        Calibrated::Scan { queries } => eprintln!(
-            "no beam cheaper than a scan reached recall@10 {} on {queries} held-out passages: searches score every passage",
-            args.target_recall
-        ),
-        Calibrated::Beam { queries, recall } => eprintln!(
-            "default beam width {}: recall@10 {recall:.4} on {queries} held-out passages (target {})",
-            calibration.ef_search, args.target_recall
-        ),
-    }
-    let map = Projection::fit(&matrix, dim);
-
+    let config = FragmentConfig { rescore: args.rescore, target_recall: args.target_recall, ..FragmentConfig::default() };
+    let split = Root::split(&bm25, &store, &vectors, &query_vectors, &config).context("cutting the bundle into fragments")?;
+    let fragments = FragmentsInfo::of(&split);
+    print_fragments(&fragments, &split.fragments, step);
     let manifest = Manifest {
         format: FORMAT.to_string(),
         format_version: FORMAT_VERSION,
@@ -264,13 +222,13 @@ pub fn build(prepared: Prepared, args: &IndexArgs) -> Bundle {
         documents: store.documents.len(),
         passages: texts.len(),
         quantization: args.quant,
-        hnsw: HnswInfo { m: args.m, ef_construction: args.ef_construction, ef_search: calibration.ef_search },
         bm25: Bm25Params::default(),
         chunking,
-        fragments: None,
+        fragments,
         files: Vec::new(),
     };
-    Bundle { manifest, model, vectors, graph, bm25, docs: store, map }
+    let files = Bundle::files(&manifest, &model, &map, split);
+    Ok((manifest, files))
 }
 
 impl IndexArgs {
@@ -337,9 +295,8 @@ fn folder_name(dir: &Path) -> String {
     dir.file_name().map_or_else(|| dir.display().to_string(), |n| n.to_string_lossy().into_owned())
 }
 
-fn print_fragments(bundle: &Bundle, files: &[(String, Vec<u8>)], step: Instant) {
-    let Some(info) = &bundle.manifest.fragments else { return };
-    let bytes: usize = files.iter().map(|(_, bytes)| bytes.len()).sum();
+fn print_fragments(info: &FragmentsInfo, fragments: &[NamedFragment], step: Instant) {
+    let bytes: usize = fragments.iter().map(|(_, bytes)| bytes.len()).sum();
     let depth = match info.calibration {
         Some(RescoreCheck { queries, of: CalibrationQueries::Given, recall }) => {
             format!("recall@10 {recall:.4} on the query encoder's {queries} check pseudo-queries")
@@ -347,29 +304,35 @@ fn print_fragments(bundle: &Bundle, files: &[(String, Vec<u8>)], step: Instant) 
         Some(RescoreCheck { queries, of: CalibrationQueries::Passages, recall }) => {
             format!("recall@10 {recall:.4} on {queries} held-out passages")
         }
-        None => "every passage: too few to measure".to_string(),
+        None => "not calibrated".to_string(),
     };
     eprintln!(
-        "cut {} fragments and a root for format 2 ({bytes} bytes) in {:.1} s; a dense query rescores {} candidates ({depth})",
+        "cut {} fragments and a root ({bytes} bytes) in {:.1} s; a dense query rescores {} candidates ({depth})",
         info.count,
         step.elapsed().as_secs_f64(),
         info.rescore
     );
 }
 
-fn print_summary(bundle: &Bundle, sizes: &[(&str, u64)], out: &Path, started: Instant) {
-    let passages = bundle.docs.passages.len() as f64;
-    eprintln!("{:<26} {:>12} {:>12}", "file", "bytes", "per passage");
-    for (path, bytes) in sizes {
-        eprintln!("{path:<26} {bytes:>12} {:>12.1}", *bytes as f64 / passages);
+/// Prints each kind of file's count and bytes, and the totals.
+fn print_summary(manifest: &Manifest, files: &[BundleFile], out: &Path, started: Instant) {
+    let mut kinds: Vec<(&str, usize, usize)> = Vec::new();
+    for (path, bytes) in files {
+        let kind = if path.starts_with(dowse_core::bundle::FRAGMENTS) { "fragments/" } else { path.as_str() };
+        match kinds.iter_mut().find(|(k, _, _)| *k == kind) {
+            Some((_, count, total)) => (*count, *total) = (*count + 1, *total + bytes.len()),
+            None => kinds.push((kind, 1, bytes.len())),
+        }
     }
-    let search_bytes: u64 = sizes.iter().filter(|(p, _)| matches!(*p, "vectors.bin" | "graph.bin" | "bm25.bin")).map(|(_, b)| b).sum();
+    eprintln!("{:<26} {:>8} {:>12} {:>12}", "file", "files", "bytes", "per passage");
+    for (kind, count, bytes) in &kinds {
+        eprintln!("{kind:<26} {count:>8} {bytes:>12} {:>12.1}", *bytes as f64 / manifest.passages as f64);
+    }
     eprintln!(
-        "{} documents, {} passages, {} vectors; vectors + graph + postings: {:.0} bytes per passage; {:.1} s in all",
-        bundle.docs.documents.len(),
-        bundle.docs.passages.len(),
-        bundle.manifest.quantization,
-        search_bytes as f64 / passages,
+        "{} documents, {} passages, {} vectors; {:.1} s in all",
+        manifest.documents,
+        manifest.passages,
+        manifest.quantization,
         started.elapsed().as_secs_f64()
     );
     println!("{}", out.display());

@@ -9,6 +9,9 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
+use dowse_core::docstore::passage_url;
+use dowse_core::fragments::Missing;
+use dowse_core::passage::passage_text;
 use dowse_core::search::{Mode, SearchOptions};
 use dowse_core::text::Analyzer;
 use dowse_core::topk::top_k;
@@ -35,6 +38,11 @@ impl ApiError {
 
     fn model(message: String) -> Self {
         Self::new(StatusCode::INTERNAL_SERVER_ERROR, "model_error", message)
+    }
+
+    /// A fragment the search needed was not loaded: the served bundle is inconsistent.
+    fn bundle(missing: Missing) -> Self {
+        Self::new(StatusCode::INTERNAL_SERVER_ERROR, "bundle_error", missing.to_string())
     }
 }
 
@@ -126,30 +134,38 @@ pub async fn search(
     };
     let depth = if reranker.is_some() { request.k.max(limits.rerank_depth) } else { request.k };
     let options = SearchOptions { k: depth, mode: request.mode, ..SearchOptions::default() };
-    let mut hits = state.bundle.search(&Analyzer::default(), query, vector.as_deref(), &options);
+    let index = &state.bundle.index;
+    let mut hits = state.bundle.search(&Analyzer::default(), query, vector.as_deref(), &options).map_err(ApiError::bundle)?;
     if let Some(reranker) = reranker {
-        let pairs = hits.iter().map(|h| (query.to_string(), state.bundle.docs.passage_text(h.passage))).collect();
+        let pairs = hits
+            .iter()
+            .map(|h| {
+                let (doc, passage) = index.passage(h.passage)?;
+                Ok((query.to_string(), passage_text(&doc.title, &passage.heading, &passage.text)))
+            })
+            .collect::<Result<_, Missing>>()
+            .map_err(ApiError::bundle)?;
         let scores = reranker.pairs.run(pairs).await.map_err(ApiError::model)?;
         hits.iter_mut().zip(scores).for_each(|(hit, score)| hit.score = score);
         hits.sort_by(|a, b| b.score.total_cmp(&a.score).then(a.doc.cmp(&b.doc)));
     }
     hits.truncate(request.k);
-    let docs = &state.bundle.docs;
     let results: Vec<SearchResult> = hits
         .iter()
         .enumerate()
         .map(|(rank, hit)| {
-            let doc = &docs.documents[hit.doc as usize];
-            SearchResult {
+            let (doc, passage) = index.passage(hit.passage)?;
+            Ok(SearchResult {
                 doc_id: doc.id.clone(),
                 title: doc.title.clone(),
-                url: docs.passage_url(hit.passage).map(str::to_string),
-                text: docs.passages[hit.passage as usize].text.clone(),
+                url: passage_url(doc, passage).map(str::to_string),
+                text: passage.text.clone(),
                 score: hit.score,
                 rank: rank + 1,
-            }
+            })
         })
-        .collect();
+        .collect::<Result<_, Missing>>()
+        .map_err(ApiError::bundle)?;
     Ok(Json(json!({
         "query": request.query,
         "results": results,

@@ -1,6 +1,7 @@
 //! Static hosting of the web app (`dist/`) and the bundle folder: files only from inside their
 //! root (no `..`, encoded or not, and no symlinks leading out), ETags with 304 answers, and cache
-//! headers: content-hashed app files are immutable, everything else is revalidated.
+//! headers: content-hashed app files and a bundle's fragments (named by their content address)
+//! are immutable, everything else is revalidated.
 
 use std::path::{Component, Path, PathBuf};
 use std::time::UNIX_EPOCH;
@@ -57,11 +58,17 @@ fn resolve(root: &Path, uri_path: &str) -> Option<PathBuf> {
     }
 }
 
-/// Trunk names built assets `name-<16 hex>.ext`: their content never changes under that name.
+/// Trunk names built assets `name-<16 hex>.ext` and a bundle its fragments `fragments/<16 hex>`:
+/// their content never changes under that name.
 fn is_content_hashed(file: &Path) -> bool {
+    let is_hash = |text: &str| text.len() == 16 && text.bytes().all(|b| b.is_ascii_hexdigit());
+    let name = file.file_name().and_then(|s| s.to_str()).unwrap_or("");
+    if file.parent().and_then(Path::file_name).is_some_and(|folder| folder == dowse_core::bundle::FRAGMENTS) && is_hash(name) {
+        return true;
+    }
     let stem = file.file_stem().and_then(|s| s.to_str()).unwrap_or("");
     let stem = stem.strip_suffix("_bg").unwrap_or(stem);
-    stem.rsplit_once('-').is_some_and(|(_, hash)| hash.len() == 16 && hash.bytes().all(|b| b.is_ascii_hexdigit()))
+    stem.rsplit_once('-').is_some_and(|(_, hash)| is_hash(hash))
 }
 
 #[cfg(test)]
@@ -81,6 +88,8 @@ mod tests {
         assert_eq!(resolve(&root, "/out"), None);
         assert!(is_content_hashed(Path::new("dowse-web-0123456789abcdef_bg.wasm")));
         assert!(is_content_hashed(Path::new("dowse-web-0123456789abcdef.js")));
+        assert!(is_content_hashed(Path::new("bundle/fragments/0123456789abcdef")));
+        assert!(!is_content_hashed(Path::new("bundle/0123456789abcdef")));
         assert!(!is_content_hashed(Path::new("index.html")));
     }
 }

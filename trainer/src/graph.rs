@@ -1,6 +1,7 @@
-//! Building the HNSW graph with hnsw_rs, choosing the beam width its searches need, and
-//! exporting it into the bundle's graph section, which dowse-core searches natively and in the
-//! browser.
+//! Building an HNSW graph with hnsw_rs, choosing the beam width its searches need, and exporting
+//! it into dowse-core's graph section, which dowse-core's HNSW searcher reads. Bundles no longer
+//! carry a graph (format 2 searches the passages' sign codes, fetched in fragments); the graph is
+//! the searcher that the benchmarks and the HNSW tests measure the fragments' dense search against.
 //!
 //! The beam width is calibrated, not guessed: a sample of passages is held out of the graph
 //! while it is built, searched for as queries against exact search, and the beam is doubled
