@@ -65,6 +65,7 @@ pub async fn fetch_bytes(url: &str, progress: &dyn Fn(u64)) -> Result<Vec<u8>, H
 }
 
 /// The browser's Cache API for one bundle; absent where the page is not a secure context.
+#[derive(Clone)]
 pub struct FileCache {
     cache: Option<Cache>,
 }

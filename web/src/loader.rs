@@ -131,9 +131,11 @@ impl Remote {
                 return Ok((bytes, 0));
             }
         }
-        let mut bytes = fetch_bytes(&url, &|_| {}).await?;
+        let bytes = fetch_bytes(&url, &|_| {}).await?;
+        // Stored in the background: the search needs the bytes now, not the cache's answer.
+        let (cache, mut copy) = (self.cache.clone(), bytes.clone());
+        wasm_bindgen_futures::spawn_local(async move { cache.put(&url, &mut copy).await });
         let count = bytes.len() as u64;
-        self.cache.put(&url, &mut bytes).await;
         Ok((bytes, count))
     }
 
