@@ -39,20 +39,14 @@ trap 'kill $server' EXIT
 sleep 1
 (cd tests/e2e && node pagefind-queries.mjs "http://127.0.0.1:$port/" "$work/queries.json") > "$work/runs.json"
 python3 - "$shared/data/scifact" "$work" <<'PY'
-import json, math, statistics, sys
+import json, statistics, sys
+sys.path.insert(0, "scripts")
+from judgments import ndcg10, read_qrels
 data, work = sys.argv[1], sys.argv[2]
 runs = json.load(open(f"{work}/runs.json"))
 ids = json.load(open(f"{work}/query-ids.json"))
-qrels = {}
-for line in list(open(f"{data}/qrels/test.tsv"))[1:]:
-    q, d, s = line.split()
-    qrels.setdefault(q, {})[d] = int(s)
-def ndcg(q, urls):
-    docs = [u.strip("/").split("/")[-1] for u in urls]
-    gains = qrels.get(q, {})
-    dcg = sum(gains.get(d, 0) / math.log2(i + 2) for i, d in enumerate(docs[:10]))
-    ideal = sum(g / math.log2(i + 2) for i, g in enumerate(sorted(gains.values(), reverse=True)[:10]))
-    return dcg / ideal if ideal else 0.0
+qrels = read_qrels(data)
+ndcg = lambda q, urls: ndcg10(qrels.get(q, {}), [u.strip("/").split("/")[-1] for u in urls])
 kb = lambda b: b / 1e3
 cold, later, ms = runs["cold"], runs["later"][1:], runs["ms"][1:]
 q = lambda xs, p: sorted(xs)[min(len(xs) - 1, len(xs) * p // 100)]

@@ -1,0 +1,103 @@
+#!/usr/bin/env bash
+# dowse and Pagefind side by side on one site, in the same headless Chromium: SciFact (5,183
+# documents, its 300 test queries). dowse: `dowse index` of the collection (time and peak memory
+# measured), served by `dowse serve` (gzip, as a static host compresses), searched through the app
+# by tests/e2e/dowse-queries.mjs: bytes and time to the first keyword result and to the first
+# hybrid result cold, warm after a reload, each later query, and the browser's nDCG@10 beside
+# the same bundle evaluated natively with everything loaded (`dowse eval --bundle`). Pagefind:
+# scripts/bench-pagefind.sh on the same documents as HTML pages. Appends to results/web.md with
+# the machine, the date and the commands.
+# Needs what scripts/test.sh needs (Trunk, chromium, tests/e2e/node_modules) and npm.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+shared="${DOWSE_SHARED:-$(cd .. && pwd)/shared}"
+target="${CARGO_TARGET_DIR:-target}"
+work="$target/bench-site"
+data="$shared/data/scifact"
+mkdir -p "$work"
+trunk build --release --skip-version-check
+cargo build --release --quiet --bin dowse
+dowse="$target/release/dowse"
+/usr/bin/time -v "$dowse" index --input "$data" --out "$work/bundle" 2> "$work/index.log"
+python3 - "$data" "$work" <<'PY'
+import json, sys
+data, work = sys.argv[1], sys.argv[2]
+judged = {line.split("\t")[0] for line in list(open(f"{data}/qrels/test.tsv"))[1:]}
+queries = [json.loads(line) for line in open(f"{data}/queries.jsonl")]
+queries = [q for q in queries if q["_id"] in judged]
+json.dump([q["text"] for q in queries], open(f"{work}/queries.json", "w"))
+json.dump([q["_id"] for q in queries], open(f"{work}/query-ids.json", "w"))
+PY
+native=$("$dowse" eval --data "$data" --bundle "$work/bundle" --retriever hybrid 2>/dev/null | awk '$1=="hybrid"{print $3}')
+
+"$dowse" serve --bundle "$work/bundle" --dist dist --addr 127.0.0.1:0 > "$work/serve.out" 2>/dev/null &
+server=$!
+trap 'kill $server 2>/dev/null || true' EXIT
+for _ in $(seq 100); do grep -q "listening on" "$work/serve.out" && break; sleep 0.1; done
+url="$(sed -n 's/^listening on //p' "$work/serve.out")/"
+(cd tests/e2e && node dowse-queries.mjs "$url" "$work/queries.json") > "$work/dowse.json"
+pagefind=$(bash scripts/bench-pagefind.sh "$work/pagefind")
+
+wasm=$(ls dist/*_bg.wasm)
+python3 - "$data" "$work" "$wasm" "$native" "$pagefind" > "$work/web.md" <<'PY'
+import datetime, gzip, json, os, re, statistics, subprocess, sys
+sys.path.insert(0, "scripts")
+from judgments import ndcg10, read_qrels
+data, work, wasm, native, pagefind = sys.argv[1:6]
+runs = json.load(open(f"{work}/dowse.json"))
+ids = json.load(open(f"{work}/query-ids.json"))
+qrels = read_qrels(data)
+ndcg = lambda q, docs: ndcg10(qrels.get(q, {}), docs)
+q = lambda xs, p: sorted(xs)[min(len(xs) - 1, len(xs) * p // 100)]
+kb = lambda b: f"{b / 1e3:.1f}"
+log = open(f"{work}/index.log").read()
+seconds = re.search(r"Elapsed \(wall clock\) time.*: (\S+)", log)[1]
+peak = int(re.search(r"Maximum resident set size \(kbytes\): (\d+)", log)[1]) / 1024
+manifest = json.load(open(f"{work}/bundle/manifest.json"))
+fragments = manifest["fragments"]
+cpu = next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name")), "unknown CPU")
+chromium = subprocess.run(["/usr/bin/chromium", "--version"], capture_output=True, text=True).stdout.strip()
+cold, later, ms, search = runs["cold"], runs["later"][1:], runs["ms"][1:], runs["search"][1:]
+keyword_bytes = [c["keyword"]["bytes"] for c in cold]
+hybrid_bytes = [c["hybrid"]["bytes"] for c in cold]
+keyword_ms = [c["keyword"]["ms"] for c in cold]
+hybrid_ms = [c["hybrid"]["ms"] for c in cold]
+browser = statistics.mean(ndcg(i, r) for i, r in zip(ids, runs["results"]))
+raw = os.path.getsize(wasm)
+gz = len(gzip.compress(open(wasm, "rb").read(), 9))
+print(f"""
+## dowse and Pagefind on SciFact in Chromium, {datetime.date.today()}
+
+`bash scripts/bench-site.sh` on {cpu}, {os.cpu_count()} cores, {chromium} headless, CPU path. dowse:
+`dowse index --input ../shared/data/scifact` (its default bundle: MiniLM passages, the adapted
+static query encoder; {manifest['documents']:,} documents, {manifest['passages']:,} passages, {fragments['count']:,}
+fragments, rescore depth {fragments['rescore']}) in {seconds} (m:ss) with a peak of {peak:,.0f} MiB, served by
+`dowse serve` (gzip); the app's wasm is one module, {raw:,} bytes raw, {gz:,} gzip -9. The 300
+test queries: the first 20 each in a fresh browser profile (cold), then all 300 typed one after
+another in one page. Bytes are response bodies as sent (Chromium's network events), the app's
+wasm and JavaScript included.
+
+| | dowse | Pagefind 1.6 |
+|---|---|---|
+| bytes to the first keyword result, cold, median / p90 | {kb(q(keyword_bytes, 50))} / {kb(q(keyword_bytes, 90))} kB | see below |
+| bytes to the first hybrid result, cold, median / p90 | {kb(q(hybrid_bytes, 50))} / {kb(q(hybrid_bytes, 90))} kB | (no semantic search) |
+| time to the first keyword result, cold, median / p90 | {q(keyword_ms, 50)} / {q(keyword_ms, 90)} ms | |
+| time to the first hybrid result, cold, median / p90 | {q(hybrid_ms, 50)} / {q(hybrid_ms, 90)} ms | |
+| warm (reload): time to keyword / hybrid results, bytes | {runs['warm']['keyword']['ms']} / {runs['warm']['hybrid']['ms']} ms, {kb(runs['warm']['hybrid']['bytes'])} kB | |
+| later query bytes, median / p90 | {kb(q(later, 50))} / {kb(q(later, 90))} kB | see below |
+| bytes after 50 queries | {kb(sum(runs['later'][:50]))} kB | see below |
+| later query, typing to hybrid results (150 ms debounce included), median / p90 | {q(ms, 50)} / {q(ms, 90)} ms | |
+| later query, the app's search time (fetches included), median / p90 | {q(search, 50):.1f} / {q(search, 90):.1f} ms | |
+| hybrid nDCG@10 in the browser | {browser:.4f} | |
+| hybrid nDCG@10 of the same bundle natively, everything loaded (`dowse eval --bundle`) | {native} | |
+
+Pagefind on the same 5,183 documents as HTML pages (`bash scripts/bench-pagefind.sh`), the same
+queries in the same Chromium:
+
+```
+{pagefind}
+```
+""")
+PY
+cat "$work/web.md" >> results/web.md
+cat "$work/web.md"

@@ -1,0 +1,92 @@
+// Runs a collection's queries through the dowse app in headless Chromium, as a visitor types
+// them, the way pagefind-queries.mjs runs them through Pagefind: counts the bytes each step
+// fetched (response bodies as sent, from Chromium's network events) and the time it took.
+//
+// Usage: node dowse-queries.mjs <app url> <queries.json> (a JSON array of query texts)
+// Prints JSON:
+//   cold     for each of the first 20 queries, in a fresh browser profile: bytes and ms from
+//            navigation to the first (keyword) results, and to the hybrid results once the query
+//            encoder has loaded
+//   warm     the same for the first query after a reload (fragments and model from the Cache API)
+//   later    bytes each query fetched after the one before, all queries typed in one page
+//   ms       each later query's wall time from typing to its hybrid results
+//   search   the app's own search time for each later query (fetching its fragments included)
+//   results  the 10 result document ids of each query, hybrid
+import { chromium } from "playwright-core";
+import { mkdtempSync, readFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+
+const [url, queriesFile] = process.argv.slice(2);
+const queries = JSON.parse(readFileSync(queriesFile, "utf8"));
+const args = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking"];
+const TIMEOUT_MS = 300_000;
+
+async function open() {
+  const context = await chromium.launchPersistentContext(mkdtempSync(join(tmpdir(), "dowse-")), {
+    executablePath: process.env.CHROMIUM ?? "/usr/bin/chromium",
+    args,
+  });
+  const page = context.pages()[0] ?? (await context.newPage());
+  const fetched = { bytes: 0 };
+  context.on("requestfinished", async (request) => (fetched.bytes += (await request.sizes()).responseBodySize));
+  return { context, page, fetched };
+}
+
+// Waits for results of `query` in `mode` (any mode when null).
+async function resultsFor(page, query, mode) {
+  await page.waitForFunction(
+    ([q, mode]) => {
+      const root = document.querySelector(".dowse");
+      if (root?.dataset.state === "error") throw new Error(root.innerText);
+      const latency = document.querySelector(".dowse-latency");
+      return latency?.dataset.query === q && (mode === null || latency.dataset.mode === mode) &&
+        document.querySelectorAll(".dowse-result").length > 0;
+    },
+    [query, mode],
+    { timeout: TIMEOUT_MS, polling: 10 },
+  );
+}
+
+// Bytes fetched since the last call.
+async function take(fetched) {
+  await new Promise((resolve) => setTimeout(resolve, 50));
+  const bytes = fetched.bytes;
+  fetched.bytes = 0;
+  return bytes;
+}
+
+// Opens the app on `query` and measures its first keyword and hybrid results.
+async function first(opened, query, reload) {
+  const { page, fetched } = opened;
+  const started = Date.now();
+  if (reload) await page.reload();
+  else await page.goto(`${url}?q=${encodeURIComponent(query)}`);
+  await resultsFor(page, query, null);
+  const keyword = { ms: Date.now() - started, bytes: await take(fetched) };
+  await resultsFor(page, query, "hybrid");
+  const hybrid = { ms: Date.now() - started, bytes: keyword.bytes + (await take(fetched)) };
+  return { keyword, hybrid };
+}
+
+const cold = [];
+for (const query of queries.slice(0, 20)) {
+  const opened = await open();
+  cold.push(await first(opened, query, false));
+  await opened.context.close();
+}
+const opened = await open();
+await first(opened, queries[0], false);
+const warm = await first(opened, queries[0], true);
+const later = [], ms = [], search = [], results = [];
+for (const query of queries) {
+  const started = Date.now();
+  await opened.page.fill(".dowse-query", query);
+  await resultsFor(opened.page, query, "hybrid");
+  ms.push(Date.now() - started);
+  later.push(await take(opened.fetched));
+  search.push(await opened.page.$eval(".dowse-latency", (p) => Number(p.dataset.searchMs)));
+  results.push(await opened.page.$$eval(".dowse-result", (items) => items.map((li) => li.dataset.docId)));
+}
+await opened.context.close();
+console.log(JSON.stringify({ cold, warm, later, ms, search, results }));
