@@ -2,7 +2,8 @@
 //! every fragment named by the hash of its bytes, the folder holding the root and exactly the
 //! fragments it names, a reader that starts from the root and loads only what each query asks for
 //! finding the same results as one that loaded everything, keyword scores the same floats as a
-//! BM25 index of the whole corpus, dense results an exact search's, a rebuild giving the same
+//! BM25 index of the whole corpus, dense results an exact search's when every passage is
+//! rescored, the depth calibrated on the model's own pseudo-queries, a rebuild giving the same
 //! names, and a damaged fragment refused by its path.
 
 use std::collections::{BTreeSet, HashSet};
@@ -11,6 +12,7 @@ use std::path::Path;
 use dowse_core::bm25::{Bm25Index, Bm25Params};
 use dowse_core::bundle::{fragment_path, open_root, Manifest, FRAGMENTS, MANIFEST};
 use dowse_core::corpus::read_smart_records;
+use dowse_core::dense_chunks::CalibrationQueries;
 use dowse_core::fragments::{fragment_name, Fragment, LazyBundle};
 use dowse_core::search::{fuse, Mode, SearchOptions};
 use dowse_core::text::Analyzer;
@@ -71,15 +73,17 @@ fn a_reader_that_fetches_per_query_finds_what_the_whole_bundle_finds() {
     expected.insert(info.root.clone());
     assert_eq!(names, expected, "the folder holds the root and exactly the fragments it names");
 
-    // ADI's 82 abstracts are too few to measure a depth: every passage is rescored, exactly.
+    // The depth was calibrated on the model's own check pseudo-queries; rescoring every passage
+    // is an exact search.
     let passages = whole.manifest.passages;
-    assert!(info.calibration.is_none() && info.rescore == passages, "{info:?} for {passages} passages");
+    let calibration = info.calibration.expect("ADI gives enough check pseudo-queries to calibrate on");
+    assert!(calibration.of == CalibrationQueries::Given && calibration.recall >= 0.98, "{info:?}");
     let vectors = VectorStore::quantize(&matrix, dim, Quantization::Int8);
     for row in (0..passages as u32).step_by(7) {
         let vector = vectors.dequantize(row);
         let prepared = vectors.prepare(&vector);
         let exact = top_k((0..passages as u32).map(|r| (r, vectors.rescore(&prepared, r))), 10);
-        assert_eq!(whole.index.dense_passages(&vector, 10, None).unwrap(), exact, "passage {row} as the query");
+        assert_eq!(whole.index.dense_passages(&vector, 10, Some(passages)).unwrap(), exact, "passage {row} as the query");
     }
 
     let analyzer = Analyzer::default();

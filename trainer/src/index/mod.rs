@@ -116,8 +116,8 @@ pub struct Prepared {
     pub dim: usize,
     /// How passages were cut: the flags', with passages no longer than the model reads.
     pub chunking: ChunkConfig,
-    /// The shipped query encoder's vectors (row-major) of the pseudo-queries its alignment was
-    /// checked on, which calibrate format 2's rescore depth; none in a symmetric bundle.
+    /// The shipped query encoder's vectors (row-major) of the check pseudo-queries (in an
+    /// asymmetric bundle those its alignment was checked on), which calibrate the rescore depth.
     pub query_vectors: Vec<f32>,
 }
 
@@ -161,12 +161,14 @@ pub fn prepare(args: &IndexArgs) -> Result<Prepared> {
     };
     let pseudo_queries = plan.as_ref().map(Plan::teacher_texts).unwrap_or_default();
     let cached = [("passage", texts.as_slice()), ("pseudo-query", pseudo_queries.as_slice())];
-    let mut embedded = embed_cache::embed(&models.passage_dir, encoder, args.device, &[], &cached, !args.no_cache)?;
-    let dim = embedded.dim;
-    let teacher = embedded.passages.split_off(texts.len() * dim);
-    let matrix = embedded.passages;
+    // A symmetric bundle's model encodes its own check pseudo-queries (as queries), which
+    // calibrate the rescore depth as the shipped encoder's do in an asymmetric bundle.
+    let own_queries = if plan.is_none() { adapt::pseudo_queries(&docs).held_back } else { Vec::new() };
+    let embedded = embed_cache::embed(&models.passage_dir, encoder, args.device, &own_queries, &cached, !args.no_cache)?;
+    let embed_cache::Embedded { queries: own_vectors, passages: mut matrix, dim } = embedded;
+    let teacher = matrix.split_off(texts.len() * dim);
     let (model, passage_model, query_vectors) = match plan {
-        None => (model_folder::read(&models.query_dir)?, None, Vec::new()),
+        None => (model_folder::read(&models.query_dir)?, None, own_vectors),
         Some(plan) => {
             let chosen = plan.carry_out(&models, teacher, dim, &texts, args)?;
             let query_dir = chosen.adapted.as_ref().map_or(models.query_dir.as_path(), |adapted| adapted.dir.path());
