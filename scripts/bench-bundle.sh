@@ -2,7 +2,7 @@
 # Bundles on SciFact: fragment bytes per 1,000 passages and nDCG@10 for each vector quantization
 # (through `dowse index` and `dowse eval --bundle`, exactly as bundles ship), then HNSW build time, recall@10
 # and per-query latency against hnsw_rs (criterion, tests/benches/hnsw.rs), dowse-core's
-# partitioned search (k-means partitions, what a bundle fetched in fragments searches), and
+# partitioned search (k-means partitions), the sign codes and rescoring that bundles ship, and
 # hnswlib and FAISS (PyPI `hnswlib`, `faiss-cpu`) on the same vectors, each single thread, with
 # the queries/s each reaches at recall@10 0.98. Appends everything to results/bundle.md with the
 # machine and the date. Passage embeddings come from the cache after the
@@ -74,13 +74,16 @@ for line in open(sys.argv[1]):
             recall[(who, f"ef={m[1]}")] = float(r)
     elif m := re.match(r"recall nprobe (\d+) dowse-partitions-int8 (\S+)", line):
         recall[("dowse-partitions-int8", f"nprobe={m[1]}")] = float(m[2])
+    elif m := re.match(r"recall rescore (\d+) dowse-signcodes-int8 (\S+)", line):
+        recall[("dowse-signcodes-int8", f"rescore={m[1]}")] = float(m[2])
     elif m := re.match(r"ann (\S+) (\S+) recall (\S+) time (\S+) µs", line):
         recall[(m[1], m[2])], micros[(m[1], m[2])] = float(m[3]), float(m[4])
-    if words and re.match(r"(hnsw|partitions)_search/", words[0]):
+    if words and re.match(r"(hnsw|partitions|signcodes)_search/", words[0]):
         group, who, parameter = words[0].split("/")
-        who = {"dowse-f32": "dowse-hnsw-f32", "dowse-int8": "dowse-hnsw-int8" if group == "hnsw_search" else "dowse-partitions-int8",
-               "hnsw_rs": "hnsw_rs-f32"}[who]
-        name = (who, ("ef=" if group == "hnsw_search" else "nprobe=") + parameter)
+        int8, setting = {"hnsw_search": ("dowse-hnsw-int8", "ef="), "partitions_search": ("dowse-partitions-int8", "nprobe="),
+                         "signcodes_search": ("dowse-signcodes-int8", "rescore=")}[group]
+        who = {"dowse-f32": "dowse-hnsw-f32", "dowse-int8": int8, "hnsw_rs": "hnsw_rs-f32"}[who]
+        name = (who, setting + parameter)
     if "time:" in words and name:
         at = words.index("time:")
         micros[name] = float(words[at + 3]) * units[words[at + 4]]

@@ -30,12 +30,7 @@ queries = [json.loads(line)["text"] for line in open(f"{data}/queries.jsonl")][:
 json.dump(queries, open(f"{work}/queries.json", "w"))
 PY
 /usr/bin/time -v "$dowse" index --input "$work/site.jsonl" --model models/query --out "$work/bundle" 2> "$work/index.log"
-"$dowse" serve --bundle "$work/bundle" --dist dist --addr 127.0.0.1:0 > "$work/serve.out" 2>/dev/null &
-server=$!
-trap 'kill $server 2>/dev/null || true' EXIT
-for _ in $(seq 100); do grep -q "listening on" "$work/serve.out" && break; sleep 0.1; done
-url="$(sed -n 's/^listening on //p' "$work/serve.out")/"
-(cd tests/e2e && node dowse-queries.mjs "$url" "$work/queries.json") > "$work/dowse.json"
+bash scripts/browser-queries.sh "$work/bundle" "$work/queries.json" "$work/dowse.json"
 python3 - "$work" "$pages" >> results/web.md <<'PY'
 import datetime, json, os, re, sys
 work, pages = sys.argv[1], int(sys.argv[2])

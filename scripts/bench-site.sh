@@ -30,12 +30,7 @@ json.dump([q["_id"] for q in queries], open(f"{work}/query-ids.json", "w"))
 PY
 native=$("$dowse" eval --data "$data" --bundle "$work/bundle" --retriever hybrid 2>/dev/null | awk '$1=="hybrid"{print $3}')
 
-"$dowse" serve --bundle "$work/bundle" --dist dist --addr 127.0.0.1:0 > "$work/serve.out" 2>/dev/null &
-server=$!
-trap 'kill $server 2>/dev/null || true' EXIT
-for _ in $(seq 100); do grep -q "listening on" "$work/serve.out" && break; sleep 0.1; done
-url="$(sed -n 's/^listening on //p' "$work/serve.out")/"
-(cd tests/e2e && node dowse-queries.mjs "$url" "$work/queries.json") > "$work/dowse.json"
+bash scripts/browser-queries.sh "$work/bundle" "$work/queries.json" "$work/dowse.json"
 pagefind=$(bash scripts/bench-pagefind.sh "$work/pagefind")
 
 wasm=$(ls dist/*_bg.wasm)

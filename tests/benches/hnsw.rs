@@ -1,7 +1,9 @@
 //! Dense search on SciFact passages (all-MiniLM-L6-v2 vectors from dowse's embedding cache): HNSW
 //! build time, and per-query latency, single thread, of dowse-core's HNSW searcher (f32 and int8
 //! scoring) and of hnsw_rs's own search on the same graph, at ef 16 to 256; and of dowse-core's
-//! partitioned search (int8 scoring) at nprobe 1 to 32. Recall@10 against exact search is printed
+//! partitioned search (int8 scoring) at nprobe 1 to 32; and of the search a bundle ships (format 2's
+//! sign codes, then the best `rescore` candidates rescored with their int8 vectors, all chunks
+//! loaded) at depths 25 to 400. Recall@10 against exact search is printed
 //! as `recall ...` lines before the timings; scripts/bench-bundle.sh gathers both into
 //! results/bundle.md. With `DOWSE_BENCH_VECTORS=DIR` the passage and query vectors are written
 //! there too (`passages.f32`, `queries.f32`: little-endian rows of `dim.txt` floats), for the
@@ -11,6 +13,7 @@ use std::time::Instant;
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion};
 use dowse_core::dense::{dot, top_k_exact};
+use dowse_core::dense_chunks::{DenseChunkConfig, SignCodes};
 use dowse_core::hnsw;
 use dowse_core::model::{EncoderConfig, TextEncoder};
 use dowse_core::partitions::{PartitionConfig, Partitions};
@@ -24,6 +27,7 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 const EFS: [usize; 5] = [16, 32, 64, 128, 256];
 const NPROBES: [usize; 6] = [1, 2, 4, 8, 16, 32];
+const RESCORES: [usize; 5] = [25, 50, 100, 200, 400];
 
 fn bench(c: &mut Criterion) {
     let (input, model) = (data("scifact").display().to_string(), minilm_dir().display().to_string());
@@ -78,6 +82,16 @@ fn bench(c: &mut Criterion) {
             query_rows.iter().zip(&exact).map(|(q, e)| recall(&partition_search(q, nprobe).iter().map(|h| h.0).collect::<Vec<_>>(), e));
         println!("recall nprobe {nprobe} dowse-partitions-int8 {:.4}", found.sum::<f64>() / query_rows.len() as f64);
     }
+    let (codes, chunks) = SignCodes::split(&int8, &DenseChunkConfig::default());
+    let sign_code_search = |q: &[f32], depth: usize| {
+        let candidates = codes.candidates(q, depth);
+        codes.rescore(q, &candidates, 10, |chunk| chunks.get(chunk as usize)).expect("every chunk is loaded")
+    };
+    for depth in RESCORES {
+        let found =
+            query_rows.iter().zip(&exact).map(|(q, e)| recall(&sign_code_search(q, depth).iter().map(|h| h.0).collect::<Vec<_>>(), e));
+        println!("recall rescore {depth} dowse-signcodes-int8 {:.4}", found.sum::<f64>() / query_rows.len() as f64);
+    }
 
     let mut group = c.benchmark_group("hnsw_search");
     for ef in EFS {
@@ -95,6 +109,14 @@ fn bench(c: &mut Criterion) {
         let mut next = query_rows.iter().cycle();
         group.bench_with_input(BenchmarkId::new("dowse-int8", nprobe), &nprobe, |b, &nprobe| {
             b.iter(|| partition_search(next.next().unwrap(), nprobe))
+        });
+    }
+    group.finish();
+    let mut group = c.benchmark_group("signcodes_search");
+    for depth in RESCORES {
+        let mut next = query_rows.iter().cycle();
+        group.bench_with_input(BenchmarkId::new("dowse-int8", depth), &depth, |b, &depth| {
+            b.iter(|| sign_code_search(next.next().unwrap(), depth))
         });
     }
     group.finish();
