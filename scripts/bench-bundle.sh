@@ -46,11 +46,11 @@ done
 log="$work/bench.log"
 DOWSE_BENCH_VECTORS="$work/vectors" cargo bench -p dowse-tests --bench hnsw -- --warm-up-time 1 --measurement-time 5 2>&1 | tee "$log"
 python3 -m pip install --quiet hnswlib faiss-cpu numpy 2>/dev/null || true
-partitions=$(awk '/^partitions /{print $5}' "$log")
+partitions=$(awk '/^partitions /{print $4}' "$log")
 python3 scripts/bench_ann.py "$work/vectors" "$partitions" | tee -a "$log"
 {
     echo
-    awk '/^build /{print "HNSW build (hnsw_rs, parallel insertion, " $2 " passages): " $4 " s"}' "$log"
+    awk '/^build [0-9]+ passages /{print "HNSW build (hnsw_rs, parallel insertion, " $2 " passages): " $4 " s"}' "$log"
     echo
     echo 'Single thread, per query (criterion mean), recall@10 against exact search over the f32 vectors:'
     echo

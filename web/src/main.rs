@@ -1,9 +1,10 @@
 //! dowse-web: semantic search that runs in the visitor's browser.
 //!
-//! The data path, in the browser: [`settings`] says where the bundle is; [`loader`] fetches it
-//! through [`fetch`] (progress, Cache API) and dowse-core checks it; [`encoder`] runs the query
-//! encoder on WebGPU or the CPU; [`engine`] searches the graph and BM25 and fuses them through
-//! dowse-core; [`rerank`] asks the optional server; [`app`] and [`map`] show it all.
+//! The data path, in the browser: [`settings`] says where the bundle is; [`loader`] fetches its
+//! manifest, root and the fragments each query asks for through [`fetch`] (Cache API) and
+//! dowse-core checks them; [`encoder`] runs the query encoder on WebGPU or the CPU; [`engine`]
+//! asks dowse-core what a query lacks, fetches it, searches the sign codes and BM25 and fuses
+//! them; [`rerank`] asks the optional server; [`app`] and [`map`] show it all.
 //!
 //! It mounts in the element with id `dowse` when the page has one (the drop-in script), else in
 //! the body. Built natively (as `cargo build --workspace` does), it is a stub that says so.
