@@ -73,7 +73,10 @@ fn every_truncated_flipped_or_missing_file_is_rejected_by_name() {
         let error = load(flipped).err().unwrap_or_else(|| panic!("{path} flipped loads"));
         if path != MANIFEST {
             assert!(error.to_string().starts_with(path), "{error}");
-            assert!(error.to_string().contains("sha256 does not match") || error.to_string().contains("do not hash to its name"), "{error}");
+            assert!(
+                error.to_string().contains("sha256 does not match") || error.to_string().contains("do not hash to its name"),
+                "{error}"
+            );
         }
 
         let mut missing = files().clone();

@@ -59,7 +59,8 @@ impl FragmentsInfo {
     /// Describes a bundle cut by [`crate::fragments::Root::split`]. Too few calibration queries measure nothing
     /// (every passage is rescored): no calibration is recorded then.
     pub fn of(split: &Split) -> Self {
-        let calibration = split.calibration.filter(|c| c.queries > 0).map(|c| RescoreCheck { queries: c.queries, of: c.of, recall: c.recall });
+        let calibration =
+            split.calibration.filter(|c| c.queries > 0).map(|c| RescoreCheck { queries: c.queries, of: c.of, recall: c.recall });
         Self { root: fragment_name(&split.root.to_bytes()), count: split.fragments.len(), rescore: split.root.rescore, calibration }
     }
 }

@@ -25,7 +25,9 @@ use std::time::Instant;
 use anyhow::{bail, Context, Result};
 use clap::Args;
 use dowse_core::bm25::{Bm25Index, Bm25Params};
-use dowse_core::bundle::{Bundle, BundleFile, FragmentsInfo, Manifest, ModelBytes, ModelInfo, PassageModelInfo, RescoreCheck, FORMAT, FORMAT_VERSION};
+use dowse_core::bundle::{
+    Bundle, BundleFile, FragmentsInfo, Manifest, ModelBytes, ModelInfo, PassageModelInfo, RescoreCheck, FORMAT, FORMAT_VERSION,
+};
 use dowse_core::dense_chunks::CalibrationQueries;
 use dowse_core::docstore::{DocStore, StoredDocument};
 use dowse_core::fragments::{FragmentConfig, NamedFragment, Root};
