@@ -10,9 +10,9 @@
 //! name asked for. The fragments: BM25 term shards, document chunks, the passages' sign codes
 //! ([`SignCodes`], every dense query's first fetch) and their vectors in chunks of one cluster.
 //!
-//! The reader never fetches: a caller asks what a query lacks ([`LazyBundle::missing_for_query`]
-//! for its terms, [`LazyBundle::missing_for_vector`] for its vector, asked again once the codes
-//! are in, then [`LazyBundle::missing_for_hits`] for the text of the results shown), fetches those
+//! The reader never fetches: a caller asks what a search lacks ([`LazyBundle::missing_for_search`]:
+//! its terms' shards and its vector's fragments, asked again once the codes are in, then
+//! [`LazyBundle::missing_for_hits`] for the text of the results shown), fetches those
 //! names however it fetches (the browser lazily, the CLI from disk), hands the bytes to
 //! [`LazyBundle::load`] and searches. Pagefind's `request_indexes` / `load_index_chunk` have the
 //! same shape.
@@ -306,6 +306,18 @@ impl LazyBundle {
         let Some(codes) = &self.codes else { return vec![self.root.name(Fragment::SignCodes)] };
         let chunks = codes.chunks_for(&codes.candidates(vector, self.root.rescore));
         self.names(chunks.into_iter().filter(|chunk| !self.vectors.contains_key(chunk)).map(Fragment::VectorChunk))
+    }
+
+    /// The fragments a search in `mode` needs and lacks, by name, as [`LazyBundle::search`] will
+    /// read them: the terms' shards unless the mode is dense alone, the vector's fragments when
+    /// the mode is semantic and there is a vector. Ask again after loading them (the vector
+    /// chunks are named once the sign codes are loaded), until nothing is missing.
+    pub fn missing_for_search(&self, terms: &[String], vector: Option<&[f32]>, mode: crate::search::Mode) -> Vec<String> {
+        let mut names = if mode == crate::search::Mode::Dense { Vec::new() } else { self.missing_for_query(terms) };
+        if let (true, Some(vector)) = (mode.is_dense(), vector) {
+            names.extend(self.missing_for_vector(vector));
+        }
+        names
     }
 
     /// The fragments that showing `hits` needs and lacks, by name.

@@ -113,8 +113,7 @@ fn visit(sections: &Sections, queries: &[Query], config: &FragmentConfig, mode: 
         let mut new = Size::default();
         let vector = mode.is_dense().then_some(query.vector.as_slice());
         loop {
-            let mut names = if mode == Mode::Dense { Vec::new() } else { lazy.missing_for_query(&query.terms) };
-            names.extend(vector.map(|v| lazy.missing_for_vector(v)).unwrap_or_default());
+            let names = lazy.missing_for_search(&query.terms, vector, mode);
             if names.is_empty() {
                 break;
             }
@@ -177,7 +176,8 @@ fn main() {
     let (bundle_dir, data_dir) = (env("DOWSE_BENCH_BUNDLE"), env("DOWSE_BENCH_DATA"));
     let bundle = dowse_trainer::bundle_io::read(&bundle_dir).unwrap();
     let flags = [&data_dir, &bundle_dir.join("model"), &dowse_tests::minilm_dir()].map(|p| p.display().to_string());
-    let args = [&["--input", &flags[0], "--model", &flags[1], "--passage-model", &flags[2]][..], &["--no-adapt", "--out", "unused"]].concat();
+    let args =
+        [&["--input", &flags[0], "--model", &flags[1], "--passage-model", &flags[2]][..], &["--no-adapt", "--out", "unused"]].concat();
     let args = dowse_trainer::index::IndexArgs::from_flags(&args).unwrap();
     let prepared = dowse_trainer::index::prepare(&args).unwrap();
     let analyzer = Analyzer::default();
@@ -213,7 +213,8 @@ fn main() {
     println!("| shard / chunk budget | fragments | root kB | first result cold, median kB | p90 kB | later query, median kB | p90 kB | after 50 queries kB |");
     println!("|---|---|---|---|---|---|---|---|");
     let doc_of = |passage: u32| docs.passages[passage as usize].doc;
-    let whole_bm25: Vec<Vec<Hit>> = queries.iter().map(|q| fuse(Mode::Bm25, &[], &sections.bm25.search(&q.terms, 100), 10, doc_of)).collect();
+    let whole_bm25: Vec<Vec<Hit>> =
+        queries.iter().map(|q| fuse(Mode::Bm25, &[], &sections.bm25.search(&q.terms, 100), 10, doc_of)).collect();
     for (bm25_shard_bytes, document_chunk_bytes) in KEYWORD_BUDGETS {
         let config = FragmentConfig { bm25_shard_bytes, document_chunk_bytes, ..FragmentConfig::default() };
         let run = visit(&sections, &queries, &config, Mode::Bm25);

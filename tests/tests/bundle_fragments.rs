@@ -40,8 +40,7 @@ fn fetch_for(lazy: &mut LazyBundle, out: &Path, terms: &[String], vector: Option
         fetched.insert(name);
     };
     loop {
-        let mut names = lazy.missing_for_query(terms);
-        names.extend(vector.map(|v| lazy.missing_for_vector(v)).unwrap_or_default());
+        let names = lazy.missing_for_search(terms, vector, options.mode);
         if names.is_empty() {
             break;
         }
