@@ -33,12 +33,11 @@ native=$("$dowse" eval --data "$data" --bundle "$work/bundle" --retriever hybrid
 bash scripts/browser-queries.sh "$work/bundle" "$work/queries.json" "$work/dowse.json"
 pagefind=$(bash scripts/bench-pagefind.sh "$work/pagefind")
 
-wasm=$(ls dist/*_bg.wasm)
-python3 - "$data" "$work" "$wasm" "$native" "$pagefind" > "$work/web.md" <<'PY'
-import datetime, gzip, json, os, re, statistics, subprocess, sys
+python3 - "$data" "$work" "$native" "$pagefind" > "$work/web.md" <<'PY'
+import datetime, glob, gzip, json, os, re, statistics, subprocess, sys
 sys.path.insert(0, "scripts")
 from judgments import ndcg10, read_qrels
-data, work, wasm, native, pagefind = sys.argv[1:6]
+data, work, native, pagefind = sys.argv[1:5]
 runs = json.load(open(f"{work}/dowse.json"))
 ids = json.load(open(f"{work}/query-ids.json"))
 qrels = read_qrels(data)
@@ -58,8 +57,10 @@ hybrid_bytes = [c["hybrid"]["bytes"] for c in cold]
 keyword_ms = [c["keyword"]["ms"] for c in cold]
 hybrid_ms = [c["hybrid"]["ms"] for c in cold]
 browser = statistics.mean(ndcg(i, r) for i, r in zip(ids, runs["results"]))
-raw = os.path.getsize(wasm)
-gz = len(gzip.compress(open(wasm, "rb").read(), 9))
+def module(pattern):
+    path = glob.glob(f"dist/{pattern}")[0]
+    return f"{os.path.getsize(path):,} bytes raw, {len(gzip.compress(open(path, 'rb').read(), 9)):,} gzip -9"
+app, worker = module("dowse-web-*_bg.wasm"), module("dowse-encoder_bg.wasm")
 print(f"""
 ## dowse and Pagefind on SciFact in Chromium, {datetime.date.today()}
 
@@ -67,7 +68,8 @@ print(f"""
 `dowse index --input ../shared/data/scifact` (its default bundle: MiniLM passages, the adapted
 static query encoder; {manifest['documents']:,} documents, {manifest['passages']:,} passages, {fragments['count']:,}
 fragments, rescore depth {fragments['rescore']}) in {seconds} (m:ss) with a peak of {peak:,.0f} MiB, served by
-`dowse serve` (gzip); the app's wasm is one module, {raw:,} bytes raw, {gz:,} gzip -9. The 300
+`dowse serve` (gzip). The app's wasm is two modules: the page and keyword search, {app}; the
+query encoder's worker, {worker}, which starts once the first keyword results show. The 300
 test queries: the first 20 each in a fresh browser profile (cold), then all 300 typed one after
 another in one page. Bytes are response bodies as sent (Chromium's network events), the app's
 wasm and JavaScript included.

@@ -10,12 +10,12 @@
 //! with [`fusion`];
 //! [`metrics`] scores a run as trec_eval does.
 //! Nothing here touches the file system or spawns threads, so it all builds for wasm32. The
-//! `encoders` feature (default) brings [`model`]'s networks and the whole [`bundle`]; without it,
-//! keyword and vector search over fragments build with no Burn, tokenizers or gemm.
+//! `encoders` feature (default) brings [`model`]'s networks and a whole [`bundle`] in memory; without it,
+//! the bundle's manifest and root and keyword and vector search over fragments build with no
+//! Burn, tokenizers or gemm.
 
 pub mod bm25;
 pub mod bm25_shards;
-#[cfg(feature = "encoders")]
 pub mod bundle;
 pub mod corpus;
 pub mod dense;

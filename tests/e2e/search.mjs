@@ -13,6 +13,8 @@
 //   queries      further queries to type into the box, one at a time (timings and results of each)
 //   rerank       true to switch the rerank toggle on and wait for its outcome
 //   expect_error true when the page must end in its error state: reports the message and stops
+//   expect_semantic_error  true when the query encoder must fail to load: reports the first
+//                results (keyword search goes on) and the message, and stops
 // Prints one JSON object on stdout; exits 1 with the page's console on any failure.
 import { chromium } from "playwright-core";
 import { mkdtempSync } from "node:fs";
@@ -111,6 +113,18 @@ if (options.expect_error) {
 }
 await resultsFor(options.query, null);
 const first_results = { ms: Date.now() - start, bytes: await transferred(), mode: (await latency()).mode };
+if (options.expect_semantic_error) {
+  await page.waitForFunction(() => document.querySelector(".dowse")?.dataset.semantic === "error", null, {
+    timeout: LOAD_TIMEOUT_MS,
+  });
+  console.log(JSON.stringify({
+    first_results,
+    results: await page.$$eval(".dowse-result", (items) => items.map((li) => li.dataset.docId)),
+    error: await page.$eval(".dowse-error", (p) => p.innerText),
+  }));
+  await context.close();
+  process.exit(0);
+}
 await resultsFor(options.query);
 const cold_ms = Date.now() - start;
 const report = {

@@ -339,6 +339,21 @@ fn missing_corrupt_and_incompatible_bundles_get_clear_messages() {
     }
 }
 
+#[test]
+fn keyword_search_goes_on_when_the_query_encoder_cannot_load() {
+    let root = scratch().join("no-encoder");
+    let _ = std::fs::remove_dir_all(&root);
+    copy_dir(dist(), &root.join("app"));
+    std::fs::remove_file(root.join("app/dowse-encoder_bg.wasm")).unwrap();
+    copy_dir(adi_bundle(), &root.join("bundle"));
+    let server = static_server(&root);
+    let report = drive(json!({"url": format!("{}app/?bundle=../bundle/", server.url), "query": "indexing", "expect_semantic_error": true}));
+    assert_eq!(report["first_results"]["mode"], "bm25", "{report}");
+    assert!(!report["results"].as_array().unwrap().is_empty(), "{report}");
+    let error = report["error"].as_str().unwrap();
+    assert!(error.starts_with("Keyword results only:") && error.contains("worker"), "{error}");
+}
+
 fn copy_dir(from: &Path, to: &Path) {
     std::fs::create_dir_all(to).unwrap();
     for entry in std::fs::read_dir(from).unwrap() {

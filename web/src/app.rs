@@ -1,5 +1,5 @@
 //! The page, progressive: keyword results as soon as the bundle's root and the query's fragments
-//! arrive, while the query encoder loads beside them (with progress); when it is ready the list
+//! arrive; then the query encoder loads in its worker (with progress); when it is ready the list
 //! upgrades to the chosen semantic mode, held back while the pointer is on the list so nothing
 //! jumps under it. It searches as the user types, shows the results with their latency and the
 //! bytes each query fetched, reranks through the server when asked, and draws the embedding map.
@@ -13,6 +13,7 @@ use std::time::Duration;
 
 use dowse_core::search::Mode;
 use dowse_core::text::Snippet;
+use dowse_web::browser::now_ms;
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 
@@ -73,21 +74,22 @@ pub fn App(settings: Settings) -> impl IntoView {
     let pending = StoredValue::new_local(None::<TimeoutHandle>);
     let api = settings.api.clone();
 
-    let run_search = {
+    // One search of what the box holds, to the list on screen.
+    let search = {
         let api = api.clone();
         move || {
-            let Some(engine) = engine.get_value() else { return };
-            let text = query.get_untracked().trim().to_string();
-            let ticket = latest.get_value() + 1;
-            latest.set_value(ticket);
-            share_query(&text);
-            if text.is_empty() {
-                outcome.set(None);
-                return;
-            }
-            let rerank_with = rerank_on.get_untracked().then(|| reranker.get_untracked()).flatten();
             let api = api.clone();
-            spawn_local(async move {
+            async move {
+                let Some(engine) = engine.get_value() else { return };
+                let text = query.get_untracked().trim().to_string();
+                let ticket = latest.get_value() + 1;
+                latest.set_value(ticket);
+                share_query(&text);
+                if text.is_empty() {
+                    outcome.set(None);
+                    return;
+                }
+                let rerank_with = rerank_on.get_untracked().then(|| reranker.get_untracked()).flatten();
                 let depth = if rerank_with.is_some() { RERANK_DEPTH } else { K };
                 let result = engine.search(&text, mode.get_untracked(), depth).await;
                 if latest.get_value() != ticket {
@@ -118,21 +120,27 @@ pub fn App(settings: Settings) -> impl IntoView {
                     rerank_note.set(note);
                     outcome.set(Some(found));
                 }
-            });
+            }
         }
+    };
+    let run_search = {
+        let search = search.clone();
+        move || spawn_local(search())
     };
 
     {
         let run_search = run_search.clone();
         let settings = settings.clone();
         spawn_local(async move {
-            let ready = match Engine::open(&settings.bundle).await {
+            let ready = match Engine::open(&settings.bundle, &settings.app).await {
                 Ok(opened) => Rc::new(opened),
                 Err(e) => return status.set(Status::Failed(e)),
             };
             engine.set_value(Some(ready.clone()));
             status.set(Status::Ready);
-            run_search();
+            // The first keyword results come first: the map and the query encoder (its worker's
+            // module and the model, megabytes) start downloading once they are on screen.
+            search().await;
             {
                 let ready = ready.clone();
                 spawn_local(async move {
@@ -256,7 +264,7 @@ pub fn App(settings: Settings) -> impl IntoView {
 
 /// Reorders `found` by the server's scores; on any failure leaves it as is and says why.
 async fn rerank_items(api: &str, found: &mut Outcome, model: String) -> RerankNote {
-    let start = crate::clock::now_ms();
+    let start = now_ms();
     let texts: Vec<&str> = found.items.iter().map(|item| item.text.as_str()).collect();
     match rerank::rerank(api, &found.query, &texts).await {
         Ok(order) => {
@@ -267,7 +275,7 @@ async fn rerank_items(api: &str, found: &mut Outcome, model: String) -> RerankNo
                 items.push(item);
             }
             found.items = items;
-            RerankNote::Reranked { model, ms: crate::clock::now_ms() - start }
+            RerankNote::Reranked { model, ms: now_ms() - start }
         }
         Err(e) => RerankNote::Fallback(e),
     }

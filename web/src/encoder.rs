@@ -1,17 +1,23 @@
-//! The query encoder in the browser: the bundle's model (a static encoder, a BERT, a DSSM or a
-//! two-tower LSTM) on WebGPU through burn-wgpu where the browser gives an adapter, else on the CPU
-//! through burn-ndarray (a static encoder computes on the CPU either way and hands its vector over). Tensors are only read back asynchronously (a browser cannot block on the GPU).
+//! The query encoder, as the page sees it: a Web Worker (`dowse-encoder`, a second wasm module
+//! with the networks) that the page starts beside its keyword search, posts the bundle's model
+//! files to, then asks for each query's vector ([`crate::protocol`]). The page's own module stays
+//! small; the encoder's download and its work never block the page.
 
-use burn::tensor::backend::Backend;
-use burn_ndarray::NdArray;
-use burn_wgpu::{graphics::WebGpu, RuntimeOptions, Wgpu, WgpuDevice};
-use dowse_core::bundle::ModelBytes;
-use dowse_core::model::{Encoder, EncoderConfig};
+use std::cell::{Cell, RefCell};
+use std::collections::HashMap;
+use std::rc::Rc;
+
+use dowse_core::bundle::Manifest;
+use dowse_web::browser::js_error;
+use dowse_web::protocol::{self, Encoding, Reply, Request, READY};
+use futures::channel::oneshot;
+use wasm_bindgen::closure::Closure;
 use wasm_bindgen::JsCast;
-use wasm_bindgen_futures::JsFuture;
+use web_sys::{ErrorEvent, MessageEvent, Worker};
 
-use crate::clock::now_ms;
-use crate::fetch::js_error;
+/// The worker's script, in the app's folder (www/dowse-encoder-worker.js: it loads the
+/// `dowse-encoder` module).
+const WORKER_SCRIPT: &str = "dowse-encoder-worker.js";
 
 /// Which backend runs the encoder.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -21,80 +27,111 @@ pub enum BackendChoice {
     Cpu,
 }
 
-pub enum QueryEncoder {
-    WebGpu(Box<Encoder<Wgpu>>),
-    Cpu(Box<Encoder<NdArray>>),
-}
+type Pending = Rc<RefCell<HashMap<u32, oneshot::Sender<Result<Reply, String>>>>>;
 
-/// A query's vector and what it cost.
-pub struct Encoding {
-    pub vector: Vec<f32>,
-    /// Word pieces the encoder read, special tokens included (distinct letter trigrams for a DSSM).
-    pub tokens: usize,
-    /// What `tokens` counts: "tokens" or "trigrams".
-    pub unit: &'static str,
-    pub tokenize_ms: f64,
-    pub encode_ms: f64,
+/// A loaded query encoder in its worker; dropping it stops the worker.
+pub struct QueryEncoder {
+    worker: Worker,
+    pending: Pending,
+    next_id: Cell<u32>,
+    webgpu: bool,
+    _on_message: Closure<dyn FnMut(MessageEvent)>,
+    _on_error: Closure<dyn FnMut(ErrorEvent)>,
 }
 
 impl QueryEncoder {
-    /// Loads the bundle's model on WebGPU if `choice` allows and an adapter exists, else on the
-    /// CPU; says why the CPU was chosen when it was.
-    pub async fn load(model: &ModelBytes, max_len: usize, choice: BackendChoice) -> Result<(Self, Option<String>), String> {
-        let config = EncoderConfig { max_len, batch_size: 1, ..EncoderConfig::default() };
-        let why_cpu = match choice {
-            BackendChoice::Cpu => Some("the CPU was asked for (?backend=cpu)".to_string()),
-            BackendChoice::Auto => webgpu_adapter().await.err(),
+    /// Starts the worker from the app's folder `app`, hands it the model's files (path, bytes)
+    /// and waits until it has loaded them on WebGPU (if `choice` allows and an adapter exists) or
+    /// the CPU; says why the CPU was chosen when it was.
+    pub async fn load(
+        app: &str,
+        manifest: &Manifest,
+        files: Vec<(String, Vec<u8>)>,
+        choice: BackendChoice,
+    ) -> Result<(Self, Option<String>), String> {
+        let url = format!("{app}{WORKER_SCRIPT}");
+        let worker = Worker::new(&url).map_err(|e| format!("{url}: {}", js_error(e)))?;
+        let pending: Pending = Rc::default();
+        let (ready, listening) = oneshot::channel();
+        pending.borrow_mut().insert(READY, ready);
+        let on_message = {
+            let pending = pending.clone();
+            Closure::<dyn FnMut(MessageEvent)>::new(move |event: MessageEvent| {
+                let (id, reply) = match protocol::read::<Reply>(&event.data()) {
+                    Ok((id, reply, _)) => (id, Ok(reply)),
+                    Err(message) => (READY, Err(message)),
+                };
+                if let Some(sender) = pending.borrow_mut().remove(&id) {
+                    let _ = sender.send(reply);
+                }
+            })
         };
-        if why_cpu.is_none() {
-            let device = WgpuDevice::default();
-            burn_wgpu::init_setup_async::<WebGpu>(&device, RuntimeOptions::default()).await;
-            let encoder = Encoder::load(model.files(), config, &device).map_err(|e| e.to_string())?;
-            return Ok((Self::WebGpu(Box::new(encoder)), None));
+        // A worker that fails (its script missing, its wasm refused) answers nothing: every
+        // request still waiting gets the error instead.
+        let on_error = {
+            let (pending, url) = (pending.clone(), url.clone());
+            Closure::<dyn FnMut(ErrorEvent)>::new(move |event: ErrorEvent| {
+                for (_, sender) in pending.borrow_mut().drain() {
+                    let _ = sender.send(Err(format!("the query encoder's worker ({url}) failed: {}", event.message())));
+                }
+            })
+        };
+        worker.set_onmessage(Some(on_message.as_ref().unchecked_ref()));
+        worker.set_onerror(Some(on_error.as_ref().unchecked_ref()));
+        let mut encoder =
+            Self { worker, pending, next_id: Cell::new(READY + 1), webgpu: false, _on_message: on_message, _on_error: on_error };
+        match listening.await.map_err(|_| "the query encoder's worker stopped".to_string())?? {
+            Reply::Ready => {}
+            other => return Err(unexpected(other)),
         }
-        let encoder = Encoder::load(model.files(), config, &Default::default()).map_err(|e| e.to_string())?;
-        Ok((Self::Cpu(Box::new(encoder)), why_cpu))
+        let (paths, bytes): (Vec<String>, Vec<Vec<u8>>) = files.into_iter().unzip();
+        let load = Request::Load { manifest: Box::new(manifest.clone()), paths, cpu: choice == BackendChoice::Cpu };
+        match encoder.ask(&load, &bytes).await? {
+            Reply::Loaded { webgpu, why_cpu } => {
+                encoder.webgpu = webgpu;
+                Ok((encoder, why_cpu))
+            }
+            other => Err(unexpected(other)),
+        }
     }
 
     /// What the results line shows.
     pub fn label(&self) -> &'static str {
-        match self {
-            Self::WebGpu(_) => "WebGPU",
-            Self::Cpu(_) => "CPU",
+        if self.webgpu {
+            "WebGPU"
+        } else {
+            "CPU"
         }
     }
 
     pub async fn encode(&self, query: &str) -> Result<Encoding, String> {
-        match self {
-            Self::WebGpu(encoder) => encode_with(encoder, query).await,
-            Self::Cpu(encoder) => encode_with(encoder, query).await,
+        match self.ask(&Request::Encode { query: query.to_string() }, &[]).await? {
+            Reply::Encoded(encoding) => Ok(encoding),
+            other => Err(unexpected(other)),
         }
     }
+
+    /// Posts `request` and waits for its reply.
+    async fn ask(&self, request: &Request, bytes: &[Vec<u8>]) -> Result<Reply, String> {
+        let id = self.next_id.get();
+        self.next_id.set(id + 1);
+        let (sender, reply) = oneshot::channel();
+        self.pending.borrow_mut().insert(id, sender);
+        self.worker.post_message(&protocol::message(id, request, bytes)).map_err(js_error)?;
+        reply.await.map_err(|_| "the query encoder's worker stopped".to_string())?
+    }
 }
 
-async fn encode_with<B: Backend>(encoder: &Encoder<B>, query: &str) -> Result<Encoding, String> {
-    let start = now_ms();
-    let tokens = encoder.tokenize_query(query).map_err(|e| e.to_string())?;
-    let tokenized = now_ms();
-    let data = encoder.embed_query(&tokens).map_err(|e| e.to_string())?.into_data_async().await.map_err(|e| format!("{e:?}"))?;
-    let vector = data.to_vec::<f32>().map_err(|e| format!("{e:?}"))?;
-    Ok(Encoding { vector, tokens: tokens.len(), unit: tokens.unit(), tokenize_ms: tokenized - start, encode_ms: now_ms() - tokenized })
+impl Drop for QueryEncoder {
+    fn drop(&mut self) {
+        self.worker.terminate();
+    }
 }
 
-/// Asks the browser for a WebGPU adapter before wgpu does: wgpu panics when there is none, and a
-/// panic would stop the app instead of falling back to the CPU.
-async fn webgpu_adapter() -> Result<(), String> {
-    let navigator = web_sys::window().ok_or("no window")?.navigator();
-    let gpu = js_sys::Reflect::get(&navigator, &"gpu".into()).map_err(js_error)?;
-    if gpu.is_undefined() || gpu.is_null() {
-        return Err("this browser has no WebGPU".to_string());
+/// A reply that is not the one asked for: the worker's failure, or a mismatch of versions.
+fn unexpected(reply: Reply) -> String {
+    match reply {
+        Reply::Failed { message } => message,
+        other => format!("the query encoder's worker answered {other:?}"),
     }
-    let request = js_sys::Reflect::get(&gpu, &"requestAdapter".into()).map_err(js_error)?;
-    let request: js_sys::Function = request.dyn_into().map_err(|_| "navigator.gpu.requestAdapter is not a function")?;
-    let promise: js_sys::Promise = request.call0(&gpu).map_err(js_error)?.dyn_into().map_err(js_error)?;
-    let adapter = JsFuture::from(promise).await.map_err(js_error)?;
-    if adapter.is_null() || adapter.is_undefined() {
-        return Err("no WebGPU adapter is available".to_string());
-    }
-    Ok(())
 }

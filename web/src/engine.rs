@@ -15,7 +15,8 @@ use dowse_core::projection::Projection;
 use dowse_core::search::{Hit, Mode, SearchOptions};
 use dowse_core::text::{snippet, Analyzer, Snippet};
 
-use crate::clock::now_ms;
+use dowse_web::browser::now_ms;
+
 use crate::encoder::{BackendChoice, QueryEncoder};
 use crate::loader::{Fetch, Remote};
 
@@ -31,6 +32,8 @@ struct Loaded {
 /// A bundle being read from its server, and the encoder for its queries once it has loaded.
 pub struct Engine {
     remote: Remote,
+    /// The app's folder, where the encoder's worker is.
+    app: String,
     loaded: RefCell<Rc<Loaded>>,
     encoder: RefCell<Option<Rc<QueryEncoder>>>,
     map: RefCell<Option<Rc<Projection>>>,
@@ -79,20 +82,24 @@ pub struct Outcome {
 
 impl Engine {
     /// Opens the bundle at `base`: the manifest and the root, all a keyword search needs first.
-    pub async fn open(base: &str) -> Result<Self, String> {
+    /// `app` is the app's folder, whose encoder worker [`Engine::load_encoder`] starts.
+    pub async fn open(base: &str, app: &str) -> Result<Self, String> {
         let remote = Remote::open(base).await;
         let loaded = load_root(&remote).await?;
-        Ok(Self { remote, loaded: RefCell::new(loaded), encoder: RefCell::new(None), map: RefCell::new(None), analyzer: Analyzer::default() })
+        let (encoder, map) = (RefCell::new(None), RefCell::new(None));
+        Ok(Self { remote, app: app.to_string(), loaded: RefCell::new(loaded), encoder, map, analyzer: Analyzer::default() })
     }
 
-    /// Fetches the query encoder and loads it on WebGPU or the CPU (`progress`: bytes done and
-    /// total), encodes a short text once so that the first real query does not pay for shader
-    /// compilation, and keeps it; returns its label and why the CPU was chosen, if it was.
+    /// Fetches the query encoder's files (`progress`: bytes done and total), loads them in the
+    /// encoder's worker on WebGPU or the CPU, encodes a short text once so that the first real
+    /// query does not pay for shader compilation, and keeps it; returns its label and why the
+    /// CPU was chosen, if it was.
     pub async fn load_encoder(&self, choice: BackendChoice, progress: &dyn Fn(u64, u64)) -> Result<(&'static str, Option<String>), String> {
         let manifest = self.loaded.borrow().manifest.clone();
-        let model = self.remote.model(&manifest, progress).await?;
-        let (encoder, why_cpu) =
-            QueryEncoder::load(&model, manifest.model.max_len, choice).await.map_err(|e| format!("the bundle's model cannot be loaded: {e}"))?;
+        let files = self.remote.model(&manifest, progress).await?;
+        let (encoder, why_cpu) = QueryEncoder::load(&self.app, &manifest, files, choice)
+            .await
+            .map_err(|e| format!("the bundle's model cannot be loaded: {e}"))?;
         encoder.encode("warm up the query encoder").await.map_err(|e| format!("the encoder failed its warm-up: {e}"))?;
         let label = encoder.label();
         *self.encoder.borrow_mut() = Some(Rc::new(encoder));
@@ -131,7 +138,7 @@ impl Engine {
         };
         if let Some(encoding) = &encoding {
             timings.tokens = encoding.tokens;
-            timings.unit = encoding.unit;
+            timings.unit = encoding.unit.name();
             timings.tokenize = encoding.tokenize_ms;
             timings.encode = encoding.encode_ms;
         }
@@ -162,12 +169,7 @@ impl Engine {
         let terms = self.analyzer.analyze(query);
         let mut fetched = 0;
         loop {
-            let names = {
-                let index = loaded.index.borrow();
-                let mut names = if mode == Mode::Dense { Vec::new() } else { index.missing_for_query(&terms) };
-                names.extend(vector.map(|v| index.missing_for_vector(v)).unwrap_or_default());
-                names
-            };
+            let names = loaded.index.borrow().missing_for_search(&terms, vector, mode);
             if names.is_empty() {
                 break;
             }

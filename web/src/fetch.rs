@@ -2,19 +2,11 @@
 //! a key that changes with the bytes (a fragment's content-addressed URL, a file's URL with its
 //! sha256), so a reload reads them locally and a changed file misses.
 
+use dowse_web::browser::js_error;
 use js_sys::{Reflect, Uint8Array};
 use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
 use web_sys::{Cache, ReadableStreamDefaultReader, RequestCache, RequestInit, Response};
-
-/// Turns a rejected promise or a thrown value into a message.
-pub fn js_error(value: JsValue) -> String {
-    value
-        .dyn_ref::<js_sys::Error>()
-        .map(|e| String::from(e.message()))
-        .or_else(|| value.as_string())
-        .unwrap_or_else(|| format!("{value:?}"))
-}
 
 /// A fetch that failed: the HTTP status where the server answered, and what went wrong.
 #[derive(Debug)]

@@ -9,7 +9,7 @@
 
 use std::cell::RefCell;
 
-use dowse_core::bundle::{self, fragment_path, Manifest, ModelBytes, MANIFEST};
+use dowse_core::bundle::{self, fragment_path, Manifest, MANIFEST};
 use dowse_core::fragments::{FragmentError, LazyBundle};
 use dowse_core::projection::Projection;
 
@@ -80,8 +80,9 @@ impl Remote {
         Ok(fetched)
     }
 
-    /// The model's files, with the running byte count of those that come over the network.
-    pub async fn model(&self, manifest: &Manifest, progress: &dyn Fn(u64, u64)) -> Result<ModelBytes, String> {
+    /// The model's files (path, bytes), each checked against the manifest, with the running byte
+    /// count of those that come over the network; the encoder's worker reads them.
+    pub async fn model(&self, manifest: &Manifest, progress: &dyn Fn(u64, u64)) -> Result<Vec<(String, Vec<u8>)>, String> {
         let total: u64 = manifest.files.iter().filter(|f| f.path.starts_with("model/")).map(|f| f.bytes).sum();
         let done = RefCell::new(0u64);
         let mut files = Vec::new();
@@ -91,13 +92,7 @@ impl Remote {
             *done.borrow_mut() += bytes.len() as u64;
             files.push((entry.path.clone(), bytes));
         }
-        let model = ModelBytes::read(manifest, |path| {
-            let found = files.iter().position(|(p, _)| p == path);
-            found.map(|i| files.swap_remove(i).1).ok_or_else(|| bundle::BundleError::MissingFile(path.to_string()))
-        });
-        let model = model.map_err(|e| format!("the bundle at {} cannot be used: {e}", self.base))?;
-        bundle::check_model(manifest, &model).map_err(|e| format!("the bundle at {} cannot be used: {e}", self.base))?;
-        Ok(model)
+        Ok(files)
     }
 
     /// The embedding map.

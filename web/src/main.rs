@@ -2,7 +2,8 @@
 //!
 //! The data path, in the browser: [`settings`] says where the bundle is; [`loader`] fetches its
 //! manifest, root and the fragments each query asks for through [`fetch`] (Cache API) and
-//! dowse-core checks them; [`encoder`] runs the query encoder on WebGPU or the CPU; [`engine`]
+//! dowse-core checks them; [`encoder`] hands the query encoder to its worker (the second module,
+//! `dowse-encoder`, with the networks: WebGPU or the CPU) and asks it for vectors; [`engine`]
 //! asks dowse-core what a query lacks, fetches it, searches the sign codes and BM25 and fuses
 //! them; [`rerank`] asks the optional server; [`app`] and [`map`] show it all.
 //!
@@ -11,8 +12,6 @@
 
 #[cfg(target_arch = "wasm32")]
 mod app;
-#[cfg(target_arch = "wasm32")]
-mod clock;
 #[cfg(target_arch = "wasm32")]
 mod encoder;
 #[cfg(target_arch = "wasm32")]

@@ -1,6 +1,7 @@
 //! What the app is pointed at, from (strongest first) the page's URL (`?bundle=`, `?q=`,
 //! `?backend=cpu`), the `data-` attributes of the element it mounts in (how the drop-in script
-//! configures it), and the defaults fixed at build time (`DOWSE_BUNDLE_URL`, `DOWSE_API_URL`).
+//! configures it: `data-bundle`, `data-api`, `data-app`), and the defaults fixed at build time
+//! (`DOWSE_BUNDLE_URL`, `DOWSE_API_URL`).
 
 use wasm_bindgen::JsValue;
 use web_sys::{Element, UrlSearchParams};
@@ -24,6 +25,9 @@ pub struct Settings {
     pub bundle: String,
     /// Absolute URL of the server's API, ending in `/`.
     pub api: String,
+    /// Absolute URL of the app's own folder (where the encoder's worker is), ending in `/`: the
+    /// page's folder unless the drop-in script, loaded from elsewhere, says.
+    pub app: String,
     /// The search to run once loaded.
     pub query: String,
     pub backend: BackendChoice,
@@ -38,8 +42,10 @@ impl Settings {
         let attribute = |name: &str| mount.get_attribute(name).filter(|v| !v.is_empty());
         let bundle = param("bundle").or_else(|| attribute("data-bundle")).unwrap_or_else(|| DEFAULT_BUNDLE.to_string());
         let api = attribute("data-api").unwrap_or_else(|| DEFAULT_API.to_string());
+        let app = attribute("data-app").unwrap_or_else(|| "./".to_string());
         let backend = if param("backend").as_deref() == Some("cpu") { BackendChoice::Cpu } else { BackendChoice::Auto };
-        Self { bundle: folder_url(&bundle, &page), api: folder_url(&api, &page), query: param("q").unwrap_or_default(), backend }
+        let (bundle, api, app) = (folder_url(&bundle, &page), folder_url(&api, &page), folder_url(&app, &page));
+        Self { bundle, api, app, query: param("q").unwrap_or_default(), backend }
     }
 }
 

@@ -13,6 +13,9 @@ use std::path::Path;
 
 use anyhow::{bail, Context, Result};
 
+/// The query encoder's worker: its script and its module, unhashed (the app starts it by name).
+const WORKER: [&str; 3] = ["dowse-encoder-worker.js", "dowse-encoder.js", "dowse-encoder_bg.wasm"];
+
 /// The app's files, `dowse.js` and a page that uses it, as (path in the bundle folder, bytes).
 pub fn files(dist: &Path) -> Result<Vec<(String, Vec<u8>)>> {
     let entries = std::fs::read_dir(dist)
@@ -27,15 +30,17 @@ pub fn files(dist: &Path) -> Result<Vec<(String, Vec<u8>)>> {
     names.sort();
     let script = names.iter().find(|n| n.starts_with("dowse-web-") && n.ends_with(".js"));
     let wasm = names.iter().find(|n| n.starts_with("dowse-web-") && n.ends_with("_bg.wasm"));
-    let (Some(script), Some(wasm)) = (script, wasm) else {
+    let worker = WORKER.iter().map(|file| names.iter().find(|n| n == file)).collect::<Option<Vec<_>>>();
+    let (Some(script), Some(wasm), Some(worker)) = (script, wasm, worker) else {
         bail!(
-            "{}: no built browser app here (dowse-web-*.js and dowse-web-*_bg.wasm); build it with `trunk build --release`",
-            dist.display()
+            "{}: no built browser app here (dowse-web-*.js, dowse-web-*_bg.wasm and the encoder's worker, {}); build it with `trunk build --release`",
+            dist.display(),
+            WORKER.join(", ")
         );
     };
     let styles: Vec<&String> = names.iter().filter(|n| n.ends_with(".css")).collect();
     let mut files = Vec::new();
-    for name in [script, wasm].into_iter().chain(styles.iter().copied()) {
+    for name in [script, wasm].into_iter().chain(worker).chain(styles.iter().copied()) {
         let path = dist.join(name);
         files.push((name.clone(), std::fs::read(&path).with_context(|| format!("reading {}", path.display()))?));
     }
@@ -62,6 +67,7 @@ if (!mount) {{
   document.body.appendChild(mount);
 }}
 if (!mount.dataset.bundle) mount.dataset.bundle = here.href;
+mount.dataset.app = here.href;
 for (const style of {styles}) {{
   const link = document.createElement("link");
   link.rel = "stylesheet";
