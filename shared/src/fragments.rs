@@ -120,6 +120,8 @@ fn content_address(bytes: &[u8]) -> [u8; NAME_BYTES] {
 #[derive(Debug, Clone)]
 pub struct Split {
     pub root: Root,
+    /// The root's name and bytes, as a bundle stores it beside the fragments.
+    pub root_file: NamedFragment,
     pub fragments: Vec<NamedFragment>,
     /// How the rescore depth was chosen; `None` when the config fixed it.
     pub calibration: Option<RescoreCalibration>,
@@ -172,7 +174,9 @@ impl Root {
         let calibration = config.rescore.is_none().then(|| codes.calibrate(vectors, queries, config.target_recall));
         let rescore = config.rescore.or(calibration.map(|c| c.depth)).expect("fixed or calibrated");
         let root = Self { bm25: bm25_root, documents, rescore, vector_chunks: vector_chunks.len(), names };
-        Ok(Split { root, fragments, calibration })
+        let bytes = root.to_bytes();
+        let root_file = (fragment_name(&bytes), bytes);
+        Ok(Split { root, root_file, fragments, calibration })
     }
 
     /// A fragment's name (its file name in the bundle's fragment folder).

@@ -59,7 +59,7 @@ fn files() -> HashMap<String, Vec<u8>> {
         format: FORMAT.to_string(),
         format_version: FORMAT_VERSION,
         created_by: "wasm test".to_string(),
-        model: ModelInfo { id: "none".to_string(), dim: DIM, max_len: 16 },
+        model: ModelInfo { id: "none".to_string(), dim: DIM, max_len: 16, pieces: None },
         passage_model: None,
         documents: TEXTS.len(),
         passages: TEXTS.len(),
@@ -71,7 +71,7 @@ fn files() -> HashMap<String, Vec<u8>> {
     };
     // Only the config is read before a search: it must describe a model of the vectors' dimension.
     let model = ModelBytes { config: TINY_BERT_CONFIG.to_vec(), weights: vec![0; 8], tokenizer: b"{}".to_vec() };
-    Bundle::files(&manifest, &model, &Projection::fit(&vectors_f32(), DIM), split).into_iter().collect()
+    Bundle::files(&manifest, &model, &Projection::fit(&vectors_f32(), DIM), split).unwrap().into_iter().collect()
 }
 
 #[wasm_bindgen_test]

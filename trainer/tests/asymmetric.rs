@@ -8,6 +8,7 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
+use dowse_core::model::{ModelFiles, StaticVectors};
 use dowse_tests::{data, minilm_dir};
 use serde_json::Value;
 
@@ -88,6 +89,22 @@ fn default_bundles_are_asymmetric_and_unaligned_encoders_are_refused() {
     assert_eq!(manifest["passage_model"]["id"], "all-MiniLM-L6-v2");
     assert_eq!(manifest["passage_model"]["dim"], 384);
     assert!(manifest["passage_model"]["sha256"].as_str().unwrap().starts_with("53aa5117"));
+    // The browser's static worker reads the query encoder's table in fragments: the rows it
+    // fetches for a query give the vector the whole model gives.
+    let head = manifest["model"]["pieces"].as_str().expect("a static encoder's table in fragments");
+    let fragment = |name: &str| std::fs::read(bundle.join("fragments").join(name)).unwrap();
+    let model = |file: &str| std::fs::read(bundle.join("model").join(file)).unwrap();
+    let (config, tokenizer, weights) = (model("config.json"), model("tokenizer.json"), model("model.safetensors"));
+    let whole = StaticVectors::load(ModelFiles { config: &config, weights: &weights, tokenizer: &tokenizer }).unwrap();
+    let mut lazy = StaticVectors::from_head(&config, &tokenizer, &fragment(head)).unwrap();
+    for query in ["computer indexing", "the evaluation of retrieval systems", "zyxwvut quixotic"] {
+        let encoded = &whole.tokenizer().encode(&[query]).unwrap()[0];
+        for name in lazy.missing(encoded) {
+            lazy.load_shard(&name, &fragment(&name)).unwrap();
+        }
+        let cosine: f32 = whole.vector(encoded).iter().zip(lazy.vector(encoded)).map(|(a, b)| a * b).sum();
+        assert!(cosine > 0.99999, "{query}: the table's fragments give cosine {cosine} to the whole table");
+    }
     let searched = dowse_in(&home, &["search", "--bundle", bundle.to_str().unwrap(), "--mode", "dense", "--json", "computer indexing"]);
     let results: Value = serde_json::from_slice(&searched.stdout).unwrap();
     assert_eq!(results["results"].as_array().unwrap().len(), 10);

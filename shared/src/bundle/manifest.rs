@@ -7,7 +7,7 @@ use sha2::{Digest, Sha256};
 use super::BundleError;
 use crate::bm25::Bm25Params;
 use crate::dense_chunks::CalibrationQueries;
-use crate::fragments::{fragment_name, Split};
+use crate::fragments::Split;
 use crate::passage::ChunkConfig;
 use crate::vectors::Quantization;
 
@@ -26,6 +26,11 @@ pub struct ModelInfo {
     pub dim: usize,
     /// Tokens per text, special tokens included.
     pub max_len: usize,
+    /// A static encoder's table in fragments: the name of its head in `fragments/`, which names
+    /// the shards of rows. The browser's small encoder worker loads these instead of the
+    /// model's weights; absent for every other kind of model.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pieces: Option<String>,
 }
 
 /// The model that encoded the passages of an asymmetric bundle, natively at index time; it is not
@@ -61,7 +66,7 @@ impl FragmentsInfo {
     pub fn of(split: &Split) -> Self {
         let calibration =
             split.calibration.filter(|c| c.queries > 0).map(|c| RescoreCheck { queries: c.queries, of: c.of, recall: c.recall });
-        Self { root: fragment_name(&split.root.to_bytes()), count: split.fragments.len(), rescore: split.root.rescore, calibration }
+        Self { root: split.root_file.0.clone(), count: split.fragments.len(), rescore: split.root.rescore, calibration }
     }
 }
 

@@ -8,7 +8,7 @@ use super::{
     MODEL_TOKENIZER, MODEL_VOCAB, MODEL_WEIGHTS,
 };
 use crate::fragments::{fragment_name, LazyBundle, Missing, Split};
-use crate::model::{EncoderKind, ModelFiles};
+use crate::model::{EncoderKind, ModelFiles, PieceFragments, StaticVectors, PIECES_PER_SHARD};
 use crate::projection::Projection;
 use crate::search::{Hit, SearchOptions};
 use crate::text::Analyzer;
@@ -33,6 +33,16 @@ impl ModelBytes {
         Ok(Self { config: take(MODEL_CONFIG)?, weights: take(MODEL_WEIGHTS)?, tokenizer: take(tokenizer)? })
     }
 
+    /// A static encoder's table in fragments (for the browser's small encoder worker); `None`
+    /// for every other kind of model.
+    pub fn piece_fragments(&self) -> Result<Option<PieceFragments>, BundleError> {
+        if !matches!(EncoderKind::of(&self.config), Ok(EncoderKind::Static)) {
+            return Ok(None);
+        }
+        let vectors = StaticVectors::load(self.files()).map_err(|e| BundleError::Inconsistent(format!("{MODEL_WEIGHTS}: {e}")))?;
+        Ok(Some(vectors.fragments(PIECES_PER_SHARD)))
+    }
+
     /// Where the tokenizer goes in a bundle: a DSSM's vocabulary is `vocab.txt`, every other
     /// model's tokenizer `tokenizer.json`.
     pub fn tokenizer_path(&self) -> &'static str {
@@ -53,9 +63,11 @@ pub struct Bundle {
 
 impl Bundle {
     /// Lays out every file of a bundle cut by [`Root::split`]: the model, the map, the fragments
-    /// and the root under [`FRAGMENTS`](super::FRAGMENTS), and the manifest last, its file entries filled in (its
-    /// fragments info must describe `split`: [`FragmentsInfo::of`]).
-    pub fn files(manifest: &Manifest, model: &ModelBytes, map: &Projection, split: Split) -> Vec<BundleFile> {
+    /// and the root under [`FRAGMENTS`](super::FRAGMENTS) (with a static encoder's table in
+    /// fragments too, named in [`ModelInfo::pieces`](super::ModelInfo::pieces)), and the manifest
+    /// last, its file entries filled in (its fragments info must describe `split`:
+    /// [`FragmentsInfo::of`]).
+    pub fn files(manifest: &Manifest, model: &ModelBytes, map: &Projection, split: Split) -> Result<Vec<BundleFile>, BundleError> {
         let mut files = vec![
             (MODEL_CONFIG.to_string(), model.config.clone()),
             (model.tokenizer_path().to_string(), model.tokenizer.clone()),
@@ -64,11 +76,16 @@ impl Bundle {
         ];
         let mut manifest = manifest.clone();
         manifest.files = files.iter().map(|(path, bytes)| FileEntry::describe(path, bytes)).collect();
-        let root = split.root.to_bytes();
-        let fragments = split.fragments.into_iter().chain([(fragment_name(&root), root)]);
-        files.extend(fragments.map(|(name, bytes)| (fragment_path(&name), bytes)));
+        let mut fragments = split.fragments;
+        fragments.push(split.root_file);
+        if let Some(pieces) = model.piece_fragments()? {
+            manifest.model.pieces = Some(pieces.head.0.clone());
+            fragments.extend(pieces.shards);
+            fragments.push(pieces.head);
+        }
+        files.extend(fragments.into_iter().map(|(name, bytes)| (fragment_path(&name), bytes)));
         files.push((MANIFEST.to_string(), manifest.to_json()));
-        files
+        Ok(files)
     }
 
     /// Reads a whole bundle from its files by path, checking each against the manifest or its
@@ -92,6 +109,7 @@ impl Bundle {
         }
         check_model(&manifest, &model)?;
         check_map(&manifest, &map)?;
+        check_pieces(&manifest, &model, take)?;
         Ok(Self { manifest, model, map, index })
     }
 
@@ -107,6 +125,30 @@ impl Bundle {
     pub fn search(&self, analyzer: &Analyzer, query: &str, vector: Option<&[f32]>, options: &SearchOptions) -> Result<Vec<Hit>, Missing> {
         self.index.search(&analyzer.analyze(query), vector, options)
     }
+}
+
+/// Checks that the table in fragments the manifest names is the query encoder's own, each of its
+/// fragments present and matching its name.
+fn check_pieces(
+    manifest: &Manifest,
+    model: &ModelBytes,
+    mut take: impl FnMut(&str) -> Result<Vec<u8>, BundleError>,
+) -> Result<(), BundleError> {
+    let expected = model.piece_fragments()?;
+    let named = manifest.model.pieces.as_deref();
+    let Some(pieces) = expected.filter(|p| Some(p.head.0.as_str()) == named) else {
+        return match named {
+            None => Ok(()),
+            Some(head) => Err(BundleError::Inconsistent(format!("{}: not the query encoder's table", fragment_path(head)))),
+        };
+    };
+    for (name, _) in pieces.shards.iter().chain([&pieces.head]) {
+        let path = fragment_path(name);
+        if fragment_name(&take(&path)?) != *name {
+            return Err(BundleError::Checksum { path });
+        }
+    }
+    Ok(())
 }
 
 /// Checks that the query encoder makes vectors of the passages' dimension.

@@ -9,7 +9,8 @@ use burn::tensor::{Int, Tensor, TensorData};
 use serde::{Deserialize, Serialize};
 
 use super::batch::padded_length;
-use super::load::{load_weights, ModelFiles};
+use super::load::load_weights;
+use super::ModelFiles;
 use super::pooling::unit_rows;
 use super::trigram::{Features, TrigramVocab};
 use super::{ModelError, Side};

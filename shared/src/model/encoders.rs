@@ -7,9 +7,10 @@ use burn::tensor::Tensor;
 use serde::Deserialize;
 
 use super::dssm::{DssmConfig, DssmEncoder};
-use super::load::ModelFiles;
+use super::ModelFiles;
 use super::lstm::{LstmEncoder, TwoTowerConfig};
-use super::static_encoder::{StaticConfig, StaticEncoder};
+use super::static_encoder::StaticEncoder;
+use super::StaticConfig;
 use super::trigram::Features;
 use super::{Encoded, EncoderConfig, ModelError, TextEncoder};
 
@@ -110,7 +111,7 @@ impl<B: Backend> Encoder<B> {
             Self::Bert(encoder) => encoder.dim(),
             Self::Dssm(encoder) => encoder.dim(),
             Self::Lstm(encoder) => encoder.dim(),
-            Self::Static(encoder) => encoder.dim(),
+            Self::Static(encoder) => encoder.vectors().dim(),
         }
     }
 
@@ -120,7 +121,7 @@ impl<B: Backend> Encoder<B> {
             Self::Bert(encoder) => encoder.encode(texts, progress),
             Self::Dssm(encoder) => encoder.encode(texts, side, progress),
             Self::Lstm(encoder) => encoder.encode(texts, side, progress),
-            Self::Static(encoder) => encoder.encode(texts, progress),
+            Self::Static(encoder) => encoder.vectors().encode(texts, progress),
         }
     }
 
@@ -130,7 +131,7 @@ impl<B: Backend> Encoder<B> {
         Ok(match self {
             Self::Bert(encoder) => QueryTokens::Pieces(single(encoder.tokenizer().encode(&[query])?)),
             Self::Lstm(encoder) => QueryTokens::Pieces(single(encoder.tokenizer().encode(&[query])?)),
-            Self::Static(encoder) => QueryTokens::Pieces(single(encoder.tokenizer().encode(&[query])?)),
+            Self::Static(encoder) => QueryTokens::Pieces(single(encoder.vectors().tokenizer().encode(&[query])?)),
             Self::Dssm(encoder) => QueryTokens::Trigrams(encoder.features(query)),
         })
     }

@@ -186,6 +186,21 @@ pub fn read_tensor(weights: &[u8], name: &str) -> Result<(Vec<usize>, Vec<f32>),
     Ok((tensor.shape.clone(), values))
 }
 
+/// One float matrix as an int8-rows safetensors file, `metadata` beside the int8 marker: how a
+/// static encoder's table travels in pieces ([`crate::model::StaticVectors::fragments`]).
+pub fn int8_matrix(name: &str, shape: [usize; 2], values: &[f32], metadata: &[(&str, String)]) -> Vec<u8> {
+    let data = values.iter().flat_map(|v| v.to_le_bytes()).collect();
+    let tensor = Tensor { dtype: "F32".into(), shape: shape.to_vec(), data: Cow::Owned(data) };
+    let tensors = BTreeMap::from([(name.to_string(), tensor)]);
+    let metadata = metadata.iter().map(|(key, value)| (key.to_string(), Value::from(value.as_str()))).collect();
+    quantize_int8(&write(&File { tensors, metadata })).expect("a file written here parses")
+}
+
+/// The string `key` of a safetensors file's metadata, if it has one.
+pub fn read_metadata(weights: &[u8], key: &str) -> Result<Option<String>, ModelError> {
+    Ok(parse(weights)?.metadata.get(key).and_then(Value::as_str).map(str::to_string))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

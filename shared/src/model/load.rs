@@ -10,14 +10,6 @@ use burn_store::{BurnToPyTorchAdapter, KeyRemapper, ModuleSnapshot, PyTorchToBur
 use super::int8::dequantize_int8;
 use super::{Bert, BertConfig, CrossEncoderModel, ModelError};
 
-/// The three files of a Hugging Face model folder, as bytes.
-#[derive(Clone, Copy)]
-pub struct ModelFiles<'a> {
-    pub config: &'a [u8],
-    pub weights: &'a [u8],
-    pub tokenizer: &'a [u8],
-}
-
 /// Hugging Face BERT tensor names -> [`Bert`] module paths, applied in order.
 /// Checkpoints saved from `BertFor...` heads prefix everything with `bert.`.
 const KEY_MAP: &[(&str, &str)] = &[

@@ -10,7 +10,8 @@ use burn::tensor::{Int, Tensor};
 use serde::{Deserialize, Serialize};
 
 use super::encoder::{encode_by_length, read_matrix};
-use super::load::{load_weights, ModelFiles};
+use super::load::load_weights;
+use super::ModelFiles;
 use super::pooling::{masked_mean, unit_rows};
 use super::{pad_batch, Encoded, ModelError, Side, TextTokenizer};
 

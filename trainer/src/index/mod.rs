@@ -221,7 +221,7 @@ pub fn build(prepared: Prepared, args: &IndexArgs) -> Result<(Manifest, Vec<Bund
         format: FORMAT.to_string(),
         format_version: FORMAT_VERSION,
         created_by: format!("dowse {}", env!("CARGO_PKG_VERSION")),
-        model: ModelInfo { id: model_id, dim, max_len: chunking.max_tokens },
+        model: ModelInfo { id: model_id, dim, max_len: chunking.max_tokens, pieces: None },
         passage_model,
         documents: store.documents.len(),
         passages: texts.len(),
@@ -231,7 +231,7 @@ pub fn build(prepared: Prepared, args: &IndexArgs) -> Result<(Manifest, Vec<Bund
         fragments,
         files: Vec::new(),
     };
-    let files = Bundle::files(&manifest, &model, &map, split);
+    let files = Bundle::files(&manifest, &model, &map, split).context("laying out the bundle")?;
     Ok((manifest, files))
 }
 

@@ -21,7 +21,7 @@ use burn::tensor::backend::{AutodiffBackend, Backend};
 use burn::tensor::{Tensor, TensorData};
 use clap::Args;
 use dowse_core::model::{
-    load_weights, quantize_int8, save_weights, BertConfig, Encoded, StaticConfig, StaticEncoder, StaticModel, TextTokenizer,
+    load_weights, quantize_int8, save_weights, BertConfig, Encoded, StaticConfig, StaticModel, StaticVectors, TextTokenizer,
 };
 use serde::{Deserialize, Serialize};
 
@@ -278,7 +278,8 @@ impl<B: AutodiffBackend> Task<B> for AlignTask<'_, B> {
     fn validate(&self, model: &StaticModel<B::InnerBackend>) -> Result<Option<f64>> {
         let mut as_shipped = StaticModel::<B::InnerBackend>::new(&self.model_config, &self.device);
         load_weights(&mut as_shipped, &shipped(model, self.config.model.int8)?)?;
-        let encoder = StaticEncoder::new(&as_shipped, self.tokenizer.clone(), self.model_config.clone(), &self.device);
+        let (table, map) = as_shipped.parts();
+        let encoder = StaticVectors::from_parts(table, map, self.tokenizer.clone(), self.model_config.clone());
         let total: f64 = self
             .validation
             .iter()
