@@ -12,6 +12,9 @@
 //   screenshot   where to save the PNG of the first results
 //   queries      further queries to type into the box, one at a time (timings and results of each)
 //   rerank       true to switch the rerank toggle on and wait for its outcome
+//   keyboard     true to walk the results with the arrow keys from the box, then clear with Escape
+//   viewport     {width, height} of the page (default 1000 x 1100); the report says whether the
+//                page is wider than that (`overflows`)
 //   expect_error true when the page must end in its error state: reports the message and stops
 //   expect_semantic_error  true when the query encoder must fail to load: reports the first
 //                results (keyword search goes on) and the message, and stops
@@ -32,7 +35,7 @@ if (options.webgpu) args.push("--enable-unsafe-webgpu");
 const context = await chromium.launchPersistentContext(mkdtempSync(join(tmpdir(), "dowse-chromium-")), {
   executablePath: process.env.CHROMIUM ?? "/usr/bin/chromium",
   args,
-  viewport: { width: 1000, height: 1100 },
+  viewport: options.viewport ?? { width: 1000, height: 1100 },
 });
 const page = context.pages()[0] ?? (await context.newPage());
 const console_lines = [];
@@ -139,7 +142,43 @@ const report = {
   rerank_toggle: (await page.$(".dowse-rerank input")) !== null,
   map_drawn: await page.$eval(".dowse-map", (figure) => !figure.hidden),
 };
+report.overflows = await page.evaluate(() => document.documentElement.scrollWidth > window.innerWidth);
 if (options.screenshot) await page.screenshot({ path: options.screenshot, fullPage: true });
+
+if (options.keyboard) {
+  // The result whose title has the focus, and what the screen reader is told it is.
+  const focused = () =>
+    page.evaluate(() => ({
+      doc: document.activeElement?.closest(".dowse-result")?.dataset.docId ?? null,
+      in_box: document.activeElement?.classList.contains("dowse-query") ?? false,
+    }));
+  await page.focus(".dowse-query");
+  await page.keyboard.press("ArrowDown");
+  const first = await focused();
+  await page.keyboard.press("ArrowDown");
+  const second = await focused();
+  await page.keyboard.press("ArrowUp");
+  await page.keyboard.press("ArrowUp");
+  const back = await focused();
+  await page.keyboard.press("ArrowDown");
+  await page.keyboard.press("Escape");
+  await page.waitForFunction(() => document.querySelectorAll(".dowse-result").length === 0, null, { timeout: 10_000 });
+  report.keyboard = {
+    first: first.doc,
+    second: second.doc,
+    back_in_box: back.in_box,
+    cleared: await page.$eval(".dowse-query", (input) => input.value === ""),
+    focus_in_box: (await focused()).in_box,
+    labels: await page.evaluate(() => ({
+      box: document.querySelector(".dowse-query")?.getAttribute("aria-label"),
+      mode: document.querySelector(".dowse-mode")?.getAttribute("aria-label"),
+      results: document.querySelector(".dowse-results")?.getAttribute("aria-label"),
+      search_role: document.querySelector("[role=search]") !== null,
+    })),
+  };
+  await page.fill(".dowse-query", options.query);
+  await resultsFor(options.query);
+}
 
 start = Date.now();
 await page.reload();

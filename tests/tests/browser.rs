@@ -4,9 +4,11 @@
 //! query. A document ADI judges relevant must be in the top 10, the backend label must show, and
 //! a reload must come from the browser's cache. Both encoder paths run: WebGPU on Chromium's
 //! software adapter (SwiftShader, `--enable-unsafe-webgpu`) and the CPU fallback where Chromium
-//! has no adapter. A static site built with `dowse index --with-app` works from a plain static
-//! server. A missing, corrupt or incompatible bundle gets a message that says which and why, and
-//! a reranker that fails leaves the client's order in place, saying so. Bundles built with a DSSM
+//! has no adapter; the arrow keys walk the results and Escape clears them. A static site built
+//! with `dowse index --with-app` works from a plain static server, on a phone-sized page too. A
+//! missing, corrupt or incompatible bundle gets a message that says which and why, a query
+//! encoder that cannot load leaves keyword search working, and a reranker that fails leaves the
+//! client's order in place, saying so. Bundles built with a DSSM
 //! and a two-tower LSTM that `dowse train` taught encode queries in the browser as `dowse search` does.
 //! Screenshots go to Cargo's test folder.
 
@@ -201,11 +203,19 @@ fn searches_adi_on_webgpu_in_chromium() {
     let (query, relevant) = adi_query();
     let server = dowse_serve(adi_bundle(), &[]);
     let screenshot = scratch().join("webgpu.png");
-    let report = drive(json!({"url": server.url, "query": query, "webgpu": true, "screenshot": screenshot}));
+    let report = drive(json!({"url": server.url, "query": query, "webgpu": true, "screenshot": screenshot, "keyboard": true}));
     assert_eq!(report["backend"], "WebGPU", "Chromium's SwiftShader adapter should run the encoder");
     check_search(&report, &relevant);
     assert_eq!(report["rerank_toggle"], false, "no reranker on the server, no toggle");
     assert!(screenshot.is_file());
+    // The arrows walk the results from the box and back; Escape clears the search.
+    let keys = &report["keyboard"];
+    assert_eq!(keys["first"], report["results"][0], "{keys}");
+    assert_eq!(keys["second"], report["results"][1], "{keys}");
+    assert_eq!(keys["back_in_box"], true, "{keys}");
+    assert_eq!(keys["cleared"], true, "{keys}");
+    assert_eq!(keys["focus_in_box"], true, "{keys}");
+    assert_eq!(keys["labels"], json!({"box": "Search this site", "mode": "Search mode", "results": "Results", "search_role": true}));
 }
 
 #[test]
@@ -233,14 +243,16 @@ fn falls_back_to_the_cpu_without_an_adapter_and_reranks_through_the_server() {
 fn every_query_encoder_kind_encodes_in_the_browser_as_dowse_search_does() {
     let (query, _) = adi_query();
     // The DSSM on WebGPU, the LSTM on the CPU fallback, and the default bundle's static encoder
-    // on both.
+    // with and without an adapter: it runs in the small worker on the CPU either way (a mean of
+    // table rows needs no GPU), its table's rows fetched per query.
     let [dssm, lstm] = adi_two_tower_bundles();
     let default = adi_default_bundle().to_path_buf();
     for (bundle, webgpu) in [(dssm, true), (lstm, false), (&default, true), (&default, false)] {
         let server = dowse_serve(bundle, &[]);
         let screenshot = scratch().join(format!("{}.png", bundle.file_name().unwrap().to_string_lossy()));
         let report = drive(json!({"url": server.url, "query": query, "webgpu": webgpu, "screenshot": screenshot}));
-        assert_eq!(report["backend"], if webgpu { "WebGPU" } else { "CPU" });
+        let on_static = bundle == &default;
+        assert_eq!(report["backend"], if webgpu && !on_static { "WebGPU" } else { "CPU" }, "{}", bundle.display());
         check_page(&report);
         assert!(report["first_latency"]["tokens"].as_u64().unwrap() > 0, "the query was read");
         // The browser's query tower ranks what the native one ranks: the same ten documents.
@@ -292,10 +304,12 @@ fn a_static_site_gets_search_from_one_div_and_one_script() {
         .arg("--with-app")
         .arg(dist()));
     let server = static_server(&site);
+    // On a phone-sized page: nothing wider than the screen.
     let report = drive(json!({"url": server.url, "query": "how often should I water my plants", "webgpu": false,
-                              "screenshot": scratch().join("static-site.png")}));
+                              "screenshot": scratch().join("static-site-phone.png"), "viewport": {"width": 390, "height": 844}}));
     let titles: Vec<&str> = report["titles"].as_array().unwrap().iter().map(|t| t.as_str().unwrap()).collect();
     assert!(titles[0].starts_with("Growing tomatoes › Watering"), "{titles:?}");
+    assert_eq!(report["overflows"], false, "the page is wider than a 390 px phone");
     assert_eq!(report["rerank_toggle"], false, "a static host has no rerank API");
 }
 

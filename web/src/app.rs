@@ -16,6 +16,7 @@ use dowse_core::text::Snippet;
 use dowse_web::browser::now_ms;
 use leptos::prelude::*;
 use leptos::task::spawn_local;
+use wasm_bindgen::JsCast;
 
 use crate::engine::{Engine, Outcome, ResultItem};
 use crate::map::{draw, Frame};
@@ -193,6 +194,39 @@ pub fn App(settings: Settings) -> impl IntoView {
         }
     };
 
+    // Keys, Pagefind's way: the arrows walk from the box through the results' titles and back,
+    // Enter follows the focused link (the browser's own), Escape clears the search.
+    let root = NodeRef::<leptos::html::Div>::new();
+    let input = NodeRef::<leptos::html::Input>::new();
+    let on_key = {
+        let run_search = run_search.clone();
+        move |ev: leptos::ev::KeyboardEvent| {
+            let (Some(root), Some(input)) = (root.get(), input.get()) else { return };
+            let targets: Vec<web_sys::HtmlElement> = match root.query_selector_all(".dowse-target") {
+                Ok(list) => (0..list.length()).filter_map(|i| list.item(i)?.dyn_into().ok()).collect(),
+                Err(_) => return,
+            };
+            let focused = document().active_element();
+            let at = targets.iter().position(|t| focused.as_ref() == Some(t.as_ref()));
+            let go = match (ev.key().as_str(), at) {
+                ("ArrowDown", None) => targets.first(),
+                ("ArrowDown", Some(i)) => targets.get(i + 1),
+                ("ArrowUp", Some(0)) => Some(input.as_ref()),
+                ("ArrowUp", Some(i)) => targets.get(i - 1),
+                ("Escape", _) => {
+                    query.set(String::new());
+                    run_search();
+                    Some(input.as_ref())
+                }
+                _ => None,
+            };
+            if let Some(element) = go {
+                ev.prevent_default();
+                let _ = element.focus();
+            }
+        }
+    };
+
     let state = move || match status.get() {
         Status::Ready => "ready",
         Status::Failed(_) => "error",
@@ -212,18 +246,20 @@ pub fn App(settings: Settings) -> impl IntoView {
         }
     };
     view! {
-        <div class="dowse" data-state=state data-semantic=semantic_state data-backend=move || backend.get().map(|b| b.0).unwrap_or_default()>
-            <div class="dowse-bar">
+        <div class="dowse" node_ref=root on:keydown=on_key data-state=state data-semantic=semantic_state data-backend=move || backend.get().map(|b| b.0).unwrap_or_default()>
+            <div class="dowse-bar" role="search">
                 <input
                     class="dowse-query"
                     type="search"
                     placeholder="Search"
+                    aria-label="Search this site"
                     autofocus
+                    node_ref=input
                     prop:value=move || query.get()
                     on:input=on_input
                     disabled=move || status.get() != Status::Ready
                 />
-                <select class="dowse-mode" on:change=on_mode>
+                <select class="dowse-mode" aria-label="Search mode" on:change=on_mode>
                     <option value="hybrid">"hybrid"</option>
                     <option value="dense">"dense"</option>
                     <option value="bm25">"BM25"</option>
@@ -244,7 +280,7 @@ pub fn App(settings: Settings) -> impl IntoView {
                 Semantic::Loading { done, total } if status.get() == Status::Ready => view! {
                     <p class="dowse-status dowse-semantic">
                         {format!("Keyword results; semantic search is loading ({} of {})…", megabytes(done), megabytes(total))}
-                        <progress max=total.max(1) value=done></progress>
+                        <progress aria-label="Semantic search loading" max=total.max(1) value=done></progress>
                     </p>
                 }
                 .into_any(),
@@ -254,7 +290,7 @@ pub fn App(settings: Settings) -> impl IntoView {
             <BackendLine backend=backend />
             {move || search_error.get().map(|e| view! { <p class="dowse-error" role="alert">{e}</p> })}
             <LatencyLine outcome=outcome rerank_note=rerank_note />
-            <ol class="dowse-results" on:mouseenter=move |_| pointer_on_list.set(true) on:mouseleave=release>
+            <ol class="dowse-results" aria-label="Results" on:mouseenter=move |_| pointer_on_list.set(true) on:mouseleave=release>
                 {move || outcome.get().map(|o| o.items.into_iter().map(result_view).collect_view())}
             </ol>
             <EmbeddingMap engine=engine outcome=outcome map_ready=map_ready />
@@ -308,7 +344,7 @@ fn LatencyLine(outcome: RwSignal<Option<Outcome>>, rerank_note: RwSignal<RerankN
             let read = if t.unit.is_empty() { String::new() } else { format!(" ({} {})", t.tokens, t.unit) };
             let fetched = if t.fetched == 0 { "nothing fetched".to_string() } else { format!("{:.1} kB fetched", t.fetched as f64 / 1e3) };
             view! {
-                <p class="dowse-latency" data-query=o.query.clone() data-mode=o.mode.name() data-tokens=t.tokens data-tokenize-ms=t.tokenize data-encode-ms=t.encode data-search-ms=t.search data-fetched-bytes=t.fetched>
+                <p class="dowse-latency" role="status" data-query=o.query.clone() data-mode=o.mode.name() data-tokens=t.tokens data-tokenize-ms=t.tokenize data-encode-ms=t.encode data-search-ms=t.search data-fetched-bytes=t.fetched>
                     {format!(
                         "{} {} results · tokenize {:.1} ms · encode {:.1} ms{read} · search {:.2} ms ({fetched}){rerank}",
                         o.items.len(),
@@ -325,9 +361,10 @@ fn LatencyLine(outcome: RwSignal<Option<Outcome>>, rerank_note: RwSignal<RerankN
 
 fn result_view(item: ResultItem) -> impl IntoView {
     let heading = (!item.heading.is_empty()).then(|| view! { <span class="dowse-heading">{format!(" › {}", item.heading)}</span> });
+    // The title is what the arrow keys focus: a link, or the bare title when there is no URL.
     let title = match item.url {
-        Some(url) => view! { <a href=url>{item.title}</a> }.into_any(),
-        None => view! { <span>{item.title}</span> }.into_any(),
+        Some(url) => view! { <a class="dowse-target" href=url>{item.title}</a> }.into_any(),
+        None => view! { <span class="dowse-target" tabindex="0">{item.title}</span> }.into_any(),
     };
     view! {
         <li class="dowse-result" data-doc-id=item.doc_id data-passage=item.passage>
@@ -374,7 +411,7 @@ fn EmbeddingMap(
     };
     view! {
         <figure class="dowse-map" hidden=move || outcome.get().is_none() || !map_ready.get()>
-            <canvas node_ref=canvas width="480" height="320" on:mousemove=on_move on:mouseleave=move |_| hover.set(None)></canvas>
+            <canvas node_ref=canvas width="480" height="320" aria-hidden="true" on:mousemove=on_move on:mouseleave=move |_| hover.set(None)></canvas>
             {move || hover.get().map(|(x, y, title)| {
                 view! { <div class="dowse-tip" style=format!("left:{}px;top:{}px", x + 12.0, y + 12.0)>{title}</div> }
             })}

@@ -1,7 +1,9 @@
-//! The query encoder, as the page sees it: a Web Worker (`dowse-encoder`, a second wasm module
-//! with the networks) that the page starts beside its keyword search, posts the bundle's model
-//! files to, then asks for each query's vector ([`crate::protocol`]). The page's own module stays
-//! small; the encoder's download and its work never block the page.
+//! The query encoder, as the page sees it: a Web Worker that the page starts beside its keyword
+//! search, posts the bundle's model files to, then asks for each query's vector
+//! ([`crate::protocol`]); a static encoder may answer with the table's shards it needs first. The
+//! worker runs `dowse-static` (a static encoder, no Burn) or `dowse-encoder` (any model, Burn and
+//! wgpu), second wasm modules: the page's own stays small, and the encoder's download and its work
+//! never block the page.
 
 use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
@@ -15,9 +17,25 @@ use wasm_bindgen::closure::Closure;
 use wasm_bindgen::JsCast;
 use web_sys::{ErrorEvent, MessageEvent, Worker};
 
-/// The worker's script, in the app's folder (www/dowse-encoder-worker.js: it loads the
-/// `dowse-encoder` module).
-const WORKER_SCRIPT: &str = "dowse-encoder-worker.js";
+/// The workers' script, in the app's folder (www/dowse-worker.js: it loads the module its URL
+/// names).
+const WORKER_SCRIPT: &str = "dowse-worker.js";
+
+/// The worker module for `manifest`'s query encoder: the small static one when its table is in
+/// fragments, else the one with every network.
+pub fn worker_module(manifest: &Manifest) -> &'static str {
+    match manifest.model.pieces {
+        Some(_) => "dowse-static",
+        None => "dowse-encoder",
+    }
+}
+
+/// What the worker answered for a query.
+pub enum Answer {
+    Encoded(Encoding),
+    /// The static encoder's table shards the query needs first (fragment names).
+    Missing(Vec<String>),
+}
 
 /// Which backend runs the encoder.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -29,10 +47,12 @@ pub enum BackendChoice {
 
 type Pending = Rc<RefCell<HashMap<u32, oneshot::Sender<Result<Reply, String>>>>>;
 
-/// A loaded query encoder in its worker; dropping it stops the worker.
+/// The query encoder in its worker; dropping it stops the worker.
 pub struct QueryEncoder {
     worker: Worker,
     pending: Pending,
+    /// The worker's first message, until [`QueryEncoder::load`] waits for it.
+    listening: Option<oneshot::Receiver<Result<Reply, String>>>,
     next_id: Cell<u32>,
     webgpu: bool,
     _on_message: Closure<dyn FnMut(MessageEvent)>,
@@ -40,16 +60,11 @@ pub struct QueryEncoder {
 }
 
 impl QueryEncoder {
-    /// Starts the worker from the app's folder `app`, hands it the model's files (path, bytes)
-    /// and waits until it has loaded them on WebGPU (if `choice` allows and an adapter exists) or
-    /// the CPU; says why the CPU was chosen when it was.
-    pub async fn load(
-        app: &str,
-        manifest: &Manifest,
-        files: Vec<(String, Vec<u8>)>,
-        choice: BackendChoice,
-    ) -> Result<(Self, Option<String>), String> {
-        let url = format!("{app}{WORKER_SCRIPT}");
+    /// Starts the worker running `module` ([`worker_module`]) from the app's folder `app`: its
+    /// module downloads from now on, beside whatever the page fetches meanwhile (the model's
+    /// files). [`QueryEncoder::load`] follows.
+    pub fn start(app: &str, module: &str) -> Result<Self, String> {
+        let url = format!("{app}{WORKER_SCRIPT}?module={module}");
         let worker = Worker::new(&url).map_err(|e| format!("{url}: {}", js_error(e)))?;
         let pending: Pending = Rc::default();
         let (ready, listening) = oneshot::channel();
@@ -69,7 +84,7 @@ impl QueryEncoder {
         // A worker that fails (its script missing, its wasm refused) answers nothing: every
         // request still waiting gets the error instead.
         let on_error = {
-            let (pending, url) = (pending.clone(), url.clone());
+            let pending = pending.clone();
             Closure::<dyn FnMut(ErrorEvent)>::new(move |event: ErrorEvent| {
                 for (_, sender) in pending.borrow_mut().drain() {
                     let _ = sender.send(Err(format!("the query encoder's worker ({url}) failed: {}", event.message())));
@@ -78,18 +93,30 @@ impl QueryEncoder {
         };
         worker.set_onmessage(Some(on_message.as_ref().unchecked_ref()));
         worker.set_onerror(Some(on_error.as_ref().unchecked_ref()));
-        let mut encoder =
-            Self { worker, pending, next_id: Cell::new(READY + 1), webgpu: false, _on_message: on_message, _on_error: on_error };
+        let listening = Some(listening);
+        Ok(Self { worker, pending, listening, next_id: Cell::new(READY + 1), webgpu: false, _on_message: on_message, _on_error: on_error })
+    }
+
+    /// Waits until the worker listens, hands it the model's files (path, bytes) and waits until
+    /// it has loaded them on WebGPU (if `choice` allows and an adapter exists) or the CPU; says
+    /// why the CPU was chosen when it was.
+    pub async fn load(
+        mut self,
+        manifest: &Manifest,
+        files: Vec<(String, Vec<u8>)>,
+        choice: BackendChoice,
+    ) -> Result<(Self, Option<String>), String> {
+        let listening = self.listening.take().ok_or("the query encoder is already loaded")?;
         match listening.await.map_err(|_| "the query encoder's worker stopped".to_string())?? {
             Reply::Ready => {}
             other => return Err(unexpected(other)),
         }
         let (paths, bytes): (Vec<String>, Vec<Vec<u8>>) = files.into_iter().unzip();
         let load = Request::Load { manifest: Box::new(manifest.clone()), paths, cpu: choice == BackendChoice::Cpu };
-        match encoder.ask(&load, &bytes).await? {
+        match self.ask(&load, &bytes).await? {
             Reply::Loaded { webgpu, why_cpu } => {
-                encoder.webgpu = webgpu;
-                Ok((encoder, why_cpu))
+                self.webgpu = webgpu;
+                Ok((self, why_cpu))
             }
             other => Err(unexpected(other)),
         }
@@ -104,9 +131,12 @@ impl QueryEncoder {
         }
     }
 
-    pub async fn encode(&self, query: &str) -> Result<Encoding, String> {
-        match self.ask(&Request::Encode { query: query.to_string() }, &[]).await? {
-            Reply::Encoded(encoding) => Ok(encoding),
+    /// Asks for `query`'s vector, handing over the table's shards named in `pieces` (`bytes`, in
+    /// order) that an earlier [`Answer::Missing`] asked for.
+    pub async fn encode(&self, query: &str, pieces: Vec<String>, bytes: &[Vec<u8>]) -> Result<Answer, String> {
+        match self.ask(&Request::Encode { query: query.to_string(), pieces }, bytes).await? {
+            Reply::Encoded(encoding) => Ok(Answer::Encoded(encoding)),
+            Reply::Missing { pieces } => Ok(Answer::Missing(pieces)),
             other => Err(unexpected(other)),
         }
     }

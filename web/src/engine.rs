@@ -16,8 +16,9 @@ use dowse_core::search::{Hit, Mode, SearchOptions};
 use dowse_core::text::{snippet, Analyzer, Snippet};
 
 use dowse_web::browser::now_ms;
+use dowse_web::protocol::Encoding;
 
-use crate::encoder::{BackendChoice, QueryEncoder};
+use crate::encoder::{worker_module, Answer, BackendChoice, QueryEncoder};
 use crate::loader::{Fetch, Remote};
 
 /// Snippet length in bytes.
@@ -96,13 +97,15 @@ impl Engine {
     /// CPU was chosen, if it was.
     pub async fn load_encoder(&self, choice: BackendChoice, progress: &dyn Fn(u64, u64)) -> Result<(&'static str, Option<String>), String> {
         let manifest = self.loaded.borrow().manifest.clone();
+        let cannot = |e: String| format!("the bundle's model cannot be loaded: {e}");
+        // The worker's module and the model's files download side by side.
+        let worker = QueryEncoder::start(&self.app, worker_module(&manifest)).map_err(cannot)?;
         let files = self.remote.model(&manifest, progress).await?;
-        let (encoder, why_cpu) = QueryEncoder::load(&self.app, &manifest, files, choice)
-            .await
-            .map_err(|e| format!("the bundle's model cannot be loaded: {e}"))?;
-        encoder.encode("warm up the query encoder").await.map_err(|e| format!("the encoder failed its warm-up: {e}"))?;
+        let (encoder, why_cpu) = worker.load(&manifest, files, choice).await.map_err(cannot)?;
+        let encoder = Rc::new(encoder);
+        self.encode_with(&encoder, "warm up").await.map_err(|e| format!("the encoder failed its warm-up: {e}"))?;
         let label = encoder.label();
-        *self.encoder.borrow_mut() = Some(Rc::new(encoder));
+        *self.encoder.borrow_mut() = Some(encoder);
         Ok((label, why_cpu))
     }
 
@@ -133,16 +136,17 @@ impl Engine {
         let mode = if encoder.is_none() { Mode::Bm25 } else { mode };
         let mut timings = Timings::default();
         let encoding = match (mode.is_dense(), encoder) {
-            (true, Some(encoder)) => Some(encoder.encode(query).await?),
+            (true, Some(encoder)) => Some(self.encode_with(&encoder, query).await?),
             _ => None,
         };
-        if let Some(encoding) = &encoding {
+        if let Some((encoding, fetched)) = &encoding {
+            timings.fetched += fetched;
             timings.tokens = encoding.tokens;
             timings.unit = encoding.unit.name();
             timings.tokenize = encoding.tokenize_ms;
             timings.encode = encoding.encode_ms;
         }
-        let vector = encoding.as_ref().map(|e| e.vector.as_slice());
+        let vector = encoding.as_ref().map(|(e, _)| e.vector.as_slice());
         let start = now_ms();
         let (items, fetched) = match self.fetch_and_search(query, vector, mode, k).await {
             Err(Fetch::Rebuilt) => {
@@ -156,9 +160,29 @@ impl Engine {
             Ok(found) => found,
         };
         timings.search = now_ms() - start;
-        timings.fetched = fetched;
+        timings.fetched += fetched;
         let point = vector.zip(self.map()).map(|(vector, map)| map.project(vector));
         Ok(Outcome { query: query.to_string(), mode, items, timings, point })
+    }
+
+    /// Encodes `query` with `encoder`, fetching the table shards it asks for first; with the
+    /// bytes that came over the network.
+    async fn encode_with(&self, encoder: &QueryEncoder, query: &str) -> Result<(Encoding, u64), String> {
+        let root = self.loaded.borrow().manifest.fragments.root.clone();
+        let (mut pieces, mut bytes, mut fetched) = (Vec::new(), Vec::new(), 0);
+        loop {
+            match encoder.encode(query, pieces.clone(), &bytes).await? {
+                Answer::Encoded(encoding) => return Ok((encoding, fetched)),
+                Answer::Missing(names) if names == pieces => return Err(format!("the query encoder asked again for {names:?}")),
+                Answer::Missing(names) => {
+                    let (found, count) = self.remote.fragments(&root, &names).await.map_err(|e| match e {
+                        Fetch::Rebuilt => "the site's search was rebuilt under this page: reload it".to_string(),
+                        Fetch::Failed(message) => message,
+                    })?;
+                    (pieces, bytes, fetched) = (names, found, fetched + count);
+                }
+            }
+        }
     }
 
     /// Fetches what the search lacks until nothing is, searches, fetches the results' text and

@@ -10,7 +10,7 @@
 use std::cell::RefCell;
 
 use dowse_core::bundle::{self, fragment_path, Manifest, MANIFEST};
-use dowse_core::fragments::{FragmentError, LazyBundle};
+use dowse_core::fragments::{fragment_name, FragmentError, LazyBundle};
 use dowse_core::projection::Projection;
 
 use crate::fetch::{fetch_bytes, FileCache, HttpError};
@@ -61,6 +61,34 @@ impl Remote {
     /// Fetches the named fragments at once and loads them into `index`, the reader of the root
     /// named `root`; returns the bytes that came over the network.
     pub async fn load(&self, root: &str, index: &RefCell<LazyBundle>, names: Vec<String>) -> Result<u64, Fetch> {
+        self.fetch(root, &names, |name, bytes| index.borrow_mut().load(name, bytes).map_err(|e| self.refused(e))).await
+    }
+
+    /// Fetches the named fragments at once, each checked against its name, in their order; with
+    /// the bytes that came over the network. For what dowse-core does not read itself: the
+    /// static query encoder's table.
+    pub async fn fragments(&self, root: &str, names: &[String]) -> Result<(Vec<Vec<u8>>, u64), Fetch> {
+        let mut found = Vec::with_capacity(names.len());
+        let fetched = self
+            .fetch(root, names, |name, bytes| {
+                if fragment_name(bytes) != name {
+                    return Err(format!(
+                        "the bundle at {} cannot be used: {}: its bytes do not hash to its name",
+                        self.base,
+                        fragment_path(name)
+                    ));
+                }
+                found.push(bytes.to_vec());
+                Ok(())
+            })
+            .await?;
+        Ok((found, fetched))
+    }
+
+    /// Fetches the named fragments at once and hands each to `accept`, which checks it; one that
+    /// fails (damaged on the way or in the cache) is fetched once more from the network, then
+    /// reported. Returns the bytes that came over the network.
+    async fn fetch(&self, root: &str, names: &[String], mut accept: impl FnMut(&str, &[u8]) -> Result<(), String>) -> Result<u64, Fetch> {
         let fetches = names.iter().map(|name| self.fragment(name, true));
         let mut fetched = 0;
         for (name, result) in names.iter().zip(futures::future::join_all(fetches).await) {
@@ -70,27 +98,39 @@ impl Remote {
                 Err(e) => return Err(Fetch::Failed(self.fragment_error(e))),
             };
             fetched += count;
-            if index.borrow_mut().load(name, &bytes).is_err() {
-                // Damaged on the way or in the cache: once more from the network, then give up.
+            if accept(name, &bytes).is_err() {
                 let (bytes, count) = self.fragment(name, false).await.map_err(|e| Fetch::Failed(self.fragment_error(e)))?;
                 fetched += count;
-                index.borrow_mut().load(name, &bytes).map_err(|e| Fetch::Failed(self.refused(e)))?;
+                accept(name, &bytes).map_err(Fetch::Failed)?;
             }
         }
         Ok(fetched)
     }
 
-    /// The model's files (path, bytes), each checked against the manifest, with the running byte
-    /// count of those that come over the network; the encoder's worker reads them.
+    /// The query encoder's files (path, bytes), each checked against the manifest or its name,
+    /// with the running byte count of those that come over the network; the encoder's worker
+    /// reads them. A static encoder with its table in fragments needs its config, its tokenizer
+    /// and the table's head; any other model its files under `model/`.
     pub async fn model(&self, manifest: &Manifest, progress: &dyn Fn(u64, u64)) -> Result<Vec<(String, Vec<u8>)>, String> {
-        let total: u64 = manifest.files.iter().filter(|f| f.path.starts_with("model/")).map(|f| f.bytes).sum();
+        let listed = |path: &str| match &manifest.model.pieces {
+            Some(_) => path == bundle::MODEL_CONFIG || path == bundle::MODEL_TOKENIZER,
+            None => path.starts_with("model/"),
+        };
+        let total: u64 = manifest.files.iter().filter(|f| listed(&f.path)).map(|f| f.bytes).sum();
         let done = RefCell::new(0u64);
         let mut files = Vec::new();
-        for entry in manifest.files.iter().filter(|f| f.path.starts_with("model/")) {
+        for entry in manifest.files.iter().filter(|f| listed(&f.path)) {
             let before = *done.borrow();
             let bytes = self.file(manifest, &entry.path, &|n| progress(before + n, total)).await?;
             *done.borrow_mut() += bytes.len() as u64;
             files.push((entry.path.clone(), bytes));
+        }
+        if let Some(head) = &manifest.model.pieces {
+            let (mut head_bytes, _) = self.fragments(&manifest.fragments.root, std::slice::from_ref(head)).await.map_err(|e| match e {
+                Fetch::Rebuilt => "the site's search was rebuilt while the query encoder loaded: reload the page".to_string(),
+                Fetch::Failed(message) => message,
+            })?;
+            files.push((fragment_path(head), head_bytes.remove(0)));
         }
         Ok(files)
     }

@@ -29,8 +29,7 @@ mod settings;
 
 #[cfg(not(target_arch = "wasm32"))]
 fn main() {
-    eprintln!("dowse-web is the browser app: build it with `trunk build --release` (see the README)");
-    std::process::exit(2);
+    dowse_web::not_native("dowse-web");
 }
 
 #[cfg(target_arch = "wasm32")]

@@ -1,6 +1,6 @@
 //! The messages between the app and the query encoder's worker. Each is a JavaScript object
 //! `{ id, body, bytes }`: `body` the JSON of a [`Request`] or a [`Reply`], `bytes` the files a
-//! [`Request::Load`] carries (an array of `Uint8Array`, in the order of its `paths`). A reply
+//! request carries (an array of `Uint8Array`, in the order of its `paths` or `pieces`). A reply
 //! carries its request's `id`; the worker's first message, [`Reply::Ready`], has id [`READY`]
 //! (messages posted before it would be lost: the worker listens only once its wasm has loaded).
 
@@ -19,14 +19,16 @@ pub const READY: u32 = 0;
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Request {
     /// Load the bundle's query encoder from the model's files (checked against `manifest`), on
-    /// WebGPU where the browser has an adapter unless `cpu`.
-    Load {
-        manifest: Box<Manifest>,
-        paths: Vec<String>,
-        cpu: bool,
-    },
+    /// WebGPU where the browser has an adapter unless `cpu`. A static encoder with its table in
+    /// fragments comes as its config, its tokenizer and the table's head
+    /// ([`dowse_core::bundle::ModelInfo::pieces`]).
+    Load { manifest: Box<Manifest>, paths: Vec<String>, cpu: bool },
+    /// Encode `query`, with the table's shards named in `pieces` that an earlier
+    /// [`Reply::Missing`] asked for.
     Encode {
         query: String,
+        #[serde(default)]
+        pieces: Vec<String>,
     },
 }
 
@@ -41,6 +43,11 @@ pub enum Reply {
         why_cpu: Option<String>,
     },
     Encoded(Encoding),
+    /// The query needs these shards of the static encoder's table (fragment names): fetch them
+    /// and ask again.
+    Missing {
+        pieces: Vec<String>,
+    },
     Failed {
         message: String,
     },

@@ -13,8 +13,9 @@ use std::path::Path;
 
 use anyhow::{bail, Context, Result};
 
-/// The query encoder's worker: its script and its module, unhashed (the app starts it by name).
-const WORKER: [&str; 3] = ["dowse-encoder-worker.js", "dowse-encoder.js", "dowse-encoder_bg.wasm"];
+/// The query encoder's workers: their script and their modules (the static encoder's and every
+/// model's), unhashed (the app starts them by name).
+const WORKER: [&str; 5] = ["dowse-worker.js", "dowse-static.js", "dowse-static_bg.wasm", "dowse-encoder.js", "dowse-encoder_bg.wasm"];
 
 /// The app's files, `dowse.js` and a page that uses it, as (path in the bundle folder, bytes).
 pub fn files(dist: &Path) -> Result<Vec<(String, Vec<u8>)>> {
@@ -33,7 +34,7 @@ pub fn files(dist: &Path) -> Result<Vec<(String, Vec<u8>)>> {
     let worker = WORKER.iter().map(|file| names.iter().find(|n| n == file)).collect::<Option<Vec<_>>>();
     let (Some(script), Some(wasm), Some(worker)) = (script, wasm, worker) else {
         bail!(
-            "{}: no built browser app here (dowse-web-*.js, dowse-web-*_bg.wasm and the encoder's worker, {}); build it with `trunk build --release`",
+            "{}: no built browser app here (dowse-web-*.js, dowse-web-*_bg.wasm and the encoders' workers, {}); build it with `trunk build --release`",
             dist.display(),
             WORKER.join(", ")
         );

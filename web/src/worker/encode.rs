@@ -1,17 +1,17 @@
-//! The query encoder in the worker: the bundle's model (a static encoder, a BERT, a DSSM or a
-//! two-tower LSTM) on WebGPU through burn-wgpu where the browser gives an adapter, else on the CPU
-//! through burn-ndarray (a static encoder computes on the CPU either way and hands its vector
-//! over). Tensors are only read back asynchronously (a browser cannot block on the GPU).
+//! The query encoder in the worker. A static encoder (the default bundle's) runs in plain Rust on
+//! the CPU: its vector is a mean of table rows, which needs no GPU, and its table comes in
+//! fragments, the rows a query needs fetched for it ([`StaticVectors::missing`]). With the
+//! `encoder` feature, any other model runs on Burn ([`super::network`]).
 
-use burn::tensor::backend::Backend;
-use burn_ndarray::NdArray;
-use burn_wgpu::{graphics::WebGpu, RuntimeOptions, Wgpu, WgpuDevice};
-use dowse_core::bundle::ModelBytes;
-use dowse_core::model::{Encoder, EncoderConfig, QueryTokens};
-use wasm_bindgen::JsCast;
-use wasm_bindgen_futures::JsFuture;
+use std::cell::RefCell;
 
-use crate::browser::{global, js_error, now_ms};
+use dowse_core::bundle::{fragment_path, BundleError, Manifest, MODEL_CONFIG, MODEL_TOKENIZER};
+use dowse_core::fragments::fragment_name;
+use dowse_core::model::StaticVectors;
+
+#[cfg(feature = "encoder")]
+use super::network;
+use crate::browser::now_ms;
 use crate::protocol::{Encoding, Unit};
 
 /// Which backend runs the encoder.
@@ -23,65 +23,111 @@ pub enum BackendChoice {
 }
 
 pub enum QueryEncoder {
-    WebGpu(Box<Encoder<Wgpu>>),
-    Cpu(Box<Encoder<NdArray>>),
+    /// A static encoder, its table filled shard by shard as queries need them.
+    Static(Box<RefCell<StaticVectors>>),
+    #[cfg(feature = "encoder")]
+    WebGpu(Box<network::Encoder<network::Wgpu>>),
+    #[cfg(feature = "encoder")]
+    Cpu(Box<network::Encoder<network::NdArray>>),
+}
+
+/// What encoding a query gave: its vector, or the table's shards it needs first.
+pub enum Encoded {
+    Vector(Encoding),
+    Missing(Vec<String>),
 }
 
 impl QueryEncoder {
-    /// Loads the bundle's model on WebGPU if `choice` allows and an adapter exists, else on the
-    /// CPU; says why the CPU was chosen when it was.
-    pub async fn load(model: &ModelBytes, max_len: usize, choice: BackendChoice) -> Result<(Self, Option<String>), String> {
-        let config = EncoderConfig { max_len, batch_size: 1, ..EncoderConfig::default() };
-        let why_cpu = match choice {
-            BackendChoice::Cpu => Some("the CPU was asked for (?backend=cpu)".to_string()),
-            BackendChoice::Auto => webgpu_adapter().await.err(),
+    /// Loads the bundle's query encoder from `files` (path, bytes): a static encoder from its
+    /// table's head, any other model on WebGPU if `choice` allows and an adapter exists, else on
+    /// the CPU. Says why the CPU was chosen when it was.
+    pub async fn load(
+        manifest: &Manifest,
+        mut files: Vec<(String, Vec<u8>)>,
+        choice: BackendChoice,
+    ) -> Result<(Self, Option<String>), String> {
+        let mut take = |path: &str| {
+            let found = files.iter().position(|(p, _)| p == path);
+            found.map(|i| files.swap_remove(i).1).ok_or_else(|| BundleError::MissingFile(path.to_string()))
         };
-        if why_cpu.is_none() {
-            let device = WgpuDevice::default();
-            burn_wgpu::init_setup_async::<WebGpu>(&device, RuntimeOptions::default()).await;
-            let encoder = Encoder::load(model.files(), config, &device).map_err(|e| e.to_string())?;
-            return Ok((Self::WebGpu(Box::new(encoder)), None));
+        let Some(head) = &manifest.model.pieces else {
+            return Self::load_network(manifest, take, choice).await;
+        };
+        let checked = |path: &str, bytes: Result<Vec<u8>, BundleError>| bytes.and_then(|b| manifest.verify(path, &b).map(|()| b));
+        let config = checked(MODEL_CONFIG, take(MODEL_CONFIG)).map_err(|e| e.to_string())?;
+        let tokenizer = checked(MODEL_TOKENIZER, take(MODEL_TOKENIZER)).map_err(|e| e.to_string())?;
+        let head_path = fragment_path(head);
+        let head_bytes = take(&head_path).map_err(|e| e.to_string())?;
+        if fragment_name(&head_bytes) != *head {
+            return Err(BundleError::Checksum { path: head_path }.to_string());
         }
-        let encoder = Encoder::load(model.files(), config, &Default::default()).map_err(|e| e.to_string())?;
-        Ok((Self::Cpu(Box::new(encoder)), why_cpu))
+        let vectors = StaticVectors::from_head(&config, &tokenizer, &head_bytes).map_err(|e| e.to_string())?;
+        if vectors.dim() != manifest.model.dim {
+            return Err(format!(
+                "the query encoder makes {}-dimensional vectors, the passages are {}-dimensional",
+                vectors.dim(),
+                manifest.model.dim
+            ));
+        }
+        let why = "the query encoder is static: a mean of word-piece vectors needs no GPU".to_string();
+        Ok((Self::Static(Box::new(RefCell::new(vectors))), Some(why)))
+    }
+
+    #[cfg(not(feature = "encoder"))]
+    async fn load_network(
+        _: &Manifest,
+        _: impl FnMut(&str) -> Result<Vec<u8>, BundleError>,
+        _: BackendChoice,
+    ) -> Result<(Self, Option<String>), String> {
+        Err("this worker runs static query encoders only; the bundle's model needs the dowse-encoder worker".to_string())
+    }
+
+    #[cfg(feature = "encoder")]
+    async fn load_network(
+        manifest: &Manifest,
+        take: impl FnMut(&str) -> Result<Vec<u8>, BundleError>,
+        choice: BackendChoice,
+    ) -> Result<(Self, Option<String>), String> {
+        network::load(manifest, take, choice).await
     }
 
     pub fn on_webgpu(&self) -> bool {
-        matches!(self, Self::WebGpu(_))
+        #[cfg(feature = "encoder")]
+        if matches!(self, Self::WebGpu(_)) {
+            return true;
+        }
+        false
     }
 
-    pub async fn encode(&self, query: &str) -> Result<Encoding, String> {
+    /// Encodes `query` once the table's shards named in `pieces` are loaded from `bytes`.
+    pub async fn encode(&self, query: &str, pieces: &[String], bytes: &[Vec<u8>]) -> Result<Encoded, String> {
         match self {
-            Self::WebGpu(encoder) => encode_with(encoder, query).await,
-            Self::Cpu(encoder) => encode_with(encoder, query).await,
+            Self::Static(vectors) => {
+                let mut vectors = vectors.borrow_mut();
+                for (name, bytes) in pieces.iter().zip(bytes) {
+                    vectors.load_shard(name, bytes).map_err(|e| e.to_string())?;
+                }
+                let start = now_ms();
+                let tokens = vectors.tokenizer().encode(&[query]).map_err(|e| e.to_string())?.remove(0);
+                let tokenized = now_ms();
+                let missing = vectors.missing(&tokens);
+                if !missing.is_empty() {
+                    return Ok(Encoded::Missing(missing));
+                }
+                let vector = vectors.vector(&tokens);
+                let encoding = Encoding {
+                    vector,
+                    tokens: tokens.ids.len(),
+                    unit: Unit::Tokens,
+                    tokenize_ms: tokenized - start,
+                    encode_ms: now_ms() - tokenized,
+                };
+                Ok(Encoded::Vector(encoding))
+            }
+            #[cfg(feature = "encoder")]
+            Self::WebGpu(encoder) => network::encode(encoder, query).await.map(Encoded::Vector),
+            #[cfg(feature = "encoder")]
+            Self::Cpu(encoder) => network::encode(encoder, query).await.map(Encoded::Vector),
         }
     }
-}
-
-async fn encode_with<B: Backend>(encoder: &Encoder<B>, query: &str) -> Result<Encoding, String> {
-    let start = now_ms();
-    let tokens = encoder.tokenize_query(query).map_err(|e| e.to_string())?;
-    let tokenized = now_ms();
-    let data = encoder.embed_query(&tokens).map_err(|e| e.to_string())?.into_data_async().await.map_err(|e| format!("{e:?}"))?;
-    let vector = data.to_vec::<f32>().map_err(|e| format!("{e:?}"))?;
-    let unit = if matches!(tokens, QueryTokens::Trigrams(_)) { Unit::Trigrams } else { Unit::Tokens };
-    Ok(Encoding { vector, tokens: tokens.len(), unit, tokenize_ms: tokenized - start, encode_ms: now_ms() - tokenized })
-}
-
-/// Asks the browser for a WebGPU adapter before wgpu does: wgpu panics when there is none, and a
-/// panic would stop the app instead of falling back to the CPU.
-async fn webgpu_adapter() -> Result<(), String> {
-    let navigator = global("navigator").ok_or("no navigator")?;
-    let gpu = js_sys::Reflect::get(&navigator, &"gpu".into()).map_err(js_error)?;
-    if gpu.is_undefined() || gpu.is_null() {
-        return Err("this browser has no WebGPU".to_string());
-    }
-    let request = js_sys::Reflect::get(&gpu, &"requestAdapter".into()).map_err(js_error)?;
-    let request: js_sys::Function = request.dyn_into().map_err(|_| "navigator.gpu.requestAdapter is not a function")?;
-    let promise: js_sys::Promise = request.call0(&gpu).map_err(js_error)?.dyn_into().map_err(js_error)?;
-    let adapter = JsFuture::from(promise).await.map_err(js_error)?;
-    if adapter.is_null() || adapter.is_undefined() {
-        return Err("no WebGPU adapter is available".to_string());
-    }
-    Ok(())
 }

@@ -1,20 +1,22 @@
-//! The query encoder's worker (bin `dowse-encoder`, `encoder` feature): it answers the app's
-//! [`Request`]s one message at a time, off the page's thread. It says [`Reply::Ready`] first,
-//! then loads the model the app fetched and posted ([`encode`]: Burn on WebGPU or the CPU) and
-//! encodes each query it is sent.
+//! The query encoder's worker: it answers the app's [`Request`]s one message at a time, off the
+//! page's thread. It says [`Reply::Ready`] first, then loads the model the app fetched and posted
+//! ([`encode`]) and encodes each query it is sent, asking for the static encoder's table shards a
+//! query needs ([`Reply::Missing`]). Two builds: `dowse-static` (`static-encoder` feature: static
+//! encoders only, no Burn) and `dowse-encoder` (`encoder` feature: every model, Burn and wgpu).
 
 mod encode;
+#[cfg(feature = "encoder")]
+mod network;
 
 use std::cell::RefCell;
 use std::rc::Rc;
 
-use dowse_core::bundle::{check_model, BundleError, ModelBytes};
 use wasm_bindgen::closure::Closure;
 use wasm_bindgen::JsCast;
 use web_sys::{DedicatedWorkerGlobalScope, MessageEvent};
 
 use crate::protocol::{self, Reply, Request, READY};
-use encode::{BackendChoice, QueryEncoder};
+use encode::{BackendChoice, Encoded, QueryEncoder};
 
 /// Listens for the app's requests and tells it so.
 pub fn run() {
@@ -40,26 +42,20 @@ pub fn run() {
 async fn answer(encoder: &RefCell<Option<Rc<QueryEncoder>>>, request: Request, bytes: Vec<Vec<u8>>) -> Reply {
     let result = match request {
         Request::Load { manifest, paths, cpu } => {
-            let mut files: Vec<(String, Vec<u8>)> = paths.into_iter().zip(bytes).collect();
-            let model = ModelBytes::read(&manifest, |path| {
-                let found = files.iter().position(|(p, _)| p == path);
-                found.map(|i| files.swap_remove(i).1).ok_or_else(|| BundleError::MissingFile(path.to_string()))
-            });
-            let model = model.and_then(|model| check_model(&manifest, &model).map(|()| model)).map_err(|e| e.to_string());
             let choice = if cpu { BackendChoice::Cpu } else { BackendChoice::Auto };
-            match model {
-                Ok(model) => QueryEncoder::load(&model, manifest.model.max_len, choice).await.map(|(loaded, why_cpu)| {
-                    let webgpu = loaded.on_webgpu();
-                    *encoder.borrow_mut() = Some(Rc::new(loaded));
-                    Reply::Loaded { webgpu, why_cpu }
-                }),
-                Err(message) => Err(message),
-            }
+            QueryEncoder::load(&manifest, paths.into_iter().zip(bytes).collect(), choice).await.map(|(loaded, why_cpu)| {
+                let webgpu = loaded.on_webgpu();
+                *encoder.borrow_mut() = Some(Rc::new(loaded));
+                Reply::Loaded { webgpu, why_cpu }
+            })
         }
-        Request::Encode { query } => {
+        Request::Encode { query, pieces } => {
             let loaded = encoder.borrow().clone();
             match loaded {
-                Some(loaded) => loaded.encode(&query).await.map(Reply::Encoded),
+                Some(loaded) => loaded.encode(&query, &pieces, &bytes).await.map(|encoded| match encoded {
+                    Encoded::Vector(encoding) => Reply::Encoded(encoding),
+                    Encoded::Missing(pieces) => Reply::Missing { pieces },
+                }),
                 None => Err("no query encoder is loaded yet".to_string()),
             }
         }
