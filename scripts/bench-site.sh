@@ -57,10 +57,12 @@ hybrid_bytes = [c["hybrid"]["bytes"] for c in cold]
 keyword_ms = [c["keyword"]["ms"] for c in cold]
 hybrid_ms = [c["hybrid"]["ms"] for c in cold]
 browser = statistics.mean(ndcg(i, r) for i, r in zip(ids, runs["results"]))
+kinds = sorted({k for c in cold for k in c["hybrid"]["kinds"]})
+by_kind = "\n".join(f"| {k} | {kb(q([c['hybrid']['kinds'].get(k, 0) for c in cold], 50))} |" for k in kinds)
 def module(pattern):
     path = glob.glob(f"dist/{pattern}")[0]
     return f"{os.path.getsize(path):,} bytes raw, {len(gzip.compress(open(path, 'rb').read(), 9)):,} gzip -9"
-app, worker = module("dowse-web-*_bg.wasm"), module("dowse-encoder_bg.wasm")
+app, worker, networks = module("dowse-web-*_bg.wasm"), module("dowse-static_bg.wasm"), module("dowse-encoder_bg.wasm")
 print(f"""
 ## dowse and Pagefind on SciFact in Chromium, {datetime.date.today()}
 
@@ -68,8 +70,9 @@ print(f"""
 `dowse index --input ../shared/data/scifact` (its default bundle: MiniLM passages, the adapted
 static query encoder; {manifest['documents']:,} documents, {manifest['passages']:,} passages, {fragments['count']:,}
 fragments, rescore depth {fragments['rescore']}) in {seconds} (m:ss) with a peak of {peak:,.0f} MiB, served by
-`dowse serve` (gzip). The app's wasm is two modules: the page and keyword search, {app}; the
-query encoder's worker, {worker}, which starts once the first keyword results show. The 300
+`dowse serve` (gzip). The app's wasm: the page and keyword search, {app}; the static query
+encoder's worker (no Burn; the table's rows fetched per query), {worker}, which starts once the
+first keyword results show (the worker for every other model, not fetched here: {networks}). The 300
 test queries: the first 20 each in a fresh browser profile (cold), then all 300 typed one after
 another in one page. Bytes are response bodies as sent (Chromium's network events), the app's
 wasm and JavaScript included.
@@ -87,6 +90,12 @@ wasm and JavaScript included.
 | later query, the app's search time (fetches included), median / p90 | {q(search, 50):.1f} / {q(search, 90):.1f} ms | |
 | hybrid nDCG@10 in the browser | {browser:.4f} | |
 | hybrid nDCG@10 of the same bundle natively, everything loaded (`dowse eval --bundle`) | {native} | |
+
+Where the bytes to the first hybrid result go, cold, median of the 20 first queries (kB as sent):
+
+| file | kB |
+|---|---|
+{by_kind}
 
 Pagefind on the same 5,183 documents as HTML pages (`bash scripts/bench-pagefind.sh`), the same
 queries in the same Chromium:

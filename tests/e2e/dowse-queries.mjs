@@ -6,7 +6,7 @@
 // Prints JSON:
 //   cold     for each of the first 20 queries, in a fresh browser profile: bytes and ms from
 //            navigation to the first (keyword) results, and to the hybrid results once the query
-//            encoder has loaded
+//            encoder has loaded, and the bytes to the hybrid results by kind of file (`kinds`)
 //   warm     the same for the first query after a reload (fragments and model from the Cache API)
 //   later    bytes each query fetched after the one before, all queries typed in one page
 //   ms       each later query's wall time from typing to its hybrid results
@@ -28,9 +28,32 @@ async function open() {
     args,
   });
   const page = context.pages()[0] ?? (await context.newPage());
-  const fetched = { bytes: 0 };
-  context.on("requestfinished", async (request) => (fetched.bytes += (await request.sizes()).responseBodySize));
+  const fetched = { bytes: 0, kinds: {} };
+  context.on("requestfinished", async (request) => {
+    const size = (await request.sizes()).responseBodySize;
+    fetched.bytes += size;
+    const kind = await kindOf(request);
+    fetched.kinds[kind] = (fetched.kinds[kind] ?? 0) + size;
+  });
   return { context, page, fetched };
+}
+
+// What a fetched file is: by its name, and a fragment by its first bytes (each section's magic;
+// the static query encoder's table is safetensors, whose header is JSON after 8 bytes).
+const MAGICS = { DRT2: "root", DBS1: "BM25 shards", DDI1: "document chunks", DSC1: "sign codes", DVC1: "vector chunks" };
+async function kindOf(request) {
+  const path = new URL(request.url()).pathname;
+  if (path.includes("/fragments/")) {
+    const body = await request.response().then((r) => r.body()).catch(() => Buffer.alloc(0));
+    if (body.length > 8 && body[8] === 0x7b) return "query encoder table";
+    return MAGICS[body.subarray(0, 4).toString("latin1")] ?? "other fragments";
+  }
+  const name = path.split("/").pop();
+  if (name.startsWith("dowse-web")) return "app (wasm, js)";
+  if (name.startsWith("dowse-static") || name === "dowse-worker.js") return "static encoder worker (wasm, js)";
+  if (name.startsWith("dowse-encoder")) return "encoder worker (wasm, js)";
+  if (path.includes("/model/")) return "model files";
+  return name === "manifest.json" ? "manifest" : "page and styles";
 }
 
 // Waits for results of `query` in `mode` (any mode when null).
@@ -65,7 +88,8 @@ async function first(opened, query, reload) {
   await resultsFor(page, query, null);
   const keyword = { ms: Date.now() - started, bytes: await take(fetched) };
   await resultsFor(page, query, "hybrid");
-  const hybrid = { ms: Date.now() - started, bytes: keyword.bytes + (await take(fetched)) };
+  const hybrid = { ms: Date.now() - started, bytes: keyword.bytes + (await take(fetched)), kinds: fetched.kinds };
+  fetched.kinds = {};
   return { keyword, hybrid };
 }
 
