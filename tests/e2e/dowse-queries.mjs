@@ -53,6 +53,7 @@ async function kindOf(request) {
   if (name.startsWith("dowse-static") || name === "dowse-worker.js") return "static encoder worker (wasm, js)";
   if (name.startsWith("dowse-encoder")) return "encoder worker (wasm, js)";
   if (path.includes("/model/")) return "model files";
+  if (name === "map.bin") return "embedding map";
   return name === "manifest.json" ? "manifest" : "page and styles";
 }
 
