@@ -35,7 +35,11 @@ pub struct SearchArgs {
     /// hybrid (dense + BM25 fused by RRF), dense or bm25.
     #[arg(long, default_value = "hybrid")]
     pub mode: Mode,
-    /// Candidates the sign codes pick for rescoring; default: the bundle's calibrated depth.
+    /// Partitions a dense search opens; default: the bundle's calibrated nprobe.
+    #[arg(long)]
+    pub nprobe: Option<usize>,
+    /// Candidates the opened partitions' sign codes pick for rescoring; default: the bundle's
+    /// calibrated depth.
     #[arg(long)]
     pub rescore: Option<usize>,
     /// Print JSON instead of a list.
@@ -91,7 +95,7 @@ pub fn run(args: &SearchArgs) -> Result<()> {
     let n = SearchOptions::default().candidates.max(args.k);
     let started = Instant::now();
     let dense = match &query {
-        Some(q) => index.dense_passages(&q.vector, n, args.rescore)?,
+        Some(q) => index.dense_passages(&q.vector, n, args.nprobe, args.rescore)?,
         None => Vec::new(),
     };
     let lexical = if args.mode == Mode::Dense { Vec::new() } else { index.bm25_passages(&analyzer.analyze(&args.query), n)? };
