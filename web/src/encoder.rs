@@ -11,7 +11,7 @@ use std::rc::Rc;
 
 use dowse_core::bundle::Manifest;
 use dowse_web::browser::js_error;
-use dowse_web::protocol::{self, Encoding, Reply, Request, READY};
+use dowse_web::protocol::{self, BackendChoice, Encoding, Reply, Request, READY};
 use futures::channel::oneshot;
 use wasm_bindgen::closure::Closure;
 use wasm_bindgen::JsCast;
@@ -35,14 +35,6 @@ pub enum Answer {
     Encoded(Encoding),
     /// The static encoder's table shards the query needs first (fragment names).
     Missing(Vec<String>),
-}
-
-/// Which backend runs the encoder.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum BackendChoice {
-    /// WebGPU when an adapter exists, the CPU otherwise.
-    Auto,
-    Cpu,
 }
 
 type Pending = Rc<RefCell<HashMap<u32, oneshot::Sender<Result<Reply, String>>>>>;
@@ -112,7 +104,7 @@ impl QueryEncoder {
             other => return Err(unexpected(other)),
         }
         let (paths, bytes): (Vec<String>, Vec<Vec<u8>>) = files.into_iter().unzip();
-        let load = Request::Load { manifest: Box::new(manifest.clone()), paths, cpu: choice == BackendChoice::Cpu };
+        let load = Request::Load { manifest: Box::new(manifest.clone()), paths, choice };
         match self.ask(&load, &bytes).await? {
             Reply::Loaded { webgpu, why_cpu } => {
                 self.webgpu = webgpu;

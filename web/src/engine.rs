@@ -16,9 +16,9 @@ use dowse_core::search::{Hit, Mode, SearchOptions};
 use dowse_core::text::{snippet, Analyzer, Snippet};
 
 use dowse_web::browser::now_ms;
-use dowse_web::protocol::Encoding;
+use dowse_web::protocol::{BackendChoice, Encoding};
 
-use crate::encoder::{worker_module, Answer, BackendChoice, QueryEncoder};
+use crate::encoder::{worker_module, Answer, QueryEncoder};
 use crate::loader::{Fetch, Remote};
 
 /// Snippet length in bytes.
@@ -151,10 +151,7 @@ impl Engine {
         let (items, fetched) = match self.fetch_and_search(query, vector, mode, k).await {
             Err(Fetch::Rebuilt) => {
                 self.reopen().await?;
-                self.fetch_and_search(query, vector, mode, k).await.map_err(|e| match e {
-                    Fetch::Rebuilt => "the site's search was rebuilt twice during one search: reload the page".to_string(),
-                    Fetch::Failed(message) => message,
-                })?
+                self.fetch_and_search(query, vector, mode, k).await.map_err(|e| e.message("twice during one search"))?
             }
             Err(Fetch::Failed(message)) => return Err(message),
             Ok(found) => found,
@@ -175,10 +172,7 @@ impl Engine {
                 Answer::Encoded(encoding) => return Ok((encoding, fetched)),
                 Answer::Missing(names) if names == pieces => return Err(format!("the query encoder asked again for {names:?}")),
                 Answer::Missing(names) => {
-                    let (found, count) = self.remote.fragments(&root, &names).await.map_err(|e| match e {
-                        Fetch::Rebuilt => "the site's search was rebuilt under this page: reload it".to_string(),
-                        Fetch::Failed(message) => message,
-                    })?;
+                    let (found, count) = self.remote.fragments(&root, &names).await.map_err(|e| e.message("under this page"))?;
                     (pieces, bytes, fetched) = (names, found, fetched + count);
                 }
             }

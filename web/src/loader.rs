@@ -23,6 +23,16 @@ pub enum Fetch {
     Failed(String),
 }
 
+impl Fetch {
+    /// What to tell the visitor; `when` says when the site was rebuilt ("under this page").
+    pub fn message(self, when: &str) -> String {
+        match self {
+            Self::Rebuilt => format!("the site's search was rebuilt {when}: reload the page"),
+            Self::Failed(message) => message,
+        }
+    }
+}
+
 /// One bundle folder on a server, and the browser's cache of it.
 pub struct Remote {
     base: String,
@@ -126,10 +136,10 @@ impl Remote {
             files.push((entry.path.clone(), bytes));
         }
         if let Some(head) = &manifest.model.pieces {
-            let (mut head_bytes, _) = self.fragments(&manifest.fragments.root, std::slice::from_ref(head)).await.map_err(|e| match e {
-                Fetch::Rebuilt => "the site's search was rebuilt while the query encoder loaded: reload the page".to_string(),
-                Fetch::Failed(message) => message,
-            })?;
+            let (mut head_bytes, _) = self
+                .fragments(&manifest.fragments.root, std::slice::from_ref(head))
+                .await
+                .map_err(|e| e.message("while the query encoder loaded"))?;
             files.push((fragment_path(head), head_bytes.remove(0)));
         }
         Ok(files)

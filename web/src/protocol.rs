@@ -15,14 +15,22 @@ use crate::browser::js_error;
 /// The id of the worker's first message.
 pub const READY: u32 = 0;
 
+/// Which backend runs the encoder.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum BackendChoice {
+    /// WebGPU when an adapter exists, the CPU otherwise.
+    Auto,
+    Cpu,
+}
+
 #[derive(Debug, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Request {
     /// Load the bundle's query encoder from the model's files (checked against `manifest`), on
-    /// WebGPU where the browser has an adapter unless `cpu`. A static encoder with its table in
-    /// fragments comes as its config, its tokenizer and the table's head
-    /// ([`dowse_core::bundle::ModelInfo::pieces`]).
-    Load { manifest: Box<Manifest>, paths: Vec<String>, cpu: bool },
+    /// the backend `choice` allows. A static encoder with its table in fragments comes as its
+    /// config, its tokenizer and the table's head ([`dowse_core::bundle::ModelInfo::pieces`]).
+    Load { manifest: Box<Manifest>, paths: Vec<String>, choice: BackendChoice },
     /// Encode `query`, with the table's shards named in `pieces` that an earlier
     /// [`Reply::Missing`] asked for.
     Encode {

@@ -6,7 +6,7 @@
 use wasm_bindgen::JsValue;
 use web_sys::{Element, UrlSearchParams};
 
-use crate::encoder::BackendChoice;
+use dowse_web::protocol::BackendChoice;
 
 /// Where the bundle is when nothing else says: beside the app, as `dowse serve` hosts it.
 const DEFAULT_BUNDLE: &str = match option_env!("DOWSE_BUNDLE_URL") {

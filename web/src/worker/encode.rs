@@ -12,15 +12,7 @@ use dowse_core::model::StaticVectors;
 #[cfg(feature = "encoder")]
 use super::network;
 use crate::browser::now_ms;
-use crate::protocol::{Encoding, Unit};
-
-/// Which backend runs the encoder.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum BackendChoice {
-    /// WebGPU when an adapter exists, the CPU otherwise.
-    Auto,
-    Cpu,
-}
+use crate::protocol::{BackendChoice, Encoding, Unit};
 
 pub enum QueryEncoder {
     /// A static encoder, its table filled shard by shard as queries need them.

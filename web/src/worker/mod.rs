@@ -16,7 +16,7 @@ use wasm_bindgen::JsCast;
 use web_sys::{DedicatedWorkerGlobalScope, MessageEvent};
 
 use crate::protocol::{self, Reply, Request, READY};
-use encode::{BackendChoice, Encoded, QueryEncoder};
+use encode::{Encoded, QueryEncoder};
 
 /// Listens for the app's requests and tells it so.
 pub fn run() {
@@ -41,8 +41,7 @@ pub fn run() {
 
 async fn answer(encoder: &RefCell<Option<Rc<QueryEncoder>>>, request: Request, bytes: Vec<Vec<u8>>) -> Reply {
     let result = match request {
-        Request::Load { manifest, paths, cpu } => {
-            let choice = if cpu { BackendChoice::Cpu } else { BackendChoice::Auto };
+        Request::Load { manifest, paths, choice } => {
             QueryEncoder::load(&manifest, paths.into_iter().zip(bytes).collect(), choice).await.map(|(loaded, why_cpu)| {
                 let webgpu = loaded.on_webgpu();
                 *encoder.borrow_mut() = Some(Rc::new(loaded));

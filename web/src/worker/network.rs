@@ -12,9 +12,9 @@ use dowse_core::model::{EncoderConfig, QueryTokens};
 use wasm_bindgen::JsCast;
 use wasm_bindgen_futures::JsFuture;
 
-use super::encode::{BackendChoice, QueryEncoder};
+use super::encode::QueryEncoder;
 use crate::browser::{global, js_error, now_ms};
-use crate::protocol::{Encoding, Unit};
+use crate::protocol::{BackendChoice, Encoding, Unit};
 
 pub async fn load(
     manifest: &Manifest,
