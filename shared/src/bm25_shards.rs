@@ -5,6 +5,13 @@
 //! Each posting carries its document's length, so a query's scores are exactly those of the
 //! whole [`Bm25Index`], with no other fetch: idf from the document frequency in the shard, the
 //! average length from the root.
+//!
+//! While a visitor types, the last word is unfinished: a query can ask for its last term to match
+//! as a prefix. It then fetches the shards of every term it begins and scores each document by its
+//! best such term, so that "superso" finds "supersonic". The term itself scores as usual; a longer
+//! completion scores with the idf of all the completions together (their document frequencies
+//! summed), weighted by how much of it the prefix is, so a rare completion never outweighs the
+//! word itself at the same term frequency and length: a finished word keeps its own documents first.
 
 use std::collections::HashMap;
 
@@ -17,6 +24,11 @@ const ROOT: &str = "bm25 root";
 const SHARD: &str = "bm25 shard";
 const ROOT_MAGIC: &[u8; 4] = b"DBR1";
 const SHARD_MAGIC: &[u8; 4] = b"DBS1";
+/// A last term shorter than this matches exactly: one or two letters begin much of the vocabulary.
+pub const MIN_PREFIX_CHARS: usize = 3;
+/// A last term whose completions span more shards than this matches exactly (a short prefix on a
+/// large site): one keystroke should not fetch much of the index.
+pub const MAX_PREFIX_SHARDS: usize = 4;
 
 /// What every BM25 query needs: which shard holds a term, and the corpus statistics.
 #[derive(Debug, Clone, PartialEq)]
@@ -79,13 +91,34 @@ impl ShardedBm25 {
         self.num_docs as usize
     }
 
-    /// The shards that hold `query_terms` (or would: a term in no document still names one),
-    /// ascending, each once.
-    pub fn shards_for(&self, query_terms: &[String]) -> Vec<u32> {
+    /// The shards that hold `query_terms` (or would: a term in no document still names one), and,
+    /// with `prefix`, every term the last one begins, ascending, each once.
+    pub fn shards_for(&self, query_terms: &[String], prefix: bool) -> Vec<u32> {
         let mut shards: Vec<u32> = query_terms.iter().filter_map(|term| self.shard_of(term)).collect();
+        if let Some(last) = self.prefix_of(query_terms, prefix) {
+            shards.extend(self.prefix_shards(last));
+        }
         shards.sort_unstable();
         shards.dedup();
         shards
+    }
+
+    /// The last of `query_terms` when it matches as a prefix: asked to, at least
+    /// [`MIN_PREFIX_CHARS`] long, and its completions in at most [`MAX_PREFIX_SHARDS`] shards.
+    fn prefix_of<'q>(&self, query_terms: &'q [String], prefix: bool) -> Option<&'q str> {
+        let last = query_terms.last().filter(|_| prefix)?;
+        (last.chars().count() >= MIN_PREFIX_CHARS && self.prefix_shards(last).len() <= MAX_PREFIX_SHARDS).then_some(last.as_str())
+    }
+
+    /// The shards whose terms may begin with `prefix`: the one it would sort into and those after
+    /// it whose first term begins with it.
+    fn prefix_shards(&self, prefix: &str) -> Vec<u32> {
+        let start = match self.shard_of(prefix) {
+            Some(shard) => shard as usize,
+            None if self.firsts.first().is_some_and(|first| first.starts_with(prefix)) => 0,
+            None => return Vec::new(),
+        };
+        (start..self.firsts.len()).take_while(|&i| i == start || self.firsts[i].starts_with(prefix)).map(|i| i as u32).collect()
     }
 
     fn shard_of(&self, term: &str) -> Option<u32> {
@@ -93,16 +126,40 @@ impl ShardedBm25 {
         after.checked_sub(1).map(|shard| shard as u32)
     }
 
-    /// The `k` best documents for the analyzed query terms, best first, from the shards `shard`
-    /// hands over (every one [`ShardedBm25::shards_for`] names must be there).
+    /// The `k` best documents for the analyzed query terms, the last matching as a prefix with
+    /// `prefix`, best first, from the shards `shard` hands over (every one
+    /// [`ShardedBm25::shards_for`] names must be there).
     pub fn search<'a>(
         &self,
         query_terms: &[String],
+        prefix: bool,
         k: usize,
         shard: impl Fn(u32) -> Option<&'a Bm25Shard>,
     ) -> Result<Vec<(u32, f32)>, MissingShard> {
+        let last = self.prefix_of(query_terms, prefix);
+        let exact = &query_terms[..query_terms.len() - usize::from(last.is_some())];
         let mut scores: HashMap<u32, f32> = HashMap::new();
-        for (term, weight) in query_weights(query_terms) {
+        if let Some(last) = last {
+            let mut completions = Vec::new();
+            for index in self.prefix_shards(last) {
+                let loaded = shard(index).ok_or(MissingShard(index))?;
+                completions
+                    .extend(loaded.order.iter().filter(|term| term.starts_with(last)).map(|term| (loaded, term, loaded.terms[term])));
+            }
+            let together: u64 = completions.iter().map(|&(_, _, (df, _, _))| u64::from(df)).sum();
+            let together = together.min(u64::from(self.num_docs)) as u32;
+            for (loaded, term, (df, start, end)) in completions {
+                let (idf, weight) = match term == last {
+                    true => (idf(self.num_docs as usize, df), 1.0),
+                    false => (idf(self.num_docs as usize, together), last.len() as f32 / term.len() as f32),
+                };
+                for (doc, tf, doc_len) in postings(&loaded.postings[start..end]) {
+                    let score = weight * term_score(self.params, idf, tf, doc_len, self.avg_doc_len);
+                    scores.entry(doc).and_modify(|best| *best = best.max(score)).or_insert(score);
+                }
+            }
+        }
+        for (term, weight) in query_weights(exact) {
             let Some(index) = self.shard_of(term) else { continue };
             let loaded = shard(index).ok_or(MissingShard(index))?;
             let Some(&(df, start, end)) = loaded.terms.get(term) else { continue };
@@ -275,8 +332,8 @@ mod tests {
         for query in ["w0 w1", "w3 w3 w150", "w199 w7 w42 w9", "nothing w12"] {
             let query = terms(query);
             let whole = index.search(&query, 20);
-            let needed = root.shards_for(&query);
-            let split = root.search(&query, 20, |i| needed.contains(&i).then(|| &shards[i as usize])).unwrap();
+            let needed = root.shards_for(&query, false);
+            let split = root.search(&query, false, 20, |i| needed.contains(&i).then(|| &shards[i as usize])).unwrap();
             assert_eq!(split.len(), whole.len());
             for ((a, sa), (b, sb)) in split.iter().zip(&whole) {
                 assert!((sa - sb).abs() <= 1e-5 * sb.abs(), "{query:?}: {a} {sa} against {b} {sb}");
@@ -288,12 +345,36 @@ mod tests {
     fn a_query_names_its_shards_and_refuses_without_them() {
         let (root, shards) = ShardedBm25::split(&index(), 256);
         let query = terms("w0 w0 w199");
-        let needed = root.shards_for(&query);
+        let needed = root.shards_for(&query, false);
         assert!(!needed.is_empty() && needed.len() <= 2 && needed.windows(2).all(|w| w[0] < w[1]));
-        let missing = root.search(&query, 5, |_| None).unwrap_err();
+        let missing = root.search(&query, false, 5, |_| None).unwrap_err();
         assert!(needed.contains(&missing.0));
-        assert!(root.shards_for(&terms("a")).is_empty(), "a term before every shard's first is in none");
-        assert!(root.search(&terms("a"), 5, |i| Some(&shards[i as usize])).unwrap().is_empty());
+        assert!(root.shards_for(&terms("a"), false).is_empty(), "a term before every shard's first is in none");
+        assert!(root.search(&terms("a"), false, 5, |i| Some(&shards[i as usize])).unwrap().is_empty());
+    }
+
+    #[test]
+    fn the_last_term_matches_as_a_prefix_when_asked() {
+        let index = index();
+        let (root, shards) = ShardedBm25::split(&index, 256);
+        let shards = loaded(&root, &shards);
+        let all = |i: u32| Some(&shards[i as usize]);
+        // "w19" begins w19 and w190 to w199, which sort into more than one shard.
+        let query = terms("w3 w19");
+        let needed = root.shards_for(&query, true);
+        assert!(needed.len() > root.shards_for(&query, false).len(), "{needed:?}");
+        let missing = root.search(&query, true, 20, |i| (!needed.contains(&i)).then(|| &shards[i as usize])).unwrap_err();
+        assert!(needed.contains(&missing.0));
+        let found = root.search(&query, true, 300, |i| needed.contains(&i).then(|| &shards[i as usize])).unwrap();
+        let completions: Vec<u32> = (190..200).flat_map(|n| index.search(&terms(&format!("w{n}")), 300)).map(|(doc, _)| doc).collect();
+        assert!(completions.iter().all(|doc| found.iter().any(|(d, _)| d == doc)), "every document of a completion is found");
+        // The word's own documents keep at least their own score; its completions add documents.
+        let own = root.search(&terms("w19"), false, 300, all).unwrap();
+        let typed: HashMap<u32, f32> = root.search(&terms("w19"), true, 300, all).unwrap().into_iter().collect();
+        assert!(typed.len() > own.len() && own.iter().all(|(doc, score)| typed[doc] >= *score), "{own:?} {typed:?}");
+        // Too short a prefix matches exactly.
+        assert_eq!(root.shards_for(&terms("w1"), true), root.shards_for(&terms("w1"), false));
+        assert_eq!(root.search(&terms("w1"), true, 20, all).unwrap(), root.search(&terms("w1"), false, 20, all).unwrap());
     }
 
     #[test]
@@ -318,7 +399,7 @@ mod tests {
             let mut framed = SHARD_MAGIC.to_vec();
             framed.extend_from_slice(&bytes);
             if let Ok(shard) = root.read_shard(0, &framed) {
-                let _ = root.search(&terms("w0 w1"), 5, |_| Some(&shard));
+                let _ = root.search(&terms("w0 w1"), true, 5, |_| Some(&shard));
             }
         }
     }

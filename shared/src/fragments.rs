@@ -320,9 +320,10 @@ impl LazyBundle {
         &self.root
     }
 
-    /// The fragments a keyword search for the analyzed `terms` needs and lacks, by name.
-    pub fn missing_for_query(&self, terms: &[String]) -> Vec<String> {
-        let shards = self.root.bm25.shards_for(terms).into_iter().filter(|shard| !self.shards.contains_key(shard));
+    /// The fragments a keyword search for the analyzed `terms` (the last a prefix with `prefix`)
+    /// needs and lacks, by name.
+    pub fn missing_for_query(&self, terms: &[String], prefix: bool) -> Vec<String> {
+        let shards = self.root.bm25.shards_for(terms, prefix).into_iter().filter(|shard| !self.shards.contains_key(shard));
         self.names(shards.map(Fragment::Bm25Shard))
     }
 
@@ -343,12 +344,13 @@ impl LazyBundle {
         }
     }
 
-    /// The fragments a search in `mode` needs and lacks, by name, as [`LazyBundle::search`] will
-    /// read them: the terms' shards unless the mode is dense alone, the vector's fragments when
-    /// the mode is semantic and there is a vector. Ask again after loading them (the vector
+    /// The fragments a search with `options` needs and lacks, by name, as [`LazyBundle::search`]
+    /// will read them: the terms' shards unless the mode is dense alone, the vector's fragments
+    /// when the mode is semantic and there is a vector. Ask again after loading them (the vector
     /// chunks are named once the sign codes are loaded), until nothing is missing.
-    pub fn missing_for_search(&self, terms: &[String], vector: Option<&[f32]>, mode: crate::search::Mode) -> Vec<String> {
-        let mut names = if mode == crate::search::Mode::Dense { Vec::new() } else { self.missing_for_query(terms) };
+    pub fn missing_for_search(&self, terms: &[String], vector: Option<&[f32]>, options: &SearchOptions) -> Vec<String> {
+        let mode = options.mode;
+        let mut names = if mode == crate::search::Mode::Dense { Vec::new() } else { self.missing_for_query(terms, options.prefix) };
         if let (true, Some(vector)) = (mode.is_dense(), vector) {
             names.extend(self.missing_for_vector(vector));
         }
@@ -442,10 +444,10 @@ impl LazyBundle {
         })
     }
 
-    /// The `n` best passages for the analyzed `terms` by BM25; every fragment
-    /// [`LazyBundle::missing_for_query`] names must be loaded.
-    pub fn bm25_passages(&self, terms: &[String], n: usize) -> Result<Vec<(u32, f32)>, Missing> {
-        let passages = self.root.bm25.search(terms, n, |i| self.shards.get(&i));
+    /// The `n` best passages for the analyzed `terms` (the last a prefix with `prefix`) by BM25;
+    /// every fragment [`LazyBundle::missing_for_query`] names must be loaded.
+    pub fn bm25_passages(&self, terms: &[String], prefix: bool, n: usize) -> Result<Vec<(u32, f32)>, Missing> {
+        let passages = self.root.bm25.search(terms, prefix, n, |i| self.shards.get(&i));
         passages.map_err(|MissingShard(i)| Missing(self.root.name(Fragment::Bm25Shard(i))))
     }
 
@@ -457,7 +459,7 @@ impl LazyBundle {
             (true, Some(vector)) => self.dense_passages(vector, n, options.nprobe, options.rescore)?,
             _ => Vec::new(),
         };
-        let lexical = if options.mode == crate::search::Mode::Dense { Vec::new() } else { self.bm25_passages(terms, n)? };
+        let lexical = if options.mode == crate::search::Mode::Dense { Vec::new() } else { self.bm25_passages(terms, options.prefix, n)? };
         Ok(fuse(options.mode, &dense, &lexical, options.k, |passage| self.root.documents.doc_of(passage)))
     }
 
@@ -570,13 +572,13 @@ mod tests {
             |text: &str| corpus.vectors.dequantize(corpus.docs.passages.iter().position(|p| p.text.contains(text)).unwrap_or(0) as u32);
         for query in ["w0 w1", "w3 w3 w70", "w12 nothing"] {
             let (terms, vector) = (terms(query), directions_query(query.split(' ').next().unwrap()));
-            let needed = lazy.missing_for_query(&terms);
+            let needed = lazy.missing_for_query(&terms, false);
             assert!(!needed.is_empty() && needed.len() < root.bm25.num_shards(), "{needed:?}");
             assert!(needed.contains(&lazy.search(&terms, None, &options(Mode::Bm25)).unwrap_err().0));
             for name in &needed {
                 lazy.load(name, &fragments[name]).unwrap();
             }
-            assert!(lazy.missing_for_query(&terms).is_empty());
+            assert!(lazy.missing_for_query(&terms, false).is_empty());
             assert_eq!(lazy.search(&terms, None, &options(Mode::Bm25)).unwrap(), whole(&corpus, &terms, &vector, Mode::Bm25));
             // The vector asks for its partitions' sign codes, then for the chunks of its candidates.
             for _ in 0..2 {

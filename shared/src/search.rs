@@ -60,11 +60,14 @@ pub struct SearchOptions {
     pub rescore: Option<usize>,
     /// Passages each retriever hands to fusion (at least `k`).
     pub candidates: usize,
+    /// The last term matches every term it begins, as while a visitor types it (BM25 only; see
+    /// [`crate::bm25_shards`]).
+    pub prefix: bool,
 }
 
 impl Default for SearchOptions {
     fn default() -> Self {
-        Self { k: 10, mode: Mode::Hybrid, nprobe: None, rescore: None, candidates: 100 }
+        Self { k: 10, mode: Mode::Hybrid, nprobe: None, rescore: None, candidates: 100, prefix: false }
     }
 }
 

@@ -36,7 +36,8 @@ fn bench(c: &mut Criterion) {
     for budget in SHARD_BYTES {
         let (root, shards) = ShardedBm25::split(&index, budget);
         let sizes: Vec<usize> = shards.iter().map(|s| s.to_bytes().len()).collect();
-        let mut per_query: Vec<usize> = queries.iter().map(|q| root.shards_for(q).iter().map(|&s| sizes[s as usize]).sum()).collect();
+        let mut per_query: Vec<usize> =
+            queries.iter().map(|q| root.shards_for(q, false).iter().map(|&s| sizes[s as usize]).sum()).collect();
         per_query.sort_unstable();
         println!(
             "shards budget {budget} count {} root {} median {} p90 {} max-shard {}",
@@ -54,7 +55,7 @@ fn bench(c: &mut Criterion) {
     group.bench_function("whole", |b| b.iter(|| index.search(&analyzer.analyze(&next.next().unwrap().text), 10)));
     let mut next = collection.queries.iter().cycle();
     group.bench_function("shards-16k", |b| {
-        b.iter(|| root.search(&analyzer.analyze(&next.next().unwrap().text), 10, |i| Some(&shards[i as usize])).unwrap())
+        b.iter(|| root.search(&analyzer.analyze(&next.next().unwrap().text), false, 10, |i| Some(&shards[i as usize])).unwrap())
     });
     group.finish();
 }

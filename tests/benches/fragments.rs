@@ -115,7 +115,7 @@ fn visit(sections: &Sections, queries: &[Query], config: &FragmentConfig, mode: 
         let mut new = Size::default();
         let vector = mode.is_dense().then_some(query.vector.as_slice());
         loop {
-            let names = lazy.missing_for_search(&query.terms, vector, mode);
+            let names = lazy.missing_for_search(&query.terms, vector, &options);
             if names.is_empty() {
                 break;
             }

@@ -10,7 +10,8 @@
 //   mode         the mode whose results to wait for (default hybrid, the app's default)
 //   webgpu       true to give Chromium its software WebGPU adapter (SwiftShader)
 //   screenshot   where to save the PNG of the first results
-//   queries      further queries to type into the box, one at a time (timings and results of each)
+//   queries      further queries to type into the box, one at a time (timings, results and titles of each)
+//   typed_mode   the mode to pick in the page's mode menu before typing them (default: as it is)
 //   rerank       true to switch the rerank toggle on and wait for its outcome
 //   keyboard     true to walk the results with the arrow keys from the box, then clear with Escape
 //   viewport     {width, height} of the page (default 1000 x 1100); the report says whether the
@@ -187,11 +188,13 @@ report.warm_ms = Date.now() - start;
 report.warm_bytes = await transferred();
 
 report.timings = [];
+if (options.typed_mode) await page.selectOption(".dowse-mode", options.typed_mode);
 for (const query of options.queries ?? []) {
   await page.fill(".dowse-query", query);
-  await resultsFor(query);
+  await resultsFor(query, options.typed_mode ?? wanted_mode);
   const results = await page.$$eval(".dowse-result", (items) => items.map((li) => li.dataset.docId));
-  report.timings.push({ ...(await latency()), results });
+  const titles = await page.$$eval(".dowse-result .dowse-title", (items) => items.map((t) => t.innerText));
+  report.timings.push({ ...(await latency()), results, titles });
 }
 
 if (options.rerank) {

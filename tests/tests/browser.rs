@@ -304,13 +304,20 @@ fn a_static_site_gets_search_from_one_div_and_one_script() {
         .arg("--with-app")
         .arg(dist()));
     let server = static_server(&site);
-    // On a phone-sized page: nothing wider than the screen.
+    // On a phone-sized page: nothing wider than the screen. Then keyword search as a visitor
+    // types: an unfinished last word matches the words it begins ("prun", in no page, finds
+    // "pruning"; a finished word matches only itself, dowse-core's tests).
     let report = drive(json!({"url": server.url, "query": "how often should I water my plants", "webgpu": false,
-                              "screenshot": scratch().join("static-site-phone.png"), "viewport": {"width": 390, "height": 844}}));
+                              "screenshot": scratch().join("static-site-phone.png"), "viewport": {"width": 390, "height": 844},
+                              "typed_mode": "bm25", "queries": ["prun"]}));
     let titles: Vec<&str> = report["titles"].as_array().unwrap().iter().map(|t| t.as_str().unwrap()).collect();
     assert!(titles[0].starts_with("Growing tomatoes › Watering"), "{titles:?}");
     assert_eq!(report["overflows"], false, "the page is wider than a 390 px phone");
     assert_eq!(report["rerank_toggle"], false, "a static host has no rerank API");
+    let typed =
+        |i: usize| report["timings"][i]["titles"].as_array().unwrap().iter().map(|t| t.as_str().unwrap().to_string()).collect::<Vec<_>>();
+    assert_eq!(report["timings"][0]["mode"], "bm25", "{report}");
+    assert_eq!(typed(0).first().map(|t| t.starts_with("Pruning roses")), Some(true), "\"prun\" while typing: {:?}", typed(0));
 }
 
 #[test]

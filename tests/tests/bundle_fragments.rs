@@ -40,7 +40,7 @@ fn fetch_for(lazy: &mut LazyBundle, out: &Path, terms: &[String], vector: Option
         fetched.insert(name);
     };
     loop {
-        let names = lazy.missing_for_search(terms, vector, options.mode);
+        let names = lazy.missing_for_search(terms, vector, options);
         if names.is_empty() {
             break;
         }

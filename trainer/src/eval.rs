@@ -67,6 +67,10 @@ pub struct EvalArgs {
     /// default: the bundle's calibrated depth.
     #[arg(long)]
     pub rescore: Option<usize>,
+    /// Match each query's last word as a prefix when searching a bundle, as the browser does
+    /// while a visitor types it.
+    #[arg(long)]
+    pub prefix: bool,
     /// Rerank each query's top documents with this cross-encoder (a Hugging Face folder).
     #[arg(long)]
     pub rerank: Option<PathBuf>,
@@ -234,7 +238,8 @@ fn bundle_run(collection: &Collection, dir: &Path, args: &EvalArgs) -> Result<Ru
         Vec::new()
     };
     let dim = bundle.manifest.model.dim;
-    let options = SearchOptions { k: args.depth, mode, nprobe: args.nprobe, rescore: args.rescore, candidates: args.depth };
+    let options =
+        SearchOptions { k: args.depth, mode, nprobe: args.nprobe, rescore: args.rescore, candidates: args.depth, prefix: args.prefix };
     let analyzer = Analyzer::default();
     let started = Instant::now();
     let rankings: Vec<Vec<(u32, f32)>> = collection

@@ -42,6 +42,9 @@ pub struct SearchArgs {
     /// calibrated depth.
     #[arg(long)]
     pub rescore: Option<usize>,
+    /// Match the query's last word as a prefix, as the browser does while a visitor types it.
+    #[arg(long)]
+    pub prefix: bool,
     /// Print JSON instead of a list.
     #[arg(long)]
     pub json: bool,
@@ -98,7 +101,8 @@ pub fn run(args: &SearchArgs) -> Result<()> {
         Some(q) => index.dense_passages(&q.vector, n, args.nprobe, args.rescore)?,
         None => Vec::new(),
     };
-    let lexical = if args.mode == Mode::Dense { Vec::new() } else { index.bm25_passages(&analyzer.analyze(&args.query), n)? };
+    let lexical =
+        if args.mode == Mode::Dense { Vec::new() } else { index.bm25_passages(&analyzer.analyze(&args.query), args.prefix, n)? };
     let search_ms = started.elapsed().as_secs_f64() * 1e3;
     let started = Instant::now();
     let hits = fuse(args.mode, &dense, &lexical, args.k, |passage| index.root().documents.doc_of(passage));

@@ -82,7 +82,10 @@ pub fn App(settings: Settings) -> impl IntoView {
             let api = api.clone();
             async move {
                 let Some(engine) = engine.get_value() else { return };
-                let text = query.get_untracked().trim().to_string();
+                let typed = query.get_untracked();
+                let text = typed.trim().to_string();
+                // A word not yet followed by a space may be unfinished: it matches as a prefix.
+                let prefix = !typed.ends_with(char::is_whitespace);
                 let ticket = latest.get_value() + 1;
                 latest.set_value(ticket);
                 share_query(&text);
@@ -92,7 +95,7 @@ pub fn App(settings: Settings) -> impl IntoView {
                 }
                 let rerank_with = rerank_on.get_untracked().then(|| reranker.get_untracked()).flatten();
                 let depth = if rerank_with.is_some() { RERANK_DEPTH } else { K };
-                let result = engine.search(&text, mode.get_untracked(), depth).await;
+                let result = engine.search(&text, mode.get_untracked(), depth, prefix).await;
                 if latest.get_value() != ticket {
                     return;
                 }

@@ -129,9 +129,10 @@ impl Engine {
         Some(if passage.heading.is_empty() { doc.title.clone() } else { format!("{} › {}", doc.title, passage.heading) })
     }
 
-    /// Searches for `query` in `mode` (keyword search while the encoder loads); after a rebuild
-    /// of the site noticed on the way, once more on the new root.
-    pub async fn search(&self, query: &str, mode: Mode, k: usize) -> Result<Outcome, String> {
+    /// Searches for `query` in `mode` (keyword search while the encoder loads), its last word
+    /// matching as a prefix with `prefix` (while the visitor types it); after a rebuild of the
+    /// site noticed on the way, once more on the new root.
+    pub async fn search(&self, query: &str, mode: Mode, k: usize, prefix: bool) -> Result<Outcome, String> {
         let encoder = self.encoder.borrow().clone();
         let mode = if encoder.is_none() { Mode::Bm25 } else { mode };
         let mut timings = Timings::default();
@@ -148,10 +149,11 @@ impl Engine {
         }
         let vector = encoding.as_ref().map(|(e, _)| e.vector.as_slice());
         let start = now_ms();
-        let (items, fetched) = match self.fetch_and_search(query, vector, mode, k).await {
+        let options = SearchOptions { k, mode, prefix, ..SearchOptions::default() };
+        let (items, fetched) = match self.fetch_and_search(query, vector, &options).await {
             Err(Fetch::Rebuilt) => {
                 self.reopen().await?;
-                self.fetch_and_search(query, vector, mode, k).await.map_err(|e| e.message("twice during one search"))?
+                self.fetch_and_search(query, vector, &options).await.map_err(|e| e.message("twice during one search"))?
             }
             Err(Fetch::Failed(message)) => return Err(message),
             Ok(found) => found,
@@ -181,20 +183,24 @@ impl Engine {
 
     /// Fetches what the search lacks until nothing is, searches, fetches the results' text and
     /// builds the items; returns them and the bytes fetched.
-    async fn fetch_and_search(&self, query: &str, vector: Option<&[f32]>, mode: Mode, k: usize) -> Result<(Vec<ResultItem>, u64), Fetch> {
+    async fn fetch_and_search(
+        &self,
+        query: &str,
+        vector: Option<&[f32]>,
+        options: &SearchOptions,
+    ) -> Result<(Vec<ResultItem>, u64), Fetch> {
         let loaded = self.loaded.borrow().clone();
         let root = loaded.manifest.fragments.root.clone();
         let terms = self.analyzer.analyze(query);
         let mut fetched = 0;
         loop {
-            let names = loaded.index.borrow().missing_for_search(&terms, vector, mode);
+            let names = loaded.index.borrow().missing_for_search(&terms, vector, options);
             if names.is_empty() {
                 break;
             }
             fetched += self.remote.load(&root, &loaded.index, names).await?;
         }
-        let options = SearchOptions { k, mode, ..SearchOptions::default() };
-        let hits = loaded.index.borrow().search(&terms, vector, &options).map_err(|e| Fetch::Failed(e.to_string()))?;
+        let hits = loaded.index.borrow().search(&terms, vector, options).map_err(|e| Fetch::Failed(e.to_string()))?;
         let names = loaded.index.borrow().missing_for_hits(&hits);
         fetched += self.remote.load(&root, &loaded.index, names).await?;
         let index = loaded.index.borrow();
