@@ -196,7 +196,12 @@ mod tests {
     /// 40 documents of 0 to 3 passages each.
     fn store() -> DocStore {
         let documents = (0..40)
-            .map(|i| StoredDocument { id: format!("d{i}"), title: format!("Title {i}"), url: (i % 2 == 0).then(|| format!("{i}.html")) })
+            .map(|i| StoredDocument {
+                id: format!("d{i}"),
+                title: format!("Title {i}"),
+                url: (i % 2 == 0).then(|| format!("{i}.html")),
+                meta: Vec::new(),
+            })
             .collect();
         let passages = (0..40u32)
             .flat_map(|doc| {

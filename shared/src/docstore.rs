@@ -1,15 +1,17 @@
-//! The document store section: what a result shows. Documents (id, title, URL) and their passages
-//! (document, heading, section URL, text), numbered in the order the vectors, graph and BM25 use.
+//! The document store section: what a result shows. Documents (id, title, URL, metadata) and their
+//! passages (document, heading, section URL, text), numbered in the order the vectors, graph and
+//! BM25 use.
 //!
-//! Layout: magic `DDOC`, u32 version, then LEB128 counts and length-prefixed UTF-8 strings;
-//! an optional string is written as length + 1, with 0 for none.
+//! Layout: magic `DDOC`, u32 version (2), then LEB128 counts and length-prefixed UTF-8 strings;
+//! an optional string is written as length + 1, with 0 for none. A document: id, title, optional
+//! URL, LEB128 metadata count and each field's key and value.
 
 use crate::error::FormatError;
 use crate::passage::{passage_text, Passage};
 use crate::varint::{self, Reader};
 
 const MAGIC: &[u8; 4] = b"DDOC";
-const VERSION: u32 = 1;
+const VERSION: u32 = 2;
 const SECTION: &str = "documents";
 
 /// A document as results show it.
@@ -18,6 +20,9 @@ pub struct StoredDocument {
     pub id: String,
     pub title: String,
     pub url: Option<String>,
+    /// Fields results show beside the title (an HTML page's `data-dowse-meta`: image, date...),
+    /// in page order.
+    pub meta: Vec<(String, String)>,
 }
 
 /// Documents and passages, with passage `i` being row `i` of every other section.
@@ -54,6 +59,11 @@ impl DocStore {
             write_str(&mut out, &doc.id);
             write_str(&mut out, &doc.title);
             write_optional(&mut out, doc.url.as_deref());
+            varint::write(&mut out, doc.meta.len() as u64);
+            for (key, value) in &doc.meta {
+                write_str(&mut out, key);
+                write_str(&mut out, value);
+            }
         }
         varint::write(&mut out, self.passages.len() as u64);
         for passage in &self.passages {
@@ -81,7 +91,11 @@ impl DocStore {
             let id = read_str(&mut reader, "document id")?;
             let title = read_str(&mut reader, "title")?;
             let url = read_optional(&mut reader, "url")?;
-            documents.push(StoredDocument { id, title, url });
+            let fields = count(&mut reader, bytes.len(), "metadata count")?;
+            let meta = (0..fields)
+                .map(|_| Ok((read_str(&mut reader, "metadata key")?, read_str(&mut reader, "metadata value")?)))
+                .collect::<Result<_, FormatError>>()?;
+            documents.push(StoredDocument { id, title, url, meta });
         }
         let num_passages = count(&mut reader, bytes.len(), "passage count")?;
         let mut passages = Vec::with_capacity(num_passages);
@@ -151,8 +165,13 @@ mod tests {
     fn store() -> DocStore {
         DocStore {
             documents: vec![
-                StoredDocument { id: "a".into(), title: "Guide".into(), url: Some("guide.html".into()) },
-                StoredDocument { id: "b".into(), title: String::new(), url: None },
+                StoredDocument {
+                    id: "a".into(),
+                    title: "Guide".into(),
+                    url: Some("guide.html".into()),
+                    meta: vec![("image".into(), "/guide.png".into()), ("date".into(), "2026-12-04".into())],
+                },
+                StoredDocument { id: "b".into(), title: String::new(), url: None, meta: Vec::new() },
             ],
             passages: vec![
                 Passage { doc: 0, heading: "Install".into(), url: Some("guide.html#install".into()), text: "Run the installer.".into() },

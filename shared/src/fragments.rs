@@ -503,7 +503,12 @@ mod tests {
         let directions: Vec<f32> = (0..80 * DIM).map(|_| next(1000) as f32 / 500.0 - 1.0).collect();
         let mut docs = DocStore::default();
         for doc in 0..60u32 {
-            docs.documents.push(StoredDocument { id: format!("d{doc}"), title: format!("Page {doc}"), url: Some(format!("/{doc}/")) });
+            docs.documents.push(StoredDocument {
+                id: format!("d{doc}"),
+                title: format!("Page {doc}"),
+                url: Some(format!("/{doc}/")),
+                meta: Vec::new(),
+            });
             for _ in 0..1 + next(3) {
                 let text = (0..4 + next(20))
                     .map(|_| {

@@ -41,12 +41,14 @@ pub struct SourceDocument {
     pub title: String,
     pub url: Option<String>,
     pub sections: Vec<Section>,
+    /// Fields results show beside the title ([`crate::docstore::StoredDocument::meta`]).
+    pub meta: Vec<(String, String)>,
 }
 
 impl From<Document> for SourceDocument {
     fn from(doc: Document) -> Self {
         let section = Section { heading: String::new(), url: None, text: doc.text };
-        Self { id: doc.id, title: doc.title, url: doc.url, sections: vec![section] }
+        Self { id: doc.id, title: doc.title, url: doc.url, sections: vec![section], meta: Vec::new() }
     }
 }
 

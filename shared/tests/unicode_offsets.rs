@@ -78,6 +78,7 @@ proptest! {
             title: "Título 東京".into(),
             url: None,
             sections: vec![Section { heading: "مرحبا".into(), url: None, text: text.clone() }],
+            meta: Vec::new(),
         };
         let passages = split_documents(&[doc], &tokenizer, ChunkConfig { max_tokens, overlap: max_tokens / 4 }).unwrap();
         for passage in passages {

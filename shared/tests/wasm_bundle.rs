@@ -44,7 +44,7 @@ fn files() -> HashMap<String, Vec<u8>> {
         documents: TEXTS
             .iter()
             .enumerate()
-            .map(|(i, _)| StoredDocument { id: format!("d{i}"), title: format!("Doc {i}"), url: None })
+            .map(|(i, _)| StoredDocument { id: format!("d{i}"), title: format!("Doc {i}"), url: None, meta: Vec::new() })
             .collect(),
         passages: TEXTS
             .iter()

@@ -10,7 +10,8 @@
 //   mode         the mode whose results to wait for (default hybrid, the app's default)
 //   webgpu       true to give Chromium its software WebGPU adapter (SwiftShader)
 //   screenshot   where to save the PNG of the first results
-//   queries      further queries to type into the box, one at a time (timings, results and titles of each)
+//   queries      further queries to type into the box, one at a time (timings, results, titles and
+//                each result's metadata: image src and alt, the other fields' keys and texts)
 //   typed_mode   the mode to pick in the page's mode menu before typing them (default: as it is)
 //   rerank       true to switch the rerank toggle on and wait for its outcome
 //   keyboard     true to walk the results with the arrow keys from the box, then clear with Escape
@@ -194,7 +195,14 @@ for (const query of options.queries ?? []) {
   await resultsFor(query, options.typed_mode ?? wanted_mode);
   const results = await page.$$eval(".dowse-result", (items) => items.map((li) => li.dataset.docId));
   const titles = await page.$$eval(".dowse-result .dowse-title", (items) => items.map((t) => t.innerText));
-  report.timings.push({ ...(await latency()), results, titles });
+  const meta = await page.$$eval(".dowse-result", (items) =>
+    items.map((li) => ({
+      image: li.querySelector(".dowse-image")?.getAttribute("src") ?? null,
+      alt: li.querySelector(".dowse-image")?.getAttribute("alt") ?? null,
+      fields: [...li.querySelectorAll(".dowse-field")].map((f) => [f.dataset.key, f.innerText]),
+    }))
+  );
+  report.timings.push({ ...(await latency()), results, titles, meta });
 }
 
 if (options.rerank) {

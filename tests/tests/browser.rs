@@ -290,9 +290,18 @@ fn a_static_site_gets_search_from_one_div_and_one_script() {
     std::fs::write(
         site.join("roses.html"),
         "<html><head><title>Pruning roses</title></head><body><main><h1>Pruning roses</h1>\
+         <img src=\"roses.png\" alt=\"A pruned rose\" data-dowse-meta=\"image[src], image_alt[alt]\">\
+         <p>By <span data-dowse-meta=\"author\">Ada</span>, <time data-dowse-meta=\"date\">2026-03-01</time>.</p>\
          <p>Cut back dead canes in late winter, just above an outward-facing bud.</p></main></body></html>",
     )
     .unwrap();
+    // A 1x1 PNG, so the result's image loads.
+    let png = [
+        137u8, 80, 78, 71, 13, 10, 26, 10, 0, 0, 0, 13, 73, 72, 68, 82, 0, 0, 0, 1, 0, 0, 0, 1, 8, 6, 0, 0, 0, 31, 21, 196, 137, 0, 0, 0,
+        13, 73, 68, 65, 84, 120, 156, 99, 248, 207, 192, 240, 31, 0, 5, 0, 1, 255, 137, 153, 61, 29, 0, 0, 0, 0, 73, 69, 78, 68, 174, 66,
+        96, 130,
+    ];
+    std::fs::write(site.join("roses.png"), png).unwrap();
     run(Command::new(dowse_bin())
         .arg("index")
         .arg("--input")
@@ -318,6 +327,12 @@ fn a_static_site_gets_search_from_one_div_and_one_script() {
         |i: usize| report["timings"][i]["titles"].as_array().unwrap().iter().map(|t| t.as_str().unwrap().to_string()).collect::<Vec<_>>();
     assert_eq!(report["timings"][0]["mode"], "bm25", "{report}");
     assert_eq!(typed(0).first().map(|t| t.starts_with("Pruning roses")), Some(true), "\"prun\" while typing: {:?}", typed(0));
+    // The page's data-dowse-meta fields come back with the result.
+    assert_eq!(
+        report["timings"][0]["meta"][0],
+        json!({"image": "roses.png", "alt": "A pruned rose", "fields": [["author", "Ada"], ["date", "2026-03-01"]]}),
+        "{report}"
+    );
 }
 
 #[test]

@@ -97,6 +97,7 @@ mod tests {
             title: "Boundary layers in supersonic flow".into(),
             url: None,
             sections: vec![Section { heading: String::new(), url: None, text: text.into() }],
+            meta: Vec::new(),
         };
         let cuts = cut(std::slice::from_ref(&doc), 4, 7);
         assert_eq!(cuts, cut(std::slice::from_ref(&doc), 4, 7), "the same seed gives the same cuts");
@@ -106,7 +107,7 @@ mod tests {
             cuts.iter().all(|c| text.contains(c) || c == &doc.title || c.split(' ').all(|w| text.to_lowercase().contains(w))),
             "{cuts:?}"
         );
-        let empty = SourceDocument { id: "2".into(), title: String::new(), url: None, sections: Vec::new() };
+        let empty = SourceDocument { id: "2".into(), title: String::new(), url: None, sections: Vec::new(), meta: Vec::new() };
         assert!(cut(&[empty], 4, 7).is_empty());
     }
 }

@@ -121,6 +121,7 @@ pub fn run(args: &SearchArgs) -> Result<()> {
                 "title": doc.title,
                 "heading": passage.heading,
                 "url": passage_url(doc, passage),
+                "meta": meta_json(&doc.meta),
                 "score": hit.score,
                 "snippet": snippet.text,
                 "highlights": snippet.highlights.iter().map(|r| [r.start, r.end]).collect::<Vec<_>>(),
@@ -166,4 +167,9 @@ fn print_results(index: &LazyBundle, hits: &[Hit], analyzer: &Analyzer, query: &
         println!("     {line}");
     }
     Ok(())
+}
+
+/// A document's metadata as a JSON object, key to value (a later field of a repeated key wins).
+pub fn meta_json(meta: &[(String, String)]) -> serde_json::Value {
+    serde_json::Value::Object(meta.iter().map(|(key, value)| (key.clone(), value.clone().into())).collect())
 }

@@ -369,9 +369,22 @@ fn result_view(item: ResultItem) -> impl IntoView {
         Some(url) => view! { <a class="dowse-target" href=url>{item.title}</a> }.into_any(),
         None => view! { <span class="dowse-target" tabindex="0">{item.title}</span> }.into_any(),
     };
+    // The page's metadata: an `image` (with `image_alt`) beside the text, the other fields in a line.
+    let field = |key: &str| item.meta.iter().find(|(k, _)| k == key).map(|(_, v)| v.clone());
+    let image =
+        field("image").map(|src| view! { <img class="dowse-image" src=src alt=field("image_alt").unwrap_or_default() loading="lazy" /> });
+    let fields: Vec<_> = item
+        .meta
+        .iter()
+        .filter(|(key, _)| key != "image" && key != "image_alt")
+        .map(|(key, value)| view! { <span class="dowse-field" data-key=key.clone()>{value.clone()}</span> })
+        .collect();
+    let fields = (!fields.is_empty()).then(|| view! { <p class="dowse-fields">{fields}</p> });
     view! {
         <li class="dowse-result" data-doc-id=item.doc_id data-passage=item.passage>
+            {image}
             <div class="dowse-title">{title}{heading}<span class="dowse-score">{format!("{:.4}", item.score)}</span></div>
+            {fields}
             <p class="dowse-snippet" inner_html=highlighted_html(&item.snippet)></p>
         </li>
     }

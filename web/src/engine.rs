@@ -48,6 +48,8 @@ pub struct ResultItem {
     pub title: String,
     pub heading: String,
     pub url: Option<String>,
+    /// The page's `data-dowse-meta` fields, in page order.
+    pub meta: Vec<(String, String)>,
     pub snippet: Snippet,
     /// The whole passage, for the reranker.
     pub text: String,
@@ -248,6 +250,7 @@ fn item(index: &LazyBundle, analyzer: &Analyzer, query: &str, hit: &Hit) -> Resu
         title: doc.title.clone(),
         heading: passage.heading.clone(),
         url: passage_url(doc, passage).map(str::to_string),
+        meta: doc.meta.clone(),
         snippet: snippet(analyzer, &passage.text, query, SNIPPET_BYTES),
         text: passage_text(&doc.title, &passage.heading, &passage.text),
         passage: hit.passage,

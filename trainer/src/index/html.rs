@@ -5,6 +5,11 @@
 //! anything marked `data-dowse-ignore` are skipped; without `<main>`/`<article>`, so are the
 //! page's `<header>`, `<footer>` and `<aside>`. The title is `<title>`, else the first h1,
 //! else the file name.
+//!
+//! Metadata that results show beside the title comes from `data-dowse-meta` anywhere on the page,
+//! as Pagefind's `data-pagefind-meta` does: a comma-separated list of `key` (the element's text),
+//! `key[attribute]` (that attribute's value; a relative `src` or `href` is resolved against the
+//! page's folder, as result links are) and `key:value` (the value as written).
 
 use dowse_core::passage::{Section, SourceDocument};
 use scraper::{ElementRef, Html, Node, Selector};
@@ -60,7 +65,36 @@ pub fn read_page(url: &str, html: &str) -> SourceDocument {
         .map(|s| Section { heading: if s.heading == title { String::new() } else { s.heading }, url: s.url, text: collapse(&s.text) })
         .filter(|s| !s.text.is_empty() || !s.heading.is_empty())
         .collect();
-    SourceDocument { id: url.to_string(), title, url: Some(url.to_string()), sections }
+    let meta = page.select(&Selector::parse("[data-dowse-meta]").expect("valid selector")).flat_map(|e| meta_fields(url, e)).collect();
+    SourceDocument { id: url.to_string(), title, url: Some(url.to_string()), sections, meta }
+}
+
+/// The fields one element's `data-dowse-meta` names, skipping those with an empty key or value.
+fn meta_fields(url: &str, element: ElementRef) -> Vec<(String, String)> {
+    let spec = element.value().attr("data-dowse-meta").unwrap_or_default();
+    let field = |part: &str| -> Option<(String, String)> {
+        let (key, value) = match (part.split_once(':'), part.split_once('[')) {
+            (Some((key, value)), _) => (key, value.trim().to_string()),
+            (None, Some((key, attribute))) => {
+                let attribute = attribute.strip_suffix(']')?.trim();
+                let value = element.value().attr(attribute)?.trim();
+                (key, if matches!(attribute, "src" | "href") { resolve(url, value) } else { value.to_string() })
+            }
+            (None, None) => (part, collapse(&element.text().collect::<String>())),
+        };
+        let key = key.trim();
+        (!key.is_empty() && !value.is_empty()).then(|| (key.to_string(), value))
+    };
+    spec.split(',').filter_map(|part| field(part.trim())).collect()
+}
+
+/// `link` as a result page reaches it: relative to the site root, like the page's own `url`.
+fn resolve(url: &str, link: &str) -> String {
+    let absolute = link.starts_with('/') || link.starts_with('#') || link.contains("://") || link.starts_with("data:");
+    match url.rsplit_once('/') {
+        Some((folder, _)) if !absolute => format!("{folder}/{link}"),
+        _ => link.to_string(),
+    }
 }
 
 struct Walker<'a> {
@@ -145,6 +179,28 @@ mod tests {
                 ("No anchor", None, "Last."),
             ]
         );
+    }
+
+    #[test]
+    fn meta_comes_from_text_attributes_and_literals() {
+        let html = r#"<html><head><title>Post</title><meta data-dowse-meta="date:2026-12-04"></head><body><main>
+            <img src="cover.png" alt="A cover" data-dowse-meta="image[src], image_alt[alt]">
+            <span data-dowse-meta="author">  Ada   Lovelace </span>
+            <img src="/abs.png" data-dowse-meta="icon[src], missing[title], :nokey, empty:">
+            <p>Text.</p></main></body></html>"#;
+        let doc = read_page("posts/post.html", html);
+        let meta: Vec<(&str, &str)> = doc.meta.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+        assert_eq!(
+            meta,
+            [
+                ("date", "2026-12-04"),
+                ("image", "posts/cover.png"),
+                ("image_alt", "A cover"),
+                ("author", "Ada Lovelace"),
+                ("icon", "/abs.png")
+            ]
+        );
+        assert_eq!(doc.sections[0].text, "Ada Lovelace Text.");
     }
 
     #[test]

@@ -155,7 +155,10 @@ pub fn prepare(args: &IndexArgs) -> Result<Prepared> {
         bail!("{}: no text to index", args.input.display());
     }
     // The documents stay whole until the query encoder is adapted to them and checked.
-    let documents = docs.iter().map(|d| StoredDocument { id: d.id.clone(), title: d.title.clone(), url: d.url.clone() }).collect();
+    let documents = docs
+        .iter()
+        .map(|d| StoredDocument { id: d.id.clone(), title: d.title.clone(), url: d.url.clone(), meta: d.meta.clone() })
+        .collect();
     let store = DocStore { documents, passages };
     let texts: Vec<String> = (0..store.passages.len() as u32).map(|p| store.passage_text(p)).collect();
     eprintln!("read {} documents into {} passages in {:.1} s", docs.len(), texts.len(), step.elapsed().as_secs_f64());

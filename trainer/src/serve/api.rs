@@ -106,6 +106,8 @@ struct SearchResult {
     doc_id: String,
     title: String,
     url: Option<String>,
+    /// The page's `data-dowse-meta` fields.
+    meta: serde_json::Value,
     text: String,
     score: f32,
     rank: usize,
@@ -159,6 +161,7 @@ pub async fn search(
                 doc_id: doc.id.clone(),
                 title: doc.title.clone(),
                 url: passage_url(doc, passage).map(str::to_string),
+                meta: crate::search::meta_json(&doc.meta),
                 text: passage.text.clone(),
                 score: hit.score,
                 rank: rank + 1,
