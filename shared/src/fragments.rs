@@ -3,27 +3,24 @@
 //!
 //! The root ([`Root`]) holds BM25's statistics and shard boundaries ([`ShardedBm25`]), which
 //! passages belong to which document and which chunk holds a document ([`DocumentIndex`]), how
-//! the dense half's directory ([`DenseDirectory`]: the partitions' centroids), how many partitions
-//! a dense search opens and how many candidates it rescores, and the name of every fragment: the
-//! first 8 bytes of
+//! many candidates a dense search rescores, and the name of every fragment: the first 8 bytes of
 //! the sha256 of its bytes, in hex (a chance collision among a bundle's n fragments is about
 //! n² / 2⁶⁵). A name changes exactly when the bytes do, so a host caches fragments forever and a
 //! rebuild reuses every unchanged one; [`LazyBundle::load`] refuses bytes that do not hash to the
-//! name asked for. The fragments: BM25 term shards, document chunks, the sign codes of each
-//! partition of the passages (a dense query's first fetch: those of its `nprobe` nearest) and the
-//! passages' vectors in chunks of one sub-cluster of a partition.
+//! name asked for. The fragments: BM25 term shards, document chunks, the passages' sign codes
+//! ([`SignCodes`], every dense query's first fetch) and their vectors in chunks of one cluster.
 //!
 //! The reader never fetches: a caller asks what a search lacks ([`LazyBundle::missing_for_search`]:
-//! its terms' shards and its vector's fragments, asked again once its partitions are in, then
+//! its terms' shards and its vector's fragments, asked again once the codes are in, then
 //! [`LazyBundle::missing_for_hits`] for the text of the results shown), fetches those
 //! names however it fetches (the browser lazily, the CLI from disk), hands the bytes to
 //! [`LazyBundle::load`] and searches. Pagefind's `request_indexes` / `load_index_chunk` have the
 //! same shape.
 //!
-//! Root layout: magic `DRT3`; LEB128 `nprobe` and rescore depth; four LEB128-length-prefixed
-//! sections (the BM25 root, the document index, the dense directory, the fragment names: LEB128
-//! counts of BM25 shards and document chunks, then 8 bytes per name: shards, document chunks,
-//! partitions, vector chunks, as many of the last two as the directory has).
+//! Root layout: magic `DRT2`; LEB128 rescore depth; three LEB128-length-prefixed sections (the
+//! BM25 root, the document index, the fragment names: LEB128 counts of BM25 shards, document
+//! chunks and vector chunks, then 8 bytes per name in that order with the sign codes' name
+//! between the document chunks and the vector chunks).
 
 use std::collections::HashMap;
 
@@ -33,7 +30,7 @@ use thiserror::Error;
 
 use crate::bm25::Bm25Index;
 use crate::bm25_shards::{Bm25Shard, MissingShard, ShardedBm25};
-use crate::dense_chunks::{DenseChunkConfig, DenseDirectory, DenseSplit, MissingDense, PartitionCodes, RescoreCalibration};
+use crate::dense_chunks::{DenseChunkConfig, MissingVectors, RescoreCalibration, SignCodes};
 use crate::doc_chunks::{DocumentIndex, MissingChunk};
 use crate::docstore::{DocStore, StoredDocument};
 use crate::error::FormatError;
@@ -43,7 +40,7 @@ use crate::varint;
 use crate::vectors::VectorStore;
 
 const SECTION: &str = "bundle root";
-const MAGIC: &[u8; 4] = b"DRT3";
+const MAGIC: &[u8; 4] = b"DRT2";
 const NAME_BYTES: usize = 8;
 
 /// How a bundle is cut into fragments.
@@ -54,16 +51,13 @@ pub struct FragmentConfig {
     pub bm25_shard_bytes: usize,
     /// Bytes of text per document chunk (a document is never cut).
     pub document_chunk_bytes: usize,
-    /// At most this many fragments, a third each for BM25 shards, document chunks and the dense
-    /// half's partitions and vector chunks: static hosts cap a site's files (Cloudflare Pages at
+    /// At most this many fragments, a third each for BM25 shards, document chunks and vector
+    /// chunks, besides the sign codes: static hosts cap a site's files (Cloudflare Pages at
     /// 20,000), so on a corpus that the budgets would cut finer, the budgets grow until it fits.
     pub max_fragments: usize,
     pub dense: DenseChunkConfig,
-    /// Partitions a dense search opens; `None` calibrates it ([`DenseDirectory::calibrate`]) to
-    /// `target_recall`.
-    pub nprobe: Option<usize>,
-    /// Candidates the sign codes of the opened partitions pick for rescoring with full vectors;
-    /// `None` calibrates it to `target_recall`.
+    /// Candidates the sign codes pick for rescoring with full vectors; `None` calibrates it
+    /// ([`SignCodes::calibrate`]) to `target_recall`.
     pub rescore: Option<usize>,
     pub target_recall: f64,
 }
@@ -75,7 +69,6 @@ impl Default for FragmentConfig {
             document_chunk_bytes: 4 << 10,
             max_fragments: 10_000,
             dense: DenseChunkConfig::default(),
-            nprobe: None,
             rescore: None,
             target_recall: 0.98,
         }
@@ -87,8 +80,7 @@ impl Default for FragmentConfig {
 pub enum Fragment {
     Bm25Shard(u32),
     DocumentChunk(u32),
-    /// One partition's sign codes.
-    Partition(u32),
+    SignCodes,
     VectorChunk(u32),
 }
 
@@ -102,7 +94,7 @@ pub enum FragmentError {
     Checksum(String),
     #[error("{name}: {source}")]
     Section { name: String, source: FormatError },
-    #[error("{0}: a vector chunk can only be read after its partition's sign codes")]
+    #[error("{0}: a vector chunk can only be read after the sign codes")]
     BeforeCodes(String),
 }
 
@@ -131,8 +123,8 @@ pub struct Split {
     /// The root's name and bytes, as a bundle stores it beside the fragments.
     pub root_file: NamedFragment,
     pub fragments: Vec<NamedFragment>,
-    /// How `nprobe` and the rescore depth were chosen.
-    pub calibration: RescoreCalibration,
+    /// How the rescore depth was chosen; `None` when the config fixed it.
+    pub calibration: Option<RescoreCalibration>,
 }
 
 /// What every query needs, and every fragment's name.
@@ -140,19 +132,17 @@ pub struct Split {
 pub struct Root {
     pub bm25: ShardedBm25,
     pub documents: DocumentIndex,
-    pub dense: DenseDirectory,
-    /// Partitions a dense search opens.
-    pub nprobe: usize,
-    /// Candidates the opened partitions' sign codes pick for rescoring.
+    /// Candidates the sign codes pick for rescoring.
     pub rescore: usize,
-    /// Every fragment's name: shards, document chunks, partitions, vector chunks.
+    vector_chunks: usize,
+    /// Every fragment's name: shards, document chunks, the sign codes, vector chunks.
     names: Vec<[u8; NAME_BYTES]>,
 }
 
 impl Root {
     /// Cuts a whole index, document store and passage vectors into a root and its named fragments;
-    /// `queries` (row-major query vectors, possibly none) calibrate `nprobe` and the rescore depth
-    /// ([`DenseDirectory::calibrate`]) where the config does not fix them.
+    /// `queries` (row-major query vectors, possibly none) calibrate the rescore depth
+    /// ([`SignCodes::calibrate`]) unless the config fixes it.
     pub fn split(
         bm25: &Bm25Index,
         docs: &DocStore,
@@ -160,21 +150,15 @@ impl Root {
         queries: &[f32],
         config: &FragmentConfig,
     ) -> Result<Split, FormatError> {
-        let cap = (config.max_fragments.saturating_sub(1) / 3).max(3);
+        let cap = (config.max_fragments.saturating_sub(1) / 3).max(2);
         let split_bm25 = |budget| Ok::<_, FormatError>(ShardedBm25::split(bm25, budget));
         let (bm25_root, shards) = split_capped(config.bm25_shard_bytes, cap, split_bm25, |shard| shard.to_bytes().len())?;
         let split_docs = |budget| DocumentIndex::split(docs, budget);
         let (documents, chunks) = split_capped(config.document_chunk_bytes, cap, split_docs, |chunk| chunk.to_bytes().len())?;
-        // The dense share: K partitions, at most a third of it, and their chunks. k-means cuts a
-        // partition of m passages into ceil(m / p) sub-clusters and those over 2p into pieces of
-        // at most 2p, so at most 1.5 m / p + 1 chunks each: 1.5 n / p + K in all.
-        let rows = vectors.rows();
-        let per_partition = config.dense.partition_size(rows).max(rows.div_ceil(cap / 3).max(1));
-        let partitions = rows.div_ceil(per_partition);
-        let passages_per_chunk = config.dense.passages_per_chunk.max((3 * rows).div_ceil(2 * cap.saturating_sub(2 * partitions).max(1)));
-        let dense = DenseChunkConfig { passages_per_chunk, passages_per_partition: Some(per_partition) };
-        let DenseSplit { directory, partitions, chunks: vector_chunks } = DenseDirectory::split(vectors, &dense);
-        let counts = [bm25_root.num_docs(), documents.num_passages(), directory.num_passages()];
+        // k-means makes ceil(n / p) clusters and cuts those over 2p, so at most 1.5 n / p + 1 chunks.
+        let passages_per_chunk = config.dense.passages_per_chunk.max((3 * vectors.rows()).div_ceil(2 * (cap - 1)));
+        let (codes, vector_chunks) = SignCodes::split(vectors, &DenseChunkConfig { passages_per_chunk });
+        let counts = [bm25_root.num_docs(), documents.num_passages(), codes.num_passages()];
         if counts.iter().any(|&n| n != counts[0]) {
             return Err(corrupt(format!("{} passages in BM25, {} in the documents, {} vectors", counts[0], counts[1], counts[2])));
         }
@@ -182,13 +166,14 @@ impl Root {
             .iter()
             .map(Bm25Shard::to_bytes)
             .chain(chunks.iter().map(DocStore::to_bytes))
-            .chain(partitions.iter().map(PartitionCodes::to_bytes))
-            .chain(vector_chunks.iter().map(DenseDirectory::chunk_bytes))
+            .chain([codes.to_bytes()])
+            .chain(vector_chunks.iter().map(SignCodes::chunk_bytes))
             .collect();
         let names: Vec<[u8; NAME_BYTES]> = bytes.iter().map(|b| content_address(b)).collect();
         let fragments = names.iter().map(hex::encode).zip(bytes).collect();
-        let calibration = directory.calibrate(&partitions, vectors, queries, config.target_recall, (config.nprobe, config.rescore));
-        let root = Self { bm25: bm25_root, documents, dense: directory, nprobe: calibration.nprobe, rescore: calibration.depth, names };
+        let calibration = config.rescore.is_none().then(|| codes.calibrate(vectors, queries, config.target_recall));
+        let rescore = config.rescore.or(calibration.map(|c| c.depth)).expect("fixed or calibrated");
+        let root = Self { bm25: bm25_root, documents, rescore, vector_chunks: vector_chunks.len(), names };
         let bytes = root.to_bytes();
         let root_file = (fragment_name(&bytes), bytes);
         Ok(Split { root, root_file, fragments, calibration })
@@ -200,8 +185,8 @@ impl Root {
         let index = match fragment {
             Fragment::Bm25Shard(i) => i as usize,
             Fragment::DocumentChunk(i) => shards + i as usize,
-            Fragment::Partition(i) => shards + chunks + i as usize,
-            Fragment::VectorChunk(i) => shards + chunks + self.dense.num_partitions() + i as usize,
+            Fragment::SignCodes => shards + chunks,
+            Fragment::VectorChunk(i) => shards + chunks + 1 + i as usize,
         };
         hex::encode(self.names[index])
     }
@@ -210,21 +195,19 @@ impl Root {
     pub fn fragments(&self) -> impl Iterator<Item = Fragment> {
         let shards = (0..self.bm25.num_shards() as u32).map(Fragment::Bm25Shard);
         let chunks = (0..self.documents.num_chunks() as u32).map(Fragment::DocumentChunk);
-        let partitions = (0..self.dense.num_partitions() as u32).map(Fragment::Partition);
-        let vectors = (0..self.dense.num_chunks() as u32).map(Fragment::VectorChunk);
-        shards.chain(chunks).chain(partitions).chain(vectors)
+        let vectors = (0..self.vector_chunks as u32).map(Fragment::VectorChunk);
+        shards.chain(chunks).chain([Fragment::SignCodes]).chain(vectors)
     }
 
     pub fn to_bytes(&self) -> Vec<u8> {
         let mut out = MAGIC.to_vec();
-        varint::write(&mut out, self.nprobe as u64);
         varint::write(&mut out, self.rescore as u64);
         let mut names = Vec::new();
-        for count in [self.bm25.num_shards(), self.documents.num_chunks()] {
+        for count in [self.bm25.num_shards(), self.documents.num_chunks(), self.vector_chunks] {
             varint::write(&mut names, count as u64);
         }
         names.extend(self.names.iter().flatten());
-        for section in [self.bm25.to_bytes(), self.documents.to_bytes(), self.dense.to_bytes(), names] {
+        for section in [self.bm25.to_bytes(), self.documents.to_bytes(), names] {
             varint::write(&mut out, section.len() as u64);
             out.extend_from_slice(&section);
         }
@@ -236,7 +219,6 @@ impl Root {
         if reader.bytes(4, "magic")? != MAGIC {
             return Err(FormatError::BadMagic { section: SECTION });
         }
-        let nprobe = reader.varint("nprobe")? as usize;
         let rescore = reader.varint("rescore depth")? as usize;
         let mut section = |what: &'static str| -> Result<&[u8], FormatError> {
             let len = reader.varint(what)? as usize;
@@ -244,35 +226,31 @@ impl Root {
         };
         let bm25 = ShardedBm25::from_bytes(section("BM25 root")?)?;
         let documents = DocumentIndex::from_bytes(section("document index")?)?;
-        let dense = DenseDirectory::from_bytes(section("dense directory")?)?;
         let names = section("fragment names")?;
         if !reader.is_empty() {
             return Err(corrupt("bytes after the fragment names".into()));
         }
         let mut reader = varint::Reader::new(names, SECTION);
         let (shards, chunks) = (reader.varint("shard count")? as usize, reader.varint("chunk count")? as usize);
-        if shards != bm25.num_shards() || chunks != documents.num_chunks() {
+        let vector_chunks = reader.varint("vector chunk count")? as usize;
+        if shards != bm25.num_shards() || chunks != documents.num_chunks() || vector_chunks > documents.num_passages() {
             return Err(corrupt(format!(
-                "{shards} shard and {chunks} chunk names for {} shards and {} chunks",
+                "{shards} shard, {chunks} chunk and {vector_chunks} vector chunk names for {} shards, {} chunks and {} passages",
                 bm25.num_shards(),
-                documents.num_chunks()
+                documents.num_chunks(),
+                documents.num_passages()
             )));
         }
-        if bm25.num_docs() != documents.num_passages() || dense.num_passages() != documents.num_passages() {
-            return Err(corrupt(format!(
-                "BM25 indexes {} passages, the documents hold {}, the dense directory {}",
-                bm25.num_docs(),
-                documents.num_passages(),
-                dense.num_passages()
-            )));
+        if bm25.num_docs() != documents.num_passages() {
+            return Err(corrupt(format!("BM25 indexes {} passages, the documents hold {}", bm25.num_docs(), documents.num_passages())));
         }
-        let names: Vec<[u8; NAME_BYTES]> = (0..shards + chunks + dense.num_partitions() + dense.num_chunks())
+        let names: Vec<[u8; NAME_BYTES]> = (0..shards + chunks + 1 + vector_chunks)
             .map(|_| Ok(reader.bytes(NAME_BYTES, "fragment name")?.try_into().expect("8 bytes")))
             .collect::<Result<_, FormatError>>()?;
         if !reader.is_empty() {
             return Err(corrupt("bytes after the last fragment name".into()));
         }
-        Ok(Self { bm25, documents, dense, nprobe, rescore, names })
+        Ok(Self { bm25, documents, rescore, vector_chunks, names })
     }
 }
 
@@ -303,7 +281,7 @@ pub struct LazyBundle {
     by_name: HashMap<String, Vec<Fragment>>,
     shards: HashMap<u32, Bm25Shard>,
     chunks: HashMap<u32, DocStore>,
-    partitions: HashMap<u32, PartitionCodes>,
+    codes: Option<SignCodes>,
     vectors: HashMap<u32, VectorStore>,
 }
 
@@ -313,7 +291,7 @@ impl LazyBundle {
         for fragment in root.fragments() {
             by_name.entry(root.name(fragment)).or_default().push(fragment);
         }
-        Self { root, by_name, shards: HashMap::new(), chunks: HashMap::new(), partitions: HashMap::new(), vectors: HashMap::new() }
+        Self { root, by_name, shards: HashMap::new(), chunks: HashMap::new(), codes: None, vectors: HashMap::new() }
     }
 
     pub fn root(&self) -> &Root {
@@ -327,21 +305,12 @@ impl LazyBundle {
         self.names(shards.map(Fragment::Bm25Shard))
     }
 
-    /// The fragments a dense search for `vector` needs and lacks, by name: the sign codes of its
-    /// `nprobe` nearest partitions first, then, once they are loaded, the vector chunks of the
-    /// candidates they pick (ask again).
+    /// The fragments a dense search for `vector` needs and lacks, by name: the sign codes first,
+    /// then, once they are loaded, the vector chunks of the candidates they pick (ask again).
     pub fn missing_for_vector(&self, vector: &[f32]) -> Vec<String> {
-        let dense = &self.root.dense;
-        match dense.candidates(vector, self.root.nprobe, self.root.rescore, |p| self.partitions.get(&p)) {
-            Ok(candidates) => {
-                let chunks = DenseDirectory::chunks_for(&candidates).into_iter().filter(|chunk| !self.vectors.contains_key(chunk));
-                self.names(chunks.map(Fragment::VectorChunk))
-            }
-            Err(_) => {
-                let opened = dense.nearest(vector, self.root.nprobe).into_iter().filter(|p| !self.partitions.contains_key(p));
-                self.names(opened.map(Fragment::Partition))
-            }
-        }
+        let Some(codes) = &self.codes else { return vec![self.root.name(Fragment::SignCodes)] };
+        let chunks = codes.chunks_for(&codes.candidates(vector, self.root.rescore));
+        self.names(chunks.into_iter().filter(|chunk| !self.vectors.contains_key(chunk)).map(Fragment::VectorChunk))
     }
 
     /// The fragments a search with `options` needs and lacks, by name, as [`LazyBundle::search`]
@@ -365,10 +334,12 @@ impl LazyBundle {
         self.names(chunks.into_iter().filter(|chunk| !self.chunks.contains_key(chunk)).map(Fragment::DocumentChunk))
     }
 
-    /// Every fragment's name, partitions before vector chunks (which are read through them): what
+    /// Every fragment's name, the sign codes first (the vector chunks are read through them): what
     /// a reader that loads everything at once hands over, in order.
     pub fn every_fragment(&self) -> Vec<String> {
-        let mut names: Vec<String> = self.root.fragments().map(|fragment| self.root.name(fragment)).collect();
+        let mut fragments: Vec<Fragment> = self.root.fragments().collect();
+        fragments.sort_by_key(|fragment| *fragment != Fragment::SignCodes);
+        let mut names: Vec<String> = fragments.into_iter().map(|fragment| self.root.name(fragment)).collect();
         let mut seen = std::collections::HashSet::new();
         names.retain(|name| seen.insert(name.clone()));
         names
@@ -407,14 +378,22 @@ impl LazyBundle {
                     let chunk = self.root.documents.read_chunk(i, bytes).map_err(section)?;
                     self.chunks.insert(i, chunk);
                 }
-                Fragment::Partition(i) => {
-                    let codes = self.root.dense.read_partition(i, bytes).map_err(section)?;
-                    self.partitions.insert(i, codes);
+                Fragment::SignCodes => {
+                    let codes = SignCodes::from_bytes(bytes).map_err(section)?;
+                    if codes.num_passages() != self.root.documents.num_passages() || codes.num_chunks() != self.root.vector_chunks {
+                        return Err(section(corrupt(format!(
+                            "codes for {} passages in {} chunks, the root has {} in {}",
+                            codes.num_passages(),
+                            codes.num_chunks(),
+                            self.root.documents.num_passages(),
+                            self.root.vector_chunks
+                        ))));
+                    }
+                    self.codes = Some(codes);
                 }
                 Fragment::VectorChunk(i) => {
-                    let partition = self.root.dense.partition_of_chunk(i);
-                    let codes = self.partitions.get(&partition).ok_or_else(|| FragmentError::BeforeCodes(name.to_string()))?;
-                    let chunk = self.root.dense.read_chunk(i, bytes, codes).map_err(section)?;
+                    let codes = self.codes.as_ref().ok_or_else(|| FragmentError::BeforeCodes(name.to_string()))?;
+                    let chunk = codes.read_chunk(i, bytes).map_err(section)?;
                     self.vectors.insert(i, chunk);
                 }
             }
@@ -422,26 +401,14 @@ impl LazyBundle {
         Ok(())
     }
 
-    /// The `n` passages nearest to `vector` among the `rescore` candidates that the sign codes of
-    /// its `nprobe` nearest partitions pick (each defaulting to the root's), rescored with their
-    /// full vectors; every fragment [`LazyBundle::missing_for_vector`] names must be loaded (it
-    /// asks at the root's settings).
-    pub fn dense_passages(
-        &self,
-        vector: &[f32],
-        n: usize,
-        nprobe: Option<usize>,
-        rescore: Option<usize>,
-    ) -> Result<Vec<(u32, f32)>, Missing> {
-        let dense = &self.root.dense;
-        let (nprobe, depth) = (nprobe.unwrap_or(self.root.nprobe), rescore.unwrap_or(self.root.rescore));
-        let found = dense
-            .candidates(vector, nprobe, depth, |p| self.partitions.get(&p))
-            .and_then(|candidates| dense.rescore(vector, &candidates, n, |i| self.vectors.get(&i)));
-        found.map_err(|missing| match missing {
-            MissingDense::Partition(p) => Missing(self.root.name(Fragment::Partition(p))),
-            MissingDense::Chunk(i) => Missing(self.root.name(Fragment::VectorChunk(i))),
-        })
+    /// The `n` passages nearest to `vector` among the `rescore` candidates (default: the root's
+    /// depth) that the sign codes pick, rescored with their full vectors; every fragment
+    /// [`LazyBundle::missing_for_vector`] names must be loaded (it asks at the root's depth).
+    pub fn dense_passages(&self, vector: &[f32], n: usize, rescore: Option<usize>) -> Result<Vec<(u32, f32)>, Missing> {
+        let codes = self.codes.as_ref().ok_or_else(|| Missing(self.root.name(Fragment::SignCodes)))?;
+        let candidates = codes.candidates(vector, rescore.unwrap_or(self.root.rescore));
+        let found = codes.rescore(vector, &candidates, n, |i| self.vectors.get(&i));
+        found.map_err(|MissingVectors(i)| Missing(self.root.name(Fragment::VectorChunk(i))))
     }
 
     /// The `n` best passages for the analyzed `terms` (the last a prefix with `prefix`) by BM25;
@@ -456,7 +423,7 @@ impl LazyBundle {
     pub fn search(&self, terms: &[String], vector: Option<&[f32]>, options: &SearchOptions) -> Result<Vec<Hit>, Missing> {
         let n = options.candidates.max(options.k);
         let dense = match (options.mode.is_dense(), vector) {
-            (true, Some(vector)) => self.dense_passages(vector, n, options.nprobe, options.rescore)?,
+            (true, Some(vector)) => self.dense_passages(vector, n, options.rescore)?,
             _ => Vec::new(),
         };
         let lexical = if options.mode == crate::search::Mode::Dense { Vec::new() } else { self.bm25_passages(terms, options.prefix, n)? };
@@ -544,8 +511,7 @@ mod tests {
         FragmentConfig {
             bm25_shard_bytes: 64,
             document_chunk_bytes: 200,
-            dense: DenseChunkConfig { passages_per_chunk: 4, passages_per_partition: Some(20) },
-            nprobe: Some(1000),
+            dense: DenseChunkConfig { passages_per_chunk: 4 },
             rescore: Some(1000),
             ..FragmentConfig::default()
         }
@@ -585,7 +551,7 @@ mod tests {
             }
             assert!(lazy.missing_for_query(&terms, false).is_empty());
             assert_eq!(lazy.search(&terms, None, &options(Mode::Bm25)).unwrap(), whole(&corpus, &terms, &vector, Mode::Bm25));
-            // The vector asks for its partitions' sign codes, then for the chunks of its candidates.
+            // The vector asks for the sign codes, then for the chunks of its candidates.
             for _ in 0..2 {
                 for name in lazy.missing_for_vector(&vector) {
                     lazy.load(&name, &fragments[&name]).unwrap();
@@ -615,9 +581,10 @@ mod tests {
             let (root, fragments) = split(&corpus, &FragmentConfig { max_fragments, ..small() });
             assert!(fragments.len() <= max_fragments + 1, "{} fragments for a cap of {max_fragments}", fragments.len());
             let mut lazy = LazyBundle::new(root);
-            let fragments: HashMap<String, Vec<u8>> = fragments.into_iter().collect();
-            for name in lazy.every_fragment() {
-                lazy.load(&name, &fragments[&name]).unwrap();
+            let mut names: Vec<&NamedFragment> = fragments.iter().collect();
+            names.sort_by_key(|(name, _)| *name != lazy.root().name(Fragment::SignCodes));
+            for (name, bytes) in names {
+                lazy.load(name, bytes).unwrap();
             }
             let (terms, vector) = (terms("w1 w5 w9"), corpus.vectors.dequantize(3));
             assert_eq!(lazy.search(&terms, Some(&vector), &options(Mode::Hybrid)).unwrap(), whole(&corpus, &terms, &vector, Mode::Hybrid));
@@ -649,7 +616,7 @@ mod tests {
         assert!(matches!(lazy.load(&fragments[1].0, bytes), Err(FragmentError::Checksum(_))));
         assert!(matches!(lazy.load("00", bytes), Err(FragmentError::Unknown(_))));
         let (chunk, chunk_bytes) = fragments.last().unwrap();
-        assert!(matches!(lazy.load(chunk, chunk_bytes), Err(FragmentError::BeforeCodes(_))), "a vector chunk before its partition");
+        assert!(matches!(lazy.load(chunk, chunk_bytes), Err(FragmentError::BeforeCodes(_))), "a vector chunk before the codes");
         let root_bytes = root.to_bytes();
         for cut in 0..root_bytes.len() {
             assert!(Root::from_bytes(&root_bytes[..cut]).is_err(), "root truncated at {cut} was accepted");
@@ -665,7 +632,7 @@ mod tests {
         #[test]
         fn damaged_fragments_never_panic(which in proptest::prelude::any::<proptest::sample::Index>(), at in proptest::prelude::any::<proptest::sample::Index>(), mask in 1u8..=255, cut in proptest::option::of(proptest::prelude::any::<proptest::sample::Index>())) {
             let corpus = corpus();
-            let (root, fragments) = split(&corpus, &FragmentConfig { nprobe: Some(2), rescore: Some(12), ..small() });
+            let (root, fragments) = split(&corpus, &FragmentConfig { rescore: Some(12), ..small() });
             let mut lazy = LazyBundle::new(root);
             let names = lazy.every_fragment();
             let damaged_name = which.get(&names).clone();

@@ -53,10 +53,8 @@ pub struct SearchOptions {
     /// Documents returned.
     pub k: usize,
     pub mode: Mode,
-    /// Partitions a dense search opens; `None` takes the bundle's calibrated `nprobe`.
-    pub nprobe: Option<usize>,
-    /// Candidates the opened partitions' sign codes pick for rescoring with their vectors; `None`
-    /// takes the bundle's calibrated depth.
+    /// Candidates the passages' sign codes pick for rescoring with their vectors; `None` takes the
+    /// bundle's calibrated depth.
     pub rescore: Option<usize>,
     /// Passages each retriever hands to fusion (at least `k`).
     pub candidates: usize,
@@ -67,7 +65,7 @@ pub struct SearchOptions {
 
 impl Default for SearchOptions {
     fn default() -> Self {
-        Self { k: 10, mode: Mode::Hybrid, nprobe: None, rescore: None, candidates: 100, prefix: false }
+        Self { k: 10, mode: Mode::Hybrid, rescore: None, candidates: 100, prefix: false }
     }
 }
 

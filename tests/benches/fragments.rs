@@ -10,11 +10,10 @@
 //!   over the queries, each as if it came first), each later query's new bytes (median, p90),
 //!   everything fetched after 50 queries. Every query's results are checked against a whole BM25
 //!   index's: equal, not close.
-//! - hybrid search, at several partition sizes and `nprobe`s and the `nprobe` `dowse index`
-//!   calibrated (with its rescore depth): the same bytes with the sign codes of each query's
-//!   partitions and the vector chunks of its candidates, and nDCG@10 on the collection's
-//!   judgments beside an exact hybrid search (every int8 vector scored), with how many top 10s
-//!   are the same.
+//! - hybrid search, at several rescore depths and the one `dowse index` calibrated: the same
+//!   bytes with the sign codes and the vector chunks of each query's candidates, and nDCG@10 on
+//!   the collection's judgments beside an exact hybrid search (every int8 vector scored), with
+//!   how many top 10s are the same.
 //!
 //! - the query encoder, where it is a static one: its piece table cut into shards of consecutive
 //!   word pieces, what the pieces of a query cost (the rows as int8 with a scale each, as the
@@ -39,10 +38,9 @@ use dowse_core::topk::top_k;
 use dowse_core::vectors::VectorStore;
 
 const KEYWORD_BUDGETS: [(usize, usize); 4] = [(4 << 10, 2 << 10), (4 << 10, 4 << 10), (16 << 10, 8 << 10), (64 << 10, 32 << 10)];
-/// Passages per partition; `None` is `dowse index`'s default.
-const PASSAGES_PER_PARTITION: [Option<usize>; 3] = [None, Some(128), Some(512)];
-/// Partitions opened; `None` is the `nprobe` `dowse index` calibrated for the bundle (its manifest's).
-const NPROBE: [Option<usize>; 4] = [Some(1), Some(4), Some(16), None];
+/// Rescore depths; `None` is the one `dowse index` calibrated for the bundle (its manifest's).
+const RESCORE: [Option<usize>; 5] = [Some(25), Some(50), Some(100), Some(200), None];
+const PASSAGES_PER_CHUNK: [usize; 2] = [8, 16];
 const PIECES_PER_SHARD: [usize; 5] = [1, 4, 16, 64, 256];
 
 fn gzip(bytes: &[u8]) -> usize {
@@ -248,25 +246,18 @@ fn main() {
          (every vector scored) has nDCG@10 {:.4}.\n",
         ndcg(docs, &queries, &whole, &collection.qrels)
     );
-    let depth = bundle.manifest.fragments.rescore;
-    println!("Each query rescores {depth} candidates, the depth `dowse index` calibrated.\n");
-    println!("| passages per partition | nprobe | fragments | first result cold, median kB | p90 kB | later query, median kB | p90 kB | after 50 queries kB | nDCG@10 | same top 10 as exact |");
+    println!("| passages per vector chunk | rescored | fragments | first result cold, median kB | p90 kB | later query, median kB | p90 kB | after 50 queries kB | nDCG@10 | same top 10 as exact |");
     println!("|---|---|---|---|---|---|---|---|---|---|");
-    for passages_per_partition in PASSAGES_PER_PARTITION {
-        for nprobe in NPROBE {
-            if nprobe.is_none() && passages_per_partition.is_some() {
-                continue;
-            }
-            let probed = nprobe.unwrap_or(bundle.manifest.fragments.nprobe);
-            let dense = DenseChunkConfig { passages_per_partition, ..DenseChunkConfig::default() };
-            let config = FragmentConfig { nprobe: Some(probed), rescore: Some(depth), dense, ..FragmentConfig::default() };
-            let size = passages_per_partition
-                .map_or_else(|| format!("{} (default)", dense.partition_size(docs.passages.len())), |n| n.to_string());
-            let probed = if nprobe.is_none() { format!("{probed} (dowse index)") } else { probed.to_string() };
+    for passages_per_chunk in PASSAGES_PER_CHUNK {
+        for rescore in RESCORE {
+            let depth = rescore.unwrap_or(bundle.manifest.fragments.rescore);
+            let config =
+                FragmentConfig { rescore: Some(depth), dense: DenseChunkConfig { passages_per_chunk }, ..FragmentConfig::default() };
+            let depth = if rescore.is_none() { format!("{depth} (dowse index)") } else { depth.to_string() };
             let run = visit(&sections, &queries, &config, Mode::Hybrid);
             let same = run.hits.iter().zip(&whole).filter(|(a, b)| a.iter().map(|h| h.doc).eq(b.iter().map(|h| h.doc))).count();
             println!(
-                "| {size} | {probed} | {} | {} | {} | {} | {} | {} | {:.4} | {same} of {} |",
+                "| {passages_per_chunk} | {depth} | {} | {} | {} | {} | {} | {} | {:.4} | {same} of {} |",
                 run.fragments,
                 percentile(&run.cold, 50),
                 percentile(&run.cold, 90),

@@ -1,10 +1,9 @@
 //! Dense search on SciFact passages (all-MiniLM-L6-v2 vectors from dowse's embedding cache): HNSW
 //! build time, and per-query latency, single thread, of dowse-core's HNSW searcher (f32 and int8
 //! scoring) and of hnsw_rs's own search on the same graph, at ef 16 to 256; and of dowse-core's
-//! partitioned search (int8 scoring) at nprobe 1 to 32; and of the search a bundle ships with
-//! every partition opened (every passage's sign codes, then the best `rescore` candidates
-//! rescored with their int8 vectors, all chunks loaded) at depths 25 to 400; the fragments bench
-//! measures fewer partitions opened. Recall@10 against exact search is printed
+//! partitioned search (int8 scoring) at nprobe 1 to 32; and of the search a bundle ships (its
+//! sign codes, then the best `rescore` candidates rescored with their int8 vectors, all chunks
+//! loaded) at depths 25 to 400. Recall@10 against exact search is printed
 //! as `recall ...` lines before the timings; scripts/bench-bundle.sh gathers both into
 //! results/bundle.md. With `DOWSE_BENCH_VECTORS=DIR` the passage and query vectors are written
 //! there too (`passages.f32`, `queries.f32`: little-endian rows of `dim.txt` floats), for the
@@ -14,7 +13,7 @@ use std::time::Instant;
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion};
 use dowse_core::dense::{dot, top_k_exact};
-use dowse_core::dense_chunks::{DenseChunkConfig, DenseDirectory};
+use dowse_core::dense_chunks::{DenseChunkConfig, SignCodes};
 use dowse_core::hnsw;
 use dowse_core::model::{EncoderConfig, TextEncoder};
 use dowse_core::partitions::{PartitionConfig, Partitions};
@@ -83,12 +82,10 @@ fn bench(c: &mut Criterion) {
             query_rows.iter().zip(&exact).map(|(q, e)| recall(&partition_search(q, nprobe).iter().map(|h| h.0).collect::<Vec<_>>(), e));
         println!("recall nprobe {nprobe} dowse-partitions-int8 {:.4}", found.sum::<f64>() / query_rows.len() as f64);
     }
-    let split = DenseDirectory::split(&int8, &DenseChunkConfig::default());
-    let every = split.directory.num_partitions();
+    let (codes, chunks) = SignCodes::split(&int8, &DenseChunkConfig::default());
     let sign_code_search = |q: &[f32], depth: usize| {
-        let candidates =
-            split.directory.candidates(q, every, depth, |p| split.partitions.get(p as usize)).expect("every partition is loaded");
-        split.directory.rescore(q, &candidates, 10, |chunk| split.chunks.get(chunk as usize)).expect("every chunk is loaded")
+        let candidates = codes.candidates(q, depth);
+        codes.rescore(q, &candidates, 10, |chunk| chunks.get(chunk as usize)).expect("every chunk is loaded")
     };
     for depth in RESCORES {
         let found =

@@ -3,7 +3,7 @@
 //! fragments it names, a reader that starts from the root and loads only what each query asks for
 //! finding the same results as one that loaded everything, keyword scores the same floats as a
 //! BM25 index of the whole corpus, dense results an exact search's when every passage is
-//! rescored, nprobe and the depth calibrated on the model's own pseudo-queries, a rebuild giving the same
+//! rescored, the depth calibrated on the model's own pseudo-queries, a rebuild giving the same
 //! names, and a damaged fragment refused by its path.
 
 use std::collections::{BTreeSet, HashSet};
@@ -72,8 +72,8 @@ fn a_reader_that_fetches_per_query_finds_what_the_whole_bundle_finds() {
     expected.insert(info.root.clone());
     assert_eq!(names, expected, "the folder holds the root and exactly the fragments it names");
 
-    // nprobe and the depth were calibrated on the model's own check pseudo-queries; opening every
-    // partition and rescoring every passage is an exact search.
+    // The depth was calibrated on the model's own check pseudo-queries; rescoring every passage
+    // is an exact search.
     let passages = whole.manifest.passages;
     let calibration = info.calibration.expect("ADI gives enough check pseudo-queries to calibrate on");
     assert!(calibration.of == CalibrationQueries::Given && calibration.recall >= 0.98, "{info:?}");
@@ -82,7 +82,7 @@ fn a_reader_that_fetches_per_query_finds_what_the_whole_bundle_finds() {
         let vector = vectors.dequantize(row);
         let prepared = vectors.prepare(&vector);
         let exact = top_k((0..passages as u32).map(|r| (r, vectors.rescore(&prepared, r))), 10);
-        assert_eq!(whole.index.dense_passages(&vector, 10, Some(passages), Some(passages)).unwrap(), exact, "passage {row} as the query");
+        assert_eq!(whole.index.dense_passages(&vector, 10, Some(passages)).unwrap(), exact, "passage {row} as the query");
     }
 
     let analyzer = Analyzer::default();
@@ -115,7 +115,7 @@ fn a_reader_that_fetches_per_query_finds_what_the_whole_bundle_finds() {
     index::run(&args).unwrap();
     assert_eq!(listing(&out), names, "a rebuild of the same corpus gives the same fragments");
 
-    let codes = fragment_path(&lazy.root().name(Fragment::Partition(0)));
+    let codes = fragment_path(&lazy.root().name(Fragment::SignCodes));
     let mut bytes = std::fs::read(out.join(&codes)).unwrap();
     bytes[0] ^= 1;
     std::fs::write(out.join(&codes), &bytes).unwrap();

@@ -1,6 +1,6 @@
 //! Dense search on SciFact passages (all-MiniLM-L6-v2, 256-piece passages): the HNSW searcher
 //! against exact search and against hnsw_rs's own search on the same graph, and the bundle's
-//! search in fragments (the calibrated nprobe partitions' sign codes, then the calibrated depth rescored) with each vector
+//! search in fragments (sign codes, then the calibrated depth rescored) with each vector
 //! quantization, its nDCG@10 against f32 exact search, documents ranked by their best passage.
 //! Passage embeddings come from dowse's embedding cache after the first run.
 
@@ -88,8 +88,7 @@ fn graph_search_and_fragments_by_quantization_on_scifact() {
     for quantization in Quantization::ALL {
         let vectors = VectorStore::quantize(&matrix, dim, quantization);
         let split = Root::split(&bm25, docs, &vectors, &prepared.query_vectors, &FragmentConfig::default()).unwrap();
-        let (nprobe, rescore) = (split.root.nprobe, split.root.rescore);
-        let split_partitions = split.root.dense.num_partitions();
+        let rescore = split.root.rescore;
         let mut lazy = LazyBundle::new(split.root);
         let fragments: HashMap<String, Vec<u8>> = split.fragments.into_iter().collect();
         for name in lazy.every_fragment() {
@@ -97,9 +96,8 @@ fn graph_search_and_fragments_by_quantization_on_scifact() {
         }
         let fragments_ndcg = ndcg(&|_, q| lazy.search(&[], Some(q), &options).unwrap().iter().map(|h| (h.doc, h.score)).collect());
         eprintln!(
-            "{quantization:>6}: {:>5} bytes per vector, {nprobe} of {} partitions opened, {rescore} rescored, nDCG@10 {fragments_ndcg:.4} ({:+.4} against f32 exact)",
+            "{quantization:>6}: {:>5} bytes per vector, {rescore} rescored, nDCG@10 {fragments_ndcg:.4} ({:+.4} against f32 exact)",
             quantization.bytes_per_vector(dim),
-            split_partitions,
             fragments_ndcg - exact
         );
         if quantization == Quantization::Int8 {

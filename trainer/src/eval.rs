@@ -60,11 +60,8 @@ pub struct EvalArgs {
     /// vectors, BM25 and fusion, exactly as it ships. --data still gives the queries and judgments.
     #[arg(long)]
     pub bundle: Option<PathBuf>,
-    /// Partitions a dense search of a bundle opens; default: the bundle's calibrated nprobe.
-    #[arg(long)]
-    pub nprobe: Option<usize>,
-    /// Candidates the opened partitions' sign codes pick for rescoring when searching a bundle;
-    /// default: the bundle's calibrated depth.
+    /// Candidates the sign codes pick for rescoring when searching a bundle; default: the
+    /// bundle's calibrated depth.
     #[arg(long)]
     pub rescore: Option<usize>,
     /// Match each query's last word as a prefix when searching a bundle, as the browser does
@@ -238,8 +235,7 @@ fn bundle_run(collection: &Collection, dir: &Path, args: &EvalArgs) -> Result<Ru
         Vec::new()
     };
     let dim = bundle.manifest.model.dim;
-    let options =
-        SearchOptions { k: args.depth, mode, nprobe: args.nprobe, rescore: args.rescore, candidates: args.depth, prefix: args.prefix };
+    let options = SearchOptions { k: args.depth, mode, rescore: args.rescore, candidates: args.depth, prefix: args.prefix };
     let analyzer = Analyzer::default();
     let started = Instant::now();
     let rankings: Vec<Vec<(u32, f32)>> = collection

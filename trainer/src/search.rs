@@ -35,11 +35,7 @@ pub struct SearchArgs {
     /// hybrid (dense + BM25 fused by RRF), dense or bm25.
     #[arg(long, default_value = "hybrid")]
     pub mode: Mode,
-    /// Partitions a dense search opens; default: the bundle's calibrated nprobe.
-    #[arg(long)]
-    pub nprobe: Option<usize>,
-    /// Candidates the opened partitions' sign codes pick for rescoring; default: the bundle's
-    /// calibrated depth.
+    /// Candidates the sign codes pick for rescoring; default: the bundle's calibrated depth.
     #[arg(long)]
     pub rescore: Option<usize>,
     /// Match the query's last word as a prefix, as the browser does while a visitor types it.
@@ -98,7 +94,7 @@ pub fn run(args: &SearchArgs) -> Result<()> {
     let n = SearchOptions::default().candidates.max(args.k);
     let started = Instant::now();
     let dense = match &query {
-        Some(q) => index.dense_passages(&q.vector, n, args.nprobe, args.rescore)?,
+        Some(q) => index.dense_passages(&q.vector, n, args.rescore)?,
         None => Vec::new(),
     };
     let lexical =

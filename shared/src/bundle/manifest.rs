@@ -13,9 +13,9 @@ use crate::vectors::Quantization;
 
 /// The value of `format` in every manifest.
 pub const FORMAT: &str = "dowse-bundle";
-/// The bundle format this build reads and writes: version 3, a root and fragments, the passages'
-/// sign codes in one fragment per partition. Versions 1 (whole files) and 2 (every sign code in
-/// one fragment) are refused with a message to index again.
+/// The bundle format this build reads and writes: version 3, a root and fragments, documents
+/// with their metadata. Versions 1 (whole files: vectors, graph, BM25, documents) and 2 (no
+/// metadata) are refused with a message to index again.
 pub const FORMAT_VERSION: u32 = 3;
 
 /// The query encoder: the model in the bundle's `model/` folder, which must encode its queries.
@@ -53,13 +53,10 @@ pub struct FragmentsInfo {
     pub root: String,
     /// Fragments besides the root.
     pub count: usize,
-    /// Partitions a dense search opens (also in the root).
-    pub nprobe: usize,
-    /// Candidates their sign codes pick for rescoring (also in the root).
+    /// Candidates the sign codes pick for rescoring (also in the root).
     pub rescore: usize,
-    /// What `nprobe` and the depth were calibrated on and the recall@10 they reached against an
-    /// exact search; absent when nothing was measured (a corpus too small, or both fixed: every
-    /// partition is opened and every passage in them rescored unless fixed).
+    /// What the depth was calibrated on and the recall@10 it reached against an exact search;
+    /// absent when nothing was measured (a corpus too small: every passage is rescored).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub calibration: Option<RescoreCheck>,
 }
@@ -68,14 +65,13 @@ impl FragmentsInfo {
     /// Describes a bundle cut by [`crate::fragments::Root::split`]. Too few calibration queries measure nothing
     /// (every passage is rescored): no calibration is recorded then.
     pub fn of(split: &Split) -> Self {
-        let c = split.calibration;
-        let calibration = (c.queries > 0).then_some(RescoreCheck { queries: c.queries, of: c.of, recall: c.recall });
-        let (nprobe, rescore) = (split.root.nprobe, split.root.rescore);
-        Self { root: split.root_file.0.clone(), count: split.fragments.len(), nprobe, rescore, calibration }
+        let calibration =
+            split.calibration.filter(|c| c.queries > 0).map(|c| RescoreCheck { queries: c.queries, of: c.of, recall: c.recall });
+        Self { root: split.root_file.0.clone(), count: split.fragments.len(), rescore: split.root.rescore, calibration }
     }
 }
 
-/// What calibrating `nprobe` and the rescore depth measured.
+/// What calibrating the rescore depth measured.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct RescoreCheck {
     pub queries: usize,

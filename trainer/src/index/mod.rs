@@ -2,8 +2,8 @@
 //!
 //! [`input`] reads the corpus (with [`html`] and [`charset`] for static sites), dowse-core cuts
 //! passages and builds BM25, [`crate::encode`] embeds (through the embedding cache), dowse-core's
-//! `fragments` cuts the index into a root and content-addressed fragments, calibrating how many
-//! partitions a dense search opens and how many candidates it rescores, and [`crate::bundle_io`] writes it all atomically, with the browser app from [`app`]
+//! `fragments` cuts the index into a root and content-addressed fragments, calibrating the rescore
+//! depth, and [`crate::bundle_io`] writes it all atomically, with the browser app from [`app`]
 //! beside it when asked.
 //!
 //! By default a bundle is asymmetric: the passage model (all-MiniLM-L6-v2) encodes the passages
@@ -74,18 +74,13 @@ pub struct IndexArgs {
     /// How vectors are stored: f32, f16, int8 or binary.
     #[arg(long, default_value = "int8")]
     pub quant: Quantization,
-    /// Partitions (k-means clusters of the passages' vectors) that every dense search opens;
-    /// default: calibrated, doubled from 1 until the query encoder's check pseudo-queries
-    /// (held-out passages in a symmetric bundle) reach --target-recall.
-    #[arg(long)]
-    pub nprobe: Option<usize>,
-    /// Candidates the opened partitions' sign codes pick for rescoring with their vectors in
-    /// every dense search; default: calibrated, doubled from 25 at the chosen nprobe until the
-    /// same queries reach --target-recall.
+    /// Candidates the passages' sign codes pick for rescoring with their vectors in every dense
+    /// search; default: calibrated, doubled from 25 until the query encoder's check
+    /// pseudo-queries (held-out passages in a symmetric bundle) reach --target-recall.
     #[arg(long)]
     pub rescore: Option<usize>,
-    /// Recall@10 against an exact search that the calibrated nprobe and rescore depth must reach,
-    /// less two standard errors.
+    /// Recall@10 against an exact search that the calibrated rescore depth must reach, less two
+    /// standard errors.
     #[arg(long, default_value_t = FragmentConfig::default().target_recall, value_parser = parse_recall)]
     pub target_recall: f64,
     /// Word pieces per passage, title and special tokens included (the encoder reads no more).
@@ -124,7 +119,7 @@ pub struct Prepared {
     /// How passages were cut: the flags', with passages no longer than the model reads.
     pub chunking: ChunkConfig,
     /// The shipped query encoder's vectors (row-major) of the check pseudo-queries (in an
-    /// asymmetric bundle those its alignment was checked on), which calibrate nprobe and the rescore depth.
+    /// asymmetric bundle those its alignment was checked on), which calibrate the rescore depth.
     pub query_vectors: Vec<f32>,
 }
 
@@ -172,7 +167,7 @@ pub fn prepare(args: &IndexArgs) -> Result<Prepared> {
     let pseudo_queries = plan.as_ref().map(Plan::teacher_texts).unwrap_or_default();
     let cached = [("passage", texts.as_slice()), ("pseudo-query", pseudo_queries.as_slice())];
     // A symmetric bundle's model encodes its own check pseudo-queries (as queries), which
-    // calibrate nprobe and the rescore depth as the shipped encoder's do in an asymmetric bundle.
+    // calibrate the rescore depth as the shipped encoder's do in an asymmetric bundle.
     let own_queries = if plan.is_none() { adapt::pseudo_queries(&docs).held_back } else { Vec::new() };
     let embedded = embed_cache::embed(&models.passage_dir, encoder, args.device, &own_queries, &cached, !args.no_cache)?;
     let embed_cache::Embedded { queries: own_vectors, passages: mut matrix, dim } = embedded;
@@ -221,8 +216,7 @@ pub fn build(prepared: Prepared, args: &IndexArgs) -> Result<(Manifest, Vec<Bund
     eprintln!("built BM25, {} vectors and the map in {:.1} s", args.quant, step.elapsed().as_secs_f64());
 
     let step = Instant::now();
-    let config =
-        FragmentConfig { nprobe: args.nprobe, rescore: args.rescore, target_recall: args.target_recall, ..FragmentConfig::default() };
+    let config = FragmentConfig { rescore: args.rescore, target_recall: args.target_recall, ..FragmentConfig::default() };
     let split = Root::split(&bm25, &store, &vectors, &query_vectors, &config).context("cutting the bundle into fragments")?;
     let fragments = FragmentsInfo::of(&split);
     print_fragments(&fragments, &split.fragments, step);
@@ -320,10 +314,9 @@ fn print_fragments(info: &FragmentsInfo, fragments: &[NamedFragment], step: Inst
         None => "not calibrated".to_string(),
     };
     eprintln!(
-        "cut {} fragments and a root ({bytes} bytes) in {:.1} s; a dense query opens {} partitions and rescores {} candidates ({depth})",
+        "cut {} fragments and a root ({bytes} bytes) in {:.1} s; a dense query rescores {} candidates ({depth})",
         info.count,
         step.elapsed().as_secs_f64(),
-        info.nprobe,
         info.rescore
     );
 }
