@@ -1,4 +1,5 @@
-//! JSON Lines readers: BEIR corpus.jsonl / queries.jsonl and plain `{id, title?, text, url?}` files.
+//! JSON Lines readers: BEIR corpus.jsonl / queries.jsonl and plain `{id, title?, text, url?, meta?}`
+//! files, `meta` an object of strings that results show beside the title (in key order).
 //!
 //! One reader serves both: the id is taken from `_id` (BEIR) or `id`, as a string or an integer.
 
@@ -16,6 +17,7 @@ pub fn read_documents_jsonl(file: &str, bytes: &[u8]) -> Result<Vec<Document>, P
             title: string_field(file, line, object, "title")?.unwrap_or_default(),
             text: string_field(file, line, object, "text")?.ok_or_else(|| ParseError::new(file, line.number, "text", "missing"))?,
             url: string_field(file, line, object, "url")?,
+            meta: meta_field(file, line, object)?,
         })
     })
 }
@@ -75,13 +77,28 @@ fn string_field(file: &str, line: &Line, object: &Map<String, Value>, key: &str)
     }
 }
 
+fn meta_field(file: &str, line: &Line, object: &Map<String, Value>) -> Result<Vec<(String, String)>, ParseError> {
+    let fields = match object.get("meta") {
+        None | Some(Value::Null) => return Ok(Vec::new()),
+        Some(Value::Object(fields)) => fields,
+        Some(other) => return Err(ParseError::new(file, line.number, "meta", format!("expected an object of strings, found {other}"))),
+    };
+    fields
+        .iter()
+        .map(|(key, value)| match value {
+            Value::String(text) => Ok((key.clone(), text.clone())),
+            other => Err(ParseError::new(file, line.number, "meta", format!("`{key}` is {other}, not a string"))),
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
     fn reads_beir_and_plain_documents() {
-        let bytes = b"{\"_id\": \"4983\", \"title\": \"T\", \"text\": \"body\", \"metadata\": {}}\n\n{\"id\": 7, \"text\": \"x\", \"url\": \"/a.html\"}\n";
+        let bytes = b"{\"_id\": \"4983\", \"title\": \"T\", \"text\": \"body\", \"metadata\": {}}\n\n{\"id\": 7, \"text\": \"x\", \"url\": \"/a.html\", \"meta\": {\"image\": \"/a.png\", \"date\": \"2026\"}}\n";
         let docs = read_documents_jsonl("c.jsonl", bytes).unwrap();
         assert_eq!(docs.len(), 2);
         assert_eq!(docs[0].id, "4983");
@@ -89,6 +106,8 @@ mod tests {
         assert_eq!(docs[1].id, "7");
         assert_eq!(docs[1].title, "");
         assert_eq!(docs[1].url.as_deref(), Some("/a.html"));
+        assert!(docs[0].meta.is_empty());
+        assert_eq!(docs[1].meta, [("date".to_string(), "2026".to_string()), ("image".to_string(), "/a.png".to_string())]);
     }
 
     #[test]
@@ -97,6 +116,8 @@ mod tests {
         assert_eq!(err.to_string(), "c.jsonl:2: field `text`: missing");
         let err = read_documents_jsonl("c.jsonl", b"{\"_id\":\"1\",\"text\":3}").unwrap_err();
         assert_eq!((err.line, err.field.as_str()), (1, "text"));
+        let err = read_documents_jsonl("c.jsonl", b"{\"_id\":\"1\",\"text\":\"a\",\"meta\":{\"date\":2026}}").unwrap_err();
+        assert_eq!(err.to_string(), "c.jsonl:1: field `meta`: `date` is 2026, not a string");
         let err = read_queries_jsonl("q.jsonl", b"[1,2]").unwrap_err();
         assert_eq!(err.field, "json");
         let err = read_queries_jsonl("q.jsonl", b"{\"text\":\"a\"}").unwrap_err();

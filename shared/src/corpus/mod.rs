@@ -23,6 +23,8 @@ pub struct Document {
     pub title: String,
     pub text: String,
     pub url: Option<String>,
+    /// Fields results show beside the title ([`crate::docstore::StoredDocument::meta`]).
+    pub meta: Vec<(String, String)>,
 }
 
 impl Document {

@@ -34,7 +34,13 @@ fn read_all(path: &Path) -> Result<Vec<SourceDocument>> {
         Some("csv") => {
             let mut seen = std::collections::HashSet::new();
             let passages = read_labeled_pairs(&name, &bytes)?.into_iter().map(|pair| pair.passage).filter(|p| seen.insert(p.clone()));
-            let docs = passages.enumerate().map(|(i, text)| Document { id: format!("p{i}"), title: String::new(), text, url: None });
+            let docs = passages.enumerate().map(|(i, text)| Document {
+                id: format!("p{i}"),
+                title: String::new(),
+                text,
+                url: None,
+                meta: Vec::new(),
+            });
             Ok(docs.map(SourceDocument::from).collect())
         }
         Some("html" | "htm") => Ok(vec![read_html(path.parent().unwrap_or(Path::new(".")), path)?]),
