@@ -95,19 +95,21 @@ impl ShardedBm25 {
     /// with `prefix`, every term the last one begins, ascending, each once.
     pub fn shards_for(&self, query_terms: &[String], prefix: bool) -> Vec<u32> {
         let mut shards: Vec<u32> = query_terms.iter().filter_map(|term| self.shard_of(term)).collect();
-        if let Some(last) = self.prefix_of(query_terms, prefix) {
-            shards.extend(self.prefix_shards(last));
+        if let Some((_, prefix_shards)) = self.prefix_of(query_terms, prefix) {
+            shards.extend(prefix_shards);
         }
         shards.sort_unstable();
         shards.dedup();
         shards
     }
 
-    /// The last of `query_terms` when it matches as a prefix: asked to, at least
-    /// [`MIN_PREFIX_CHARS`] long, and its completions in at most [`MAX_PREFIX_SHARDS`] shards.
-    fn prefix_of<'q>(&self, query_terms: &'q [String], prefix: bool) -> Option<&'q str> {
-        let last = query_terms.last().filter(|_| prefix)?;
-        (last.chars().count() >= MIN_PREFIX_CHARS && self.prefix_shards(last).len() <= MAX_PREFIX_SHARDS).then_some(last.as_str())
+    /// The last of `query_terms` when it matches as a prefix (asked to, at least
+    /// [`MIN_PREFIX_CHARS`] long, and its completions in at most [`MAX_PREFIX_SHARDS`] shards),
+    /// with the shards of its completions.
+    fn prefix_of<'q>(&self, query_terms: &'q [String], prefix: bool) -> Option<(&'q str, Vec<u32>)> {
+        let last = query_terms.last().filter(|last| prefix && last.chars().count() >= MIN_PREFIX_CHARS)?;
+        let shards = self.prefix_shards(last);
+        (shards.len() <= MAX_PREFIX_SHARDS).then_some((last.as_str(), shards))
     }
 
     /// The shards whose terms may begin with `prefix`: the one it would sort into and those after
@@ -139,9 +141,9 @@ impl ShardedBm25 {
         let last = self.prefix_of(query_terms, prefix);
         let exact = &query_terms[..query_terms.len() - usize::from(last.is_some())];
         let mut scores: HashMap<u32, f32> = HashMap::new();
-        if let Some(last) = last {
+        if let Some((last, prefix_shards)) = last {
             let mut completions = Vec::new();
-            for index in self.prefix_shards(last) {
+            for index in prefix_shards {
                 let loaded = shard(index).ok_or(MissingShard(index))?;
                 completions
                     .extend(loaded.order.iter().filter(|term| term.starts_with(last)).map(|term| (loaded, term, loaded.terms[term])));

@@ -73,14 +73,15 @@ pub fn read_page(url: &str, html: &str) -> SourceDocument {
 fn meta_fields(url: &str, element: ElementRef) -> Vec<(String, String)> {
     let spec = element.value().attr("data-dowse-meta").unwrap_or_default();
     let field = |part: &str| -> Option<(String, String)> {
-        let (key, value) = match (part.split_once(':'), part.split_once('[')) {
-            (Some((key, value)), _) => (key, value.trim().to_string()),
-            (None, Some((key, attribute))) => {
+        // Brackets first: an attribute's name may hold a colon (`image[xlink:href]`).
+        let (key, value) = match (part.split_once('['), part.split_once(':')) {
+            (Some((key, attribute)), _) if attribute.ends_with(']') && !key.contains(':') => {
                 let attribute = attribute.strip_suffix(']')?.trim();
                 let value = element.value().attr(attribute)?.trim();
                 (key, if matches!(attribute, "src" | "href") { resolve(url, value) } else { value.to_string() })
             }
-            (None, None) => (part, collapse(&element.text().collect::<String>())),
+            (_, Some((key, value))) => (key, value.trim().to_string()),
+            _ => (part, collapse(&element.text().collect::<String>())),
         };
         let key = key.trim();
         (!key.is_empty() && !value.is_empty()).then(|| (key.to_string(), value))
@@ -187,6 +188,7 @@ mod tests {
             <img src="cover.png" alt="A cover" data-dowse-meta="image[src], image_alt[alt]">
             <span data-dowse-meta="author">  Ada   Lovelace </span>
             <img src="/abs.png" data-dowse-meta="icon[src], missing[title], :nokey, empty:">
+            <span xml:lang="en-GB" data-dowse-meta="lang[xml:lang], note:see [1]"></span>
             <p>Text.</p></main></body></html>"#;
         let doc = read_page("posts/post.html", html);
         let meta: Vec<(&str, &str)> = doc.meta.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
@@ -197,7 +199,9 @@ mod tests {
                 ("image", "posts/cover.png"),
                 ("image_alt", "A cover"),
                 ("author", "Ada Lovelace"),
-                ("icon", "/abs.png")
+                ("icon", "/abs.png"),
+                ("lang", "en-GB"),
+                ("note", "see [1]")
             ]
         );
         assert_eq!(doc.sections[0].text, "Ada Lovelace Text.");
