@@ -68,6 +68,7 @@ fn files() -> HashMap<String, Vec<u8>> {
         chunking: ChunkConfig::default(),
         fragments: FragmentsInfo::of(&split),
         files: Vec::new(),
+        site: None,
     };
     // Only the config is read before a search: it must describe a model of the vectors' dimension.
     let model = ModelBytes { config: TINY_BERT_CONFIG.to_vec(), weights: vec![0; 8], tokenizer: b"{}".to_vec() };

@@ -165,10 +165,15 @@ fn static_server(root: &Path) -> Served {
 
 /// Runs tests/e2e/search.mjs with `options` and returns its report.
 fn drive(options: Value) -> Value {
+    drive_with("search.mjs", options)
+}
+
+/// Runs the browser script `script` (in tests/e2e) with `options` and returns its report.
+fn drive_with(script: &str, options: Value) -> Value {
     let _one_at_a_time = BROWSER.lock().unwrap_or_else(|e| e.into_inner());
     let e2e = workspace().join("tests/e2e");
     assert!(e2e.join("node_modules/playwright-core").is_dir(), "run `npm ci` in {} first", e2e.display());
-    let output = Command::new("node").current_dir(&e2e).arg("search.mjs").arg(options.to_string()).output().unwrap();
+    let output = Command::new("node").current_dir(&e2e).arg(script).arg(options.to_string()).output().unwrap();
     assert!(output.status.success(), "the browser run failed:\n{}", String::from_utf8_lossy(&output.stderr));
     let report: Value = serde_json::from_slice(&output.stdout).unwrap();
     eprintln!("{}", serde_json::to_string_pretty(&report).unwrap());
@@ -272,9 +277,11 @@ fn every_query_encoder_kind_encodes_in_the_browser_as_dowse_search_does() {
 fn a_static_site_gets_search_from_one_div_and_one_script() {
     let site = scratch().join("site");
     let _ = std::fs::remove_dir_all(&site);
-    std::fs::create_dir_all(&site).unwrap();
+    std::fs::create_dir_all(site.join("notes")).unwrap();
+    // The search is on a page below the site's root: result links and images must still reach
+    // the pages they name (relative to the root, not to this page).
     std::fs::write(
-        site.join("index.html"),
+        site.join("notes/index.html"),
         "<!doctype html><html><head><meta charset=utf-8><title>Notes</title></head><body><main><h1>Notes</h1>\
          <p>Plain pages about caring for a garden.</p><div id=\"dowse\"></div>\
          <script type=\"module\" src=\"/_dowse/dowse.js\"></script></main></body></html>",
@@ -312,11 +319,14 @@ fn a_static_site_gets_search_from_one_div_and_one_script() {
         .arg(site.join("_dowse"))
         .arg("--with-app")
         .arg(dist()));
+    // A page that draws its own results through the JavaScript API (written after indexing,
+    // so that it is not a result itself).
+    std::fs::write(site.join("api.html"), API_PAGE).unwrap();
     let server = static_server(&site);
     // On a phone-sized page: nothing wider than the screen. Then keyword search as a visitor
     // types: an unfinished last word matches the words it begins ("prun", in no page, finds
     // "pruning"; a finished word matches only itself, dowse-core's tests).
-    let report = drive(json!({"url": server.url, "query": "how often should I water my plants", "webgpu": false,
+    let report = drive(json!({"url": format!("{}notes/", server.url), "query": "how often should I water my plants", "webgpu": false,
                               "screenshot": scratch().join("static-site-phone.png"), "viewport": {"width": 390, "height": 844},
                               "typed_mode": "bm25", "queries": ["prun"]}));
     let titles: Vec<&str> = report["titles"].as_array().unwrap().iter().map(|t| t.as_str().unwrap()).collect();
@@ -328,12 +338,60 @@ fn a_static_site_gets_search_from_one_div_and_one_script() {
     assert_eq!(report["timings"][0]["mode"], "bm25", "{report}");
     assert_eq!(typed(0).first().map(|t| t.starts_with("Pruning roses")), Some(true), "\"prun\" while typing: {:?}", typed(0));
     // The page's data-dowse-meta fields come back with the result.
+    let image = format!("{}roses.png", server.url);
     assert_eq!(
         report["timings"][0]["meta"][0],
-        json!({"image": "roses.png", "alt": "A pruned rose", "fields": [["author", "Ada"], ["date", "2026-03-01"]]}),
+        json!({"image": image, "alt": "A pruned rose", "fields": [["author", "Ada"], ["date", "2026-03-01"]]}),
         "{report}"
     );
+
+    let api = drive_with("api.mjs", json!({"url": format!("{}api.html", server.url)}));
+    assert_eq!(api["error"], Value::Null, "{api}");
+    assert_eq!(api["mounted"], false, "a page without <div id=\"dowse\"> gets no UI");
+    let first = |answer: &str| api[answer]["results"][0].clone();
+    assert_eq!(api["keyword"]["mode"], "bm25");
+    assert_eq!(first("keyword")["url"], format!("{}tomatoes.html#water", server.url));
+    assert_eq!((first("keyword")["title"].as_str(), first("keyword")["heading"].as_str()), (Some("Growing tomatoes"), Some("Watering")));
+    assert!(first("keyword")["excerpt"].as_str().unwrap().contains("<mark>watering</mark>"), "{api}");
+    // A semantic search waits for the query encoder and answers in the mode asked for.
+    assert_eq!(api["hybrid"]["mode"], "hybrid");
+    assert_eq!(first("hybrid")["url"], format!("{}tomatoes.html#water", server.url));
+    assert_eq!(api["typed"]["results"].as_array().unwrap().len(), 1, "{api}");
+    assert_eq!(first("typed")["title"], "Pruning roses");
+    assert_eq!(first("typed")["meta"], json!({"image": image, "image_alt": "A pruned rose", "author": "Ada", "date": "2026-03-01"}));
+    assert_eq!(api["empty"]["results"], json!([]));
+    for (call, message) in [
+        ("unknown", "dowse.search: bad options: unknown field `colour`, expected one of `mode`, `k`, `prefix`"),
+        ("mode", "dowse.search: bad options: unknown variant `fast`, expected one of `hybrid`, `dense`, `bm25`"),
+        ("k", "dowse.search: bad options: `k` must be between 1 and 100, not 0"),
+        ("query", "dowse.search: the query must be a string"),
+        ("options", "dowse.search: the options must be an object, e.g. { mode: \"bm25\", k: 10 }"),
+    ] {
+        assert_eq!(api[call], message, "{api}");
+    }
 }
+
+/// A page of the static site that searches through `dowse.search` and writes what it got.
+const API_PAGE: &str = r#"<!doctype html><html><head><meta charset=utf-8><title>Own results</title></head><body>
+<script type="module">
+import * as dowse from "/_dowse/dowse.js";
+const out = {};
+try {
+  out.keyword = await dowse.search("watering", { mode: "bm25" });
+  out.hybrid = await dowse.search("how often should I water my plants");
+  out.typed = await dowse.search("prun", { mode: "bm25", prefix: true, k: 1 });
+  out.empty = await dowse.search("  ");
+  const calls = { unknown: ["x", { colour: "red" }], mode: ["x", { mode: "fast" }], k: ["x", { k: 0 }], query: [42], options: ["x", "bm25"] };
+  for (const [name, args] of Object.entries(calls)) {
+    out[name] = await dowse.search(...args).then(() => "resolved", (e) => e.message);
+  }
+  out.mounted = document.querySelector(".dowse") !== null;
+} catch (e) {
+  out.error = e.message;
+}
+document.body.dataset.result = JSON.stringify(out);
+</script></body></html>
+"#;
 
 #[test]
 fn missing_corrupt_and_incompatible_bundles_get_clear_messages() {

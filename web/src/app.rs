@@ -12,7 +12,6 @@ use std::rc::Rc;
 use std::time::Duration;
 
 use dowse_core::search::Mode;
-use dowse_core::text::Snippet;
 use dowse_web::browser::now_ms;
 use leptos::prelude::*;
 use leptos::task::spawn_local;
@@ -385,18 +384,9 @@ fn result_view(item: ResultItem) -> impl IntoView {
             {image}
             <div class="dowse-title">{title}{heading}<span class="dowse-score">{format!("{:.4}", item.score)}</span></div>
             {fields}
-            <p class="dowse-snippet" inner_html=highlighted_html(&item.snippet)></p>
+            <p class="dowse-snippet" inner_html=item.snippet.html()></p>
         </li>
     }
-}
-
-/// The snippet as HTML: text escaped, query terms in `<mark>`.
-fn highlighted_html(snippet: &Snippet) -> String {
-    snippet.pieces().into_iter().map(|(piece, term)| if term { format!("<mark>{}</mark>", escape(piece)) } else { escape(piece) }).collect()
-}
-
-fn escape(text: &str) -> String {
-    text.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;")
 }
 
 #[component]

@@ -28,6 +28,8 @@ const SNIPPET_BYTES: usize = 240;
 struct Loaded {
     manifest: Manifest,
     index: RefCell<LazyBundle>,
+    /// The site's root URL, where the documents' URLs start ([`Manifest::site`]).
+    site: Option<String>,
 }
 
 /// A bundle being read from its server, and the encoder for its queries once it has loaded.
@@ -47,8 +49,9 @@ pub struct ResultItem {
     pub doc_id: String,
     pub title: String,
     pub heading: String,
+    /// Absolute when the bundle knows the site's root, else relative to the page.
     pub url: Option<String>,
-    /// The page's `data-dowse-meta` fields, in page order.
+    /// The page's `data-dowse-meta` fields, in page order; an `image` resolved as `url` is.
     pub meta: Vec<(String, String)>,
     pub snippet: Snippet,
     /// The whole passage, for the reranker.
@@ -206,7 +209,8 @@ impl Engine {
         let names = loaded.index.borrow().missing_for_hits(&hits);
         fetched += self.remote.load(&root, &loaded.index, names).await?;
         let index = loaded.index.borrow();
-        let items = hits.iter().map(|hit| item(&index, &self.analyzer, query, hit)).collect::<Result<_, _>>();
+        let site = loaded.site.as_deref();
+        let items = hits.iter().map(|hit| item(&index, site, &self.analyzer, query, hit)).collect::<Result<_, _>>();
         Ok((items.map_err(|e: dowse_core::fragments::Missing| Fetch::Failed(e.to_string()))?, fetched))
     }
 
@@ -239,18 +243,33 @@ impl Engine {
 async fn load_root(remote: &Remote) -> Result<Rc<Loaded>, String> {
     let manifest = remote.manifest().await?;
     let (index, _) = remote.root(&manifest).await?;
-    Ok(Rc::new(Loaded { manifest, index: RefCell::new(index) }))
+    let site = manifest.site.as_deref().map(|site| resolve(site, remote.base()));
+    Ok(Rc::new(Loaded { manifest, index: RefCell::new(index), site }))
 }
 
-/// What the page shows for one hit; its document's chunk must be loaded.
-fn item(index: &LazyBundle, analyzer: &Analyzer, query: &str, hit: &Hit) -> Result<ResultItem, dowse_core::fragments::Missing> {
+/// `url` resolved against `base` (absolute), or as it is without a base or when it cannot be.
+fn resolve(url: &str, base: &str) -> String {
+    web_sys::Url::new_with_base(url, base).map(|u| u.href()).unwrap_or_else(|_| url.to_string())
+}
+
+/// What the page shows for one hit, its link and image resolved against the site's root `site`;
+/// its document's chunk must be loaded.
+fn item(
+    index: &LazyBundle,
+    site: Option<&str>,
+    analyzer: &Analyzer,
+    query: &str,
+    hit: &Hit,
+) -> Result<ResultItem, dowse_core::fragments::Missing> {
     let (doc, passage) = index.passage(hit.passage)?;
+    let link = |url: &str| site.map_or_else(|| url.to_string(), |site| resolve(url, site));
+    let meta = doc.meta.iter().map(|(key, value)| (key.clone(), if key == "image" { link(value) } else { value.clone() }));
     Ok(ResultItem {
         doc_id: doc.id.clone(),
         title: doc.title.clone(),
         heading: passage.heading.clone(),
-        url: passage_url(doc, passage).map(str::to_string),
-        meta: doc.meta.clone(),
+        url: passage_url(doc, passage).map(link),
+        meta: meta.collect(),
         snippet: snippet(analyzer, &passage.text, query, SNIPPET_BYTES),
         text: passage_text(&doc.title, &passage.heading, &passage.text),
         passage: hit.passage,

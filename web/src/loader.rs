@@ -45,6 +45,11 @@ impl Remote {
         Self { base: base.to_string(), cache: FileCache::open(&format!("dowse-bundle {base}")).await }
     }
 
+    /// The bundle folder's absolute URL, ending in `/`.
+    pub fn base(&self) -> &str {
+        &self.base
+    }
+
     /// The manifest, fresh from the server.
     pub async fn manifest(&self) -> Result<Manifest, String> {
         let bytes = fetch_bytes(&format!("{}{MANIFEST}", self.base), &|_| {}).await.map_err(|e| {

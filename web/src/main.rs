@@ -7,9 +7,12 @@
 //! asks dowse-core what a query lacks, fetches it, searches the sign codes and BM25 and fuses
 //! them; [`rerank`] asks the optional server; [`app`] and [`map`] show it all.
 //!
-//! It mounts in the element with id `dowse` when the page has one (the drop-in script), else in
-//! the body. Built natively (as `cargo build --workspace` does), it is a stub that says so.
+//! It mounts in the element with id `dowse` when the page has one; [`api`] is the JavaScript API
+//! for pages that draw their own results (`dowse.search`, through the drop-in script). Built
+//! natively (as `cargo build --workspace` does), it is a stub that says so.
 
+#[cfg(target_arch = "wasm32")]
+mod api;
 #[cfg(target_arch = "wasm32")]
 mod app;
 #[cfg(target_arch = "wasm32")]
@@ -38,10 +41,8 @@ fn main() {
 
     console_error_panic_hook::set_once();
     let document = web_sys::window().and_then(|w| w.document()).expect("a page to run in");
-    let mount = match document.get_element_by_id("dowse") {
-        Some(element) => element,
-        None => document.body().expect("a page with a body").into(),
-    };
+    // A page without the element uses the JavaScript API alone ([`api`]).
+    let Some(mount) = document.get_element_by_id("dowse") else { return };
     let settings = settings::Settings::read(&mount);
     leptos::mount::mount_to(mount.unchecked_into(), move || leptos::view! { <app::App settings=settings /> }).forget();
 }

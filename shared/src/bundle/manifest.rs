@@ -113,6 +113,11 @@ pub struct Manifest {
     pub fragments: FragmentsInfo,
     /// The files besides the manifest and the fragments (the model and the map).
     pub files: Vec<FileEntry>,
+    /// The site's root as a path from the bundle folder (`../` for a bundle written to
+    /// `site/_dowse`), which the documents' URLs start from; absent when the bundle is not inside
+    /// the folder it indexed, and the URLs are then relative to the page that shows them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub site: Option<String>,
 }
 
 impl Manifest {

@@ -28,6 +28,15 @@ impl Snippet {
         pieces.retain(|(piece, _)| !piece.is_empty());
         pieces
     }
+
+    /// The text as HTML: escaped, each query term in `<mark>`.
+    pub fn html(&self) -> String {
+        let escape = |text: &str| text.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;");
+        self.pieces()
+            .into_iter()
+            .map(|(piece, term)| if term { format!("<mark>{}</mark>", escape(piece)) } else { escape(piece) })
+            .collect()
+    }
 }
 
 /// At most `max_bytes` of `text` (cut at word boundaries, `…` marking a cut), placed where the
@@ -94,6 +103,8 @@ mod tests {
         assert_eq!(marked, ["Proteins", "running"]);
         let pieces = s.pieces();
         assert_eq!(pieces, [("Proteins", true), (" fold while ", false), ("running", true), (".", false)]);
+        let markup = snippet(&Analyzer::default(), "<b>Proteins</b> & folds", "protein", 200).html();
+        assert_eq!(markup, "&lt;b&gt;<mark>Proteins</mark>&lt;/b&gt; &amp; folds");
     }
 
     #[test]

@@ -7,7 +7,9 @@
 //! ```
 //!
 //! The script loads the app, its styles and the bundle from its own folder, so the folder works
-//! from any static host; with no server beside it the rerank toggle stays hidden.
+//! from any static host; with no server beside it the rerank toggle stays hidden. A page without
+//! the `<div id="dowse">` gets no UI: it imports the script for its `search` function (the
+//! JavaScript API, web/src/api.rs) and draws the results itself.
 
 use std::path::Path;
 
@@ -58,24 +60,30 @@ fn loader(script: &str, wasm: &str, styles: &[&String]) -> String {
 //   <div id="dowse"></div>
 //   <script type="module" src="/_dowse/dowse.js"></script>
 // The bundle is read from this script's folder unless the div's data-bundle names another.
-import init from "./{script}";
+// Pages that draw their own results import it instead (docs/site.md):
+//   import * as dowse from "/_dowse/dowse.js";
+//   const found = await dowse.search("query", {{ mode: "hybrid", k: 10, prefix: false }});
+import init, {{ search as searchBundle }} from "./{script}";
 
 const here = new URL("./", import.meta.url);
-let mount = document.getElementById("dowse");
-if (!mount) {{
-  mount = document.createElement("div");
-  mount.id = "dowse";
-  document.body.appendChild(mount);
-}}
-if (!mount.dataset.bundle) mount.dataset.bundle = here.href;
-mount.dataset.app = here.href;
-for (const style of {styles}) {{
-  const link = document.createElement("link");
-  link.rel = "stylesheet";
-  link.href = new URL(style, here).href;
-  document.head.appendChild(link);
+const mount = document.getElementById("dowse");
+if (mount) {{
+  if (!mount.dataset.bundle) mount.dataset.bundle = here.href;
+  mount.dataset.app = here.href;
+  for (const style of {styles}) {{
+    const link = document.createElement("link");
+    link.rel = "stylesheet";
+    link.href = new URL(style, here).href;
+    document.head.appendChild(link);
+  }}
 }}
 await init({{ module_or_path: new URL("{wasm}", here) }});
+
+// Searches this site's bundle: resolves to {{ query, mode, results, timings_ms, fetched_bytes }}.
+export function search(query, options) {{
+  const bundle = new URL(mount?.dataset.bundle || here.href, document.baseURI).href;
+  return searchBundle(bundle.endsWith("/") ? bundle : bundle + "/", here.href, query, options);
+}}
 "#
     )
 }

@@ -44,8 +44,12 @@ const BLOCKS: [&str; 22] = [
     "hr",
 ];
 
-/// Reads one page; `url` is its path relative to the site root (`guide/install.html`).
-pub fn read_page(url: &str, html: &str) -> SourceDocument {
+/// The `data-dowse-*` attributes dowse reads; any other is reported.
+pub const KNOWN_ATTRIBUTES: [&str; 2] = ["data-dowse-ignore", "data-dowse-meta"];
+
+/// Reads one page; `url` is its path relative to the site root (`guide/install.html`). Also
+/// returns the `data-dowse-*` attributes on the page that dowse does not read, sorted, each once.
+pub fn read_page(url: &str, html: &str) -> (SourceDocument, Vec<String>) {
     let page = Html::parse_document(html);
     let select = |css: &str| page.select(&Selector::parse(css).expect("valid selector")).next();
     let (root, skip_chrome) = match select("main").or_else(|| select("article")) {
@@ -66,7 +70,16 @@ pub fn read_page(url: &str, html: &str) -> SourceDocument {
         .filter(|s| !s.text.is_empty() || !s.heading.is_empty())
         .collect();
     let meta = page.select(&Selector::parse("[data-dowse-meta]").expect("valid selector")).flat_map(|e| meta_fields(url, e)).collect();
-    SourceDocument { id: url.to_string(), title, url: Some(url.to_string()), sections, meta }
+    let mut unknown: Vec<String> = page
+        .root_element()
+        .descendants()
+        .filter_map(ElementRef::wrap)
+        .flat_map(|e| e.value().attrs().map(|(name, _)| name.to_string()).collect::<Vec<_>>())
+        .filter(|name| name.starts_with("data-dowse-") && !KNOWN_ATTRIBUTES.contains(&name.as_str()))
+        .collect();
+    unknown.sort_unstable();
+    unknown.dedup();
+    (SourceDocument { id: url.to_string(), title, url: Some(url.to_string()), sections, meta }, unknown)
 }
 
 /// The fields one element's `data-dowse-meta` names, skipping those with an empty key or value.
@@ -166,7 +179,8 @@ mod tests {
             <h3><a name="use">Use</a></h3><ul><li>one</li><li>two</li></ul>
             <h2>No anchor</h2><p>Last.</p>
             <footer>Copyright</footer></body></html>"#;
-        let doc = read_page("docs/guide.html", html);
+        let (doc, unknown) = read_page("docs/guide.html", html);
+        assert!(unknown.is_empty());
         assert_eq!(doc.title, "Guide");
         assert_eq!(doc.url.as_deref(), Some("docs/guide.html"));
         let got: Vec<(&str, Option<&str>, &str)> =
@@ -190,7 +204,7 @@ mod tests {
             <img src="/abs.png" data-dowse-meta="icon[src], missing[title], :nokey, empty:">
             <span xml:lang="en-GB" data-dowse-meta="lang[xml:lang], note:see [1]"></span>
             <p>Text.</p></main></body></html>"#;
-        let doc = read_page("posts/post.html", html);
+        let (doc, _) = read_page("posts/post.html", html);
         let meta: Vec<(&str, &str)> = doc.meta.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
         assert_eq!(
             meta,
@@ -210,10 +224,17 @@ mod tests {
     #[test]
     fn main_element_wins_and_title_falls_back() {
         let html = "<body><p>outside</p><main><h1>Heading</h1><p>inside</p><footer>kept</footer></main></body>";
-        let doc = read_page("a/b.html", html);
+        let (doc, _) = read_page("a/b.html", html);
         assert_eq!(doc.title, "Heading");
         assert_eq!(doc.sections.len(), 1);
         assert_eq!(doc.sections[0].text, "inside kept");
-        assert_eq!(read_page("x.html", "<p>just text</p>").title, "x.html");
+        assert_eq!(read_page("x.html", "<p>just text</p>").0.title, "x.html");
+    }
+
+    #[test]
+    fn unknown_dowse_attributes_are_named_once() {
+        let html = r#"<main data-dowse-filter="tag:a"><p data-dowse-weight="2" data-dowse-ignore>x</p>
+            <p data-dowse-filter="tag:b" data-dowse-meta="k:v" data-other="1">y</p></main>"#;
+        assert_eq!(read_page("p.html", html).1, ["data-dowse-filter", "data-dowse-weight"]);
     }
 }

@@ -2,6 +2,7 @@
 //! a JSONL file (`{id, title?, text, url?}`), a CSV of `query,passage,label` (its distinct
 //! passages), or a folder of HTML pages (a built static site).
 
+use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
@@ -23,7 +24,8 @@ fn read_all(path: &Path) -> Result<Vec<SourceDocument>> {
     if path.is_dir() {
         let pages = html_files(path)?;
         if !pages.is_empty() {
-            return pages.iter().map(|page| read_html(path, page)).collect();
+            let mut reported = HashSet::new();
+            return pages.iter().map(|page| read_html(path, page, &mut reported)).collect();
         }
         let docs = collection::documents(path).with_context(|| format!("{name}: no HTML pages in this folder"))?;
         return Ok(docs.into_iter().map(SourceDocument::from).collect());
@@ -32,7 +34,7 @@ fn read_all(path: &Path) -> Result<Vec<SourceDocument>> {
     match path.extension().and_then(|e| e.to_str()).map(str::to_lowercase).as_deref() {
         Some("jsonl") => Ok(read_documents_jsonl(&name, &bytes)?.into_iter().map(SourceDocument::from).collect()),
         Some("csv") => {
-            let mut seen = std::collections::HashSet::new();
+            let mut seen = HashSet::new();
             let passages = read_labeled_pairs(&name, &bytes)?.into_iter().map(|pair| pair.passage).filter(|p| seen.insert(p.clone()));
             let docs = passages.enumerate().map(|(i, text)| Document {
                 id: format!("p{i}"),
@@ -43,14 +45,14 @@ fn read_all(path: &Path) -> Result<Vec<SourceDocument>> {
             });
             Ok(docs.map(SourceDocument::from).collect())
         }
-        Some("html" | "htm") => Ok(vec![read_html(path.parent().unwrap_or(Path::new(".")), path)?]),
+        Some("html" | "htm") => Ok(vec![read_html(path.parent().unwrap_or(Path::new(".")), path, &mut Default::default())?]),
         _ => bail!("{name}: expected a folder, a .jsonl or a .csv file"),
     }
 }
 
 /// Drops documents whose id an earlier document has, saying how many and naming a few.
 fn first_of_each_id(docs: Vec<SourceDocument>, path: &Path) -> Vec<SourceDocument> {
-    let mut seen = std::collections::HashSet::new();
+    let mut seen = HashSet::new();
     let mut dropped = Vec::new();
     let kept = docs
         .into_iter()
@@ -134,7 +136,9 @@ fn html_files(root: &Path) -> Result<Vec<PathBuf>> {
     Ok(found)
 }
 
-fn read_html(root: &Path, page: &Path) -> Result<SourceDocument> {
+/// Reads one page of the site at `root`; warns of each `data-dowse-*` attribute dowse does not
+/// read on the first page that has it, and adds it to `reported`.
+fn read_html(root: &Path, page: &Path, reported: &mut HashSet<String>) -> Result<SourceDocument> {
     let bytes = std::fs::read(page).with_context(|| format!("reading {}", page.display()))?;
     let (text, warning) = charset::decode_html(&bytes);
     if let Some(warning) = warning {
@@ -142,5 +146,13 @@ fn read_html(root: &Path, page: &Path) -> Result<SourceDocument> {
     }
     let relative = page.strip_prefix(root).unwrap_or(page);
     let url = relative.components().map(|c| c.as_os_str().to_string_lossy()).collect::<Vec<_>>().join("/");
-    Ok(html::read_page(&url, &text))
+    let (document, unknown) = html::read_page(&url, &text);
+    for attribute in unknown.into_iter().filter(|a| reported.insert(a.clone())) {
+        eprintln!(
+            "warning: {}: unknown attribute {attribute}, ignored here and on every page (dowse reads {})",
+            page.display(),
+            html::KNOWN_ATTRIBUTES.join(" and ")
+        );
+    }
+    Ok(document)
 }

@@ -233,6 +233,7 @@ pub fn build(prepared: Prepared, args: &IndexArgs) -> Result<(Manifest, Vec<Bund
         chunking,
         fragments,
         files: Vec::new(),
+        site: site_root(&args.input, &args.out)?,
     };
     let files = Bundle::files(&manifest, &model, &map, split).context("laying out the bundle")?;
     Ok((manifest, files))
@@ -265,6 +266,16 @@ fn check_output(input: &Path, out: &Path) -> Result<()> {
         );
     }
     crate::atomic::check_replaceable(out, dowse_core::bundle::MANIFEST).context("--out")
+}
+
+/// The path from the bundle folder `out` back to the folder `input` it indexes (`../` for
+/// `site/_dowse`), when `out` is inside it: result links and images are relative to the site's root.
+fn site_root(input: &Path, out: &Path) -> Result<Option<String>> {
+    let (input_full, out_full) = (resolved(input)?, resolved(out)?);
+    if !input.is_dir() {
+        return Ok(None);
+    }
+    Ok(out_full.strip_prefix(&input_full).ok().map(|inside| "../".repeat(inside.components().count())))
 }
 
 /// `path` made absolute with every link resolved, for the part of it that exists.
@@ -358,5 +369,17 @@ mod tests {
             let error = flags(bad).unwrap_err().to_string();
             assert!(error.contains("--target-recall") && error.contains("not a recall between 0 and 1"), "{bad}: {error}");
         }
+    }
+
+    #[test]
+    fn the_site_root_is_found_from_a_bundle_inside_the_site() {
+        let site = std::env::temp_dir().join(format!("dowse-site-root-{}", std::process::id()));
+        std::fs::create_dir_all(site.join("docs")).unwrap();
+        assert_eq!(site_root(&site, &site.join("_dowse")).unwrap().as_deref(), Some("../"));
+        assert_eq!(site_root(&site, &site.join("docs/search/_dowse")).unwrap().as_deref(), Some("../../../"));
+        assert_eq!(site_root(&site.join("docs"), &site.join("_dowse")).unwrap(), None);
+        std::fs::write(site.join("page.html"), "<p>one page</p>").unwrap();
+        assert_eq!(site_root(&site.join("page.html"), &site.join("_dowse")).unwrap(), None);
+        std::fs::remove_dir_all(&site).unwrap();
     }
 }

@@ -1,0 +1,158 @@
+//! The JavaScript API, for sites that draw their own results:
+//!
+//! ```js
+//! import * as dowse from "/_dowse/dowse.js";
+//! const found = await dowse.search("how often to water", { mode: "hybrid", k: 10, prefix: false });
+//! ```
+//!
+//! `dowse.js` calls [`search`] with its own folder as the bundle's and the app's. The first call
+//! opens the bundle (manifest and root); the first semantic one also loads the query encoder and
+//! waits for it, so a search always answers in the mode it asked for (`"bm25"` answers at once).
+//! An empty query answers no results without loading anything.
+//! Calls made while either is loading share the one load. The answer has the shape of
+//! `dowse search --json`: the query, the mode, the results (rank, id, title, heading, URL,
+//! metadata, score, the snippet as text and as HTML with the query's terms in `<mark>`), the
+//! milliseconds per step and the bytes fetched. Bad options reject with a message naming them.
+
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::rc::Rc;
+
+use dowse_core::search::Mode;
+use futures::future::{FutureExt, LocalBoxFuture, Shared};
+use serde::Deserialize;
+use serde_json::json;
+use wasm_bindgen::prelude::*;
+
+use dowse_web::protocol::BackendChoice;
+
+use crate::engine::{Engine, Outcome, Timings};
+
+/// The most results one call may ask for.
+const MAX_K: usize = 100;
+
+/// What `dowse.search` takes after the query; anything else is refused by name.
+#[derive(Debug, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+struct Options {
+    mode: Mode,
+    k: usize,
+    /// The last word matches every word it begins, as while the visitor is still typing it.
+    prefix: bool,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Self { mode: Mode::Hybrid, k: 10, prefix: false }
+    }
+}
+
+type Load<T> = Shared<LocalBoxFuture<'static, Result<T, String>>>;
+
+/// One bundle as the API reads it: the engine, once opened, and its query encoder, once loaded.
+struct Session {
+    engine: Load<Rc<Engine>>,
+    encoder: RefCell<Option<Load<()>>>,
+}
+
+thread_local! {
+    /// The sessions by bundle URL.
+    static SESSIONS: RefCell<HashMap<String, Rc<Session>>> = RefCell::new(HashMap::new());
+}
+
+/// Searches the bundle at `bundle` (the app's files at `app`) for `query` with `options`; see the
+/// module's documentation.
+#[wasm_bindgen]
+pub async fn search(bundle: String, app: String, query: JsValue, options: JsValue) -> Result<JsValue, JsValue> {
+    let failed = |message: String| JsValue::from(js_sys::Error::new(&format!("dowse.search: {message}")));
+    let query = query.as_string().ok_or_else(|| failed("the query must be a string".into()))?;
+    let options = read_options(&options).map_err(failed)?;
+    if query.trim().is_empty() {
+        let nothing = Outcome { query: String::new(), mode: options.mode, items: Vec::new(), timings: Timings::default(), point: None };
+        return js_sys::JSON::parse(&answer(&nothing).to_string());
+    }
+    let session = session(&bundle, &app);
+    // A load that failed is forgotten, so that the next call tries again.
+    let engine = session.engine.clone().await.map_err(|e| {
+        SESSIONS.with(|sessions| sessions.borrow_mut().remove(&bundle));
+        failed(e)
+    })?;
+    if options.mode.is_dense() {
+        let loading = session.encoder.borrow_mut().get_or_insert_with(|| load_encoder(engine.clone())).clone();
+        loading.await.map_err(|e| {
+            session.encoder.borrow_mut().take();
+            failed(format!("{e}; mode \"bm25\" still searches"))
+        })?;
+    }
+    let outcome = engine.search(query.trim(), options.mode, options.k, options.prefix).await.map_err(failed)?;
+    js_sys::JSON::parse(&answer(&outcome).to_string())
+}
+
+/// `options` as given (`undefined` and `null` mean the defaults), checked.
+fn read_options(options: &JsValue) -> Result<Options, String> {
+    if options.is_undefined() || options.is_null() {
+        return Ok(Options::default());
+    }
+    if !options.is_object() || js_sys::Array::is_array(options) {
+        return Err("the options must be an object, e.g. { mode: \"bm25\", k: 10 }".into());
+    }
+    let text = js_sys::JSON::stringify(options).ok().and_then(|t| t.as_string()).unwrap_or_default();
+    let options: Options = serde_json::from_str(&text).map_err(|e| {
+        let message = e.to_string();
+        let message = message.split(" at line ").next().unwrap_or(&message).to_string();
+        format!("bad options: {message}")
+    })?;
+    if !(1..=MAX_K).contains(&options.k) {
+        return Err(format!("bad options: `k` must be between 1 and {MAX_K}, not {}", options.k));
+    }
+    Ok(options)
+}
+
+/// The session of `bundle`, opening the bundle on first use.
+fn session(bundle: &str, app: &str) -> Rc<Session> {
+    SESSIONS.with(|sessions| {
+        let mut sessions = sessions.borrow_mut();
+        let (bundle, app) = (bundle.to_string(), app.to_string());
+        let open = {
+            let bundle = bundle.clone();
+            async move { Engine::open(&bundle, &app).await.map(Rc::new) }
+        };
+        let new = || Rc::new(Session { engine: open.boxed_local().shared(), encoder: RefCell::new(None) });
+        sessions.entry(bundle).or_insert_with(new).clone()
+    })
+}
+
+fn load_encoder(engine: Rc<Engine>) -> Load<()> {
+    async move { engine.load_encoder(BackendChoice::Auto, &|_, _| {}).await.map(|_| ()) }.boxed_local().shared()
+}
+
+/// What a search answers: `dowse search --json`'s shape, with the snippet also as HTML.
+fn answer(outcome: &Outcome) -> serde_json::Value {
+    let results: Vec<serde_json::Value> = outcome
+        .items
+        .iter()
+        .enumerate()
+        .map(|(rank, item)| {
+            let meta: serde_json::Map<String, serde_json::Value> = item.meta.iter().map(|(k, v)| (k.clone(), v.clone().into())).collect();
+            json!({
+                "rank": rank + 1,
+                "doc_id": item.doc_id,
+                "title": item.title,
+                "heading": item.heading,
+                "url": item.url,
+                "meta": meta,
+                "score": item.score,
+                "snippet": item.snippet.text,
+                "excerpt": item.snippet.html(),
+            })
+        })
+        .collect();
+    let t = outcome.timings;
+    json!({
+        "query": outcome.query,
+        "mode": outcome.mode.name(),
+        "results": results,
+        "timings_ms": {"tokenize": t.tokenize, "encode": t.encode, "search": t.search},
+        "fetched_bytes": t.fetched,
+    })
+}
