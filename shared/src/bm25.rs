@@ -4,6 +4,11 @@
 //! Scoring is Lucene's BM25 (as Pyserini runs it): idf = ln(1 + (N - df + 0.5) / (df + 0.5)),
 //! term score = idf * tf * (k1 + 1) / (tf + k1 * (1 - b + b * dl / avgdl)), summed over the
 //! query's terms, each weighted by how often it occurs in the query.
+//!
+//! A document's words may carry weights (a site's `data-dowse-weight` regions): a word then counts
+//! its weight in the term frequency and in the document's length, as BM25F counts fields. To keep
+//! both integers, they count quarter occurrences ([`UNITS`] to an unweighted word), so weights
+//! are kept to the nearest quarter and an unweighted corpus scores exactly as plain BM25.
 
 use std::collections::HashMap;
 
@@ -14,7 +19,12 @@ use crate::topk::top_k;
 use crate::varint;
 
 const MAGIC: &[u8; 4] = b"DBM2";
-const VERSION: u32 = 1;
+/// Version 2 counts term frequencies and lengths in [`UNITS`]; version 1 counted words.
+const VERSION: u32 = 2;
+/// What one unweighted occurrence of a word counts, in term frequencies and document lengths.
+pub const UNITS: u32 = 4;
+/// The largest weight a word may carry.
+pub const MAX_WEIGHT: f32 = 10.0;
 const SECTION: &str = "bm25";
 
 /// BM25's two knobs; the defaults are Pyserini's BEIR settings.
@@ -51,16 +61,27 @@ pub struct Bm25Index {
 }
 
 impl Bm25Index {
-    /// Builds the index from each document's analyzed terms.
+    /// Builds the index from each document's analyzed terms, every word weighing 1.
     pub fn build(params: Bm25Params, docs: impl IntoIterator<Item = Vec<String>>) -> Self {
+        Self::build_weighted(params, docs.into_iter().map(|terms| terms.into_iter().map(|term| (term, 1.0)).collect()))
+    }
+
+    /// Builds the index from each document's analyzed terms with their weights (0 to
+    /// [`MAX_WEIGHT`], kept to the nearest quarter; a word of weight 0 is not indexed).
+    pub fn build_weighted(params: Bm25Params, docs: impl IntoIterator<Item = Vec<(String, f32)>>) -> Self {
         let mut doc_lens = Vec::new();
         let mut lists: HashMap<String, Vec<(u32, u32)>> = HashMap::new();
         for (doc, terms) in docs.into_iter().enumerate() {
-            doc_lens.push(terms.len() as u32);
             let mut tfs: HashMap<String, u32> = HashMap::new();
-            for term in terms {
-                *tfs.entry(term).or_default() += 1;
+            let mut len = 0;
+            for (term, weight) in terms {
+                let units = (weight.clamp(0.0, MAX_WEIGHT) * UNITS as f32).round() as u32;
+                if units > 0 {
+                    len += units;
+                    *tfs.entry(term).or_default() += units;
+                }
             }
+            doc_lens.push(len);
             for (term, tf) in tfs {
                 lists.entry(term).or_default().push((doc as u32, tf));
             }
@@ -116,11 +137,12 @@ impl Bm25Index {
         self.avg_doc_len
     }
 
+    /// The document's length in [`UNITS`].
     pub fn doc_len(&self, doc: u32) -> u32 {
         self.doc_lens[doc as usize]
     }
 
-    /// Every term in sorted order, with its `(document, term frequency)` postings.
+    /// Every term in sorted order, with its `(document, term frequency in [`UNITS`])` postings.
     pub fn postings(&self) -> impl Iterator<Item = (&str, Vec<(u32, u32)>)> + '_ {
         self.term_order.iter().map(|term| (term.as_str(), self.postings_of(&self.terms[term]).collect()))
     }
@@ -232,10 +254,11 @@ pub(crate) fn idf(num_docs: usize, df: u32) -> f32 {
     (1.0 + (n - df + 0.5) / (df + 0.5)).ln()
 }
 
-/// One query term's BM25 score in a document of `doc_len` terms where it occurs `tf` times.
+/// One query term's BM25 score in a document of length `doc_len` where its frequency is `tf`,
+/// both in [`UNITS`].
 pub(crate) fn term_score(params: Bm25Params, idf: f32, tf: u32, doc_len: u32, avg_doc_len: f32) -> f32 {
     let Bm25Params { k1, b } = params;
-    let tf = tf as f32;
+    let tf = tf as f32 / UNITS as f32;
     idf * tf * (k1 + 1.0) / (tf + k1 * (1.0 - b + b * doc_len as f32 / avg_doc_len))
 }
 
@@ -306,6 +329,27 @@ mod tests {
         let twice = index.search(&terms("e e"), 1);
         let once = index.search(&terms("e"), 1);
         assert!((twice[0].1 - 2.0 * once[0].1).abs() < 1e-6);
+    }
+
+    #[test]
+    fn weights_count_in_frequency_and_length_as_bm25f_does() {
+        let weighted = |docs: &[&[(&str, f32)]]| {
+            let docs = docs.iter().map(|doc| doc.iter().map(|&(t, w)| (t.to_string(), w)).collect());
+            Bm25Index::build_weighted(Bm25Params::default(), docs)
+        };
+        // A word of weight 2 scores as the word written twice; weight 0 is not indexed at all.
+        let twice = weighted(&[&[("a", 2.0), ("b", 1.0)], &[("c", 1.0)]]);
+        let written = weighted(&[&[("a", 1.0), ("a", 1.0), ("b", 1.0)], &[("c", 1.0)]]);
+        assert_eq!(twice.search(&terms("a b"), 2), written.search(&terms("a b"), 2));
+        let hidden = weighted(&[&[("a", 0.0), ("b", 1.0)], &[("a", 1.0)]]);
+        assert_eq!(hidden.search(&terms("a"), 2).iter().map(|h| h.0).collect::<Vec<_>>(), [1]);
+        // Quarter weights count exactly, and weights above the cap count as the cap.
+        let half = weighted(&[&[("a", 0.5), ("b", 1.0)], &[("a", 1.0), ("c", 1.0)]]);
+        let (n, idf) = (2.0f32, (1.0f32 + 0.5 / 2.5).ln());
+        let avgdl = (1.5 + 2.0) / n;
+        let expected = idf * 0.5 * 1.9 / (0.5 + 0.9 * (0.6 + 0.4 * 1.5 / avgdl));
+        assert!((half.search(&terms("a"), 2)[1].1 - expected).abs() < 1e-6);
+        assert_eq!(weighted(&[&[("a", 50.0)]]).to_bytes(), weighted(&[&[("a", MAX_WEIGHT)]]).to_bytes());
     }
 
     #[test]

@@ -22,8 +22,9 @@ use crate::varint;
 
 const ROOT: &str = "bm25 root";
 const SHARD: &str = "bm25 shard";
-const ROOT_MAGIC: &[u8; 4] = b"DBR1";
-const SHARD_MAGIC: &[u8; 4] = b"DBS1";
+/// Version 2 of both counts term frequencies and lengths in [`crate::bm25::UNITS`].
+const ROOT_MAGIC: &[u8; 4] = b"DBR2";
+const SHARD_MAGIC: &[u8; 4] = b"DBS2";
 /// A last term shorter than this matches exactly: one or two letters begin much of the vocabulary.
 pub const MIN_PREFIX_CHARS: usize = 3;
 /// A last term whose completions span more shards than this matches exactly (a short prefix on a

@@ -205,7 +205,12 @@ mod tests {
             .collect();
         let passages = (0..40u32)
             .flat_map(|doc| {
-                (0..doc % 4).map(move |p| Passage { doc, heading: format!("h{p}"), url: None, text: format!("text {doc} {p} ").repeat(5) })
+                (0..doc % 4).map(move |p| Passage {
+                    doc,
+                    heading: format!("h{p}"),
+                    text: format!("text {doc} {p} ").repeat(5),
+                    ..Passage::default()
+                })
             })
             .collect();
         DocStore { documents, passages }

@@ -26,7 +26,7 @@ pub struct StoredDocument {
 }
 
 /// Documents and passages, with passage `i` being row `i` of every other section.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, PartialEq, Default)]
 pub struct DocStore {
     pub documents: Vec<StoredDocument>,
     pub passages: Vec<Passage>,
@@ -107,7 +107,7 @@ impl DocStore {
             let heading = read_str(&mut reader, "heading")?;
             let url = read_optional(&mut reader, "passage url")?;
             let text = read_str(&mut reader, "passage text")?;
-            passages.push(Passage { doc, heading, url, text });
+            passages.push(Passage { doc, heading, url, text, weights: Vec::new() });
         }
         if !reader.is_empty() {
             return Err(FormatError::Corrupt { section: SECTION, message: "bytes after the last passage".into() });
@@ -174,9 +174,15 @@ mod tests {
                 StoredDocument { id: "b".into(), title: String::new(), url: None, meta: Vec::new() },
             ],
             passages: vec![
-                Passage { doc: 0, heading: "Install".into(), url: Some("guide.html#install".into()), text: "Run the installer.".into() },
-                Passage { doc: 0, heading: "Use".into(), url: None, text: "Ünïcödé text.".into() },
-                Passage { doc: 1, heading: String::new(), url: None, text: "Plain.".into() },
+                Passage {
+                    doc: 0,
+                    heading: "Install".into(),
+                    url: Some("guide.html#install".into()),
+                    text: "Run the installer.".into(),
+                    weights: Vec::new(),
+                },
+                Passage { doc: 0, heading: "Use".into(), url: None, text: "Ünïcödé text.".into(), weights: Vec::new() },
+                Passage { doc: 1, text: "Plain.".into(), ..Passage::default() },
             ],
         }
     }

@@ -1,4 +1,4 @@
-//! A bundle fetched in fragments (format version 3): a small root that every query needs and
+//! A bundle fetched in fragments (format version 4): a small root that every query needs and
 //! content-addressed fragments that a query asks for by name.
 //!
 //! The root ([`Root`]) holds BM25's statistics and shard boundaries ([`ShardedBm25`]), which
@@ -484,7 +484,7 @@ mod tests {
                     })
                     .collect::<Vec<_>>()
                     .join(" ");
-                docs.passages.push(Passage { doc, heading: String::new(), url: None, text });
+                docs.passages.push(Passage { doc, text, ..Passage::default() });
             }
         }
         let bm25 = Bm25Index::build(Bm25Params::default(), docs.passages.iter().map(|p| terms(&p.text)));

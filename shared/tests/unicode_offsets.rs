@@ -77,7 +77,7 @@ proptest! {
             id: "d".into(),
             title: "Título 東京".into(),
             url: None,
-            sections: vec![Section { heading: "مرحبا".into(), url: None, text: text.clone() }],
+            sections: vec![Section { heading: "مرحبا".into(), text: text.clone(), ..Section::default() }],
             meta: Vec::new(),
         };
         let passages = split_documents(&[doc], &tokenizer, ChunkConfig { max_tokens, overlap: max_tokens / 4 }).unwrap();

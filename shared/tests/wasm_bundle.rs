@@ -46,11 +46,7 @@ fn files() -> HashMap<String, Vec<u8>> {
             .enumerate()
             .map(|(i, _)| StoredDocument { id: format!("d{i}"), title: format!("Doc {i}"), url: None, meta: Vec::new() })
             .collect(),
-        passages: TEXTS
-            .iter()
-            .enumerate()
-            .map(|(i, t)| Passage { doc: i as u32, heading: String::new(), url: None, text: t.to_string() })
-            .collect(),
+        passages: TEXTS.iter().enumerate().map(|(i, t)| Passage { doc: i as u32, text: t.to_string(), ..Passage::default() }).collect(),
     };
     let bm25 = Bm25Index::build(Bm25Params::default(), TEXTS.iter().map(|t| analyzer.analyze(t)));
     let vectors = VectorStore::quantize(&vectors_f32(), DIM, Quantization::Int8);

@@ -302,6 +302,20 @@ fn a_static_site_gets_search_from_one_div_and_one_script() {
          <p>Cut back dead canes in late winter, just above an outward-facing bud.</p></main></body></html>",
     )
     .unwrap();
+    // data-dowse-weight: "compost" once at weight 10 outranks it twice at weight 1 (unweighted,
+    // the shorter page with one would rank below); a word at weight 0 is not indexed for BM25.
+    std::fs::write(
+        site.join("soil.html"),
+        "<html><head><title>Soil care</title></head><body><main><p>Feed the soil every spring.</p>\
+         <p data-dowse-weight=\"10\">Compost</p><p data-dowse-weight=\"0\">Sponsored: mulch deals</p></main></body></html>",
+    )
+    .unwrap();
+    std::fs::write(
+        site.join("scraps.html"),
+        "<html><head><title>Kitchen scraps</title></head><body><main><p>Vegetable peelings can go to compost, and \
+         compost bins keep them tidy; the remaining scraps go to the bin.</p></main></body></html>",
+    )
+    .unwrap();
     // A 1x1 PNG, so the result's image loads.
     let png = [
         137u8, 80, 78, 71, 13, 10, 26, 10, 0, 0, 0, 13, 73, 72, 68, 82, 0, 0, 0, 1, 0, 0, 0, 1, 8, 6, 0, 0, 0, 31, 21, 196, 137, 0, 0, 0,
@@ -360,6 +374,9 @@ fn a_static_site_gets_search_from_one_div_and_one_script() {
     assert_eq!(first("typed")["title"], "Pruning roses");
     assert_eq!(first("typed")["meta"], json!({"image": image, "image_alt": "A pruned rose", "author": "Ada", "date": "2026-03-01"}));
     assert_eq!(api["empty"]["results"], json!([]));
+    let titles = |answer: &str| api[answer]["results"].as_array().unwrap().iter().map(|r| r["title"].clone()).collect::<Vec<_>>();
+    assert_eq!(titles("weighted"), ["Soil care", "Kitchen scraps"], "{api}");
+    assert_eq!(titles("hidden"), Vec::<Value>::new(), "{api}");
     for (call, message) in [
         ("unknown", "dowse.search: bad options: unknown field `colour`, expected one of `mode`, `k`, `prefix`"),
         ("mode", "dowse.search: bad options: unknown variant `fast`, expected one of `hybrid`, `dense`, `bm25`"),
@@ -381,6 +398,8 @@ try {
   out.hybrid = await dowse.search("how often should I water my plants");
   out.typed = await dowse.search("prun", { mode: "bm25", prefix: true, k: 1 });
   out.empty = await dowse.search("  ");
+  out.weighted = await dowse.search("compost", { mode: "bm25", k: 2 });
+  out.hidden = await dowse.search("mulch", { mode: "bm25" });
   const calls = { unknown: ["x", { colour: "red" }], mode: ["x", { mode: "fast" }], k: ["x", { k: 0 }], query: [42], options: ["x", "bm25"] };
   for (const [name, args] of Object.entries(calls)) {
     out[name] = await dowse.search(...args).then(() => "resolved", (e) => e.message);

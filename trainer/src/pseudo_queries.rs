@@ -96,7 +96,7 @@ mod tests {
             id: "1".into(),
             title: "Boundary layers in supersonic flow".into(),
             url: None,
-            sections: vec![Section { heading: String::new(), url: None, text: text.into() }],
+            sections: vec![Section { text: text.into(), ..Section::default() }],
             meta: Vec::new(),
         };
         let cuts = cut(std::slice::from_ref(&doc), 4, 7);

@@ -6,12 +6,17 @@
 //! page's `<header>`, `<footer>` and `<aside>`. The title is `<title>`, else the first h1,
 //! else the file name.
 //!
+//! Text inside an element with `data-dowse-weight="W"` (0 to 10, as Pagefind's
+//! `data-pagefind-weight`) weighs W in BM25 instead of 1, the nearest marked ancestor winning;
+//! headings and titles always weigh 1.
+//!
 //! Metadata that results show beside the title comes from `data-dowse-meta` anywhere on the page,
 //! as Pagefind's `data-pagefind-meta` does: a comma-separated list of `key` (the element's text),
 //! `key[attribute]` (that attribute's value; a relative `src` or `href` is resolved against the
 //! page's folder, as result links are) and `key:value` (the value as written).
 
-use dowse_core::passage::{Section, SourceDocument};
+use dowse_core::bm25::MAX_WEIGHT;
+use dowse_core::passage::{Section, SourceDocument, Weighted};
 use scraper::{ElementRef, Html, Node, Selector};
 
 /// Elements whose text is never indexed.
@@ -45,11 +50,21 @@ const BLOCKS: [&str; 22] = [
 ];
 
 /// The `data-dowse-*` attributes dowse reads; any other is reported.
-pub const KNOWN_ATTRIBUTES: [&str; 2] = ["data-dowse-ignore", "data-dowse-meta"];
+pub const KNOWN_ATTRIBUTES: [&str; 3] = ["data-dowse-ignore", "data-dowse-meta", "data-dowse-weight"];
 
-/// Reads one page; `url` is its path relative to the site root (`guide/install.html`). Also
-/// returns the `data-dowse-*` attributes on the page that dowse does not read, sorted, each once.
-pub fn read_page(url: &str, html: &str) -> (SourceDocument, Vec<String>) {
+/// One page read, with what the indexer should tell its owner.
+#[derive(Debug)]
+pub struct Page {
+    pub document: SourceDocument,
+    /// The `data-dowse-*` attributes on the page that dowse does not read, sorted, each once.
+    pub unknown_attributes: Vec<String>,
+    /// `data-dowse-weight` values that are not a number from 0 to 10, as written (their regions
+    /// weigh as if unmarked).
+    pub bad_weights: Vec<String>,
+}
+
+/// Reads one page; `url` is its path relative to the site root (`guide/install.html`).
+pub fn read_page(url: &str, html: &str) -> Page {
     let page = Html::parse_document(html);
     let select = |css: &str| page.select(&Selector::parse(css).expect("valid selector")).next();
     let (root, skip_chrome) = match select("main").or_else(|| select("article")) {
@@ -61,12 +76,19 @@ pub fn read_page(url: &str, html: &str) -> (SourceDocument, Vec<String>) {
         .map(|e| collapse(&e.text().collect::<String>()))
         .filter(|t| !t.is_empty())
         .unwrap_or_else(|| url.rsplit('/').next().unwrap_or(url).to_string());
-    let mut walker = Walker { url, skip_chrome, sections: vec![Section { heading: String::new(), url: None, text: String::new() }] };
+    let mut walker =
+        Walker { url, skip_chrome, sections: vec![Section::default()], weight: 1.0, in_word: false, words: 0, bad_weights: Vec::new() };
     walker.walk(root);
+    let bad_weights = walker.bad_weights;
     let sections = walker
         .sections
         .into_iter()
-        .map(|s| Section { heading: if s.heading == title { String::new() } else { s.heading }, url: s.url, text: collapse(&s.text) })
+        .map(|s| Section {
+            heading: if s.heading == title { String::new() } else { s.heading },
+            url: s.url,
+            text: collapse(&s.text),
+            weights: s.weights,
+        })
         .filter(|s| !s.text.is_empty() || !s.heading.is_empty())
         .collect();
     let meta = page.select(&Selector::parse("[data-dowse-meta]").expect("valid selector")).flat_map(|e| meta_fields(url, e)).collect();
@@ -79,7 +101,8 @@ pub fn read_page(url: &str, html: &str) -> (SourceDocument, Vec<String>) {
         .collect();
     unknown.sort_unstable();
     unknown.dedup();
-    (SourceDocument { id: url.to_string(), title, url: Some(url.to_string()), sections, meta }, unknown)
+    let document = SourceDocument { id: url.to_string(), title, url: Some(url.to_string()), sections, meta };
+    Page { document, unknown_attributes: unknown, bad_weights }
 }
 
 /// The fields one element's `data-dowse-meta` names, skipping those with an empty key or value.
@@ -115,13 +138,50 @@ struct Walker<'a> {
     url: &'a str,
     skip_chrome: bool,
     sections: Vec<Section>,
+    /// What the text being walked weighs: the nearest marked ancestor's `data-dowse-weight`.
+    weight: f32,
+    /// Whether the open section's text ends inside a word.
+    in_word: bool,
+    /// Whitespace-separated words in the open section's text so far.
+    words: u32,
+    bad_weights: Vec<String>,
 }
 
 impl Walker<'_> {
+    /// Appends `text` to the open section, counting its words and recording those that start
+    /// while the weight is not 1 (a word weighs what it weighed where it began).
+    fn push(&mut self, text: &str) {
+        let section = self.sections.last_mut().expect("a section is always open");
+        for c in text.chars() {
+            if !c.is_whitespace() && !self.in_word {
+                if self.weight != 1.0 {
+                    let at = self.words;
+                    match section.weights.last_mut() {
+                        Some(run) if run.words.end == at && run.weight == self.weight => run.words.end += 1,
+                        _ => section.weights.push(Weighted { words: at..at + 1, weight: self.weight }),
+                    }
+                }
+                self.words += 1;
+            }
+            self.in_word = !c.is_whitespace();
+        }
+        section.text.push_str(text);
+    }
+
+    /// `element`'s `data-dowse-weight`, when it has a valid one; a bad one is kept to report.
+    fn weight_of(&mut self, element: ElementRef) -> Option<f32> {
+        let written = element.value().attr("data-dowse-weight")?;
+        let weight = written.trim().parse::<f32>().ok().filter(|w| (0.0..=MAX_WEIGHT).contains(w));
+        if weight.is_none() {
+            self.bad_weights.push(written.to_string());
+        }
+        weight
+    }
+
     fn walk(&mut self, element: ElementRef) {
         for child in element.children() {
             match child.value() {
-                Node::Text(text) => self.sections.last_mut().expect("a section is always open").text.push_str(text),
+                Node::Text(text) => self.push(text),
                 Node::Element(_) => {
                     let child = ElementRef::wrap(child).expect("an element node");
                     let name = child.value().name();
@@ -134,12 +194,16 @@ impl Walker<'_> {
                     if matches!(name, "h1" | "h2" | "h3") {
                         let heading = collapse(&child.text().collect::<String>());
                         let url = anchor(child).map(|id| format!("{}#{id}", self.url));
-                        self.sections.push(Section { heading, url, text: String::new() });
+                        self.sections.push(Section { heading, url, ..Section::default() });
+                        (self.in_word, self.words) = (false, 0);
                         continue;
                     }
+                    let outer = self.weight;
+                    self.weight = self.weight_of(child).unwrap_or(outer);
                     self.walk(child);
+                    self.weight = outer;
                     if BLOCKS.contains(&name) {
-                        self.sections.last_mut().expect("a section is always open").text.push('\n');
+                        self.push("\n");
                     }
                 }
                 _ => {}
@@ -179,8 +243,9 @@ mod tests {
             <h3><a name="use">Use</a></h3><ul><li>one</li><li>two</li></ul>
             <h2>No anchor</h2><p>Last.</p>
             <footer>Copyright</footer></body></html>"#;
-        let (doc, unknown) = read_page("docs/guide.html", html);
-        assert!(unknown.is_empty());
+        let page = read_page("docs/guide.html", html);
+        assert!(page.unknown_attributes.is_empty() && page.bad_weights.is_empty());
+        let doc = page.document;
         assert_eq!(doc.title, "Guide");
         assert_eq!(doc.url.as_deref(), Some("docs/guide.html"));
         let got: Vec<(&str, Option<&str>, &str)> =
@@ -204,7 +269,7 @@ mod tests {
             <img src="/abs.png" data-dowse-meta="icon[src], missing[title], :nokey, empty:">
             <span xml:lang="en-GB" data-dowse-meta="lang[xml:lang], note:see [1]"></span>
             <p>Text.</p></main></body></html>"#;
-        let (doc, _) = read_page("posts/post.html", html);
+        let doc = read_page("posts/post.html", html).document;
         let meta: Vec<(&str, &str)> = doc.meta.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
         assert_eq!(
             meta,
@@ -224,17 +289,39 @@ mod tests {
     #[test]
     fn main_element_wins_and_title_falls_back() {
         let html = "<body><p>outside</p><main><h1>Heading</h1><p>inside</p><footer>kept</footer></main></body>";
-        let (doc, _) = read_page("a/b.html", html);
+        let doc = read_page("a/b.html", html).document;
         assert_eq!(doc.title, "Heading");
         assert_eq!(doc.sections.len(), 1);
         assert_eq!(doc.sections[0].text, "inside kept");
-        assert_eq!(read_page("x.html", "<p>just text</p>").0.title, "x.html");
+        assert_eq!(read_page("x.html", "<p>just text</p>").document.title, "x.html");
     }
 
     #[test]
     fn unknown_dowse_attributes_are_named_once() {
-        let html = r#"<main data-dowse-filter="tag:a"><p data-dowse-weight="2" data-dowse-ignore>x</p>
-            <p data-dowse-filter="tag:b" data-dowse-meta="k:v" data-other="1">y</p></main>"#;
-        assert_eq!(read_page("p.html", html).1, ["data-dowse-filter", "data-dowse-weight"]);
+        let html = r#"<main data-dowse-filter="tag:a"><p data-dowse-sort="2" data-dowse-ignore>x</p>
+            <p data-dowse-filter="tag:b" data-dowse-meta="k:v" data-dowse-weight="2" data-other="1">y</p></main>"#;
+        assert_eq!(read_page("p.html", html).unknown_attributes, ["data-dowse-filter", "data-dowse-sort"]);
+    }
+
+    #[test]
+    fn weighted_regions_mark_their_words() {
+        let html = r#"<title>T</title><main><p>one <b data-dowse-weight="4">two three</b>four</p>
+            <div data-dowse-weight="0.5"><p>five <i data-dowse-weight="2">six</i> seven</p>
+            <h2>Next</h2><p>eight</p></div><p data-dowse-weight="lots">nine</p><p data-dowse-weight="11">ten</p></main>"#;
+        let page = read_page("w.html", html);
+        let weighted = |words: std::ops::Range<u32>, weight| Weighted { words, weight };
+        let sections: Vec<(&str, &[Weighted])> = page.document.sections.iter().map(|s| (s.text.as_str(), s.weights.as_slice())).collect();
+        // "twofour" is one word: it starts in the weighted run. Runs cross a heading into its section.
+        assert_eq!(
+            sections,
+            [
+                (
+                    "one two threefour five six seven",
+                    &[weighted(1..3, 4.0), weighted(3..4, 0.5), weighted(4..5, 2.0), weighted(5..6, 0.5)][..]
+                ),
+                ("eight nine ten", &[weighted(0..1, 0.5)][..]),
+            ]
+        );
+        assert_eq!(page.bad_weights, ["lots", "11"]);
     }
 }

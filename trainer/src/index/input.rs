@@ -146,13 +146,16 @@ fn read_html(root: &Path, page: &Path, reported: &mut HashSet<String>) -> Result
     }
     let relative = page.strip_prefix(root).unwrap_or(page);
     let url = relative.components().map(|c| c.as_os_str().to_string_lossy()).collect::<Vec<_>>().join("/");
-    let (document, unknown) = html::read_page(&url, &text);
-    for attribute in unknown.into_iter().filter(|a| reported.insert(a.clone())) {
+    let read = html::read_page(&url, &text);
+    for attribute in read.unknown_attributes.into_iter().filter(|a| reported.insert(a.clone())) {
         eprintln!(
             "warning: {}: unknown attribute {attribute}, ignored here and on every page (dowse reads {})",
             page.display(),
-            html::KNOWN_ATTRIBUTES.join(" and ")
+            html::KNOWN_ATTRIBUTES.join(", ")
         );
     }
-    Ok(document)
+    for value in read.bad_weights {
+        eprintln!("warning: {}: data-dowse-weight={value:?} is not a number from 0 to 10; the region weighs 1", page.display());
+    }
+    Ok(read.document)
 }

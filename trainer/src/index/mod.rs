@@ -32,7 +32,7 @@ use dowse_core::dense_chunks::CalibrationQueries;
 use dowse_core::docstore::{DocStore, StoredDocument};
 use dowse_core::fragments::{FragmentConfig, NamedFragment, Root};
 use dowse_core::model::{DssmConfig, EncoderKind, TextMeasure, TextTokenizer, TrigramVocab, TwoTowerConfig};
-use dowse_core::passage::{split_documents, ChunkConfig};
+use dowse_core::passage::{split_documents, weighted_terms, ChunkConfig};
 use dowse_core::projection::Projection;
 use dowse_core::text::Analyzer;
 use dowse_core::vectors::{Quantization, VectorStore};
@@ -210,7 +210,8 @@ pub fn build(prepared: Prepared, args: &IndexArgs) -> Result<(Manifest, Vec<Bund
     let Prepared { model, model_id, passage_model, store, texts, matrix, dim, chunking, query_vectors } = prepared;
     let step = Instant::now();
     let analyzer = Analyzer::default();
-    let bm25 = Bm25Index::build(Bm25Params::default(), texts.iter().map(|t| analyzer.analyze(t)));
+    let terms = store.passages.iter().map(|p| weighted_terms(&analyzer, &store.documents[p.doc as usize].title, p));
+    let bm25 = Bm25Index::build_weighted(Bm25Params::default(), terms);
     let vectors = VectorStore::quantize(&matrix, dim, args.quant);
     let map = Projection::fit(&matrix, dim);
     eprintln!("built BM25, {} vectors and the map in {:.1} s", args.quant, step.elapsed().as_secs_f64());
