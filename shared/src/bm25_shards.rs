@@ -131,14 +131,17 @@ impl ShardedBm25 {
 
     /// The `k` best documents for the analyzed query terms, the last matching as a prefix with
     /// `prefix`, best first, from the shards `shard` hands over (every one
-    /// [`ShardedBm25::shards_for`] names must be there).
+    /// [`ShardedBm25::shards_for`] names must be there); with `allowed`, only the documents it
+    /// marks.
     pub fn search<'a>(
         &self,
         query_terms: &[String],
         prefix: bool,
         k: usize,
         shard: impl Fn(u32) -> Option<&'a Bm25Shard>,
+        allowed: Option<&[bool]>,
     ) -> Result<Vec<(u32, f32)>, MissingShard> {
+        let allowed = |doc: u32| allowed.is_none_or(|allowed| allowed.get(doc as usize).copied().unwrap_or(false));
         let last = self.prefix_of(query_terms, prefix);
         let exact = &query_terms[..query_terms.len() - usize::from(last.is_some())];
         let mut scores: HashMap<u32, f32> = HashMap::new();
@@ -156,7 +159,7 @@ impl ShardedBm25 {
                     true => (idf(self.num_docs as usize, df), 1.0),
                     false => (idf(self.num_docs as usize, together), last.len() as f32 / term.len() as f32),
                 };
-                for (doc, tf, doc_len) in postings(&loaded.postings[start..end]) {
+                for (doc, tf, doc_len) in postings(&loaded.postings[start..end]).filter(|&(doc, _, _)| allowed(doc)) {
                     let score = weight * term_score(self.params, idf, tf, doc_len, self.avg_doc_len);
                     scores.entry(doc).and_modify(|best| *best = best.max(score)).or_insert(score);
                 }
@@ -167,7 +170,7 @@ impl ShardedBm25 {
             let loaded = shard(index).ok_or(MissingShard(index))?;
             let Some(&(df, start, end)) = loaded.terms.get(term) else { continue };
             let idf = idf(self.num_docs as usize, df);
-            for (doc, tf, doc_len) in postings(&loaded.postings[start..end]) {
+            for (doc, tf, doc_len) in postings(&loaded.postings[start..end]).filter(|&(doc, _, _)| allowed(doc)) {
                 *scores.entry(doc).or_default() += weight * term_score(self.params, idf, tf, doc_len, self.avg_doc_len);
             }
         }
@@ -336,7 +339,7 @@ mod tests {
             let query = terms(query);
             let whole = index.search(&query, 20);
             let needed = root.shards_for(&query, false);
-            let split = root.search(&query, false, 20, |i| needed.contains(&i).then(|| &shards[i as usize])).unwrap();
+            let split = root.search(&query, false, 20, |i| needed.contains(&i).then(|| &shards[i as usize]), None).unwrap();
             assert_eq!(split.len(), whole.len());
             for ((a, sa), (b, sb)) in split.iter().zip(&whole) {
                 assert!((sa - sb).abs() <= 1e-5 * sb.abs(), "{query:?}: {a} {sa} against {b} {sb}");
@@ -350,10 +353,10 @@ mod tests {
         let query = terms("w0 w0 w199");
         let needed = root.shards_for(&query, false);
         assert!(!needed.is_empty() && needed.len() <= 2 && needed.windows(2).all(|w| w[0] < w[1]));
-        let missing = root.search(&query, false, 5, |_| None).unwrap_err();
+        let missing = root.search(&query, false, 5, |_| None, None).unwrap_err();
         assert!(needed.contains(&missing.0));
         assert!(root.shards_for(&terms("a"), false).is_empty(), "a term before every shard's first is in none");
-        assert!(root.search(&terms("a"), false, 5, |i| Some(&shards[i as usize])).unwrap().is_empty());
+        assert!(root.search(&terms("a"), false, 5, |i| Some(&shards[i as usize]), None).unwrap().is_empty());
     }
 
     #[test]
@@ -366,18 +369,18 @@ mod tests {
         let query = terms("w3 w19");
         let needed = root.shards_for(&query, true);
         assert!(needed.len() > root.shards_for(&query, false).len(), "{needed:?}");
-        let missing = root.search(&query, true, 20, |i| (!needed.contains(&i)).then(|| &shards[i as usize])).unwrap_err();
+        let missing = root.search(&query, true, 20, |i| (!needed.contains(&i)).then(|| &shards[i as usize]), None).unwrap_err();
         assert!(needed.contains(&missing.0));
-        let found = root.search(&query, true, 300, |i| needed.contains(&i).then(|| &shards[i as usize])).unwrap();
+        let found = root.search(&query, true, 300, |i| needed.contains(&i).then(|| &shards[i as usize]), None).unwrap();
         let completions: Vec<u32> = (190..200).flat_map(|n| index.search(&terms(&format!("w{n}")), 300)).map(|(doc, _)| doc).collect();
         assert!(completions.iter().all(|doc| found.iter().any(|(d, _)| d == doc)), "every document of a completion is found");
         // The word's own documents keep at least their own score; its completions add documents.
-        let own = root.search(&terms("w19"), false, 300, all).unwrap();
-        let typed: HashMap<u32, f32> = root.search(&terms("w19"), true, 300, all).unwrap().into_iter().collect();
+        let own = root.search(&terms("w19"), false, 300, all, None).unwrap();
+        let typed: HashMap<u32, f32> = root.search(&terms("w19"), true, 300, all, None).unwrap().into_iter().collect();
         assert!(typed.len() > own.len() && own.iter().all(|(doc, score)| typed[doc] >= *score), "{own:?} {typed:?}");
         // Too short a prefix matches exactly.
         assert_eq!(root.shards_for(&terms("w1"), true), root.shards_for(&terms("w1"), false));
-        assert_eq!(root.search(&terms("w1"), true, 20, all).unwrap(), root.search(&terms("w1"), false, 20, all).unwrap());
+        assert_eq!(root.search(&terms("w1"), true, 20, all, None).unwrap(), root.search(&terms("w1"), false, 20, all, None).unwrap());
     }
 
     #[test]
@@ -402,7 +405,7 @@ mod tests {
             let mut framed = SHARD_MAGIC.to_vec();
             framed.extend_from_slice(&bytes);
             if let Ok(shard) = root.read_shard(0, &framed) {
-                let _ = root.search(&terms("w0 w1"), true, 5, |_| Some(&shard));
+                let _ = root.search(&terms("w0 w1"), true, 5, |_| Some(&shard), None);
             }
         }
     }

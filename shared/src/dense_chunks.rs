@@ -127,9 +127,12 @@ impl SignCodes {
         self.calibration.dim()
     }
 
-    /// The `depth` passages whose signs score best against `query`, best first.
-    pub fn candidates(&self, query: &[f32], depth: usize) -> Vec<u32> {
-        let scores = self.sign_scores(query).into_iter().enumerate().map(|(passage, score)| (passage as u32, score));
+    /// The `depth` passages whose signs score best against `query`, best first; with `allowed`,
+    /// among the passages it marks only.
+    pub fn candidates(&self, query: &[f32], depth: usize, allowed: Option<&[bool]>) -> Vec<u32> {
+        let passes = |passage: usize| allowed.is_none_or(|allowed| allowed.get(passage).copied().unwrap_or(false));
+        let scores = self.sign_scores(query).into_iter().enumerate().filter(|&(passage, _)| passes(passage));
+        let scores = scores.map(|(passage, score)| (passage as u32, score));
         top_k(scores, depth).into_iter().map(|(passage, _)| passage).collect()
     }
 
@@ -344,7 +347,7 @@ mod tests {
             let query = vectors.dequantize(row);
             let prepared = vectors.prepare(&query);
             let exact = top_k((0..400u32).map(|r| (r, vectors.rescore(&prepared, r))), 10);
-            let candidates = codes.candidates(&query, 100);
+            let candidates = codes.candidates(&query, 100, None);
             let needed = codes.chunks_for(&candidates);
             assert!(needed.len() < chunks.len(), "the candidates touch {} of {} chunks", needed.len(), chunks.len());
             let found = codes.rescore(&query, &candidates, 10, |i| needed.contains(&i).then(|| &chunks[i as usize])).unwrap();
@@ -401,7 +404,7 @@ mod tests {
         fn random_bytes_never_panic(bytes in proptest::collection::vec(proptest::num::u8::ANY, 0..200)) {
             if let Ok(codes) = SignCodes::from_bytes(&[MAGIC.as_slice(), &bytes].concat()) {
                 let query = vec![0.1; codes.dim()];
-                let candidates = codes.candidates(&query, 5);
+                let candidates = codes.candidates(&query, 5, None);
                 let _ = codes.rescore(&query, &candidates, 5, |_| None);
             }
             let (codes, _) = SignCodes::split(&vectors(), &DenseChunkConfig::default());

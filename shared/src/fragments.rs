@@ -8,7 +8,8 @@
 //! n² / 2⁶⁵). A name changes exactly when the bytes do, so a host caches fragments forever and a
 //! rebuild reuses every unchanged one; [`LazyBundle::load`] refuses bytes that do not hash to the
 //! name asked for. The fragments: BM25 term shards, document chunks, the passages' sign codes
-//! ([`SignCodes`], every dense query's first fetch) and their vectors in chunks of one cluster.
+//! ([`SignCodes`], every dense query's first fetch), their vectors in chunks of one cluster, and,
+//! when documents carry filters, the [`FilterIndex`] (a filtered search's first fetch).
 //!
 //! The reader never fetches: a caller asks what a search lacks ([`LazyBundle::missing_for_search`]:
 //! its terms' shards and its vector's fragments, asked again once the codes are in, then
@@ -17,10 +18,10 @@
 //! [`LazyBundle::load`] and searches. Pagefind's `request_indexes` / `load_index_chunk` have the
 //! same shape.
 //!
-//! Root layout: magic `DRT2`; LEB128 rescore depth; three LEB128-length-prefixed sections (the
+//! Root layout: magic `DRT3`; LEB128 rescore depth; three LEB128-length-prefixed sections (the
 //! BM25 root, the document index, the fragment names: LEB128 counts of BM25 shards, document
-//! chunks and vector chunks, then 8 bytes per name in that order with the sign codes' name
-//! between the document chunks and the vector chunks).
+//! chunks, vector chunks and filter indexes (0 or 1), then 8 bytes per name in that order with
+//! the sign codes' name between the document chunks and the vector chunks).
 
 use std::collections::HashMap;
 
@@ -34,13 +35,14 @@ use crate::dense_chunks::{DenseChunkConfig, MissingVectors, RescoreCalibration, 
 use crate::doc_chunks::{DocumentIndex, MissingChunk};
 use crate::docstore::{DocStore, StoredDocument};
 use crate::error::FormatError;
+use crate::filters::{FilterIndex, Filters};
 use crate::passage::Passage;
 use crate::search::{fuse, Hit, SearchOptions};
 use crate::varint;
 use crate::vectors::VectorStore;
 
 const SECTION: &str = "bundle root";
-const MAGIC: &[u8; 4] = b"DRT2";
+const MAGIC: &[u8; 4] = b"DRT3";
 const NAME_BYTES: usize = 8;
 
 /// How a bundle is cut into fragments.
@@ -82,6 +84,7 @@ pub enum Fragment {
     DocumentChunk(u32),
     SignCodes,
     VectorChunk(u32),
+    Filters,
 }
 
 /// A fragment refused; each message starts with the fragment's name, so a caller puts the folder
@@ -135,18 +138,21 @@ pub struct Root {
     /// Candidates the sign codes pick for rescoring.
     pub rescore: usize,
     vector_chunks: usize,
-    /// Every fragment's name: shards, document chunks, the sign codes, vector chunks.
+    /// Whether the documents carry filters, in a fragment of their own.
+    filters: bool,
+    /// Every fragment's name: shards, document chunks, the sign codes, vector chunks, filters.
     names: Vec<[u8; NAME_BYTES]>,
 }
 
 impl Root {
-    /// Cuts a whole index, document store and passage vectors into a root and its named fragments;
-    /// `queries` (row-major query vectors, possibly none) calibrate the rescore depth
-    /// ([`SignCodes::calibrate`]) unless the config fixes it.
+    /// Cuts a whole index, document store, passage vectors and the documents' filters into a root
+    /// and its named fragments; `queries` (row-major query vectors, possibly none) calibrate the
+    /// rescore depth ([`SignCodes::calibrate`]) unless the config fixes it.
     pub fn split(
         bm25: &Bm25Index,
         docs: &DocStore,
         vectors: &VectorStore,
+        filters: &FilterIndex,
         queries: &[f32],
         config: &FragmentConfig,
     ) -> Result<Split, FormatError> {
@@ -168,12 +174,13 @@ impl Root {
             .chain(chunks.iter().map(DocStore::to_bytes))
             .chain([codes.to_bytes()])
             .chain(vector_chunks.iter().map(SignCodes::chunk_bytes))
+            .chain((!filters.is_empty()).then(|| filters.to_bytes()))
             .collect();
         let names: Vec<[u8; NAME_BYTES]> = bytes.iter().map(|b| content_address(b)).collect();
         let fragments = names.iter().map(hex::encode).zip(bytes).collect();
         let calibration = config.rescore.is_none().then(|| codes.calibrate(vectors, queries, config.target_recall));
         let rescore = config.rescore.or(calibration.map(|c| c.depth)).expect("fixed or calibrated");
-        let root = Self { bm25: bm25_root, documents, rescore, vector_chunks: vector_chunks.len(), names };
+        let root = Self { bm25: bm25_root, documents, rescore, vector_chunks: vector_chunks.len(), filters: !filters.is_empty(), names };
         let bytes = root.to_bytes();
         let root_file = (fragment_name(&bytes), bytes);
         Ok(Split { root, root_file, fragments, calibration })
@@ -187,6 +194,7 @@ impl Root {
             Fragment::DocumentChunk(i) => shards + i as usize,
             Fragment::SignCodes => shards + chunks,
             Fragment::VectorChunk(i) => shards + chunks + 1 + i as usize,
+            Fragment::Filters => shards + chunks + 1 + self.vector_chunks,
         };
         hex::encode(self.names[index])
     }
@@ -196,14 +204,15 @@ impl Root {
         let shards = (0..self.bm25.num_shards() as u32).map(Fragment::Bm25Shard);
         let chunks = (0..self.documents.num_chunks() as u32).map(Fragment::DocumentChunk);
         let vectors = (0..self.vector_chunks as u32).map(Fragment::VectorChunk);
-        shards.chain(chunks).chain([Fragment::SignCodes]).chain(vectors)
+        let filters = self.filters.then_some(Fragment::Filters);
+        shards.chain(chunks).chain([Fragment::SignCodes]).chain(vectors).chain(filters)
     }
 
     pub fn to_bytes(&self) -> Vec<u8> {
         let mut out = MAGIC.to_vec();
         varint::write(&mut out, self.rescore as u64);
         let mut names = Vec::new();
-        for count in [self.bm25.num_shards(), self.documents.num_chunks(), self.vector_chunks] {
+        for count in [self.bm25.num_shards(), self.documents.num_chunks(), self.vector_chunks, usize::from(self.filters)] {
             varint::write(&mut names, count as u64);
         }
         names.extend(self.names.iter().flatten());
@@ -233,6 +242,11 @@ impl Root {
         let mut reader = varint::Reader::new(names, SECTION);
         let (shards, chunks) = (reader.varint("shard count")? as usize, reader.varint("chunk count")? as usize);
         let vector_chunks = reader.varint("vector chunk count")? as usize;
+        let filters = match reader.varint("filter index count")? {
+            0 => false,
+            1 => true,
+            n => return Err(corrupt(format!("{n} filter indexes (0 or 1)"))),
+        };
         if shards != bm25.num_shards() || chunks != documents.num_chunks() || vector_chunks > documents.num_passages() {
             return Err(corrupt(format!(
                 "{shards} shard, {chunks} chunk and {vector_chunks} vector chunk names for {} shards, {} chunks and {} passages",
@@ -244,13 +258,13 @@ impl Root {
         if bm25.num_docs() != documents.num_passages() {
             return Err(corrupt(format!("BM25 indexes {} passages, the documents hold {}", bm25.num_docs(), documents.num_passages())));
         }
-        let names: Vec<[u8; NAME_BYTES]> = (0..shards + chunks + 1 + vector_chunks)
+        let names: Vec<[u8; NAME_BYTES]> = (0..shards + chunks + 1 + vector_chunks + usize::from(filters))
             .map(|_| Ok(reader.bytes(NAME_BYTES, "fragment name")?.try_into().expect("8 bytes")))
             .collect::<Result<_, FormatError>>()?;
         if !reader.is_empty() {
             return Err(corrupt("bytes after the last fragment name".into()));
         }
-        Ok(Self { bm25, documents, rescore, vector_chunks, names })
+        Ok(Self { bm25, documents, rescore, vector_chunks, filters, names })
     }
 }
 
@@ -283,6 +297,7 @@ pub struct LazyBundle {
     chunks: HashMap<u32, DocStore>,
     codes: Option<SignCodes>,
     vectors: HashMap<u32, VectorStore>,
+    filters: Option<FilterIndex>,
 }
 
 impl LazyBundle {
@@ -291,7 +306,7 @@ impl LazyBundle {
         for fragment in root.fragments() {
             by_name.entry(root.name(fragment)).or_default().push(fragment);
         }
-        Self { root, by_name, shards: HashMap::new(), chunks: HashMap::new(), codes: None, vectors: HashMap::new() }
+        Self { root, by_name, shards: HashMap::new(), chunks: HashMap::new(), codes: None, vectors: HashMap::new(), filters: None }
     }
 
     pub fn root(&self) -> &Root {
@@ -305,25 +320,62 @@ impl LazyBundle {
         self.names(shards.map(Fragment::Bm25Shard))
     }
 
-    /// The fragments a dense search for `vector` needs and lacks, by name: the sign codes first,
-    /// then, once they are loaded, the vector chunks of the candidates they pick (ask again).
-    pub fn missing_for_vector(&self, vector: &[f32]) -> Vec<String> {
+    /// The fragments a dense search for `vector` among the `allowed` passages needs and lacks, by
+    /// name: the sign codes first, then, once they are loaded, the vector chunks of the candidates
+    /// they pick (ask again).
+    pub fn missing_for_vector(&self, vector: &[f32], allowed: Option<&[bool]>) -> Vec<String> {
         let Some(codes) = &self.codes else { return vec![self.root.name(Fragment::SignCodes)] };
-        let chunks = codes.chunks_for(&codes.candidates(vector, self.root.rescore));
+        let chunks = codes.chunks_for(&codes.candidates(vector, self.root.rescore, allowed));
         self.names(chunks.into_iter().filter(|chunk| !self.vectors.contains_key(chunk)).map(Fragment::VectorChunk))
     }
 
     /// The fragments a search with `options` needs and lacks, by name, as [`LazyBundle::search`]
-    /// will read them: the terms' shards unless the mode is dense alone, the vector's fragments
-    /// when the mode is semantic and there is a vector. Ask again after loading them (the vector
-    /// chunks are named once the sign codes are loaded), until nothing is missing.
+    /// will read them: with filters, the filter index first; then the terms' shards unless the
+    /// mode is dense alone, the vector's fragments when the mode is semantic and there is a
+    /// vector. Ask again after loading them (the vector chunks are named once the sign codes are
+    /// loaded), until nothing is missing.
     pub fn missing_for_search(&self, terms: &[String], vector: Option<&[f32]>, options: &SearchOptions) -> Vec<String> {
+        let allowed = match self.allowed(&options.filters) {
+            Ok(allowed) => allowed,
+            Err(Missing(filters)) => return vec![filters],
+        };
         let mode = options.mode;
         let mut names = if mode == crate::search::Mode::Dense { Vec::new() } else { self.missing_for_query(terms, options.prefix) };
         if let (true, Some(vector)) = (mode.is_dense(), vector) {
-            names.extend(self.missing_for_vector(vector));
+            names.extend(self.missing_for_vector(vector, allowed.as_deref()));
         }
         names
+    }
+
+    /// The filter index, when the documents carry filters and it is not loaded yet, by name.
+    pub fn missing_for_filters(&self) -> Vec<String> {
+        match self.filters() {
+            Err(Missing(name)) => vec![name],
+            Ok(_) => Vec::new(),
+        }
+    }
+
+    /// The documents' filters: `None` when they carry none.
+    pub fn filters(&self) -> Result<Option<&FilterIndex>, Missing> {
+        match (&self.filters, self.root.filters) {
+            (Some(index), _) => Ok(Some(index)),
+            (None, true) => Err(Missing(self.root.name(Fragment::Filters))),
+            (None, false) => Ok(None),
+        }
+    }
+
+    /// Which passages pass `filters` (their documents do); `None` when it names no key. A bundle
+    /// whose documents carry no filters lets nothing through a filter.
+    pub fn allowed(&self, filters: &Filters) -> Result<Option<Vec<bool>>, Missing> {
+        if filters.is_empty() {
+            return Ok(None);
+        }
+        let documents = &self.root.documents;
+        let docs = match self.filters()? {
+            Some(index) => index.allowed(filters).expect("filters that name a key"),
+            None => vec![false; documents.num_documents()],
+        };
+        Ok(Some((0..documents.num_passages() as u32).map(|passage| docs[documents.doc_of(passage) as usize]).collect()))
     }
 
     /// The fragments that showing `hits` needs and lacks, by name.
@@ -396,25 +448,35 @@ impl LazyBundle {
                     let chunk = codes.read_chunk(i, bytes).map_err(section)?;
                     self.vectors.insert(i, chunk);
                 }
+                Fragment::Filters => {
+                    self.filters = Some(FilterIndex::from_bytes(bytes, self.root.documents.num_documents()).map_err(section)?);
+                }
             }
         }
         Ok(())
     }
 
     /// The `n` passages nearest to `vector` among the `rescore` candidates (default: the root's
-    /// depth) that the sign codes pick, rescored with their full vectors; every fragment
-    /// [`LazyBundle::missing_for_vector`] names must be loaded (it asks at the root's depth).
-    pub fn dense_passages(&self, vector: &[f32], n: usize, rescore: Option<usize>) -> Result<Vec<(u32, f32)>, Missing> {
+    /// depth) that the sign codes pick (among the `allowed` passages), rescored with their full
+    /// vectors; every fragment [`LazyBundle::missing_for_vector`] names must be loaded (it asks at
+    /// the root's depth).
+    pub fn dense_passages(
+        &self,
+        vector: &[f32],
+        n: usize,
+        rescore: Option<usize>,
+        allowed: Option<&[bool]>,
+    ) -> Result<Vec<(u32, f32)>, Missing> {
         let codes = self.codes.as_ref().ok_or_else(|| Missing(self.root.name(Fragment::SignCodes)))?;
-        let candidates = codes.candidates(vector, rescore.unwrap_or(self.root.rescore));
+        let candidates = codes.candidates(vector, rescore.unwrap_or(self.root.rescore), allowed);
         let found = codes.rescore(vector, &candidates, n, |i| self.vectors.get(&i));
         found.map_err(|MissingVectors(i)| Missing(self.root.name(Fragment::VectorChunk(i))))
     }
 
-    /// The `n` best passages for the analyzed `terms` (the last a prefix with `prefix`) by BM25;
-    /// every fragment [`LazyBundle::missing_for_query`] names must be loaded.
-    pub fn bm25_passages(&self, terms: &[String], prefix: bool, n: usize) -> Result<Vec<(u32, f32)>, Missing> {
-        let passages = self.root.bm25.search(terms, prefix, n, |i| self.shards.get(&i));
+    /// The `n` best passages (of the `allowed` ones) for the analyzed `terms` (the last a prefix
+    /// with `prefix`) by BM25; every fragment [`LazyBundle::missing_for_query`] names must be loaded.
+    pub fn bm25_passages(&self, terms: &[String], prefix: bool, n: usize, allowed: Option<&[bool]>) -> Result<Vec<(u32, f32)>, Missing> {
+        let passages = self.root.bm25.search(terms, prefix, n, |i| self.shards.get(&i), allowed);
         passages.map_err(|MissingShard(i)| Missing(self.root.name(Fragment::Bm25Shard(i))))
     }
 
@@ -422,11 +484,15 @@ impl LazyBundle {
     /// dense retrieval adds nothing.
     pub fn search(&self, terms: &[String], vector: Option<&[f32]>, options: &SearchOptions) -> Result<Vec<Hit>, Missing> {
         let n = options.candidates.max(options.k);
+        let allowed = self.allowed(&options.filters)?;
         let dense = match (options.mode.is_dense(), vector) {
-            (true, Some(vector)) => self.dense_passages(vector, n, options.rescore)?,
+            (true, Some(vector)) => self.dense_passages(vector, n, options.rescore, allowed.as_deref())?,
             _ => Vec::new(),
         };
-        let lexical = if options.mode == crate::search::Mode::Dense { Vec::new() } else { self.bm25_passages(terms, options.prefix, n)? };
+        let lexical = match options.mode {
+            crate::search::Mode::Dense => Vec::new(),
+            _ => self.bm25_passages(terms, options.prefix, n, allowed.as_deref())?,
+        };
         Ok(fuse(options.mode, &dense, &lexical, options.k, |passage| self.root.documents.doc_of(passage)))
     }
 
@@ -457,6 +523,13 @@ mod tests {
         bm25: Bm25Index,
         docs: DocStore,
         vectors: VectorStore,
+        filters: FilterIndex,
+    }
+
+    /// Document `doc`'s filters: `kind` a, b or c by `doc % 3`, `tag` even on even documents.
+    fn doc_filters(doc: u32) -> Vec<(String, String)> {
+        let kind = ("kind".to_string(), ["a", "b", "c"][doc as usize % 3].to_string());
+        std::iter::once(kind).chain(doc.is_multiple_of(2).then(|| ("tag".to_string(), "even".to_string()))).collect()
     }
 
     /// 60 documents of 1 to 3 passages over a vocabulary of 80 words, each passage's vector the
@@ -489,7 +562,9 @@ mod tests {
         }
         let bm25 = Bm25Index::build(Bm25Params::default(), docs.passages.iter().map(|p| terms(&p.text)));
         let matrix: Vec<f32> = docs.passages.iter().flat_map(|p| embed(&directions, &p.text)).collect();
-        Corpus { bm25, docs, vectors: VectorStore::quantize(&matrix, DIM, Quantization::Int8) }
+        let filters: Vec<Vec<(String, String)>> = (0..60).map(doc_filters).collect();
+        let filters = FilterIndex::build(filters.iter().map(Vec::as_slice));
+        Corpus { bm25, docs, vectors: VectorStore::quantize(&matrix, DIM, Quantization::Int8), filters }
     }
 
     fn embed(directions: &[f32], text: &str) -> Vec<f32> {
@@ -518,15 +593,31 @@ mod tests {
     }
 
     fn split(corpus: &Corpus, config: &FragmentConfig) -> (Root, Vec<NamedFragment>) {
-        let split = Root::split(&corpus.bm25, &corpus.docs, &corpus.vectors, &[], config).unwrap();
+        let split = Root::split(&corpus.bm25, &corpus.docs, &corpus.vectors, &corpus.filters, &[], config).unwrap();
         (split.root, split.fragments)
     }
 
     /// What the whole bundle finds: BM25 over every passage, dense by scoring every vector.
     fn whole(corpus: &Corpus, terms: &[String], vector: &[f32], mode: Mode) -> Vec<Hit> {
+        whole_passing(corpus, terms, vector, mode, |_| true)
+    }
+
+    /// What the whole bundle finds among the documents that `passes`.
+    fn whole_passing(corpus: &Corpus, terms: &[String], vector: &[f32], mode: Mode, passes: impl Fn(u32) -> bool) -> Vec<Hit> {
+        let doc_of = |p: u32| corpus.docs.passages[p as usize].doc;
         let prepared = corpus.vectors.prepare(vector);
-        let dense = top_k((0..corpus.vectors.rows() as u32).map(|r| (r, corpus.vectors.rescore(&prepared, r))), 20);
-        fuse(mode, &dense, &corpus.bm25.search(terms, 20), 5, |p| corpus.docs.passages[p as usize].doc)
+        let rows = (0..corpus.vectors.rows() as u32).filter(|&r| passes(doc_of(r)));
+        let dense = top_k(rows.map(|r| (r, corpus.vectors.rescore(&prepared, r))), 20);
+        let lexical: Vec<(u32, f32)> =
+            corpus.bm25.search(terms, corpus.bm25.num_docs()).into_iter().filter(|&(p, _)| passes(doc_of(p))).take(20).collect();
+        fuse(mode, &dense, &lexical, 5, doc_of)
+    }
+
+    /// The corpus cut small, its fragments by name, and a reader of its root read back from bytes.
+    fn opened(corpus: &Corpus) -> (Root, HashMap<String, Vec<u8>>, LazyBundle) {
+        let (root, fragments) = split(corpus, &small());
+        let lazy = LazyBundle::new(Root::from_bytes(&root.to_bytes()).unwrap());
+        (root, fragments.into_iter().collect(), lazy)
     }
 
     fn options(mode: Mode) -> SearchOptions {
@@ -536,9 +627,7 @@ mod tests {
     #[test]
     fn a_search_asks_for_its_fragments_and_then_matches_the_whole_bundle() {
         let corpus = corpus();
-        let (root, fragments) = split(&corpus, &small());
-        let fragments: HashMap<String, Vec<u8>> = fragments.into_iter().collect();
-        let mut lazy = LazyBundle::new(Root::from_bytes(&root.to_bytes()).unwrap());
+        let (root, fragments, mut lazy) = opened(&corpus);
         let directions_query =
             |text: &str| corpus.vectors.dequantize(corpus.docs.passages.iter().position(|p| p.text.contains(text)).unwrap_or(0) as u32);
         for query in ["w0 w1", "w3 w3 w70", "w12 nothing"] {
@@ -553,11 +642,11 @@ mod tests {
             assert_eq!(lazy.search(&terms, None, &options(Mode::Bm25)).unwrap(), whole(&corpus, &terms, &vector, Mode::Bm25));
             // The vector asks for the sign codes, then for the chunks of its candidates.
             for _ in 0..2 {
-                for name in lazy.missing_for_vector(&vector) {
+                for name in lazy.missing_for_vector(&vector, None) {
                     lazy.load(&name, &fragments[&name]).unwrap();
                 }
             }
-            assert!(lazy.missing_for_vector(&vector).is_empty());
+            assert!(lazy.missing_for_vector(&vector, None).is_empty());
             let hits = lazy.search(&terms, Some(&vector), &options(Mode::Hybrid)).unwrap();
             assert_eq!(hits, whole(&corpus, &terms, &vector, Mode::Hybrid));
             for name in lazy.missing_for_hits(&hits) {
@@ -570,6 +659,55 @@ mod tests {
             }
             assert!(lazy.missing_for_hits(&hits).is_empty());
         }
+    }
+
+    #[test]
+    fn a_filtered_search_fetches_the_filters_first_and_keeps_only_passing_documents() {
+        let corpus = corpus();
+        let (root, fragments, mut lazy) = opened(&corpus);
+        let filters: Filters = [("kind", vec!["a", "b"]), ("tag", vec!["even"])]
+            .into_iter()
+            .map(|(key, values)| (key.to_string(), values.into_iter().map(String::from).collect()))
+            .collect();
+        let passes = |doc: u32| doc.is_multiple_of(2) && doc % 3 != 2;
+        let (terms, vector) = (terms("w1 w5 w9 w2"), corpus.vectors.dequantize(3));
+        for mode in [Mode::Bm25, Mode::Dense, Mode::Hybrid] {
+            let options = SearchOptions { filters: filters.clone(), ..options(mode) };
+            if mode == Mode::Bm25 {
+                assert_eq!(lazy.missing_for_search(&terms, Some(&vector), &options), [root.name(Fragment::Filters)]);
+                assert_eq!(lazy.search(&terms, Some(&vector), &options).unwrap_err().0, root.name(Fragment::Filters));
+            }
+            loop {
+                let names = lazy.missing_for_search(&terms, Some(&vector), &options);
+                if names.is_empty() {
+                    break;
+                }
+                for name in names {
+                    lazy.load(&name, &fragments[&name]).unwrap();
+                }
+            }
+            let hits = lazy.search(&terms, Some(&vector), &options).unwrap();
+            assert!(!hits.is_empty() && hits.iter().all(|hit| passes(hit.doc)), "{mode:?}: {hits:?}");
+            assert_eq!(hits, whole_passing(&corpus, &terms, &vector, mode, passes), "{mode:?}");
+        }
+        let totals = lazy.filters().unwrap().unwrap().totals();
+        assert_eq!(totals["tag"][0].count, 30);
+        assert_eq!(totals["kind"].iter().map(|v| v.count).sum::<u32>(), 60);
+
+        // Documents without filters let nothing through one, and ask for no filter fragment.
+        let plain = Corpus { filters: FilterIndex::default(), ..corpus };
+        let (root, fragments) = split(&plain, &small());
+        assert_eq!(fragments.len(), root.fragments().count());
+        assert!(root.fragments().all(|fragment| fragment != Fragment::Filters));
+        let codes = root.name(Fragment::SignCodes);
+        let mut lazy = LazyBundle::new(root);
+        for (name, bytes) in fragments.iter().filter(|(name, _)| *name == codes).chain(&fragments) {
+            lazy.load(name, bytes).unwrap();
+        }
+        let options = SearchOptions { filters, ..options(Mode::Hybrid) };
+        assert!(lazy.missing_for_search(&terms, Some(&vector), &options).is_empty());
+        assert_eq!(lazy.search(&terms, Some(&vector), &options).unwrap(), []);
+        assert!(lazy.filters().unwrap().is_none());
     }
 
     #[test]
@@ -615,8 +753,9 @@ mod tests {
         assert!(error.to_string().contains(name.as_str()));
         assert!(matches!(lazy.load(&fragments[1].0, bytes), Err(FragmentError::Checksum(_))));
         assert!(matches!(lazy.load("00", bytes), Err(FragmentError::Unknown(_))));
-        let (chunk, chunk_bytes) = fragments.last().unwrap();
-        assert!(matches!(lazy.load(chunk, chunk_bytes), Err(FragmentError::BeforeCodes(_))), "a vector chunk before the codes");
+        let chunk = root.name(Fragment::VectorChunk(0));
+        let chunk_bytes = &fragments.iter().find(|(name, _)| *name == chunk).unwrap().1;
+        assert!(matches!(lazy.load(&chunk, chunk_bytes), Err(FragmentError::BeforeCodes(_))), "a vector chunk before the codes");
         let root_bytes = root.to_bytes();
         for cut in 0..root_bytes.len() {
             assert!(Root::from_bytes(&root_bytes[..cut]).is_err(), "root truncated at {cut} was accepted");

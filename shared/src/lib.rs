@@ -23,6 +23,7 @@ pub mod dense_chunks;
 pub mod doc_chunks;
 pub mod docstore;
 pub mod error;
+pub mod filters;
 pub mod fragments;
 pub mod fusion;
 pub mod hnsw;

@@ -57,12 +57,14 @@ pub struct SourceDocument {
     pub sections: Vec<Section>,
     /// Fields results show beside the title ([`crate::docstore::StoredDocument::meta`]).
     pub meta: Vec<(String, String)>,
+    /// `(key, value)` pairs a search can keep documents by ([`crate::filters`]).
+    pub filters: Vec<(String, String)>,
 }
 
 impl From<Document> for SourceDocument {
     fn from(doc: Document) -> Self {
         let section = Section { text: doc.text, ..Section::default() };
-        Self { id: doc.id, title: doc.title, url: doc.url, sections: vec![section], meta: doc.meta }
+        Self { id: doc.id, title: doc.title, url: doc.url, sections: vec![section], meta: doc.meta, filters: Vec::new() }
     }
 }
 
@@ -230,7 +232,14 @@ mod tests {
             weights: vec![weighted(1..3, 2.0), weighted(5..6, 0.0)],
             ..Section::default()
         };
-        let doc = SourceDocument { id: "d".into(), title: String::new(), url: None, sections: vec![section], meta: Vec::new() };
+        let doc = SourceDocument {
+            id: "d".into(),
+            title: String::new(),
+            url: None,
+            sections: vec![section],
+            meta: Vec::new(),
+            filters: Vec::new(),
+        };
         let passages = split_documents(&[doc], &Words, ChunkConfig { max_tokens: 4, overlap: 1 }).unwrap();
         let got: Vec<(&str, Vec<Weighted>)> = passages.iter().map(|p| (p.text.as_str(), p.weights.clone())).collect();
         assert_eq!(got, [("w0 w1 w2 w3", vec![weighted(1..3, 2.0)]), ("w3 w4 w5 w6", vec![weighted(2..3, 0.0)]), ("w6 w7", vec![]),]);

@@ -4,6 +4,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::filters::Filters;
 use crate::fusion::{reciprocal_rank_fusion, RRF_K};
 
 /// Which retrievers answer.
@@ -47,7 +48,7 @@ impl std::str::FromStr for Mode {
 }
 
 /// How one search runs.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct SearchOptions {
     /// Documents returned.
@@ -61,11 +62,13 @@ pub struct SearchOptions {
     /// The last term matches every term it begins, as while a visitor types it (BM25 only; see
     /// [`crate::bm25_shards`]).
     pub prefix: bool,
+    /// Only documents that pass these ([`crate::filters`]); none: every document.
+    pub filters: Filters,
 }
 
 impl Default for SearchOptions {
     fn default() -> Self {
-        Self { k: 10, mode: Mode::Hybrid, rescore: None, candidates: 100, prefix: false }
+        Self { k: 10, mode: Mode::Hybrid, rescore: None, candidates: 100, prefix: false, filters: Filters::new() }
     }
 }
 

@@ -79,6 +79,7 @@ proptest! {
             url: None,
             sections: vec![Section { heading: "مرحبا".into(), text: text.clone(), ..Section::default() }],
             meta: Vec::new(),
+            filters: Vec::new(),
         };
         let passages = split_documents(&[doc], &tokenizer, ChunkConfig { max_tokens, overlap: max_tokens / 4 }).unwrap();
         for passage in passages {

@@ -12,6 +12,7 @@ use std::collections::HashMap;
 use dowse_core::bm25::{Bm25Index, Bm25Params};
 use dowse_core::bundle::{fragment_path, Bundle, BundleError, FragmentsInfo, Manifest, ModelBytes, ModelInfo, FORMAT, FORMAT_VERSION};
 use dowse_core::docstore::{DocStore, StoredDocument};
+use dowse_core::filters::FilterIndex;
 use dowse_core::fragments::{FragmentConfig, FragmentError, Root};
 use dowse_core::passage::{ChunkConfig, Passage};
 use dowse_core::projection::Projection;
@@ -50,7 +51,7 @@ fn files() -> HashMap<String, Vec<u8>> {
     };
     let bm25 = Bm25Index::build(Bm25Params::default(), TEXTS.iter().map(|t| analyzer.analyze(t)));
     let vectors = VectorStore::quantize(&vectors_f32(), DIM, Quantization::Int8);
-    let split = Root::split(&bm25, &docs, &vectors, &[], &FragmentConfig::default()).unwrap();
+    let split = Root::split(&bm25, &docs, &vectors, &FilterIndex::default(), &[], &FragmentConfig::default()).unwrap();
     let manifest = Manifest {
         format: FORMAT.to_string(),
         format_version: FORMAT_VERSION,

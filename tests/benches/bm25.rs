@@ -55,7 +55,7 @@ fn bench(c: &mut Criterion) {
     group.bench_function("whole", |b| b.iter(|| index.search(&analyzer.analyze(&next.next().unwrap().text), 10)));
     let mut next = collection.queries.iter().cycle();
     group.bench_function("shards-16k", |b| {
-        b.iter(|| root.search(&analyzer.analyze(&next.next().unwrap().text), false, 10, |i| Some(&shards[i as usize])).unwrap())
+        b.iter(|| root.search(&analyzer.analyze(&next.next().unwrap().text), false, 10, |i| Some(&shards[i as usize]), None).unwrap())
     });
     group.finish();
 }

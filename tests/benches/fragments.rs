@@ -29,6 +29,7 @@ use std::path::PathBuf;
 use dowse_core::bm25::{Bm25Index, Bm25Params};
 use dowse_core::dense_chunks::DenseChunkConfig;
 use dowse_core::docstore::DocStore;
+use dowse_core::filters::FilterIndex;
 use dowse_core::fragments::{FragmentConfig, LazyBundle, Root, Split};
 use dowse_core::metrics::{evaluate, Metric};
 use dowse_core::model::{read_tensor, Encoder, EncoderConfig, QueryTokens, Side};
@@ -102,7 +103,8 @@ struct Visit {
 
 /// Every query searched on a fresh reader (cold) and then all of them on one reader (a visit).
 fn visit(sections: &Sections, queries: &[Query], config: &FragmentConfig, mode: Mode) -> Visit {
-    let Split { root, fragments, .. } = Root::split(&sections.bm25, &sections.docs, &sections.vectors, &[], config).unwrap();
+    let Split { root, fragments, .. } =
+        Root::split(&sections.bm25, &sections.docs, &sections.vectors, &FilterIndex::default(), &[], config).unwrap();
     let sizes: HashMap<String, Size> = fragments.iter().map(|(name, bytes)| (name.clone(), Size::of(bytes))).collect();
     let fragments: HashMap<String, Vec<u8>> = fragments.into_iter().collect();
     let root_size = Size::of(&root.to_bytes());

@@ -84,7 +84,7 @@ fn bench(c: &mut Criterion) {
     }
     let (codes, chunks) = SignCodes::split(&int8, &DenseChunkConfig::default());
     let sign_code_search = |q: &[f32], depth: usize| {
-        let candidates = codes.candidates(q, depth);
+        let candidates = codes.candidates(q, depth, None);
         codes.rescore(q, &candidates, 10, |chunk| chunks.get(chunk as usize)).expect("every chunk is loaded")
     };
     for depth in RESCORES {

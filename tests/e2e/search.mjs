@@ -15,6 +15,8 @@
 //   typed_mode   the mode to pick in the page's mode menu before typing them (default: as it is)
 //   rerank       true to switch the rerank toggle on and wait for its outcome
 //   keyboard     true to walk the results with the arrow keys from the box, then clear with Escape
+//   facet        {key, value}: reports every filter's values and counts (`facets.groups`), whether
+//                any markup rendered in them, and the titles once that value is checked
 //   viewport     {width, height} of the page (default 1000 x 1100); the report says whether the
 //                page is wider than that (`overflows`)
 //   expect_error true when the page must end in its error state: reports the message and stops
@@ -180,6 +182,29 @@ if (options.keyboard) {
   };
   await page.fill(".dowse-query", options.query);
   await resultsFor(options.query);
+}
+
+if (options.facet) {
+  // Every filter's values with their counts, whether any markup rendered, then the results once
+  // the wanted value is checked.
+  const groups = await page.$$eval(".dowse-facet", (sets) =>
+    Object.fromEntries(sets.map((set) => [set.dataset.key, [...set.querySelectorAll(".dowse-facet-value")].map((label) =>
+      [label.querySelector(".dowse-value").textContent, Number(label.querySelector(".dowse-count").textContent)])]))
+  );
+  const markup = await page.$$eval(".dowse-facets b", (found) => found.length > 0);
+  const { key, value } = options.facet;
+  const box = page.locator(`.dowse-facet[data-key="${key}"] .dowse-facet-value`, { hasText: value }).locator("input");
+  await box.check();
+  await page.waitForFunction(
+    ([wanted, mode]) => {
+      const latency = document.querySelector(".dowse-latency");
+      return latency?.dataset.filters === wanted && latency.dataset.mode === mode;
+    },
+    [`${key}=${value}`, wanted_mode],
+    { timeout: LOAD_TIMEOUT_MS, polling: 20 },
+  );
+  const titles = await page.$$eval(".dowse-result .dowse-title", (items) => items.map((t) => t.innerText));
+  report.facets = { groups, markup, titles };
 }
 
 start = Date.now();

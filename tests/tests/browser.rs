@@ -290,6 +290,7 @@ fn a_static_site_gets_search_from_one_div_and_one_script() {
     std::fs::write(
         site.join("tomatoes.html"),
         "<html><head><title>Growing tomatoes</title></head><body><main><h1>Growing tomatoes</h1>\
+         <meta data-dowse-filter=\"tag:vegetables, season:summer\">\
          <h2 id=\"water\">Watering</h2><p>Tomato plants want deep watering twice a week, at the roots, in the morning.</p>\
          <h2 id=\"sun\">Sunlight</h2><p>Give them at least eight hours of direct sun.</p></main></body></html>",
     )
@@ -297,6 +298,7 @@ fn a_static_site_gets_search_from_one_div_and_one_script() {
     std::fs::write(
         site.join("roses.html"),
         "<html><head><title>Pruning roses</title></head><body><main><h1>Pruning roses</h1>\
+         <meta data-dowse-filter=\"tag:flowers, season:winter\">\
          <img src=\"roses.png\" alt=\"A pruned rose\" data-dowse-meta=\"image[src], image_alt[alt]\">\
          <p>By <span data-dowse-meta=\"author\">Ada</span>, <time data-dowse-meta=\"date\">2026-03-01</time>.</p>\
          <p>Cut back dead canes in late winter, just above an outward-facing bud.</p></main></body></html>",
@@ -307,6 +309,7 @@ fn a_static_site_gets_search_from_one_div_and_one_script() {
     std::fs::write(
         site.join("soil.html"),
         "<html><head><title>Soil care</title></head><body><main><p>Feed the soil every spring.</p>\
+         <meta data-dowse-filter=\"tag:&lt;b&gt;care&lt;/b&gt;\">\
          <p data-dowse-weight=\"10\">Compost</p><p data-dowse-weight=\"0\">Sponsored: mulch deals</p></main></body></html>",
     )
     .unwrap();
@@ -342,11 +345,20 @@ fn a_static_site_gets_search_from_one_div_and_one_script() {
     // "pruning"; a finished word matches only itself, dowse-core's tests).
     let report = drive(json!({"url": format!("{}notes/", server.url), "query": "how often should I water my plants", "webgpu": false,
                               "screenshot": scratch().join("static-site-phone.png"), "viewport": {"width": 390, "height": 844},
+                              "facet": {"key": "season", "value": "winter"},
                               "typed_mode": "bm25", "queries": ["prun"]}));
     let titles: Vec<&str> = report["titles"].as_array().unwrap().iter().map(|t| t.as_str().unwrap()).collect();
     assert!(titles[0].starts_with("Growing tomatoes › Watering"), "{titles:?}");
     assert_eq!(report["overflows"], false, "the page is wider than a 390 px phone");
     assert_eq!(report["rerank_toggle"], false, "a static host has no rerank API");
+    // Filters: every value with how many of the results carry it, markup shown as text; checking
+    // one keeps only the pages that carry it.
+    let facets = &report["facets"];
+    assert_eq!(facets["groups"]["season"], json!([["summer", 1], ["winter", 1]]), "{report}");
+    assert_eq!(facets["groups"]["tag"], json!([["<b>care</b>", 1], ["flowers", 1], ["vegetables", 1]]), "{report}");
+    assert_eq!(facets["markup"], false, "a filter value's markup was rendered");
+    let filtered: Vec<&str> = facets["titles"].as_array().unwrap().iter().map(|t| t.as_str().unwrap()).collect();
+    assert!(!filtered.is_empty() && filtered.iter().all(|t| t.starts_with("Pruning roses")), "{filtered:?}");
     let typed =
         |i: usize| report["timings"][i]["titles"].as_array().unwrap().iter().map(|t| t.as_str().unwrap().to_string()).collect::<Vec<_>>();
     assert_eq!(report["timings"][0]["mode"], "bm25", "{report}");
@@ -374,15 +386,26 @@ fn a_static_site_gets_search_from_one_div_and_one_script() {
     assert_eq!(first("typed")["title"], "Pruning roses");
     assert_eq!(first("typed")["meta"], json!({"image": image, "image_alt": "A pruned rose", "author": "Ada", "date": "2026-03-01"}));
     assert_eq!(api["empty"]["results"], json!([]));
+    assert_eq!(api["filtered"]["results"].as_array().unwrap().iter().map(|r| r["title"].clone()).collect::<Vec<_>>(), ["Pruning roses"]);
+    assert_eq!(api["filtered"]["filters"]["season"], json!([{"value": "summer", "count": 0}, {"value": "winter", "count": 1}]));
+    let mut either: Vec<String> =
+        api["either"]["results"].as_array().unwrap().iter().map(|r| r["title"].as_str().unwrap().to_string()).collect();
+    either.sort();
+    assert_eq!(either, ["Growing tomatoes", "Pruning roses"], "{api}");
+    assert_eq!(
+        api["totals"]["tag"],
+        json!([{"value": "<b>care</b>", "count": 1}, {"value": "flowers", "count": 1}, {"value": "vegetables", "count": 1}])
+    );
     let titles = |answer: &str| api[answer]["results"].as_array().unwrap().iter().map(|r| r["title"].clone()).collect::<Vec<_>>();
     assert_eq!(titles("weighted"), ["Soil care", "Kitchen scraps"], "{api}");
     assert_eq!(titles("hidden"), Vec::<Value>::new(), "{api}");
     for (call, message) in [
-        ("unknown", "dowse.search: bad options: unknown field `colour`, expected one of `mode`, `k`, `prefix`"),
+        ("unknown", "dowse.search: bad options: unknown field `colour`, expected one of `mode`, `k`, `prefix`, `filters`"),
         ("mode", "dowse.search: bad options: unknown variant `fast`, expected one of `hybrid`, `dense`, `bm25`"),
         ("k", "dowse.search: bad options: `k` must be between 1 and 100, not 0"),
         ("query", "dowse.search: the query must be a string"),
         ("options", "dowse.search: the options must be an object, e.g. { mode: \"bm25\", k: 10 }"),
+        ("filter", "dowse.search: bad options: a filter's value must be a string or a list of strings"),
     ] {
         assert_eq!(api[call], message, "{api}");
     }
@@ -400,7 +423,10 @@ try {
   out.empty = await dowse.search("  ");
   out.weighted = await dowse.search("compost", { mode: "bm25", k: 2 });
   out.hidden = await dowse.search("mulch", { mode: "bm25" });
-  const calls = { unknown: ["x", { colour: "red" }], mode: ["x", { mode: "fast" }], k: ["x", { k: 0 }], query: [42], options: ["x", "bm25"] };
+  out.filtered = await dowse.search("how often should I water my plants", { filters: { season: "winter" } });
+  out.either = await dowse.search("plants", { mode: "dense", filters: { tag: ["flowers", "vegetables"] } });
+  out.totals = await dowse.filters();
+  const calls = { unknown: ["x", { colour: "red" }], mode: ["x", { mode: "fast" }], k: ["x", { k: 0 }], query: [42], options: ["x", "bm25"], filter: ["x", { filters: { tag: 3 } }] };
   for (const [name, args] of Object.entries(calls)) {
     out[name] = await dowse.search(...args).then(() => "resolved", (e) => e.message);
   }

@@ -82,7 +82,7 @@ fn a_reader_that_fetches_per_query_finds_what_the_whole_bundle_finds() {
         let vector = vectors.dequantize(row);
         let prepared = vectors.prepare(&vector);
         let exact = top_k((0..passages as u32).map(|r| (r, vectors.rescore(&prepared, r))), 10);
-        assert_eq!(whole.index.dense_passages(&vector, 10, Some(passages)).unwrap(), exact, "passage {row} as the query");
+        assert_eq!(whole.index.dense_passages(&vector, 10, Some(passages), None).unwrap(), exact, "passage {row} as the query");
     }
 
     let analyzer = Analyzer::default();

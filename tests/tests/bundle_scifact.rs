@@ -87,7 +87,7 @@ fn graph_search_and_fragments_by_quantization_on_scifact() {
     let options = SearchOptions { k: 100, mode: Mode::Dense, candidates: 100, ..SearchOptions::default() };
     for quantization in Quantization::ALL {
         let vectors = VectorStore::quantize(&matrix, dim, quantization);
-        let split = Root::split(&bm25, docs, &vectors, &prepared.query_vectors, &FragmentConfig::default()).unwrap();
+        let split = Root::split(&bm25, docs, &vectors, &prepared.filters, &prepared.query_vectors, &FragmentConfig::default()).unwrap();
         let rescore = split.root.rescore;
         let mut lazy = LazyBundle::new(split.root);
         let fragments: HashMap<String, Vec<u8>> = split.fragments.into_iter().collect();

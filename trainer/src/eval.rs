@@ -235,7 +235,14 @@ fn bundle_run(collection: &Collection, dir: &Path, args: &EvalArgs) -> Result<Ru
         Vec::new()
     };
     let dim = bundle.manifest.model.dim;
-    let options = SearchOptions { k: args.depth, mode, rescore: args.rescore, candidates: args.depth, prefix: args.prefix };
+    let options = SearchOptions {
+        k: args.depth,
+        mode,
+        rescore: args.rescore,
+        candidates: args.depth,
+        prefix: args.prefix,
+        ..SearchOptions::default()
+    };
     let analyzer = Analyzer::default();
     let started = Instant::now();
     let rankings: Vec<Vec<(u32, f32)>> = collection

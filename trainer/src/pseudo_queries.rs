@@ -98,6 +98,7 @@ mod tests {
             url: None,
             sections: vec![Section { text: text.into(), ..Section::default() }],
             meta: Vec::new(),
+            filters: Vec::new(),
         };
         let cuts = cut(std::slice::from_ref(&doc), 4, 7);
         assert_eq!(cuts, cut(std::slice::from_ref(&doc), 4, 7), "the same seed gives the same cuts");
@@ -107,7 +108,8 @@ mod tests {
             cuts.iter().all(|c| text.contains(c) || c == &doc.title || c.split(' ').all(|w| text.to_lowercase().contains(w))),
             "{cuts:?}"
         );
-        let empty = SourceDocument { id: "2".into(), title: String::new(), url: None, sections: Vec::new(), meta: Vec::new() };
+        let empty =
+            SourceDocument { id: "2".into(), title: String::new(), url: None, sections: Vec::new(), meta: Vec::new(), filters: Vec::new() };
         assert!(cut(&[empty], 4, 7).is_empty());
     }
 }

@@ -10,6 +10,7 @@ use burn::tensor::backend::Backend;
 use clap::Args;
 use dowse_core::bundle::ModelBytes;
 use dowse_core::docstore::passage_url;
+use dowse_core::filters::Filters;
 use dowse_core::fragments::{LazyBundle, Missing};
 use dowse_core::model::{Encoder, EncoderConfig};
 use dowse_core::search::{fuse, Hit, Mode, SearchOptions};
@@ -41,6 +42,10 @@ pub struct SearchArgs {
     /// Match the query's last word as a prefix, as the browser does while a visitor types it.
     #[arg(long)]
     pub prefix: bool,
+    /// Only documents whose filter KEY has VALUE (`data-dowse-filter`); repeat it: values of one
+    /// key are alternatives, different keys must all match.
+    #[arg(long = "filter", value_name = "KEY:VALUE", value_parser = parse_filter)]
+    pub filters: Vec<(String, String)>,
     /// Print JSON instead of a list.
     #[arg(long)]
     pub json: bool,
@@ -92,13 +97,18 @@ pub fn run(args: &SearchArgs) -> Result<()> {
     let analyzer = Analyzer::default();
     let index = &bundle.index;
     let n = SearchOptions::default().candidates.max(args.k);
+    let mut filters = Filters::new();
+    for (key, value) in &args.filters {
+        filters.entry(key.clone()).or_default().push(value.clone());
+    }
     let started = Instant::now();
+    let allowed = index.allowed(&filters)?;
     let dense = match &query {
-        Some(q) => index.dense_passages(&q.vector, n, args.rescore)?,
+        Some(q) => index.dense_passages(&q.vector, n, args.rescore, allowed.as_deref())?,
         None => Vec::new(),
     };
-    let lexical =
-        if args.mode == Mode::Dense { Vec::new() } else { index.bm25_passages(&analyzer.analyze(&args.query), args.prefix, n)? };
+    let terms = analyzer.analyze(&args.query);
+    let lexical = if args.mode == Mode::Dense { Vec::new() } else { index.bm25_passages(&terms, args.prefix, n, allowed.as_deref())? };
     let search_ms = started.elapsed().as_secs_f64() * 1e3;
     let started = Instant::now();
     let hits = fuse(args.mode, &dense, &lexical, args.k, |passage| index.root().documents.doc_of(passage));
@@ -168,4 +178,12 @@ fn print_results(index: &LazyBundle, hits: &[Hit], analyzer: &Analyzer, query: &
 /// A document's metadata as a JSON object, key to value (a later field of a repeated key wins).
 pub fn meta_json(meta: &[(String, String)]) -> serde_json::Value {
     serde_json::Value::Object(meta.iter().map(|(key, value)| (key.clone(), value.clone().into())).collect())
+}
+
+/// `--filter KEY:VALUE`: both parts non-empty.
+fn parse_filter(text: &str) -> Result<(String, String), String> {
+    match text.split_once(':') {
+        Some((key, value)) if !key.trim().is_empty() && !value.trim().is_empty() => Ok((key.trim().to_string(), value.trim().to_string())),
+        _ => Err(format!("{text:?} is not KEY:VALUE (e.g. --filter tag:garden)")),
+    }
 }

@@ -33,13 +33,13 @@ fn a_static_site_is_searchable_by_section_with_anchors() {
     std::fs::create_dir_all(site.path().join("guide")).unwrap();
     std::fs::write(
         site.path().join("index.html"),
-        "<html><head><title>Welcome</title></head><body><nav>Home Guide</nav><main><h1>Welcome</h1>\
-         <p>This site documents the telescope.</p></main></body></html>",
+        "<html><head><title>Welcome</title><meta data-dowse-filter=\"kind:home\"></head><body><nav>Home Guide</nav><main><h1>Welcome</h1>\
+         <p data-dowse-sort=\"1\">This site documents the telescope.</p></main></body></html>",
     )
     .unwrap();
     std::fs::write(
         site.path().join("guide/setup.html"),
-        "<html><head><title>Setup guide</title><script>var tracking = 1;</script></head><body><main>\
+        "<html><head><title>Setup guide</title><script>var tracking = 1;</script></head><body><main data-dowse-filter=\"kind:guide\">\
          <h1>Setup guide</h1><p>Unpack the box.</p>\
          <h2 id=\"mirror\">Cleaning the mirror</h2><p>Use distilled water and a soft brush to remove dust from the primary mirror.</p>\
          <h2 id=\"mount\">Aligning the mount</h2><p>Point the polar axis at the celestial pole before observing.</p>\
@@ -52,6 +52,7 @@ fn a_static_site_is_searchable_by_section_with_anchors() {
     assert!(output.status.success());
     let summary = String::from_utf8_lossy(&output.stderr);
     assert!(summary.contains("2 documents, 4 passages, f16 vectors"), "{summary}");
+    assert!(summary.contains("index.html: unknown attribute data-dowse-sort, ignored"), "{summary}");
 
     for mode in ["hybrid", "dense", "bm25"] {
         let result = search_json(&bundle, "how do I clean dust off the mirror", mode);
@@ -77,6 +78,20 @@ fn a_static_site_is_searchable_by_section_with_anchors() {
     assert!(printed.contains("Setup guide › Aligning the mount  guide/setup.html#mount"), "{printed}");
     assert!(printed.contains("[polar] [axis]"), "{printed}");
     assert!(String::from_utf8_lossy(&text.stderr).contains("tokenize"));
+
+    // Filters keep only the pages that carry them, in every mode.
+    let bundle_arg = bundle.display().to_string();
+    for mode in ["hybrid", "dense", "bm25"] {
+        let output =
+            dowse(&["search", "--bundle", &bundle_arg, "mirror mount telescope", "--json", "--mode", mode, "--filter", "kind:home"]);
+        let result: Value = serde_json::from_slice(&output.stdout).unwrap();
+        let ids: Vec<&str> = result["results"].as_array().unwrap().iter().map(|r| r["doc_id"].as_str().unwrap()).collect();
+        assert_eq!(ids, ["index.html"], "{mode}: {result}");
+    }
+    let either = dowse(&["search", "--bundle", &bundle_arg, "mirror", "--json", "--filter", "kind:home", "--filter", "kind:guide"]);
+    assert_eq!(serde_json::from_slice::<Value>(&either.stdout).unwrap()["results"].as_array().unwrap().len(), 2);
+    let bad = dowse(&["search", "--bundle", &bundle_arg, "mirror", "--filter", "kind"]);
+    assert!(!bad.status.success() && String::from_utf8_lossy(&bad.stderr).contains("\"kind\" is not KEY:VALUE"));
 }
 
 #[test]

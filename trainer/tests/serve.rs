@@ -132,6 +132,9 @@ fn health_search_and_rerank_follow_the_contract() {
         }
         assert!(body["latency_ms"].as_f64().unwrap() > 0.0);
     }
+    // A collection without filters lets nothing through one.
+    let (status, body) = server.post("/api/search", &json!({"query": "computer based indexing", "filters": {"kind": "guide"}}));
+    assert_eq!((status, body["results"].as_array().map(Vec::len)), (200, Some(0)), "{body}");
     let (status, body) = server.post("/api/search", &json!({"query": "computer based indexing", "k": 3, "rerank": true}));
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["reranked"], true);
@@ -168,7 +171,7 @@ fn health_search_and_rerank_follow_the_contract() {
     let (status, metrics) = server.get("/metrics");
     assert_eq!(status, 200);
     assert!(metrics.contains("dowse_requests_total{route=\"/api/rerank\",status=\"200\"} 3"), "{metrics}");
-    assert!(metrics.contains("dowse_request_seconds_bucket{route=\"/api/search\",le=\"+Inf\"} 4"), "{metrics}");
+    assert!(metrics.contains("dowse_request_seconds_bucket{route=\"/api/search\",le=\"+Inf\"} 5"), "{metrics}");
 }
 
 #[test]
@@ -183,6 +186,7 @@ fn bad_input_gets_4xx_with_a_json_error() {
         (json!({"query": 5}), 422, "invalid_json"),
         (json!({"query": "ok", "mode": "fuzzy"}), 422, "invalid_json"),
         (json!({"query": "ok", "unknown": 1}), 422, "invalid_json"),
+        (json!({"query": "ok", "filters": {"kind": 3}}), 422, "invalid_json"),
         (json!(["not", "an", "object"]), 422, "invalid_json"),
     ];
     for (body, status, code) in cases {

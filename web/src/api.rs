@@ -2,7 +2,8 @@
 //!
 //! ```js
 //! import * as dowse from "/_dowse/dowse.js";
-//! const found = await dowse.search("how often to water", { mode: "hybrid", k: 10, prefix: false });
+//! const found = await dowse.search("how often to water", { mode: "hybrid", k: 10, filters: { tag: ["garden", "roses"] } });
+//! const facets = await dowse.filters(); // { tag: [{ value: "garden", count: 12 }, ...], ... }
 //! ```
 //!
 //! `dowse.js` calls [`search`] with its own folder as the bundle's and the app's. The first call
@@ -12,12 +13,15 @@
 //! Calls made while either is loading share the one load. The answer has the shape of
 //! `dowse search --json`: the query, the mode, the results (rank, id, title, heading, URL,
 //! metadata, score, the snippet as text and as HTML with the query's terms in `<mark>`), the
-//! milliseconds per step and the bytes fetched. Bad options reject with a message naming them.
+//! milliseconds per step and the bytes fetched; and, when the documents carry filters, every
+//! value of each with how many of the best 100 results carry it. [`filters`] gives the site's
+//! totals. Bad options reject with a message naming them.
 
 use std::cell::RefCell;
 use std::collections::HashMap;
 use std::rc::Rc;
 
+use dowse_core::filters::{one_or_many, Filters};
 use dowse_core::search::Mode;
 use futures::future::{FutureExt, LocalBoxFuture, Shared};
 use serde::Deserialize;
@@ -39,11 +43,14 @@ struct Options {
     k: usize,
     /// The last word matches every word it begins, as while the visitor is still typing it.
     prefix: bool,
+    /// Key to the value wanted, or to a list of values (any of them); every key must match.
+    #[serde(deserialize_with = "one_or_many")]
+    filters: Filters,
 }
 
 impl Default for Options {
     fn default() -> Self {
-        Self { mode: Mode::Hybrid, k: 10, prefix: false }
+        Self { mode: Mode::Hybrid, k: 10, prefix: false, filters: Filters::new() }
     }
 }
 
@@ -68,15 +75,18 @@ pub async fn search(bundle: String, app: String, query: JsValue, options: JsValu
     let query = query.as_string().ok_or_else(|| failed("the query must be a string".into()))?;
     let options = read_options(&options).map_err(failed)?;
     if query.trim().is_empty() {
-        let nothing = Outcome { query: String::new(), mode: options.mode, items: Vec::new(), timings: Timings::default(), point: None };
+        let nothing = Outcome {
+            query: String::new(),
+            mode: options.mode,
+            items: Vec::new(),
+            timings: Timings::default(),
+            point: None,
+            filters: options.filters.clone(),
+            facets: None,
+        };
         return js_sys::JSON::parse(&answer(&nothing).to_string());
     }
-    let session = session(&bundle, &app);
-    // A load that failed is forgotten, so that the next call tries again.
-    let engine = session.engine.clone().await.map_err(|e| {
-        SESSIONS.with(|sessions| sessions.borrow_mut().remove(&bundle));
-        failed(e)
-    })?;
+    let (session, engine) = open(&bundle, &app).await.map_err(failed)?;
     if options.mode.is_dense() {
         let loading = session.encoder.borrow_mut().get_or_insert_with(|| load_encoder(engine.clone())).clone();
         loading.await.map_err(|e| {
@@ -84,8 +94,18 @@ pub async fn search(bundle: String, app: String, query: JsValue, options: JsValu
             failed(format!("{e}; mode \"bm25\" still searches"))
         })?;
     }
-    let outcome = engine.search(query.trim(), options.mode, options.k, options.prefix).await.map_err(failed)?;
+    let outcome = engine.search(query.trim(), options.mode, options.k, options.prefix, &options.filters).await.map_err(failed)?;
     js_sys::JSON::parse(&answer(&outcome).to_string())
+}
+
+/// Every value of every filter of the bundle at `bundle` with how many documents carry it (`{}`
+/// when they carry none).
+#[wasm_bindgen]
+pub async fn filters(bundle: String, app: String) -> Result<JsValue, JsValue> {
+    let failed = |message: String| JsValue::from(js_sys::Error::new(&format!("dowse.filters: {message}")));
+    let (_, engine) = open(&bundle, &app).await.map_err(failed)?;
+    let totals = engine.filter_totals().await.map_err(failed)?.unwrap_or_default();
+    js_sys::JSON::parse(&serde_json::to_string(&totals).expect("counts serialize"))
 }
 
 /// `options` as given (`undefined` and `null` mean the defaults), checked.
@@ -106,6 +126,19 @@ fn read_options(options: &JsValue) -> Result<Options, String> {
         return Err(format!("bad options: `k` must be between 1 and {MAX_K}, not {}", options.k));
     }
     Ok(options)
+}
+
+/// The session of `bundle` and its engine, opened on first use; a failed opening is forgotten,
+/// so that the next call tries again.
+async fn open(bundle: &str, app: &str) -> Result<(Rc<Session>, Rc<Engine>), String> {
+    let session = session(bundle, app);
+    match session.engine.clone().await {
+        Ok(engine) => Ok((session, engine)),
+        Err(e) => {
+            SESSIONS.with(|sessions| sessions.borrow_mut().remove(bundle));
+            Err(e)
+        }
+    }
 }
 
 /// The session of `bundle`, opening the bundle on first use.
@@ -154,5 +187,6 @@ fn answer(outcome: &Outcome) -> serde_json::Value {
         "results": results,
         "timings_ms": {"tokenize": t.tokenize, "encode": t.encode, "search": t.search},
         "fetched_bytes": t.fetched,
+        "filters": outcome.facets,
     })
 }

@@ -4,13 +4,19 @@
 //! jumps under it. It searches as the user types, shows the results with their latency and the
 //! bytes each query fetched, reranks through the server when asked, and draws the embedding map.
 //!
+//! When the documents carry filters, each filter's values show as checkboxes with how many of
+//! the best results carry them; checking values keeps documents with any checked value of a
+//! filter, for every filter checked.
+//!
 //! For tests and tooling the root element carries `data-state` (`loading`, `ready`, `error`),
 //! `data-semantic` (`loading`, `ready`, `error`) and `data-backend` (`WebGPU`, `CPU`); the
-//! latency line carries the mode searched, each step's milliseconds and the bytes fetched.
+//! latency line carries the mode searched, the filters, each step's milliseconds and the bytes
+//! fetched.
 
 use std::rc::Rc;
 use std::time::Duration;
 
+use dowse_core::filters::Filters;
 use dowse_core::search::Mode;
 use dowse_web::browser::now_ms;
 use leptos::prelude::*;
@@ -64,6 +70,7 @@ pub fn App(settings: Settings) -> impl IntoView {
     let backend = RwSignal::new(None::<(&'static str, Option<String>)>);
     let query = RwSignal::new(settings.query.clone());
     let mode = RwSignal::new(Mode::Hybrid);
+    let filters = RwSignal::new(Filters::new());
     let outcome = RwSignal::new(None::<Outcome>);
     let search_error = RwSignal::new(None::<String>);
     let reranker = RwSignal::new(None::<String>);
@@ -94,7 +101,7 @@ pub fn App(settings: Settings) -> impl IntoView {
                 }
                 let rerank_with = rerank_on.get_untracked().then(|| reranker.get_untracked()).flatten();
                 let depth = if rerank_with.is_some() { RERANK_DEPTH } else { K };
-                let result = engine.search(&text, mode.get_untracked(), depth, prefix).await;
+                let result = engine.search(&text, mode.get_untracked(), depth, prefix, &filters.get_untracked()).await;
                 if latest.get_value() != ticket {
                     return;
                 }
@@ -114,8 +121,9 @@ pub fn App(settings: Settings) -> impl IntoView {
                     return;
                 }
                 found.items.truncate(K);
-                // An upgrade of the list on screen waits until the pointer leaves it.
-                let upgrade = outcome.with_untracked(|o| o.as_ref().is_some_and(|o| o.query == found.query));
+                // An upgrade of the list on screen (same query, same filters, better mode) waits
+                // until the pointer leaves it.
+                let upgrade = outcome.with_untracked(|o| o.as_ref().is_some_and(|o| o.query == found.query && o.filters == found.filters));
                 if upgrade && pointer_on_list.get_untracked() {
                     held.set_value(Some((found, note)));
                 } else {
@@ -239,6 +247,34 @@ pub fn App(settings: Settings) -> impl IntoView {
         Semantic::Failed(_) => "error",
         Semantic::Loading { .. } => "loading",
     };
+    // The filters' values, each a checkbox with how many of the best results carry it.
+    let facets = {
+        let run_search = run_search.clone();
+        move || {
+            let facets = outcome.get().and_then(|o| o.facets).filter(|facets| !facets.is_empty())?;
+            let groups = facets.into_iter().map(|(key, values)| {
+                let boxes = values.into_iter().map(|counted| {
+                    let (key, value) = (key.clone(), counted.value.clone());
+                    let checked = filters.with_untracked(|f| f.get(&key).is_some_and(|wanted| wanted.contains(&value)));
+                    let run_search = run_search.clone();
+                    let on_change = move |ev| {
+                        filters.update(|f| toggle(f, &key, &value, event_target_checked(&ev)));
+                        run_search();
+                    };
+                    view! {
+                        <label class="dowse-facet-value" class:dowse-zero=counted.count == 0>
+                            <input type="checkbox" prop:checked=checked on:change=on_change />
+                            <span class="dowse-value">{counted.value}</span>
+                            <span class="dowse-count">{counted.count}</span>
+                        </label>
+                    }
+                });
+                let (boxes, legend) = (boxes.collect_view(), key.clone());
+                view! { <fieldset class="dowse-facet" data-key=key><legend>{legend}</legend>{boxes}</fieldset> }
+            });
+            Some(view! { <div class="dowse-facets" role="group" aria-label="Filters">{groups.collect_view()}</div> })
+        }
+    };
     let release = move |_| {
         pointer_on_list.set(false);
         if let Some((found, note)) = held.get_value() {
@@ -292,11 +328,24 @@ pub fn App(settings: Settings) -> impl IntoView {
             <BackendLine backend=backend />
             {move || search_error.get().map(|e| view! { <p class="dowse-error" role="alert">{e}</p> })}
             <LatencyLine outcome=outcome rerank_note=rerank_note />
+            {facets}
             <ol class="dowse-results" aria-label="Results" on:mouseenter=move |_| pointer_on_list.set(true) on:mouseleave=release>
                 {move || outcome.get().map(|o| o.items.into_iter().map(result_view).collect_view())}
             </ol>
             <EmbeddingMap engine=engine outcome=outcome map_ready=map_ready />
         </div>
+    }
+}
+
+/// `filters` with `value` of `key` wanted (`on`) or not; a key left with no value is dropped.
+fn toggle(filters: &mut Filters, key: &str, value: &str, on: bool) {
+    let values = filters.entry(key.to_string()).or_default();
+    values.retain(|v| v != value);
+    if on {
+        values.push(value.to_string());
+    }
+    if values.is_empty() {
+        filters.remove(key);
     }
 }
 
@@ -317,6 +366,11 @@ async fn rerank_items(api: &str, found: &mut Outcome, model: String) -> RerankNo
         }
         Err(e) => RerankNote::Fallback(e),
     }
+}
+
+/// The filters as `key=value&key=value`, for tests and tooling.
+fn filters_label(filters: &Filters) -> String {
+    filters.iter().flat_map(|(key, values)| values.iter().map(move |value| format!("{key}={value}"))).collect::<Vec<_>>().join("&")
 }
 
 fn megabytes(bytes: u64) -> String {
@@ -346,7 +400,7 @@ fn LatencyLine(outcome: RwSignal<Option<Outcome>>, rerank_note: RwSignal<RerankN
             let read = if t.unit.is_empty() { String::new() } else { format!(" ({} {})", t.tokens, t.unit) };
             let fetched = if t.fetched == 0 { "nothing fetched".to_string() } else { format!("{:.1} kB fetched", t.fetched as f64 / 1e3) };
             view! {
-                <p class="dowse-latency" role="status" data-query=o.query.clone() data-mode=o.mode.name() data-tokens=t.tokens data-tokenize-ms=t.tokenize data-encode-ms=t.encode data-search-ms=t.search data-fetched-bytes=t.fetched>
+                <p class="dowse-latency" role="status" data-query=o.query.clone() data-mode=o.mode.name() data-filters=filters_label(&o.filters) data-tokens=t.tokens data-tokenize-ms=t.tokenize data-encode-ms=t.encode data-search-ms=t.search data-fetched-bytes=t.fetched>
                     {format!(
                         "{} {} results · tokenize {:.1} ms · encode {:.1} ms{read} · search {:.2} ms ({fetched}){rerank}",
                         o.items.len(),

@@ -5,10 +5,12 @@
 //! engine reloads the manifest and the root, and the query encoder too when the model changed.
 
 use std::cell::RefCell;
+use std::collections::BTreeMap;
 use std::rc::Rc;
 
 use dowse_core::bundle::{FileEntry, Manifest};
 use dowse_core::docstore::passage_url;
+use dowse_core::filters::{Filters, ValueCount};
 use dowse_core::fragments::LazyBundle;
 use dowse_core::passage::passage_text;
 use dowse_core::projection::Projection;
@@ -23,6 +25,11 @@ use crate::loader::{Fetch, Remote};
 
 /// Snippet length in bytes.
 const SNIPPET_BYTES: usize = 240;
+/// Results whose filters the facets count (their text is fetched only for those shown).
+const COUNT_DEPTH: usize = 100;
+
+/// Each filter key's values, each with how many results carry it.
+pub type Facets = BTreeMap<String, Vec<ValueCount>>;
 
 /// The manifest and the reader of the root it names.
 struct Loaded {
@@ -84,6 +91,11 @@ pub struct Outcome {
     pub timings: Timings,
     /// Where the query falls on the embedding map; none without a vector or a map.
     pub point: Option<[f32; 2]>,
+    /// The filters searched with.
+    pub filters: Filters,
+    /// Every value of every filter with how many of the best results (up to 100) carry it;
+    /// `None` when the documents carry no filters.
+    pub facets: Option<Facets>,
 }
 
 impl Engine {
@@ -135,9 +147,9 @@ impl Engine {
     }
 
     /// Searches for `query` in `mode` (keyword search while the encoder loads), its last word
-    /// matching as a prefix with `prefix` (while the visitor types it); after a rebuild of the
-    /// site noticed on the way, once more on the new root.
-    pub async fn search(&self, query: &str, mode: Mode, k: usize, prefix: bool) -> Result<Outcome, String> {
+    /// matching as a prefix with `prefix` (while the visitor types it), among the documents that
+    /// pass `filters`; after a rebuild of the site noticed on the way, once more on the new root.
+    pub async fn search(&self, query: &str, mode: Mode, k: usize, prefix: bool, filters: &Filters) -> Result<Outcome, String> {
         let encoder = self.encoder.borrow().clone();
         let mode = if encoder.is_none() { Mode::Bm25 } else { mode };
         let mut timings = Timings::default();
@@ -154,8 +166,8 @@ impl Engine {
         }
         let vector = encoding.as_ref().map(|(e, _)| e.vector.as_slice());
         let start = now_ms();
-        let options = SearchOptions { k, mode, prefix, ..SearchOptions::default() };
-        let (items, fetched) = match self.fetch_and_search(query, vector, &options).await {
+        let options = SearchOptions { k, mode, prefix, filters: filters.clone(), ..SearchOptions::default() };
+        let (items, facets, fetched) = match self.fetch_and_search(query, vector, &options).await {
             Err(Fetch::Rebuilt) => {
                 self.reopen().await?;
                 self.fetch_and_search(query, vector, &options).await.map_err(|e| e.message("twice during one search"))?
@@ -166,7 +178,19 @@ impl Engine {
         timings.search = now_ms() - start;
         timings.fetched += fetched;
         let point = vector.zip(self.map()).map(|(vector, map)| map.project(vector));
-        Ok(Outcome { query: query.to_string(), mode, items, timings, point })
+        Ok(Outcome { query: query.to_string(), mode, items, timings, point, filters: options.filters, facets })
+    }
+
+    /// Every value of every filter with how many documents carry it, fetching the filters if
+    /// needed; `None` when the documents carry no filters.
+    pub async fn filter_totals(&self) -> Result<Option<Facets>, String> {
+        let loaded = self.loaded.borrow().clone();
+        let names = loaded.index.borrow().missing_for_filters();
+        let root = loaded.manifest.fragments.root.clone();
+        self.remote.load(&root, &loaded.index, names).await.map_err(|e| e.message("under this page"))?;
+        let index = loaded.index.borrow();
+        let filters = index.filters().map_err(|e| e.to_string())?;
+        Ok(filters.map(|filters| filters.totals()))
     }
 
     /// Encodes `query` with `encoder`, fetching the table shards it asks for first; with the
@@ -186,32 +210,41 @@ impl Engine {
         }
     }
 
-    /// Fetches what the search lacks until nothing is, searches, fetches the results' text and
-    /// builds the items; returns them and the bytes fetched.
+    /// Fetches what the search lacks until nothing is (the filters too, to count them), searches
+    /// [`COUNT_DEPTH`] deep to count the facets, fetches the text of the `k` results shown and
+    /// builds their items; returns them, the facets and the bytes fetched.
     async fn fetch_and_search(
         &self,
         query: &str,
         vector: Option<&[f32]>,
         options: &SearchOptions,
-    ) -> Result<(Vec<ResultItem>, u64), Fetch> {
+    ) -> Result<(Vec<ResultItem>, Option<Facets>, u64), Fetch> {
         let loaded = self.loaded.borrow().clone();
         let root = loaded.manifest.fragments.root.clone();
         let terms = self.analyzer.analyze(query);
         let mut fetched = 0;
         loop {
-            let names = loaded.index.borrow().missing_for_search(&terms, vector, options);
+            let mut names = loaded.index.borrow().missing_for_search(&terms, vector, options);
+            names.extend(loaded.index.borrow().missing_for_filters());
+            names.sort_unstable();
+            names.dedup();
             if names.is_empty() {
                 break;
             }
             fetched += self.remote.load(&root, &loaded.index, names).await?;
         }
-        let hits = loaded.index.borrow().search(&terms, vector, options).map_err(|e| Fetch::Failed(e.to_string()))?;
+        // The first k of a deeper search are the k of a search k deep: fusion takes a prefix.
+        let deep = SearchOptions { k: options.k.max(COUNT_DEPTH), ..options.clone() };
+        let mut hits = loaded.index.borrow().search(&terms, vector, &deep).map_err(|e| Fetch::Failed(e.to_string()))?;
+        let docs: Vec<u32> = hits.iter().map(|hit| hit.doc).collect();
+        let facets = loaded.index.borrow().filters().map_err(|e| Fetch::Failed(e.to_string()))?.map(|filters| filters.counts(&docs));
+        hits.truncate(options.k);
         let names = loaded.index.borrow().missing_for_hits(&hits);
         fetched += self.remote.load(&root, &loaded.index, names).await?;
         let index = loaded.index.borrow();
         let site = loaded.site.as_deref();
         let items = hits.iter().map(|hit| item(&index, site, &self.analyzer, query, hit)).collect::<Result<_, _>>();
-        Ok((items.map_err(|e: dowse_core::fragments::Missing| Fetch::Failed(e.to_string()))?, fetched))
+        Ok((items.map_err(|e: dowse_core::fragments::Missing| Fetch::Failed(e.to_string()))?, facets, fetched))
     }
 
     /// Reads the rebuilt site's manifest and root; drops the encoder and the map when their

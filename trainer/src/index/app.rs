@@ -62,8 +62,9 @@ fn loader(script: &str, wasm: &str, styles: &[&String]) -> String {
 // The bundle is read from this script's folder unless the div's data-bundle names another.
 // Pages that draw their own results import it instead (docs/site.md):
 //   import * as dowse from "/_dowse/dowse.js";
-//   const found = await dowse.search("query", {{ mode: "hybrid", k: 10, prefix: false }});
-import init, {{ search as searchBundle }} from "./{script}";
+//   const found = await dowse.search("query", {{ mode: "hybrid", k: 10, prefix: false, filters: {{ tag: "garden" }} }});
+//   const facets = await dowse.filters();
+import init, {{ search as searchBundle, filters as filtersOf }} from "./{script}";
 
 const here = new URL("./", import.meta.url);
 const mount = document.getElementById("dowse");
@@ -79,10 +80,19 @@ if (mount) {{
 }}
 await init({{ module_or_path: new URL("{wasm}", here) }});
 
-// Searches this site's bundle: resolves to {{ query, mode, results, timings_ms, fetched_bytes }}.
+function bundle() {{
+  const url = new URL(mount?.dataset.bundle || here.href, document.baseURI).href;
+  return url.endsWith("/") ? url : url + "/";
+}}
+
+// Searches this site: resolves to {{ query, mode, results, timings_ms, fetched_bytes, filters }}.
 export function search(query, options) {{
-  const bundle = new URL(mount?.dataset.bundle || here.href, document.baseURI).href;
-  return searchBundle(bundle.endsWith("/") ? bundle : bundle + "/", here.href, query, options);
+  return searchBundle(bundle(), here.href, query, options);
+}}
+
+// Every filter's values with how many pages carry each: {{ key: [{{ value, count }}] }}.
+export function filters() {{
+  return filtersOf(bundle(), here.href);
 }}
 "#
     )

@@ -10,6 +10,9 @@
 //! `data-pagefind-weight`) weighs W in BM25 instead of 1, the nearest marked ancestor winning;
 //! headings and titles always weigh 1.
 //!
+//! Filters that a search can keep pages by come from `data-dowse-filter`, written as
+//! `data-dowse-meta` is (Pagefind's `data-pagefind-filter`).
+//!
 //! Metadata that results show beside the title comes from `data-dowse-meta` anywhere on the page,
 //! as Pagefind's `data-pagefind-meta` does: a comma-separated list of `key` (the element's text),
 //! `key[attribute]` (that attribute's value; a relative `src` or `href` is resolved against the
@@ -50,7 +53,7 @@ const BLOCKS: [&str; 22] = [
 ];
 
 /// The `data-dowse-*` attributes dowse reads; any other is reported.
-pub const KNOWN_ATTRIBUTES: [&str; 3] = ["data-dowse-ignore", "data-dowse-meta", "data-dowse-weight"];
+pub const KNOWN_ATTRIBUTES: [&str; 4] = ["data-dowse-filter", "data-dowse-ignore", "data-dowse-meta", "data-dowse-weight"];
 
 /// One page read, with what the indexer should tell its owner.
 #[derive(Debug)]
@@ -91,7 +94,11 @@ pub fn read_page(url: &str, html: &str) -> Page {
         })
         .filter(|s| !s.text.is_empty() || !s.heading.is_empty())
         .collect();
-    let meta = page.select(&Selector::parse("[data-dowse-meta]").expect("valid selector")).flat_map(|e| meta_fields(url, e)).collect();
+    let fields = |attribute: &str| -> Vec<(String, String)> {
+        let selector = Selector::parse(&format!("[{attribute}]")).expect("valid selector");
+        page.select(&selector).flat_map(|e| fields_of(url, e, attribute)).collect()
+    };
+    let (meta, filters) = (fields("data-dowse-meta"), fields("data-dowse-filter"));
     let mut unknown: Vec<String> = page
         .root_element()
         .descendants()
@@ -101,13 +108,14 @@ pub fn read_page(url: &str, html: &str) -> Page {
         .collect();
     unknown.sort_unstable();
     unknown.dedup();
-    let document = SourceDocument { id: url.to_string(), title, url: Some(url.to_string()), sections, meta };
+    let document = SourceDocument { id: url.to_string(), title, url: Some(url.to_string()), sections, meta, filters };
     Page { document, unknown_attributes: unknown, bad_weights }
 }
 
-/// The fields one element's `data-dowse-meta` names, skipping those with an empty key or value.
-fn meta_fields(url: &str, element: ElementRef) -> Vec<(String, String)> {
-    let spec = element.value().attr("data-dowse-meta").unwrap_or_default();
+/// The fields one element's `attribute` (`data-dowse-meta` or `data-dowse-filter`) names,
+/// skipping those with an empty key or value.
+fn fields_of(url: &str, element: ElementRef, attribute: &str) -> Vec<(String, String)> {
+    let spec = element.value().attr(attribute).unwrap_or_default();
     let field = |part: &str| -> Option<(String, String)> {
         // Brackets first: an attribute's name may hold a colon (`image[xlink:href]`).
         let (key, value) = match (part.split_once('['), part.split_once(':')) {
@@ -298,9 +306,19 @@ mod tests {
 
     #[test]
     fn unknown_dowse_attributes_are_named_once() {
-        let html = r#"<main data-dowse-filter="tag:a"><p data-dowse-sort="2" data-dowse-ignore>x</p>
-            <p data-dowse-filter="tag:b" data-dowse-meta="k:v" data-dowse-weight="2" data-other="1">y</p></main>"#;
-        assert_eq!(read_page("p.html", html).unknown_attributes, ["data-dowse-filter", "data-dowse-sort"]);
+        let html = r#"<main data-dowse-filters="tag:a"><p data-dowse-sort="2" data-dowse-ignore>x</p>
+            <p data-dowse-filter="tag:b" data-dowse-meta="k:v" data-dowse-weight="2" data-dowse-sort="1" data-other="1">y</p></main>"#;
+        assert_eq!(read_page("p.html", html).unknown_attributes, ["data-dowse-filters", "data-dowse-sort"]);
+    }
+
+    #[test]
+    fn filters_are_written_as_metadata_is() {
+        let html = r#"<html><head><meta data-dowse-filter="kind:guide"></head><body><main>
+            <p>Tags: <span data-dowse-filter="tag">roses</span>, <span data-dowse-filter="tag">pruning</span></p>
+            <a href="/winter/" data-dowse-filter="season[href], level:easy, :nokey">winter</a></main></body></html>"#;
+        let filters = read_page("p.html", html).document.filters;
+        let pairs: Vec<(&str, &str)> = filters.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+        assert_eq!(pairs, [("kind", "guide"), ("tag", "roses"), ("tag", "pruning"), ("season", "/winter/"), ("level", "easy")]);
     }
 
     #[test]

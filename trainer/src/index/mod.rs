@@ -30,6 +30,7 @@ use dowse_core::bundle::{
 };
 use dowse_core::dense_chunks::CalibrationQueries;
 use dowse_core::docstore::{DocStore, StoredDocument};
+use dowse_core::filters::FilterIndex;
 use dowse_core::fragments::{FragmentConfig, NamedFragment, Root};
 use dowse_core::model::{DssmConfig, EncoderKind, TextMeasure, TextTokenizer, TrigramVocab, TwoTowerConfig};
 use dowse_core::passage::{split_documents, weighted_terms, ChunkConfig};
@@ -121,6 +122,8 @@ pub struct Prepared {
     /// The shipped query encoder's vectors (row-major) of the check pseudo-queries (in an
     /// asymmetric bundle those its alignment was checked on), which calibrate the rescore depth.
     pub query_vectors: Vec<f32>,
+    /// The documents' filters.
+    pub filters: FilterIndex,
 }
 
 pub fn run(args: &IndexArgs) -> Result<()> {
@@ -186,7 +189,8 @@ pub fn prepare(args: &IndexArgs) -> Result<Prepared> {
             (model_folder::read(query_dir)?, Some(passage_model), query_vectors)
         }
     };
-    Ok(Prepared { model, model_id, passage_model, store, texts, matrix, dim, chunking, query_vectors })
+    let filters = FilterIndex::build(docs.iter().map(|d| d.filters.as_slice()));
+    Ok(Prepared { model, model_id, passage_model, store, texts, matrix, dim, chunking, query_vectors, filters })
 }
 
 /// How a model measures passages (word pieces, or words for a DSSM), from its config and
@@ -207,7 +211,7 @@ fn passage_measure(config: &[u8], tokenizer: &[u8], chunking: ChunkConfig) -> Re
 /// Builds every section (BM25, quantized vectors, documents, the map), cuts them into a root and
 /// fragments, and lays out the bundle's files, manifest last ([`Bundle::files`]).
 pub fn build(prepared: Prepared, args: &IndexArgs) -> Result<(Manifest, Vec<BundleFile>)> {
-    let Prepared { model, model_id, passage_model, store, texts, matrix, dim, chunking, query_vectors } = prepared;
+    let Prepared { model, model_id, passage_model, store, texts, matrix, dim, chunking, query_vectors, filters } = prepared;
     let step = Instant::now();
     let analyzer = Analyzer::default();
     let terms = store.passages.iter().map(|p| weighted_terms(&analyzer, &store.documents[p.doc as usize].title, p));
@@ -218,7 +222,7 @@ pub fn build(prepared: Prepared, args: &IndexArgs) -> Result<(Manifest, Vec<Bund
 
     let step = Instant::now();
     let config = FragmentConfig { rescore: args.rescore, target_recall: args.target_recall, ..FragmentConfig::default() };
-    let split = Root::split(&bm25, &store, &vectors, &query_vectors, &config).context("cutting the bundle into fragments")?;
+    let split = Root::split(&bm25, &store, &vectors, &filters, &query_vectors, &config).context("cutting the bundle into fragments")?;
     let fragments = FragmentsInfo::of(&split);
     print_fragments(&fragments, &split.fragments, step);
     let manifest = Manifest {

@@ -10,6 +10,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use dowse_core::docstore::passage_url;
+use dowse_core::filters::{one_or_many, Filters};
 use dowse_core::fragments::Missing;
 use dowse_core::passage::passage_text;
 use dowse_core::search::{Mode, SearchOptions};
@@ -95,6 +96,9 @@ pub struct SearchRequest {
     mode: Mode,
     #[serde(default)]
     rerank: bool,
+    /// Only documents that pass these: key to the value or values wanted (any of them), every key.
+    #[serde(default, deserialize_with = "one_or_many")]
+    filters: Filters,
 }
 
 fn default_k() -> usize {
@@ -135,7 +139,7 @@ pub async fn search(
         None
     };
     let depth = if reranker.is_some() { request.k.max(limits.rerank_depth) } else { request.k };
-    let options = SearchOptions { k: depth, mode: request.mode, ..SearchOptions::default() };
+    let options = SearchOptions { k: depth, mode: request.mode, filters: request.filters, ..SearchOptions::default() };
     let index = &state.bundle.index;
     let mut hits = state.bundle.search(&Analyzer::default(), query, vector.as_deref(), &options).map_err(ApiError::bundle)?;
     if let Some(reranker) = reranker {
