@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The test command: fetches the model and the web tools if needed, then runs every test of the
+# The test command: fetches the model, the web tools and ONNX Runtime if needed, then runs every test of the
 # workspace, natively and (dowse-core's bundle reader) in headless Chromium.
 # Tests read ../shared (override with DOWSE_SHARED) and the model in $DOWSE_HOME (default ~/.cache/dowse).
 set -euo pipefail
@@ -11,6 +11,8 @@ cargo run --release --quiet --bin dowse -- model fetch >/dev/null
 # chromium-driver, and playwright-core (npm) to drive Chromium.
 bash scripts/web-tools.sh
 (cd tests/e2e && npm ci --no-audit --no-fund --silent)
+# The ONNX export test runs the exported graphs in ONNX Runtime (PyPI's onnxruntime, with numpy).
+python3 -c "import onnxruntime" 2>/dev/null || python3 -m pip install --quiet --disable-pip-version-check onnxruntime==1.32.0
 cargo test --release --workspace
 # dowse-core's bundle reader and searcher in headless Chromium's WebAssembly.
 cargo test --release -p dowse-core --target wasm32-unknown-unknown --test wasm_bundle

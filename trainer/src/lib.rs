@@ -5,7 +5,7 @@
 //! cuts it into passages, encodes them, builds BM25 and cuts both into fragments, and [`bundle_io`]
 //! writes the bundle that [`search`], [`eval`], [`serve`] and the browser read. [`train`] makes
 //! the models that path uses, from hard negatives that [`mine`] finds; [`viz`] draws where a
-//! model puts queries and passages.
+//! model puts queries and passages; [`export`] writes a model as ONNX for other runtimes.
 
 pub mod atomic;
 pub mod bundle_io;
@@ -14,6 +14,7 @@ pub mod device;
 pub mod embed_cache;
 pub mod encode;
 pub mod eval;
+pub mod export;
 pub mod graph;
 pub mod home;
 pub mod index;

@@ -4,7 +4,7 @@ use std::path::PathBuf;
 
 use anyhow::Result;
 use clap::{Parser, Subcommand};
-use dowse_trainer::{eval, index, mine, model_fetch, search, serve, train, viz};
+use dowse_trainer::{eval, export, index, mine, model_fetch, search, serve, train, viz};
 
 // The encoder allocates and frees large tensors every layer; glibc's malloc returns them to the
 // kernel each time (a third of the CPU time went to page faults), mimalloc keeps and reuses them.
@@ -45,6 +45,9 @@ enum Command {
     Viz(viz::VizArgs),
     /// Evaluate BM25, dense or hybrid retrieval on a BEIR or SMART collection, or through a bundle.
     Eval(eval::EvalArgs),
+    /// Export a model to ONNX (f32, and int8 with --int8) in the layout Transformers.js,
+    /// sentence-transformers and ONNX Runtime load.
+    Export(export::ExportArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -96,6 +99,7 @@ fn run(command: Command) -> Result<()> {
         Command::Distill(args) => train::distill::run(&args),
         Command::Viz(args) => viz::run(&args),
         Command::Eval(args) => eval::run(&args),
+        Command::Export(args) => export::run(&args),
     }
 }
 

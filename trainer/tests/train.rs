@@ -373,8 +373,19 @@ fn bi_encoder_fine_tuning_from_minilm_learns_keeps_its_start_and_exports_a_bert(
     assert!(best >= start, "fine-tuning fell below its start: {validation:?} vs MiniLM {start}");
     let saved: serde_json::Value = serde_json::from_slice(&std::fs::read(out.join("config.json")).unwrap()).unwrap();
     assert_eq!(saved["num_hidden_layers"], 6);
+    assert_loads_in_sentence_transformers(&out);
     let exported = dense_ndcg(&relevance, &held_out, &out, 64);
     assert!((exported - best).abs() < 1e-6, "exported model {exported} vs training's best {best}");
+}
+
+/// A BERT sentence encoder's folder carries what `SentenceTransformer(dir)` reads: its modules
+/// (Transformer, mean Pooling of the model's width, Normalize) and Transformers.js's tokenizer config.
+fn assert_loads_in_sentence_transformers(out: &Path) {
+    let json = |path: &str| -> serde_json::Value { serde_json::from_slice(&std::fs::read(out.join(path)).unwrap()).unwrap() };
+    assert_eq!(json("modules.json").as_array().unwrap().len(), 3);
+    assert_eq!(json("1_Pooling/config.json")["word_embedding_dimension"], json("config.json")["hidden_size"]);
+    assert_eq!(json("1_Pooling/config.json")["pooling_mode_mean_tokens"], true);
+    assert!(json("tokenizer_config.json")["model_max_length"].is_u64());
 }
 
 #[test]
@@ -409,6 +420,7 @@ fn distilled_student_learns_and_exports_a_small_int8_bert() {
     // MiniLM's bytes (the target for the shipped student).
     let saved: serde_json::Value = serde_json::from_slice(&std::fs::read(out.join("config.json")).unwrap()).unwrap();
     assert_eq!(saved["num_hidden_layers"], 2);
+    assert_loads_in_sentence_transformers(&out);
     assert!(saved["vocab_size"].as_u64().unwrap() <= 4000, "{saved}");
     let weights = std::fs::read(out.join("model.safetensors")).unwrap();
     let header_length = u64::from_le_bytes(weights[..8].try_into().unwrap()) as usize;

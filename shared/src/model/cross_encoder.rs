@@ -100,6 +100,11 @@ impl<B: Backend> CrossEncoder<B> {
         Ok(Self { network, tokenizer, labels, batch_size: config.batch_size.max(1), device: device.clone() })
     }
 
+    /// The tokenizer pairs are read with (what [`CrossEncoder::score_encoded`] expects).
+    pub fn tokenizer(&self) -> &TextTokenizer {
+        &self.tokenizer
+    }
+
     /// The relevance score of each `(query, passage)` pair, higher is more relevant.
     pub fn score(&self, pairs: &[(&str, &str)]) -> Result<Vec<f32>, ModelError> {
         self.score_encoded(&self.tokenizer.encode_pairs(pairs)?)

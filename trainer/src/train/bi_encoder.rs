@@ -25,6 +25,7 @@ use super::precision::Precision;
 use super::rng::BatchOrder;
 use super::TrainCommon;
 use crate::device::{run_on, BackendJob};
+use crate::export::layout;
 use crate::mine::read_mined;
 use crate::model_folder;
 
@@ -189,10 +190,12 @@ impl<B: AutodiffBackend> Task<B> for BiEncoderTask<'_, B> {
     }
 
     fn export(&self, model: &<Bert<B> as AutodiffModule<B>>::InnerModule) -> Result<Vec<(String, Vec<u8>)>> {
-        Ok(vec![
+        let mut files = vec![
             ("config.json".into(), self.base.config.clone()),
             ("tokenizer.json".into(), self.base.tokenizer.clone()),
             ("model.safetensors".into(), save_bert(&model.clone().merge_lora())?),
-        ])
+        ];
+        files.extend(layout::sentence_encoder(&self.bert));
+        Ok(files)
     }
 }

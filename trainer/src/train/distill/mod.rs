@@ -52,6 +52,7 @@ use super::rng::BatchOrder;
 use super::TrainCommon;
 use crate::device::{run_on, BackendJob};
 use crate::embed_cache::{self, Embedded};
+use crate::export::layout;
 use crate::mine::{read_mined, MinedExample, ScoreKind};
 use crate::model_folder;
 
@@ -522,11 +523,13 @@ impl<B: AutodiffBackend> Task<B> for DistillTask<'_, B> {
     fn export(&self, model: &<Bert<B> as AutodiffModule<B>>::InnerModule) -> Result<Vec<(String, Vec<u8>)>> {
         let weights = save_bert(model)?;
         let weights = if self.config.model.int8 { quantize_int8(&weights)? } else { weights };
-        Ok(vec![
+        let mut files = vec![
             ("config.json".into(), self.student.config_json.clone()),
             ("tokenizer.json".into(), self.student.tokenizer_json.clone()),
             ("model.safetensors".into(), weights),
-        ])
+        ];
+        files.extend(layout::sentence_encoder(&self.student.config));
+        Ok(files)
     }
 }
 
