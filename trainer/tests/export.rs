@@ -151,6 +151,7 @@ fn a_sentence_encoder_folder_carries_the_sentence_transformers_modules() {
     assert_eq!(json("1_Pooling/config.json")["pooling_mode_mean_tokens"], true);
     assert_eq!(json("1_Pooling/config.json")["word_embedding_dimension"], 384);
     assert_eq!(json("sentence_bert_config.json")["max_seq_length"], 256);
+    assert_eq!(json("tokenizer_config.json")["model_max_length"], 256, "Transformers.js cuts texts where dowse does");
 }
 
 #[test]

@@ -21,7 +21,7 @@ pub fn sentence_encoder(config: &BertConfig) -> Vec<(String, Vec<u8>)> {
         {"idx": 1, "name": "1", "path": "1_Pooling", "type": "sentence_transformers.models.Pooling"},
         {"idx": 2, "name": "2", "path": "2_Normalize", "type": "sentence_transformers.models.Normalize"},
     ]);
-    let max_seq_length = EncoderConfig::default().max_len.min(config.max_position_embeddings);
+    let max_seq_length = bert_max_len(config);
     let pooling = json!({
         "word_embedding_dimension": config.hidden_size,
         "pooling_mode_cls_token": false,
@@ -33,8 +33,14 @@ pub fn sentence_encoder(config: &BertConfig) -> Vec<(String, Vec<u8>)> {
         ("modules.json".into(), pretty(&modules)),
         ("sentence_bert_config.json".into(), pretty(&json!({"max_seq_length": max_seq_length, "do_lower_case": false}))),
         ("1_Pooling/config.json".into(), pretty(&pooling)),
-        tokenizer_config(config.max_position_embeddings),
+        tokenizer_config(max_seq_length),
     ]
+}
+
+/// The tokens dowse reads of a text with a BERT of `config`: its default length, or fewer where
+/// the model's positions end sooner.
+pub fn bert_max_len(config: &BertConfig) -> usize {
+    EncoderConfig::default().max_len.min(config.max_position_embeddings)
 }
 
 /// `tokenizer_config.json` for a word-piece `tokenizer.json` cut at `max_len` tokens: the class

@@ -104,7 +104,7 @@ pub fn export(args: &ExportArgs) -> Result<Vec<(String, Vec<u8>)>> {
     }
     match &network {
         Network::Bert(config, Head::Sentence) => files.extend(layout::sentence_encoder(config)),
-        Network::Bert(config, Head::Classifier) => files.push(layout::tokenizer_config(config.max_position_embeddings)),
+        Network::Bert(config, Head::Classifier) => files.push(layout::tokenizer_config(layout::bert_max_len(config))),
         Network::Static(config) => files.push(layout::tokenizer_config(config.max_len)),
     }
     // A static encoder's weights are dowse's own format; a BERT's are written in f32, which
