@@ -17,6 +17,7 @@ use std::collections::HashMap;
 
 use crate::bm25::{check_postings, idf, query_weights, term_score, Bm25Index, Bm25Params};
 use crate::error::FormatError;
+use crate::filters;
 use crate::topk::top_k;
 use crate::varint;
 
@@ -141,7 +142,7 @@ impl ShardedBm25 {
         shard: impl Fn(u32) -> Option<&'a Bm25Shard>,
         allowed: Option<&[bool]>,
     ) -> Result<Vec<(u32, f32)>, MissingShard> {
-        let allowed = |doc: u32| allowed.is_none_or(|allowed| allowed.get(doc as usize).copied().unwrap_or(false));
+        let passes = |doc: u32| filters::passes(allowed, doc as usize);
         let last = self.prefix_of(query_terms, prefix);
         let exact = &query_terms[..query_terms.len() - usize::from(last.is_some())];
         let mut scores: HashMap<u32, f32> = HashMap::new();
@@ -159,7 +160,7 @@ impl ShardedBm25 {
                     true => (idf(self.num_docs as usize, df), 1.0),
                     false => (idf(self.num_docs as usize, together), last.len() as f32 / term.len() as f32),
                 };
-                for (doc, tf, doc_len) in postings(&loaded.postings[start..end]).filter(|&(doc, _, _)| allowed(doc)) {
+                for (doc, tf, doc_len) in postings(&loaded.postings[start..end]).filter(|&(doc, _, _)| passes(doc)) {
                     let score = weight * term_score(self.params, idf, tf, doc_len, self.avg_doc_len);
                     scores.entry(doc).and_modify(|best| *best = best.max(score)).or_insert(score);
                 }
@@ -170,7 +171,7 @@ impl ShardedBm25 {
             let loaded = shard(index).ok_or(MissingShard(index))?;
             let Some(&(df, start, end)) = loaded.terms.get(term) else { continue };
             let idf = idf(self.num_docs as usize, df);
-            for (doc, tf, doc_len) in postings(&loaded.postings[start..end]).filter(|&(doc, _, _)| allowed(doc)) {
+            for (doc, tf, doc_len) in postings(&loaded.postings[start..end]).filter(|&(doc, _, _)| passes(doc)) {
                 *scores.entry(doc).or_default() += weight * term_score(self.params, idf, tf, doc_len, self.avg_doc_len);
             }
         }

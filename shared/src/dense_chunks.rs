@@ -15,6 +15,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::error::FormatError;
+use crate::filters;
 use crate::metrics::mean_and_standard_error;
 use crate::partitions::{PartitionConfig, Partitions};
 use crate::topk::{top_k, Scored};
@@ -130,8 +131,7 @@ impl SignCodes {
     /// The `depth` passages whose signs score best against `query`, best first; with `allowed`,
     /// among the passages it marks only.
     pub fn candidates(&self, query: &[f32], depth: usize, allowed: Option<&[bool]>) -> Vec<u32> {
-        let passes = |passage: usize| allowed.is_none_or(|allowed| allowed.get(passage).copied().unwrap_or(false));
-        let scores = self.sign_scores(query).into_iter().enumerate().filter(|&(passage, _)| passes(passage));
+        let scores = self.sign_scores(query).into_iter().enumerate().filter(|&(passage, _)| filters::passes(allowed, passage));
         let scores = scores.map(|(passage, score)| (passage as u32, score));
         top_k(scores, depth).into_iter().map(|(passage, _)| passage).collect()
     }

@@ -204,6 +204,12 @@ impl FilterIndex {
     }
 }
 
+/// Whether entry `index` passes a mask from [`FilterIndex::allowed`]: every entry does when there
+/// is no mask, and an entry past its end does not.
+pub fn passes(allowed: Option<&[bool]>, index: usize) -> bool {
+    allowed.is_none_or(|allowed| allowed.get(index).copied().unwrap_or(false))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
