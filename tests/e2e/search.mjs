@@ -146,6 +146,12 @@ const report = {
   rerank_toggle: (await page.$(".dowse-rerank input")) !== null,
   map_drawn: await page.$eval(".dowse-map", (figure) => !figure.hidden),
 };
+// Each file of the cold load, for benchmarks that split the bytes (the encoder's from the bundle's).
+if (options.resources) {
+  report.cold_resources = await page.evaluate(() =>
+    performance.getEntriesByType("resource").map((e) => ({ name: e.name, bytes: e.transferSize, body: e.decodedBodySize }))
+  );
+}
 report.overflows = await page.evaluate(() => document.documentElement.scrollWidth > window.innerWidth);
 if (options.screenshot) await page.screenshot({ path: options.screenshot, fullPage: true });
 

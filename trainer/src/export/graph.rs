@@ -17,11 +17,11 @@ pub const OPSET: i64 = 17;
 /// The IR version that goes with [`OPSET`].
 const IR_VERSION: i64 = 8;
 
-/// A model's weights, read two ways: as f32 tensors (int8 files dequantized), and as dowse's
-/// int8 rows (f32 files quantized as `dowse distill --int8` does) for a quantized graph.
+/// A model's weights: as f32 tensors (int8 files dequantized), and for a quantized graph as
+/// dowse's int8 rows too (f32 files quantized as `dowse distill --int8` does).
 pub struct Weights<'a> {
     pub floats: SafeTensors<'a>,
-    pub codes: SafeTensors<'a>,
+    pub codes: Option<SafeTensors<'a>>,
 }
 
 impl Weights<'_> {
@@ -36,15 +36,15 @@ impl Weights<'_> {
 
     /// The int8 matrix `name`: its shape, codes and one scale per row.
     fn codes(&self, name: &str) -> Result<(Vec<usize>, Vec<i8>, Vec<f32>)> {
-        let tensor = self.codes.tensor(name).with_context(|| format!("model.safetensors: no tensor `{name}` to quantize"))?;
+        let codes = self.codes.as_ref().context("an int8 graph needs the int8 weights")?;
+        let tensor = codes.tensor(name).with_context(|| format!("model.safetensors: no tensor `{name}` to quantize"))?;
         if tensor.dtype() != Dtype::I8 {
             bail!("model.safetensors: tensor `{name}` did not quantize to int8 (it is {:?})", tensor.dtype());
         }
-        let scales =
-            self.codes.tensor(&format!("{name}.int8_scale")).with_context(|| format!("model.safetensors: no scales for `{name}`"))?;
-        let codes = tensor.data().iter().map(|&b| b as i8).collect();
+        let scales = codes.tensor(&format!("{name}.int8_scale")).with_context(|| format!("model.safetensors: no scales for `{name}`"))?;
+        let values = tensor.data().iter().map(|&b| b as i8).collect();
         let scales = scales.data().chunks_exact(4).map(|b| f32::from_le_bytes(b.try_into().expect("4 bytes"))).collect();
-        Ok((tensor.shape().to_vec(), codes, scales))
+        Ok((tensor.shape().to_vec(), values, scales))
     }
 }
 

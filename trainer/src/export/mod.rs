@@ -86,11 +86,9 @@ pub fn export(args: &ExportArgs) -> Result<Vec<(String, Vec<u8>)>> {
     let weights_path = dir.join("model.safetensors");
     let floats = dequantize_int8(&model.weights).with_context(|| format!("{}", weights_path.display()))?.into_owned();
     let codes = if args.int8 { quantize_int8(&floats).with_context(|| format!("{}", weights_path.display()))? } else { Vec::new() };
+    let parse = |bytes| SafeTensors::deserialize(bytes).with_context(|| format!("{}", weights_path.display()));
     let graph = |int8: bool| -> Result<Vec<u8>> {
-        let weights = Weights {
-            floats: SafeTensors::deserialize(&floats).with_context(|| format!("{}", weights_path.display()))?,
-            codes: SafeTensors::deserialize(if int8 { &codes } else { &floats }).with_context(|| format!("{}", weights_path.display()))?,
-        };
+        let weights = Weights { floats: parse(&floats)?, codes: if int8 { Some(parse(&codes)?) } else { None } };
         let proto = match &network {
             Network::Bert(config, head) => networks::bert(&weights, config, *head, int8)?,
             Network::Static(config) => networks::static_encoder(&weights, config, int8)?,
