@@ -79,7 +79,7 @@ done
 
 python3 scripts/interop/report.py "$shared" "$work" >"$work/interop.md"
 if python3 -c "import torch, sentence_transformers" 2>/dev/null; then
-    python3 scripts/interop/sentence_transformers.py "$shared" "$work" >>"$work/interop.md"
+    python3 scripts/interop/load_in_sentence_transformers.py "$shared" "$work" >>"$work/interop.md"
 else
     echo -e "\nsentence-transformers is not installed here (python3 -m pip install torch sentence-transformers): not loaded." >>"$work/interop.md"
 fi

@@ -3,7 +3,7 @@ computes with the folders' own ONNX graphs in ONNX Runtime (which tests/export.r
 dowse's outputs): part of scripts/bench-interop.sh, not CI (torch is large).
 
     python3 -m pip install torch sentence-transformers
-    python3 scripts/interop/sentence_transformers.py SHARED WORK
+    python3 scripts/interop/load_in_sentence_transformers.py SHARED WORK
 
 SentenceTransformer(dir) for the sentence encoders in WORK (all-MiniLM-L6-v2 exported, and
 MiniLM with dowse's int8 rows exported), CrossEncoder(dir) for WORK/models/cross-encoder-onnx.
