@@ -63,6 +63,13 @@ trap 'kill ${server:-} 2>/dev/null' EXIT
 : >"$work/runs.jsonl"
 for model in minilm query; do
     serve "$work/bundle-$model" dist
+    # The encoder's worker fetches its module itself, outside the page's resource timings: its
+    # bytes on the wire, as Chromium asks for them.
+    for module in dowse-static dowse-encoder; do
+        for file in "$module.js" "${module}_bg.wasm"; do
+            curl -s -o /dev/null -H "Accept-Encoding: gzip, deflate, br, zstd" -w "$module %{size_download}\n" "$url$file"
+        done
+    done >"$work/worker-bytes.txt"
     for webgpu in false true; do
         report=$(cd tests/e2e && node search.mjs "{\"url\": \"$url\", \"query\": \"supersonic flow over a wedge\", \"webgpu\": $webgpu, \"resources\": true, \"queries\": $queries}")
         echo "{\"side\": \"dowse\", \"model\": \"$model\", \"webgpu\": $webgpu, \"report\": $report}" >>"$work/runs.jsonl"
