@@ -43,13 +43,7 @@ python3 scripts/interop/models.py cross-encoder "$minilm" "$work/models/cross-en
 "$dowse" index --input "$shared/data/cranfield" --model "$work/models/minilm-int8" --out "$work/bundle-minilm" 2>/dev/null
 "$dowse" index --input "$shared/data/cranfield" --no-adapt --out "$work/bundle-query" 2>/dev/null
 
-queries=$(python3 -c '
-import json, re, sys
-text = open(sys.argv[1]).read()
-queries = [" ".join(q.split()) for q in re.findall(r"\.W\n(.*?)(?=\n\.I |\Z)", text, re.S)]
-short = ["supersonic flow", "boundary layer transition", "heat transfer", "shock wave interaction", "panel flutter",
-         "laminar heat transfer", "buckling of cylinders", "hypersonic wake", "slip flow", "jet noise"]
-print(json.dumps(queries[:40] + short))' "$shared/data/cranfield/cran.qry")
+queries=$(python3 scripts/browser-bench-queries.py "$shared/data/cranfield/cran.qry")
 echo "$queries" >"$work/queries.json"
 
 serve() {

@@ -22,15 +22,8 @@ trap 'kill $server 2>/dev/null' EXIT
 for _ in $(seq 100); do grep -q "listening on" "$work/serve.out" && break; sleep 0.1; done
 url="$(sed -n 's/^listening on //p' "$work/serve.out")/"
 
-# Cranfield's first 40 queries (SMART .W sections: long questions), then 10 search-box queries of
-# two to four words on the same topics, since a search box mostly gets those.
-queries=$(python3 -c '
-import json, re, sys
-text = open(sys.argv[1]).read()
-queries = [" ".join(q.split()) for q in re.findall(r"\.W\n(.*?)(?=\n\.I |\Z)", text, re.S)]
-short = ["supersonic flow", "boundary layer transition", "heat transfer", "shock wave interaction", "panel flutter",
-         "laminar heat transfer", "buckling of cylinders", "hypersonic wake", "slip flow", "jet noise"]
-print(json.dumps(queries[:40] + short))' "$shared/data/cranfield/cran.qry")
+# The 50 queries every browser benchmark types (Cranfield's, long and short).
+queries=$(python3 scripts/browser-bench-queries.py "$shared/data/cranfield/cran.qry")
 
 run() {
     node search.mjs "{\"url\": \"$url\", \"query\": \"supersonic flow over a wedge\", \"webgpu\": $1, \"queries\": $queries}"
