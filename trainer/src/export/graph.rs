@@ -139,8 +139,7 @@ impl Graph {
         let product = if self.int8 {
             let (shape, codes, scales) = weights.codes(&weight)?;
             let [out, inputs] = shape[..] else { bail!("model.safetensors: tensor `{weight}` is not a matrix") };
-            let transposed: Vec<i8> = (0..inputs).flat_map(|i| (0..out).map(move |o| (o, i))).map(|(o, i)| codes[o * inputs + i]).collect();
-            let codes = self.int8s(&format!("{weight}.int8"), &[inputs, out], &transposed);
+            let codes = self.int8s(&format!("{weight}.int8"), &[inputs, out], &transpose(&codes, out, inputs));
             let scales = self.floats(&format!("{weight}.int8_scale"), &[out], &scales);
             let (quantized, row_scales) = self.quantize_rows(x);
             let product = self.op("MatMulInteger", &[&quantized, &codes], Vec::new());
@@ -150,9 +149,7 @@ impl Graph {
         } else {
             let (shape, values) = weights.floats(&weight)?;
             let [out, inputs] = shape[..] else { bail!("model.safetensors: tensor `{weight}` is not a matrix") };
-            let transposed: Vec<f32> =
-                (0..inputs).flat_map(|i| (0..out).map(move |o| (o, i))).map(|(o, i)| values[o * inputs + i]).collect();
-            let matrix = self.floats(&weight, &[inputs, out], &transposed);
+            let matrix = self.floats(&weight, &[inputs, out], &transpose(&values, out, inputs));
             self.op("MatMul", &[x, &matrix], Vec::new())
         };
         Ok(self.op("Add", &[&product, &bias], Vec::new()))
@@ -215,6 +212,12 @@ impl Graph {
             opset_import: vec![OperatorSetIdProto { domain: String::new(), version: OPSET }],
         }
     }
+}
+
+/// A row-major `[rows, columns]` matrix as its `[columns, rows]` transpose (PyTorch keeps a
+/// linear layer's weight as `[out, in]`; `MatMul` takes `[in, out]`).
+fn transpose<T: Copy>(values: &[T], rows: usize, columns: usize) -> Vec<T> {
+    (0..columns).flat_map(|c| (0..rows).map(move |r| values[r * columns + c])).collect()
 }
 
 /// An integer attribute.
