@@ -4,13 +4,11 @@
 //
 // Usage: node api.mjs '{"url": "http://.../api.html"}'
 import { chromium } from "playwright-core";
-import { mkdtempSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { profileDir } from "./profile.mjs";
 
 const options = JSON.parse(process.argv[2]);
 const TIMEOUT_MS = 300_000;
-const context = await chromium.launchPersistentContext(mkdtempSync(join(tmpdir(), "dowse-chromium-")), {
+const context = await chromium.launchPersistentContext(profileDir("dowse-chromium-"), {
   executablePath: process.env.CHROMIUM ?? "/usr/bin/chromium",
   args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking"],
 });

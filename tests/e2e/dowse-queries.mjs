@@ -13,9 +13,8 @@
 //   search   the app's own search time for each later query (fetching its fragments included)
 //   results  the 10 result document ids of each query, hybrid
 import { chromium } from "playwright-core";
-import { mkdtempSync, readFileSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { profileDir } from "./profile.mjs";
+import { readFileSync } from "node:fs";
 
 const [url, queriesFile] = process.argv.slice(2);
 const queries = JSON.parse(readFileSync(queriesFile, "utf8"));
@@ -23,7 +22,7 @@ const args = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "
 const TIMEOUT_MS = 300_000;
 
 async function open() {
-  const context = await chromium.launchPersistentContext(mkdtempSync(join(tmpdir(), "dowse-")), {
+  const context = await chromium.launchPersistentContext(profileDir("dowse-"), {
     executablePath: process.env.CHROMIUM ?? "/usr/bin/chromium",
     args,
   });

@@ -9,16 +9,15 @@
 // one page), ms (each later query's time to its 10 results' data), results (the 10 result URLs
 // of each query).
 import { chromium } from "playwright-core";
-import { mkdtempSync, readFileSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { profileDir } from "./profile.mjs";
+import { readFileSync } from "node:fs";
 
 const [url, queriesFile] = process.argv.slice(2);
 const queries = JSON.parse(readFileSync(queriesFile, "utf8"));
 const args = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking"];
 
 async function open() {
-  const context = await chromium.launchPersistentContext(mkdtempSync(join(tmpdir(), "pagefind-")), {
+  const context = await chromium.launchPersistentContext(profileDir("pagefind-"), {
     executablePath: process.env.CHROMIUM ?? "/usr/bin/chromium",
     args,
   });

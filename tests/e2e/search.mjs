@@ -24,9 +24,7 @@
 //                results (keyword search goes on) and the message, and stops
 // Prints one JSON object on stdout; exits 1 with the page's console on any failure.
 import { chromium } from "playwright-core";
-import { mkdtempSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { profileDir } from "./profile.mjs";
 
 const options = JSON.parse(process.argv[2]);
 const LOAD_TIMEOUT_MS = 300_000;
@@ -36,7 +34,7 @@ const args = [
 ];
 if (options.webgpu) args.push("--enable-unsafe-webgpu");
 
-const context = await chromium.launchPersistentContext(mkdtempSync(join(tmpdir(), "dowse-chromium-")), {
+const context = await chromium.launchPersistentContext(profileDir("dowse-chromium-"), {
   executablePath: process.env.CHROMIUM ?? "/usr/bin/chromium",
   args,
   viewport: options.viewport ?? { width: 1000, height: 1100 },

@@ -3,9 +3,7 @@
 // cold. Prints the page's report plus every file fetched, with its bytes on the wire.
 // Usage: node transformers-js.mjs '{"url": ..., "model": ..., "dtype": "q8", "device": "wasm", "queries": [...]}'
 import { chromium } from "playwright-core";
-import { mkdtempSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { profileDir } from "./profile.mjs";
 
 const options = JSON.parse(process.argv[2]);
 const args = [
@@ -13,7 +11,7 @@ const args = [
   "--disable-background-networking", "--disable-component-update", "--disable-sync",
 ];
 if (options.device === "webgpu") args.push("--enable-unsafe-webgpu");
-const context = await chromium.launchPersistentContext(mkdtempSync(join(tmpdir(), "dowse-chromium-")), {
+const context = await chromium.launchPersistentContext(profileDir("dowse-chromium-"), {
   executablePath: process.env.CHROMIUM ?? "/usr/bin/chromium",
   args,
 });
