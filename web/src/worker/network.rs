@@ -1,5 +1,6 @@
-//! Any query encoder on Burn (`encoder` feature): a BERT, a DSSM or a two-tower LSTM, on WebGPU
-//! through burn-wgpu where the browser gives an adapter, else on the CPU through burn-ndarray.
+//! Any query encoder that is a network (`encoder` feature): a BERT, a DSSM or a two-tower LSTM,
+//! on WebGPU through burn-wgpu where the browser gives an adapter, else on the CPU: a BERT on
+//! dowse's own CPU kernels (matrixmultiply's wasm SIMD, one thread), the others on burn-ndarray.
 //! Tensors are only read back asynchronously (a browser cannot block on the GPU).
 
 use burn::tensor::backend::Backend;
@@ -34,6 +35,7 @@ pub async fn load(
         let encoder = Encoder::load(model.files(), config, &device).map_err(|e| e.to_string())?;
         return Ok((QueryEncoder::WebGpu(Box::new(encoder)), None));
     }
+    let config = EncoderConfig { cpu_kernels: true, ..config };
     let encoder = Encoder::load(model.files(), config, &Default::default()).map_err(|e| e.to_string())?;
     Ok((QueryEncoder::Cpu(Box::new(encoder)), why_cpu))
 }

@@ -2,8 +2,6 @@
 //! so no padding is computed and no mask is needed. Texts run in parallel, heads in turn, each
 //! head's query, key and value read in place from the fused projection's rows.
 
-use gemm::Parallelism;
-
 use super::math::softmax;
 use super::matmul::{matmul, View};
 use super::parallel;
@@ -33,10 +31,10 @@ pub fn attention(qkv: &[f32], lengths: &[usize], hidden: usize, heads: usize, co
             let query = View { rows: len, cols: head_dim, offset: column, row_stride: width, col_stride: 1 };
             let key_t = View { rows: head_dim, cols: len, offset: column + hidden, row_stride: 1, col_stride: width };
             let value = View { rows: len, cols: head_dim, offset: column + 2 * hidden, row_stride: width, col_stride: 1 };
-            matmul(&mut scores, View::dense(len, len), qkv, query, qkv, key_t, scale, false, Parallelism::None);
+            matmul(&mut scores, View::dense(len, len), qkv, query, qkv, key_t, scale, false, false);
             scores.chunks_exact_mut(len).for_each(softmax);
             let own = View { rows: len, cols: head_dim, offset: head * head_dim, row_stride: hidden, col_stride: 1 };
-            matmul(out, own, &scores, View::dense(len, len), qkv, value, 1.0, false, Parallelism::None);
+            matmul(out, own, &scores, View::dense(len, len), qkv, value, 1.0, false, false);
         }
     });
 }

@@ -1,8 +1,8 @@
-//! Matrix products over strided views into f32 slices, by the gemm crate (AVX2 / AVX-512 / NEON /
-//! wasm SIMD kernels, picked at run time). The one place the CPU kernels need `unsafe`: every
-//! view is checked against its slice first.
-
-use gemm::{gemm, Parallelism};
+//! Matrix products over strided views into f32 slices: natively by the gemm crate (AVX2 /
+//! AVX-512 / NEON kernels picked at run time, split across rayon's threads), in wasm32 by
+//! matrixmultiply (its SIMD128 kernel, one thread), which encodes a query in the browser in half
+//! the time gemm's wasm kernel takes (results/interop.md). The one place the CPU kernels need
+//! `unsafe`: every view is checked against its slice first.
 
 /// A `rows x cols` matrix inside a slice: element (i, j) is at
 /// `offset + i * row_stride + j * col_stride`.
@@ -28,19 +28,10 @@ impl View {
     }
 }
 
-/// `dst = scale * lhs · rhs`, plus `dst`'s own values when `accumulate`.
+/// `dst = scale * lhs · rhs`, plus `dst`'s own values when `accumulate`; across threads where
+/// there are any when `threads` (large products: not worth it for one head's attention).
 #[allow(clippy::too_many_arguments)]
-pub fn matmul(
-    dst: &mut [f32],
-    d: View,
-    lhs: &[f32],
-    l: View,
-    rhs: &[f32],
-    r: View,
-    scale: f32,
-    accumulate: bool,
-    parallelism: Parallelism,
-) {
+pub fn matmul(dst: &mut [f32], d: View, lhs: &[f32], l: View, rhs: &[f32], r: View, scale: f32, accumulate: bool, threads: bool) {
     assert!(l.rows == d.rows && r.cols == d.cols && l.cols == r.rows, "shapes {l:?} · {r:?} -> {d:?}");
     d.check(dst.len());
     l.check(lhs.len());
@@ -49,10 +40,11 @@ pub fn matmul(
         return;
     }
     let stride = |s: usize| isize::try_from(s).expect("strides fit isize");
+    #[cfg(not(target_arch = "wasm32"))]
     // SAFETY: each view was checked to lie inside its slice, `dst` is borrowed mutably (so it
     // aliases neither operand), and gemm reads and writes only the elements the views describe.
     unsafe {
-        gemm(
+        gemm::gemm(
             d.rows,
             d.cols,
             l.cols,
@@ -71,7 +63,29 @@ pub fn matmul(
             false,
             false,
             false,
-            parallelism,
+            if threads { gemm::Parallelism::Rayon(0) } else { gemm::Parallelism::None },
+        );
+    }
+    #[cfg(target_arch = "wasm32")]
+    // SAFETY: as above; matrixmultiply reads and writes only the elements the views describe,
+    // and with `beta` 0 it never reads `dst`.
+    unsafe {
+        let _ = threads;
+        matrixmultiply::sgemm(
+            d.rows,
+            l.cols,
+            d.cols,
+            scale,
+            lhs.as_ptr().add(l.offset),
+            stride(l.row_stride),
+            stride(l.col_stride),
+            rhs.as_ptr().add(r.offset),
+            stride(r.row_stride),
+            stride(r.col_stride),
+            if accumulate { 1.0 } else { 0.0 },
+            dst.as_mut_ptr().add(d.offset),
+            stride(d.row_stride),
+            stride(d.col_stride),
         );
     }
 }
@@ -88,7 +102,7 @@ mod tests {
         let rhs = [5.0, 6.0, 7.0, 8.0];
         let r = View { rows: 2, cols: 2, offset: 0, row_stride: 1, col_stride: 2 };
         let mut dst = [1.0; 4];
-        matmul(&mut dst, View::dense(2, 2), &lhs, l, &rhs, r, 2.0, true, Parallelism::None);
+        matmul(&mut dst, View::dense(2, 2), &lhs, l, &rhs, r, 2.0, true, false);
         // [1 2; 3 4] · [5 7; 6 8] = [17 23; 39 53], doubled, plus 1.
         assert_eq!(dst, [35.0, 47.0, 79.0, 107.0]);
     }
@@ -98,6 +112,6 @@ mod tests {
     fn a_view_past_its_slice_is_refused() {
         let mut dst = [0.0; 4];
         let l = View { rows: 2, cols: 2, offset: 1, row_stride: 2, col_stride: 1 };
-        matmul(&mut dst, View::dense(2, 2), &[0.0; 4], l, &[0.0; 4], View::dense(2, 2), 1.0, false, Parallelism::None);
+        matmul(&mut dst, View::dense(2, 2), &[0.0; 4], l, &[0.0; 4], View::dense(2, 2), 1.0, false, false);
     }
 }

@@ -229,7 +229,7 @@ impl Dense {
             }
         }
         let (l, r) = (View::dense(tokens, self.inputs), View::dense(self.inputs, self.outputs));
-        matmul(out, View::dense(tokens, self.outputs), x, l, &self.weight, r, 1.0, true, parallel::MATMUL);
+        matmul(out, View::dense(tokens, self.outputs), x, l, &self.weight, r, 1.0, true, true);
     }
 }
 

@@ -1,14 +1,9 @@
 //! Where the CPU kernels split work across cores: rayon's pool in native builds, one thread in
-//! the browser (wasm32 has no threads here). Nothing else in [`super`] knows which.
+//! the browser (wasm32 has no threads here). Nothing else in [`super`] knows which, but
+//! [`super::matmul`], whose libraries split their own work.
 
 #[cfg(not(target_arch = "wasm32"))]
 use rayon::prelude::*;
-
-/// How the large matrix products split: across rayon's threads natively, not at all in wasm32.
-#[cfg(not(target_arch = "wasm32"))]
-pub const MATMUL: gemm::Parallelism = gemm::Parallelism::Rayon(0);
-#[cfg(target_arch = "wasm32")]
-pub const MATMUL: gemm::Parallelism = gemm::Parallelism::None;
 
 /// Calls `f` on each item, in parallel where there are threads.
 pub fn for_each<T: Send>(items: Vec<T>, f: impl Fn(T) + Sync + Send) {
