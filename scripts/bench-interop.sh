@@ -52,7 +52,7 @@ serve() {
     for _ in $(seq 100); do grep -q "listening on" "$work/serve.out" && break; sleep 0.1; done
     url="$(sed -n 's/^listening on //p' "$work/serve.out")/"
 }
-trap 'kill ${server:-} 2>/dev/null' EXIT
+trap 'kill ${server:-} 2>/dev/null || true' EXIT
 
 : >"$work/runs.jsonl"
 for model in minilm query; do

@@ -5,8 +5,9 @@ dowse's outputs): part of scripts/bench-interop.sh, not CI (torch is large).
     python3 -m pip install torch sentence-transformers
     python3 scripts/interop/load_in_sentence_transformers.py SHARED WORK
 
-SentenceTransformer(dir) for the sentence encoders in WORK (all-MiniLM-L6-v2 exported, and
-MiniLM with dowse's int8 rows exported), CrossEncoder(dir) for WORK/models/cross-encoder-onnx.
+SentenceTransformer(dir) for the sentence encoders in WORK (all-MiniLM-L6-v2 exported, MiniLM
+with dowse's int8 rows exported, and dowse's static query encoder exported: StaticEmbedding, Dense,
+Normalize), CrossEncoder(dir) for WORK/models/cross-encoder-onnx.
 Prints markdown rows for results/interop.md.
 """
 
@@ -18,6 +19,7 @@ import onnxruntime
 import sentence_transformers
 import torch
 from sentence_transformers import CrossEncoder, SentenceTransformer
+from tokenizers import Tokenizer
 
 shared, work = sys.argv[1], sys.argv[2]
 golden = json.load(open(f"{shared}/fixtures/minilm_golden.json"))["items"]
@@ -40,6 +42,19 @@ def onnx_vectors(folder, model):
     return out
 
 
+def static_onnx_vectors(folder):
+    """The static encoder's graph on the folder's own tokenizer.json, cut where dowse cuts."""
+    graph = onnxruntime.InferenceSession(f"{folder}/onnx/model.onnx", providers=["CPUExecutionProvider"])
+    tokenizer = Tokenizer.from_file(f"{folder}/tokenizer.json")
+    tokenizer.no_padding()
+    tokenizer.enable_truncation(json.load(open(f"{folder}/config.json"))["max_len"])
+    out = []
+    for text in texts:
+        ids = np.array([tokenizer.encode(text).ids], np.int64)
+        out.append(graph.run(["sentence_embedding"], {"input_ids": ids, "attention_mask": np.ones_like(ids)})[0][0])
+    return out
+
+
 print(f"\nsentence-transformers {sentence_transformers.__version__} (torch {torch.__version__}) loading the exported folders,")
 print("against the same folder's f32 graph in ONNX Runtime, on the 17 golden fixture texts:\n")
 print("| folder | loaded as | lowest cosine (or largest logit difference) |")
@@ -49,6 +64,12 @@ for name, folder in [("all-MiniLM-L6-v2", f"{work}/models/minilm-onnx"), ("MiniL
     vectors = model.encode(texts, normalize_embeddings=True)
     lowest = min(cosine(a, b) for a, b in zip(vectors, onnx_vectors(folder, model)))
     print(f"| {name} | `SentenceTransformer(dir)`, max_seq_length {model.max_seq_length} | {lowest:.6f} |")
+
+folder = f"{work}/site/models/query"
+model = SentenceTransformer(folder, device="cpu")
+vectors = model.encode(texts)
+lowest = min(cosine(a, b) for a, b in zip(vectors, static_onnx_vectors(folder)))
+print(f"| dowse's static query encoder | `SentenceTransformer(dir)`: StaticEmbedding, Dense, Normalize | {lowest:.6f} |")
 
 folder = f"{work}/models/cross-encoder-onnx"
 reranker = CrossEncoder(folder, device="cpu")

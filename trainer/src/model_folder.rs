@@ -48,8 +48,13 @@ pub fn tokenizer_file(dir: &Path) -> PathBuf {
 /// `...ForSequenceClassification` architecture.
 pub fn is_cross_encoder(dir: &Path) -> Result<bool> {
     let path = dir.join("config.json");
-    let config: serde_json::Value = serde_json::from_slice(&std::fs::read(&path).with_context(|| format!("reading {}", path.display()))?)
-        .with_context(|| format!("{}: not JSON", path.display()))?;
+    names_a_cross_encoder(&std::fs::read(&path).with_context(|| format!("reading {}", path.display()))?, &path)
+}
+
+/// Whether `config` (the bytes of config.json at `path`) names a `...ForSequenceClassification`
+/// architecture.
+pub fn names_a_cross_encoder(config: &[u8], path: &Path) -> Result<bool> {
+    let config: serde_json::Value = serde_json::from_slice(config).with_context(|| format!("{}: not JSON", path.display()))?;
     let architectures = config["architectures"].as_array().map(Vec::as_slice).unwrap_or_default();
     Ok(architectures.iter().filter_map(|a| a.as_str()).any(|a| a.ends_with("ForSequenceClassification")))
 }

@@ -2,7 +2,9 @@
 //! `onnxruntime`, which .ci/run installs; `scripts/onnx-run.py` feeds it), give what dowse gives
 //! on the golden fixture's texts: the sentence embedding at cosine >= 0.9999 in f32 and >= 0.99 in
 //! int8, a cross-encoder's logits within 1e-3, and all-MiniLM-L6-v2's token ids are those of
-//! sentence-transformers. Folders that hold no model, and models ONNX export does not cover, are
+//! sentence-transformers. The static encoder's sentence-transformers modules, computed as
+//! `StaticEmbedding` computes (its prompt, no special tokens, its tokenizer's cut), give dowse's
+//! vectors. Folders that hold no model, and models ONNX export does not cover, are
 //! refused with nothing written.
 
 use std::path::{Path, PathBuf};
@@ -152,6 +154,53 @@ fn a_sentence_encoder_folder_carries_the_sentence_transformers_modules() {
     assert_eq!(json("1_Pooling/config.json")["word_embedding_dimension"], 384);
     assert_eq!(json("sentence_bert_config.json")["max_seq_length"], 256);
     assert_eq!(json("tokenizer_config.json")["model_max_length"], 256, "Transformers.js cuts texts where dowse does");
+}
+
+/// `StaticEmbedding` -> `Dense` -> `Normalize` as sentence-transformers runs them on the folder's
+/// files (scripts/interop/load_in_sentence_transformers.py loads the folder in sentence-transformers
+/// itself): the default prompt before the text, no special tokens, the mean of the pieces' rows.
+#[test]
+fn the_static_encoder_folder_computes_dowses_vectors_as_sentence_transformers_reads_it() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("onnx-model");
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../models/query");
+    export(&dir, &out);
+    let json = |path: &str| -> Value { serde_json::from_slice(&std::fs::read(out.join(path)).unwrap()).unwrap() };
+    let types: Vec<String> = json("modules.json").as_array().unwrap().iter().map(|m| m["type"].as_str().unwrap().to_string()).collect();
+    assert_eq!(types, ["StaticEmbedding", "Dense", "Normalize"].map(|t| format!("sentence_transformers.models.{t}")));
+    let settings = json("config_sentence_transformers.json");
+    let prompt = settings["prompts"][settings["default_prompt_name"].as_str().unwrap()].as_str().unwrap().to_string();
+    let tokenizer = tokenizers::Tokenizer::from_file(out.join("0_StaticEmbedding/tokenizer.json")).unwrap();
+    let tensor = |path: &str, name: &str| -> (Vec<usize>, Vec<f32>) {
+        let bytes = std::fs::read(out.join(path)).unwrap();
+        let file = safetensors::SafeTensors::deserialize(&bytes).unwrap();
+        let tensor = file.tensor(name).unwrap();
+        (tensor.shape().to_vec(), tensor.data().chunks_exact(4).map(|b| f32::from_le_bytes(b.try_into().unwrap())).collect())
+    };
+    let (table_shape, table) = tensor("0_StaticEmbedding/model.safetensors", "embedding.weight");
+    let (dense_shape, dense) = tensor("1_Dense/model.safetensors", "linear.weight");
+    let [dim, embed_dim] = [dense_shape[0], dense_shape[1]];
+    assert_eq!(table_shape[1], embed_dim);
+
+    let [config, weights, tokenizer_bytes] = model_files(&dir);
+    let files = ModelFiles { config: &config, weights: &weights, tokenizer: &tokenizer_bytes };
+    let encoder = Encoder::<Flex>::load(files, EncoderConfig::default(), &FlexDevice).unwrap();
+    let long = "supersonic flow over a wedge ".repeat(40);
+    let mut texts: Vec<String> = golden().into_iter().map(|(text, _)| text).collect();
+    texts.push(long);
+    let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
+    let dowse_vectors = encoder.encode(&refs, Side::Query, |_| {}).unwrap();
+    for (text, expected) in texts.iter().zip(dowse_vectors.chunks(dim)) {
+        let ids = tokenizer.encode(format!("{prompt}{text}"), false).unwrap().get_ids().to_vec();
+        let mut mean = vec![0f32; embed_dim];
+        for &id in &ids {
+            let row = &table[id as usize * embed_dim..][..embed_dim];
+            mean.iter_mut().zip(row).for_each(|(m, r)| *m += r / ids.len() as f32);
+        }
+        let vector: Vec<f32> = dense.chunks(embed_dim).map(|w| w.iter().zip(&mean).map(|(a, b)| a * b).sum()).collect();
+        let cosine = cosine(&vector, expected);
+        assert!(cosine >= 0.9999, "cosine {cosine} on {text:?} ({} pieces)", ids.len());
+    }
 }
 
 #[test]

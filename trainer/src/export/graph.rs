@@ -216,7 +216,7 @@ impl Graph {
 
 /// A row-major `[rows, columns]` matrix as its `[columns, rows]` transpose (PyTorch keeps a
 /// linear layer's weight as `[out, in]`; `MatMul` takes `[in, out]`).
-fn transpose<T: Copy>(values: &[T], rows: usize, columns: usize) -> Vec<T> {
+pub fn transpose<T: Copy>(values: &[T], rows: usize, columns: usize) -> Vec<T> {
     (0..columns).flat_map(|c| (0..rows).map(move |r| values[r * columns + c])).collect()
 }
 

@@ -72,7 +72,7 @@ pub fn export(args: &ExportArgs) -> Result<Vec<(String, Vec<u8>)>> {
     let config_path = dir.join("config.json");
     let network = match EncoderKind::of(&model.config).with_context(|| format!("{}", config_path.display()))? {
         EncoderKind::Bert => {
-            let head = if model_folder::is_cross_encoder(dir)? { Head::Classifier } else { Head::Sentence };
+            let head = if model_folder::names_a_cross_encoder(&model.config, &config_path)? { Head::Classifier } else { Head::Sentence };
             Network::Bert(BertConfig::from_json(&model.config).with_context(|| format!("{}", config_path.display()))?, head)
         }
         EncoderKind::Static => {
@@ -103,7 +103,11 @@ pub fn export(args: &ExportArgs) -> Result<Vec<(String, Vec<u8>)>> {
     match &network {
         Network::Bert(config, Head::Sentence) => files.extend(layout::sentence_encoder(config)),
         Network::Bert(config, Head::Classifier) => files.push(layout::tokenizer_config(layout::bert_max_len(config))),
-        Network::Static(config) => files.push(layout::tokenizer_config(config.max_len)),
+        Network::Static(config) => {
+            let weights = Weights { floats: parse(&floats)?, codes: None };
+            files.extend(layout::static_encoder(config, &weights, &model.tokenizer)?);
+            files.push(layout::tokenizer_config(config.max_len));
+        }
     }
     // A static encoder's weights are dowse's own format; a BERT's are written in f32, which
     // `transformers` reads (it has no reader for dowse's int8 rows).
