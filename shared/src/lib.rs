@@ -8,7 +8,9 @@
 //! exactly, or [`partitions`], a few clusters of them) searches; [`docstore`] keeps what results show; [`bundle`] puts it all in one versioned,
 //! checksummed folder, searched whole; [`search`] holds what every search shares, merging lists
 //! with [`fusion`];
-//! [`metrics`] scores a run as trec_eval does.
+//! [`metrics`] scores a run as trec_eval does. For generative retrieval, [`semantic_ids`] gives
+//! documents hierarchical IDs (by [`kmeans`], as [`partitions`] clusters vectors) and [`id_trie`]
+//! decodes only valid ones.
 //! Nothing here touches the file system or spawns threads, so it all builds for wasm32. The
 //! `encoders` feature (default) brings [`model`]'s networks and a whole [`bundle`] in memory; without it,
 //! the bundle's manifest and root and keyword and vector search over fragments build with no
@@ -27,12 +29,15 @@ pub mod filters;
 pub mod fragments;
 pub mod fusion;
 pub mod hnsw;
+pub mod id_trie;
+pub mod kmeans;
 pub mod metrics;
 pub mod model;
 pub mod partitions;
 pub mod passage;
 pub mod projection;
 pub mod search;
+pub mod semantic_ids;
 pub mod text;
 pub mod topk;
 mod varint;

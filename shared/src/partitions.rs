@@ -1,5 +1,5 @@
 //! Dense search in partitions (an inverted file): the passages' unit vectors clustered by
-//! spherical k-means, so that a query scores the centroids, opens the `nprobe` partitions whose
+//! spherical k-means ([`crate::kmeans`]), so that a query scores the centroids, opens the `nprobe` partitions whose
 //! centroids are nearest and scores only their passages. It is the unit a bundle fetched in
 //! fragments splits its vectors by: the centroids travel with the root, each partition's vectors
 //! are one fragment, and a query needs only its `nprobe` of them.
@@ -10,6 +10,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::dense::dot;
+use crate::kmeans::{self, nearest_centroid, SplitMix};
 use crate::topk::top_k;
 
 /// How passages are partitioned.
@@ -53,27 +54,7 @@ impl Partitions {
         let k = rows.div_ceil(config.passages_per_partition.max(1));
         let mut rng = SplitMix(config.seed);
         let sample = rng.choose(rows, (k * config.sample_per_partition.max(1)).min(rows));
-        let mut centroids: Vec<f32> =
-            rng.choose(sample.len(), k).iter().flat_map(|&s| row(sample[s as usize] as usize).iter().copied()).collect();
-        for _ in 0..config.iterations {
-            let mut sums = vec![0f32; centroids.len()];
-            let mut counts = vec![0usize; k];
-            for &s in &sample {
-                let nearest = nearest_centroid(&centroids, dim, row(s as usize));
-                counts[nearest] += 1;
-                sums[nearest * dim..(nearest + 1) * dim].iter_mut().zip(row(s as usize)).for_each(|(sum, v)| *sum += v);
-            }
-            for (c, &count) in counts.iter().enumerate() {
-                let centroid = &mut centroids[c * dim..(c + 1) * dim];
-                if count == 0 {
-                    // An empty cluster restarts at a sampled passage, so no partition stays unused.
-                    centroid.copy_from_slice(row(sample[rng.below(sample.len())] as usize));
-                    continue;
-                }
-                centroid.copy_from_slice(&sums[c * dim..(c + 1) * dim]);
-                normalize(centroid);
-            }
-        }
+        let centroids = kmeans::train(matrix, dim, &sample, k, config.iterations, &mut rng);
         let mut members = vec![Vec::new(); k];
         for i in 0..rows {
             members[nearest_centroid(&centroids, dim, row(i))].push(i as u32);
@@ -116,70 +97,15 @@ impl Partitions {
     }
 }
 
-fn nearest_centroid(centroids: &[f32], dim: usize, vector: &[f32]) -> usize {
-    let scores = centroids.chunks_exact(dim).enumerate().map(|(c, centroid)| (c as u32, dot(vector, centroid)));
-    top_k(scores, 1).first().map_or(0, |&(c, _)| c as usize)
-}
-
-fn normalize(vector: &mut [f32]) {
-    let norm = dot(vector, vector).sqrt();
-    if norm > 0.0 {
-        vector.iter_mut().for_each(|v| *v /= norm);
-    }
-}
-
-/// SplitMix64: the few random picks k-means needs, the same on every platform.
-struct SplitMix(u64);
-
-impl SplitMix {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n.max(1) as u64) as usize
-    }
-
-    /// `n` distinct indexes below `of`, ascending (a partial Fisher-Yates shuffle).
-    fn choose(&mut self, of: usize, n: usize) -> Vec<u32> {
-        let mut all: Vec<u32> = (0..of as u32).collect();
-        for i in 0..n.min(of) {
-            let j = i + self.below(of - i);
-            all.swap(i, j);
-        }
-        all.truncate(n.min(of));
-        all.sort_unstable();
-        all
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::dense::top_k_exact;
-
-    /// `per` noisy unit vectors around each of `dim` axes.
-    fn clustered(dim: usize, per: usize) -> Vec<f32> {
-        let mut rng = SplitMix(7);
-        let mut matrix = Vec::new();
-        for axis in 0..dim {
-            for _ in 0..per {
-                let mut v: Vec<f32> = (0..dim).map(|_| (rng.below(1000) as f32 / 1000.0 - 0.5) * 0.2).collect();
-                v[axis] += 1.0;
-                normalize(&mut v);
-                matrix.extend(v);
-            }
-        }
-        matrix
-    }
+    use crate::kmeans;
 
     #[test]
     fn every_passage_is_in_exactly_one_partition() {
-        let matrix = clustered(8, 50);
+        let matrix = kmeans::clustered(8, 8, 50, 7);
         let partitions = Partitions::build(&matrix, 8, &PartitionConfig { passages_per_partition: 40, ..PartitionConfig::default() });
         assert_eq!(partitions.len(), 10);
         let mut all: Vec<u32> = (0..partitions.len() as u32).flat_map(|p| partitions.members(p).to_vec()).collect();
@@ -190,7 +116,7 @@ mod tests {
     #[test]
     fn clusters_are_found_and_opening_every_partition_is_exact() {
         let (dim, per) = (8, 50);
-        let matrix = clustered(dim, per);
+        let matrix = kmeans::clustered(dim, dim, per, 7);
         let config = PartitionConfig { passages_per_partition: per, ..PartitionConfig::default() };
         let partitions = Partitions::build(&matrix, dim, &config);
         assert_eq!(partitions, Partitions::build(&matrix, dim, &config), "the same seed builds the same partitions");

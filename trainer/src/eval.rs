@@ -1,11 +1,13 @@
-//! `dowse eval`: runs BM25, dense or hybrid retrieval over a collection (or through a bundle),
-//! optionally reranks the top of each ranking with a cross-encoder, and scores it as trec_eval does.
+//! `dowse eval`: runs BM25, dense, generative (DSI) or fused retrieval over a collection (or
+//! through a bundle), optionally reranks the top of each ranking with a cross-encoder, and scores
+//! it as trec_eval does.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use anyhow::{Context, Result};
+use anyhow::{bail, Context, Result};
+use burn_flex::{Flex, FlexDevice};
 use clap::{Args, ValueEnum};
 use dowse_core::bm25::{Bm25Index, Bm25Params};
 use dowse_core::bundle::Bundle;
@@ -22,6 +24,7 @@ use serde_json::json;
 use crate::collection::{self, Collection};
 use crate::device::run_on;
 use crate::encode::{EncodeArgs, EncodeJob};
+use crate::train::dsi::{self, DsiRetriever};
 use crate::{atomic, bundle_io, model_folder};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -32,6 +35,11 @@ pub enum Retriever {
     Dense,
     /// BM25 and dense fused by Reciprocal Rank Fusion (k=60).
     Hybrid,
+    /// Generative retrieval: a `dowse train dsi` model (--model, or --dsi) decodes each query's
+    /// document IDs by beam search constrained to its ID table.
+    Dsi,
+    /// BM25, dense (--model) and DSI (--dsi) fused by Reciprocal Rank Fusion (k=60).
+    Hybrid3,
 }
 
 #[derive(Debug, Args)]
@@ -74,6 +82,12 @@ pub struct EvalArgs {
     /// Documents per query the cross-encoder rescores; the rest keep their order below them.
     #[arg(long, default_value_t = 100)]
     pub rerank_depth: usize,
+    /// The DSI model folder (`dowse train dsi`) for --retriever hybrid3 (and dsi, instead of --model).
+    #[arg(long)]
+    pub dsi: Option<PathBuf>,
+    /// Documents a DSI model returns per query, and the prefixes its beam search keeps a step.
+    #[arg(long, default_value_t = 100)]
+    pub dsi_depth: usize,
 }
 
 /// The metrics reported; the first four are printed.
@@ -103,6 +117,14 @@ pub fn run(args: &EvalArgs) -> Result<()> {
                     let lexical = bm25_rankings(&collection, args.depth);
                     let dense = dense_rankings(&collection, args)?;
                     lexical.iter().zip(&dense).map(|(l, d)| reciprocal_rank_fusion(&[l, d], RRF_K, args.depth)).collect()
+                }
+                Retriever::Dsi => dsi_rankings(&collection, args.dsi.as_ref().or(args.model.as_ref()), args)?,
+                Retriever::Hybrid3 => {
+                    let lexical = bm25_rankings(&collection, args.depth);
+                    let dense = dense_rankings(&collection, args)?;
+                    let generative = dsi_rankings(&collection, args.dsi.as_ref(), args)?;
+                    let lists = lexical.iter().zip(&dense).zip(&generative);
+                    lists.map(|((l, d), g)| reciprocal_rank_fusion(&[l, d, g], RRF_K, args.depth)).collect()
                 }
             };
             to_run(&collection.queries, &rankings, |doc| collection.docs[doc as usize].id.as_str())
@@ -218,6 +240,9 @@ fn bundle_run(collection: &Collection, dir: &Path, args: &EvalArgs) -> Result<Ru
         Retriever::Bm25 => Mode::Bm25,
         Retriever::Dense => Mode::Dense,
         Retriever::Hybrid => Mode::Hybrid,
+        Retriever::Dsi | Retriever::Hybrid3 => {
+            bail!("a bundle carries no DSI model: --retriever dsi and hybrid3 evaluate over --data without --bundle")
+        }
     };
     eprintln!(
         "bundle {}: {} passages of {} documents, {} vectors, mode {mode:?}",
@@ -269,6 +294,38 @@ fn bm25_rankings(collection: &Collection, depth: usize) -> Vec<Vec<(u32, f32)>> 
     let analyzer = Analyzer::default();
     let index = Bm25Index::build(Bm25Params::default(), collection.docs.iter().map(|d| analyzer.analyze(&d.full_text())));
     collection.queries.iter().map(|q| index.search(&analyzer.analyze(&q.text), depth)).collect()
+}
+
+/// Each query's top `--dsi-depth` documents by the DSI model in `dir`, decoded on the CPU, in
+/// query order. The model's ID table must name exactly the collection's documents.
+fn dsi_rankings(collection: &Collection, dir: Option<&PathBuf>, args: &EvalArgs) -> Result<Vec<Vec<(u32, f32)>>> {
+    let dir = dir.context("--retriever dsi and hybrid3 need a DSI model folder (--dsi DIR, or --model DIR for dsi)")?;
+    let retriever = DsiRetriever::<Flex>::load(dir, &FlexDevice)?;
+    let position: HashMap<&str, u32> = collection.docs.iter().enumerate().map(|(i, d)| (d.id.as_str(), i as u32)).collect();
+    let named = retriever.documents();
+    let unknown = named.iter().find(|id| !position.contains_key(id.as_str()));
+    if named.len() != collection.docs.len() || unknown.is_some() {
+        bail!(
+            "{}: its ID table names {} documents{}, {} has {}: a DSI model searches only the collection it was trained on",
+            dir.join(dsi::ID_TABLE).display(),
+            named.len(),
+            unknown.map_or(String::new(), |id| format!(" (among them {id:?}, which is not in the collection)")),
+            args.data.display(),
+            collection.docs.len()
+        );
+    }
+    let started = Instant::now();
+    let rankings = collection
+        .queries
+        .iter()
+        .map(|q| {
+            let found = retriever.search(&q.text, args.dsi_depth, args.dsi_depth)?;
+            Ok(found.into_iter().map(|(doc, score)| (position[named[doc as usize].as_str()], score)).collect())
+        })
+        .collect::<Result<Vec<_>>>()?;
+    let per_query = started.elapsed().as_secs_f64() * 1000.0 / collection.queries.len().max(1) as f64;
+    eprintln!("DSI: {} queries decoded in {per_query:.1} ms each (beam {})", collection.queries.len(), args.dsi_depth);
+    Ok(rankings)
 }
 
 /// Each query's exact-cosine top `depth`, in query order; passage embeddings come from the cache when possible.

@@ -48,6 +48,7 @@ with_encoders! {
     mod cpu;
     mod cross_encoder;
     mod dssm;
+    mod dsi;
     mod encoder;
     mod encoders;
     mod load;
@@ -61,6 +62,7 @@ with_encoders! {
     pub use bert::Bert;
     pub use cpu::{CpuBert, CpuCrossEncoder};
     pub use cross_encoder::{CrossEncoder, CrossEncoderModel};
+    pub use dsi::{Dsi, DsiConfig};
     pub use dssm::{feature_batch, Dssm, DssmConfig, DssmEncoder, Tower};
     pub use encoder::{EncoderConfig, TextEncoder};
     pub use encoders::{Encoder, EncoderKind, QueryTokens, Side};

@@ -118,6 +118,7 @@ mod tests {
     use crate::train::bi_encoder::BiEncoderSettings;
     use crate::train::cross_encoder::CrossEncoderSettings;
     use crate::train::distill::DistillSettings;
+    use crate::train::dsi::DsiSettings;
     use crate::train::dssm::DssmSettings;
     use crate::train::lstm::LstmSettings;
 
@@ -148,6 +149,7 @@ mod tests {
         checked_in_is_default::<BiEncoderSettings>("bi-encoder.toml");
         checked_in_is_default::<DistillSettings>("distill.toml");
         checked_in_is_default::<AlignSettings>("query.toml");
+        checked_in_is_default::<DsiSettings>("dsi.toml");
     }
 
     #[test]

@@ -4,7 +4,7 @@
 //! typed TOML settings, [`fit`] is the loop every model shares (checkpoints kept by [`checkpoint`], resume, early
 //! stopping, metrics log, its curves drawn by [`crate::plot`]), [`rng`] makes batches reproducible,
 //! [`contrastive`] has the two-tower batches and losses, and one module per model says how it is
-//! built and exported ([`dssm`], [`lstm`], [`cross_encoder`], [`bi_encoder`]); [`distill`] cuts a
+//! built and exported ([`dssm`], [`lstm`], [`cross_encoder`], [`bi_encoder`], [`dsi`]); [`distill`] cuts a
 //! small student from a bi-encoder and trains it to match its teachers (`dowse distill`), and
 //! [`align`] trains a static query encoder to put texts where a teacher does (`dowse distill --align-to`).
 //! The BERT trainers can train LoRA adapters (`dowse_core::model::LoraConfig`) and compute in
@@ -18,6 +18,7 @@ pub mod contrastive;
 pub mod cross_encoder;
 pub mod data;
 pub mod distill;
+pub mod dsi;
 pub mod dssm;
 pub mod fit;
 pub mod lstm;
@@ -49,6 +50,8 @@ pub enum TrainModel {
     CrossEncoder(MinedArgs),
     /// BERT bi-encoder fine-tuning (MultipleNegativesRanking, in-batch and mined negatives).
     BiEncoder(bi_encoder::BiEncoderArgs),
+    /// Generative retrieval (DSI): a BERT and a decoder that emits a passage's semantic ID.
+    Dsi(TrainCommon),
 }
 
 /// What every `dowse train` takes.
@@ -128,6 +131,7 @@ pub fn run(args: &TrainArgs) -> Result<()> {
         TrainModel::TwoTower(common) => lstm::run(common),
         TrainModel::CrossEncoder(args) => cross_encoder::run(args),
         TrainModel::BiEncoder(args) => bi_encoder::run(args),
+        TrainModel::Dsi(common) => dsi::run(common),
     }
 }
 
