@@ -84,6 +84,11 @@ impl DocumentIndex {
         (self.passage_starts.partition_point(|&start| start <= passage) - 1) as u32
     }
 
+    /// A document's first passage (`doc` below [`DocumentIndex::num_documents`]).
+    pub fn first_passage(&self, doc: u32) -> u32 {
+        self.passage_starts[doc as usize]
+    }
+
     /// The chunk that holds a document (`doc` below [`DocumentIndex::num_documents`]).
     pub fn chunk_of(&self, doc: u32) -> u32 {
         (self.chunk_starts.partition_point(|&start| start <= doc) - 1) as u32

@@ -37,7 +37,7 @@ use crate::docstore::{DocStore, StoredDocument};
 use crate::error::FormatError;
 use crate::filters::{FilterIndex, Filters};
 use crate::passage::Passage;
-use crate::search::{fuse, Hit, SearchOptions};
+use crate::search::{document_passages, fuse, Hit, SearchOptions};
 use crate::varint;
 use crate::vectors::VectorStore;
 
@@ -481,8 +481,15 @@ impl LazyBundle {
     }
 
     /// A whole search for the analyzed `terms`: `vector` is the query's embedding; without one,
-    /// dense retrieval adds nothing.
-    pub fn search(&self, terms: &[String], vector: Option<&[f32]>, options: &SearchOptions) -> Result<Vec<Hit>, Missing> {
+    /// dense retrieval adds nothing. `generative` is a generative retriever's ranking of
+    /// documents, fused in hybrid mode (empty: none).
+    pub fn search(
+        &self,
+        terms: &[String],
+        vector: Option<&[f32]>,
+        generative: &[(u32, f32)],
+        options: &SearchOptions,
+    ) -> Result<Vec<Hit>, Missing> {
         let n = options.candidates.max(options.k);
         let allowed = self.allowed(&options.filters)?;
         let dense = match (options.mode.is_dense(), vector) {
@@ -493,7 +500,12 @@ impl LazyBundle {
             crate::search::Mode::Dense => Vec::new(),
             _ => self.bm25_passages(terms, options.prefix, n, allowed.as_deref())?,
         };
-        Ok(fuse(options.mode, &dense, &lexical, options.k, |passage| self.root.documents.doc_of(passage)))
+        let documents = &self.root.documents;
+        let doc_of = |passage| documents.doc_of(passage);
+        let generative = document_passages(generative, &[&dense, &lexical], doc_of, |doc| documents.first_passage(doc));
+        let generative: Vec<(u32, f32)> =
+            generative.into_iter().filter(|&(passage, _)| allowed.as_ref().is_none_or(|a| a[passage as usize])).collect();
+        Ok(fuse(options.mode, &dense, &lexical, &generative, options.k, doc_of))
     }
 
     /// A result's document and passage; [`LazyBundle::missing_for_hits`] names the chunks needed.
@@ -610,7 +622,7 @@ mod tests {
         let dense = top_k(rows.map(|r| (r, corpus.vectors.rescore(&prepared, r))), 20);
         let lexical: Vec<(u32, f32)> =
             corpus.bm25.search(terms, corpus.bm25.num_docs()).into_iter().filter(|&(p, _)| passes(doc_of(p))).take(20).collect();
-        fuse(mode, &dense, &lexical, 5, doc_of)
+        fuse(mode, &dense, &lexical, &[], 5, doc_of)
     }
 
     /// The corpus cut small, its fragments by name, and a reader of its root read back from bytes.
@@ -634,12 +646,12 @@ mod tests {
             let (terms, vector) = (terms(query), directions_query(query.split(' ').next().unwrap()));
             let needed = lazy.missing_for_query(&terms, false);
             assert!(!needed.is_empty() && needed.len() < root.bm25.num_shards(), "{needed:?}");
-            assert!(needed.contains(&lazy.search(&terms, None, &options(Mode::Bm25)).unwrap_err().0));
+            assert!(needed.contains(&lazy.search(&terms, None, &[], &options(Mode::Bm25)).unwrap_err().0));
             for name in &needed {
                 lazy.load(name, &fragments[name]).unwrap();
             }
             assert!(lazy.missing_for_query(&terms, false).is_empty());
-            assert_eq!(lazy.search(&terms, None, &options(Mode::Bm25)).unwrap(), whole(&corpus, &terms, &vector, Mode::Bm25));
+            assert_eq!(lazy.search(&terms, None, &[], &options(Mode::Bm25)).unwrap(), whole(&corpus, &terms, &vector, Mode::Bm25));
             // The vector asks for the sign codes, then for the chunks of its candidates.
             for _ in 0..2 {
                 for name in lazy.missing_for_vector(&vector, None) {
@@ -647,7 +659,7 @@ mod tests {
                 }
             }
             assert!(lazy.missing_for_vector(&vector, None).is_empty());
-            let hits = lazy.search(&terms, Some(&vector), &options(Mode::Hybrid)).unwrap();
+            let hits = lazy.search(&terms, Some(&vector), &[], &options(Mode::Hybrid)).unwrap();
             assert_eq!(hits, whole(&corpus, &terms, &vector, Mode::Hybrid));
             for name in lazy.missing_for_hits(&hits) {
                 lazy.load(&name, &fragments[&name]).unwrap();
@@ -675,7 +687,7 @@ mod tests {
             let options = SearchOptions { filters: filters.clone(), ..options(mode) };
             if mode == Mode::Bm25 {
                 assert_eq!(lazy.missing_for_search(&terms, Some(&vector), &options), [root.name(Fragment::Filters)]);
-                assert_eq!(lazy.search(&terms, Some(&vector), &options).unwrap_err().0, root.name(Fragment::Filters));
+                assert_eq!(lazy.search(&terms, Some(&vector), &[], &options).unwrap_err().0, root.name(Fragment::Filters));
             }
             loop {
                 let names = lazy.missing_for_search(&terms, Some(&vector), &options);
@@ -686,7 +698,7 @@ mod tests {
                     lazy.load(&name, &fragments[&name]).unwrap();
                 }
             }
-            let hits = lazy.search(&terms, Some(&vector), &options).unwrap();
+            let hits = lazy.search(&terms, Some(&vector), &[], &options).unwrap();
             assert!(!hits.is_empty() && hits.iter().all(|hit| passes(hit.doc)), "{mode:?}: {hits:?}");
             assert_eq!(hits, whole_passing(&corpus, &terms, &vector, mode, passes), "{mode:?}");
         }
@@ -706,7 +718,7 @@ mod tests {
         }
         let options = SearchOptions { filters, ..options(Mode::Hybrid) };
         assert!(lazy.missing_for_search(&terms, Some(&vector), &options).is_empty());
-        assert_eq!(lazy.search(&terms, Some(&vector), &options).unwrap(), []);
+        assert_eq!(lazy.search(&terms, Some(&vector), &[], &options).unwrap(), []);
         assert!(lazy.filters().unwrap().is_none());
     }
 
@@ -725,7 +737,10 @@ mod tests {
                 lazy.load(name, bytes).unwrap();
             }
             let (terms, vector) = (terms("w1 w5 w9"), corpus.vectors.dequantize(3));
-            assert_eq!(lazy.search(&terms, Some(&vector), &options(Mode::Hybrid)).unwrap(), whole(&corpus, &terms, &vector, Mode::Hybrid));
+            assert_eq!(
+                lazy.search(&terms, Some(&vector), &[], &options(Mode::Hybrid)).unwrap(),
+                whole(&corpus, &terms, &vector, Mode::Hybrid)
+            );
         }
     }
 
@@ -786,7 +801,7 @@ mod tests {
                 let _ = lazy.read(name, &bytes);
             }
             for mode in [Mode::Bm25, Mode::Dense, Mode::Hybrid] {
-                if let Ok(hits) = lazy.search(&terms("w1 w5 w9 w40"), Some(&corpus.vectors.dequantize(3)), &options(mode)) {
+                if let Ok(hits) = lazy.search(&terms("w1 w5 w9 w40"), Some(&corpus.vectors.dequantize(3)), &[], &options(mode)) {
                     for hit in hits {
                         let _ = lazy.passage(hit.passage);
                         let _ = lazy.document(hit.doc);
@@ -805,7 +820,7 @@ mod tests {
                 for name in names {
                     let _ = lazy.load(&name, &bytes);
                 }
-                let _ = lazy.search(&terms("w1 w2"), None, &options(Mode::Bm25));
+                let _ = lazy.search(&terms("w1 w2"), None, &[], &options(Mode::Bm25));
             }
         }
     }

@@ -49,7 +49,7 @@ pub struct Weighted {
 }
 
 /// A document as the indexer reads it: identity and title, then its sections in order.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Default)]
 pub struct SourceDocument {
     pub id: String,
     pub title: String,

@@ -1,6 +1,9 @@
 //! What every search shares: the mode, the options, a hit, and
-//! [`fuse`], which merges the dense and BM25 passage lists by Reciprocal Rank Fusion and groups
-//! them into documents, each shown by its best passage.
+//! [`fuse`], which merges the dense and BM25 passage lists (and a generative retriever's, put in
+//! passages by [`document_passages`]) by Reciprocal Rank Fusion and groups them into documents,
+//! each shown by its best passage.
+
+use std::collections::{HashMap, HashSet};
 
 use serde::{Deserialize, Serialize};
 
@@ -81,15 +84,23 @@ pub struct Hit {
 }
 
 /// Fuses the passage lists `mode` uses and keeps each document's best passage, `k` documents;
-/// `doc_of` names a passage's document. A whole bundle and one fetched in fragments share it.
-pub fn fuse(mode: Mode, dense: &[(u32, f32)], lexical: &[(u32, f32)], k: usize, doc_of: impl Fn(u32) -> u32) -> Vec<Hit> {
-    let limit = dense.len() + lexical.len();
+/// `doc_of` names a passage's document. `generative` is a third list that hybrid mode fuses (empty:
+/// none). A whole bundle and one fetched in fragments share it.
+pub fn fuse(
+    mode: Mode,
+    dense: &[(u32, f32)],
+    lexical: &[(u32, f32)],
+    generative: &[(u32, f32)],
+    k: usize,
+    doc_of: impl Fn(u32) -> u32,
+) -> Vec<Hit> {
+    let limit = dense.len() + lexical.len() + generative.len();
     let ranked = match mode {
-        Mode::Hybrid => reciprocal_rank_fusion(&[dense, lexical], RRF_K, limit),
+        Mode::Hybrid => reciprocal_rank_fusion(&[dense, lexical, generative], RRF_K, limit),
         Mode::Dense => dense.to_vec(),
         Mode::Bm25 => lexical.to_vec(),
     };
-    let mut seen = std::collections::HashSet::new();
+    let mut seen = HashSet::new();
     ranked
         .into_iter()
         .filter_map(|(passage, score)| {
@@ -98,4 +109,44 @@ pub fn fuse(mode: Mode, dense: &[(u32, f32)], lexical: &[(u32, f32)], k: usize, 
         })
         .take(k)
         .collect()
+}
+
+/// A generative retriever's ranked documents as passages, to fuse with the passage `lists`: each
+/// document stands for its passage that comes first in them, so the lists reinforce one
+/// another, else for `first_passage(doc)`; `doc_of` names a passage's document.
+pub fn document_passages(
+    docs: &[(u32, f32)],
+    lists: &[&[(u32, f32)]],
+    doc_of: impl Fn(u32) -> u32,
+    first_passage: impl Fn(u32) -> u32,
+) -> Vec<(u32, f32)> {
+    let mut ranked: HashMap<u32, u32> = HashMap::new();
+    for &(passage, _) in lists.iter().flat_map(|list| list.iter()) {
+        ranked.entry(doc_of(passage)).or_insert(passage);
+    }
+    docs.iter().map(|&(doc, score)| (ranked.get(&doc).copied().unwrap_or_else(|| first_passage(doc)), score)).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Passages 0-1 belong to document 0, 2-3 to 1, 4-5 to 2.
+    fn doc_of(passage: u32) -> u32 {
+        passage / 2
+    }
+
+    #[test]
+    fn generative_documents_take_the_passage_the_other_lists_rank_and_fuse_as_a_third_list() {
+        let dense = [(3, 0.9), (0, 0.5)];
+        let lexical = [(1, 7.0)];
+        let docs = [(1, -0.1), (2, -0.2)];
+        let passages = document_passages(&docs, &[&dense, &lexical], doc_of, |doc| doc * 2);
+        assert_eq!(passages, vec![(3, -0.1), (4, -0.2)], "document 1 is shown by the passage dense ranked; 2 by its first");
+        let two = fuse(Mode::Hybrid, &dense, &lexical, &[], 3, doc_of);
+        assert_eq!(two.iter().map(|h| h.doc).collect::<Vec<_>>(), vec![1, 0]);
+        let three = fuse(Mode::Hybrid, &dense, &lexical, &passages, 3, doc_of);
+        assert_eq!(three.iter().map(|h| (h.doc, h.passage)).collect::<Vec<_>>(), vec![(1, 3), (0, 1), (2, 4)]);
+        assert_eq!(fuse(Mode::Dense, &dense, &lexical, &passages, 3, doc_of), fuse(Mode::Dense, &dense, &lexical, &[], 3, doc_of));
+    }
 }

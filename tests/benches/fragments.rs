@@ -126,7 +126,7 @@ fn visit(sections: &Sections, queries: &[Query], config: &FragmentConfig, mode: 
                 }
             }
         }
-        let hits = lazy.search(&query.terms, vector, &options).unwrap();
+        let hits = lazy.search(&query.terms, vector, &[], &options).unwrap();
         for name in lazy.missing_for_hits(&hits) {
             lazy.load(&name, &fragments[&name]).unwrap();
             if fetched.insert(name.clone()) {
@@ -216,7 +216,7 @@ fn main() {
     println!("|---|---|---|---|---|---|---|---|");
     let doc_of = |passage: u32| docs.passages[passage as usize].doc;
     let whole_bm25: Vec<Vec<Hit>> =
-        queries.iter().map(|q| fuse(Mode::Bm25, &[], &sections.bm25.search(&q.terms, 100), 10, doc_of)).collect();
+        queries.iter().map(|q| fuse(Mode::Bm25, &[], &sections.bm25.search(&q.terms, 100), &[], 10, doc_of)).collect();
     for (bm25_shard_bytes, document_chunk_bytes) in KEYWORD_BUDGETS {
         let config = FragmentConfig { bm25_shard_bytes, document_chunk_bytes, ..FragmentConfig::default() };
         let run = visit(&sections, &queries, &config, Mode::Bm25);
@@ -240,7 +240,7 @@ fn main() {
         .map(|query| {
             let prepared = vectors.prepare(&query.vector);
             let dense = top_k((0..vectors.rows() as u32).map(|row| (row, vectors.rescore(&prepared, row))), 100);
-            fuse(Mode::Hybrid, &dense, &sections.bm25.search(&query.terms, 100), 10, doc_of)
+            fuse(Mode::Hybrid, &dense, &sections.bm25.search(&query.terms, 100), &[], 10, doc_of)
         })
         .collect();
     println!(

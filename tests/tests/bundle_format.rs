@@ -44,7 +44,7 @@ fn round_trips_and_searches() {
     assert_eq!(bundle.manifest.documents, 82);
     assert_eq!(bundle.map.points().len(), bundle.manifest.passages);
     let options = SearchOptions { mode: Mode::Bm25, ..SearchOptions::default() };
-    let hits = bundle.search(&Analyzer::default(), "information retrieval evaluation", None, &options).unwrap();
+    let hits = bundle.search(&Analyzer::default(), "information retrieval evaluation", None, &[], &options).unwrap();
     assert_eq!(hits.len(), 10);
     assert!(hits.windows(2).all(|w| w[0].score >= w[1].score));
     for hit in &hits {

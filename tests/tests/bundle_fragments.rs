@@ -46,7 +46,7 @@ fn fetch_for(lazy: &mut LazyBundle, out: &Path, terms: &[String], vector: Option
         }
         names.into_iter().for_each(|name| load(lazy, name));
     }
-    let hits = lazy.search(terms, vector, options).unwrap();
+    let hits = lazy.search(terms, vector, &[], options).unwrap();
     lazy.missing_for_hits(&hits).into_iter().for_each(|name| load(lazy, name));
     fetched
 }
@@ -98,10 +98,10 @@ fn a_reader_that_fetches_per_query_finds_what_the_whole_bundle_finds() {
             let new = fetch_for(&mut lazy, &out, &terms, dense, &options);
             first.get_or_insert(new.len());
             fetched.extend(new);
-            let hits = lazy.search(&terms, dense, &options).unwrap();
-            assert_eq!(hits, whole.index.search(&terms, dense, &options).unwrap(), "query {} {mode:?}", query.id);
+            let hits = lazy.search(&terms, dense, &[], &options).unwrap();
+            assert_eq!(hits, whole.index.search(&terms, dense, &[], &options).unwrap(), "query {} {mode:?}", query.id);
             if mode == Mode::Bm25 {
-                let exact = fuse(mode, &[], &bm25.search(&terms, 100), 10, |p| whole.index.root().documents.doc_of(p));
+                let exact = fuse(mode, &[], &bm25.search(&terms, 100), &[], 10, |p| whole.index.root().documents.doc_of(p));
                 assert_eq!(hits, exact, "query {}: BM25 in shards scores as the whole index does", query.id);
             }
             for hit in &hits {

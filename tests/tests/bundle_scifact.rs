@@ -80,7 +80,7 @@ fn graph_search_and_fragments_by_quantization_on_scifact() {
         evaluate(&qrels, &run, &[Metric::Ndcg(10)]).mean["ndcg_cut_10"]
     };
     let by_document = |passages: &[(u32, f32)]| -> Vec<(u32, f32)> {
-        fuse(Mode::Dense, passages, &[], 100, |p| docs.passages[p as usize].doc).iter().map(|h| (h.doc, h.score)).collect()
+        fuse(Mode::Dense, passages, &[], &[], 100, |p| docs.passages[p as usize].doc).iter().map(|h| (h.doc, h.score)).collect()
     };
     let exact = ndcg(&|_, q| by_document(&top_k_exact(&matrix, dim, q, 1000)));
     eprintln!("f32 exact: nDCG@10 {exact:.4}");
@@ -94,7 +94,7 @@ fn graph_search_and_fragments_by_quantization_on_scifact() {
         for name in lazy.every_fragment() {
             lazy.load(&name, &fragments[&name]).unwrap();
         }
-        let fragments_ndcg = ndcg(&|_, q| lazy.search(&[], Some(q), &options).unwrap().iter().map(|h| (h.doc, h.score)).collect());
+        let fragments_ndcg = ndcg(&|_, q| lazy.search(&[], Some(q), &[], &options).unwrap().iter().map(|h| (h.doc, h.score)).collect());
         eprintln!(
             "{quantization:>6}: {:>5} bytes per vector, {rescore} rescored, nDCG@10 {fragments_ndcg:.4} ({:+.4} against f32 exact)",
             quantization.bytes_per_vector(dim),

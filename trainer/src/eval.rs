@@ -7,7 +7,6 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use anyhow::{bail, Context, Result};
-use burn_flex::{Flex, FlexDevice};
 use clap::{Args, ValueEnum};
 use dowse_core::bm25::{Bm25Index, Bm25Params};
 use dowse_core::bundle::Bundle;
@@ -24,7 +23,7 @@ use serde_json::json;
 use crate::collection::{self, Collection};
 use crate::device::run_on;
 use crate::encode::{EncodeArgs, EncodeJob};
-use crate::train::dsi::{self, DsiRetriever};
+use crate::generative::RankQueries;
 use crate::{atomic, bundle_io, model_folder};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -118,11 +117,13 @@ pub fn run(args: &EvalArgs) -> Result<()> {
                     let dense = dense_rankings(&collection, args)?;
                     lexical.iter().zip(&dense).map(|(l, d)| reciprocal_rank_fusion(&[l, d], RRF_K, args.depth)).collect()
                 }
-                Retriever::Dsi => dsi_rankings(&collection, args.dsi.as_ref().or(args.model.as_ref()), args)?,
+                Retriever::Dsi => {
+                    dsi_rankings(&collection, &doc_ids(&collection), &args.data, args.dsi.as_ref().or(args.model.as_ref()), args)?
+                }
                 Retriever::Hybrid3 => {
                     let lexical = bm25_rankings(&collection, args.depth);
                     let dense = dense_rankings(&collection, args)?;
-                    let generative = dsi_rankings(&collection, args.dsi.as_ref(), args)?;
+                    let generative = dsi_rankings(&collection, &doc_ids(&collection), &args.data, args.dsi.as_ref(), args)?;
                     let lists = lexical.iter().zip(&dense).zip(&generative);
                     lists.map(|((l, d), g)| reciprocal_rank_fusion(&[l, d, g], RRF_K, args.depth)).collect()
                 }
@@ -211,7 +212,7 @@ fn rerank(run: Run, collection: &Collection, model: &Path, args: &EvalArgs) -> R
 /// corpus scores zero everywhere) and warns when some judged documents are missing.
 fn check_judged_documents(qrels: &Qrels, bundle: &Bundle, dir: &Path, data: &Path) -> Result<()> {
     let source = format!("bundle {}", dir.display());
-    let present: std::collections::HashSet<&str> = document_ids(bundle)?.into_iter().collect();
+    let present: std::collections::HashSet<&str> = bundle.document_ids()?.into_iter().collect();
     let judged: std::collections::BTreeSet<&str> =
         qrels.values().flat_map(|docs| docs.iter().filter(|(_, &grade)| grade > 0).map(|(doc, _)| doc.as_str())).collect();
     let missing = judged.iter().filter(|doc| !present.contains(*doc)).count();
@@ -239,10 +240,8 @@ fn bundle_run(collection: &Collection, dir: &Path, args: &EvalArgs) -> Result<Ru
     let mode = match args.retriever {
         Retriever::Bm25 => Mode::Bm25,
         Retriever::Dense => Mode::Dense,
-        Retriever::Hybrid => Mode::Hybrid,
-        Retriever::Dsi | Retriever::Hybrid3 => {
-            bail!("a bundle carries no DSI model: --retriever dsi and hybrid3 evaluate over --data without --bundle")
-        }
+        Retriever::Hybrid | Retriever::Hybrid3 => Mode::Hybrid,
+        Retriever::Dsi => bail!("--retriever dsi ranks with the DSI model alone: drop --bundle (hybrid3 fuses it into a bundle's search)"),
     };
     eprintln!(
         "bundle {}: {} passages of {} documents, {} vectors, mode {mode:?}",
@@ -258,6 +257,11 @@ fn bundle_run(collection: &Collection, dir: &Path, args: &EvalArgs) -> Result<Ru
         run_on(args.encode.device, job)??.matrices.remove(0)
     } else {
         Vec::new()
+    };
+    let ids = bundle.document_ids()?;
+    let generative = match args.retriever {
+        Retriever::Hybrid3 => dsi_rankings(collection, &ids, dir, args.dsi.as_ref(), args)?,
+        _ => vec![Vec::new(); collection.queries.len()],
     };
     let dim = bundle.manifest.model.dim;
     let options = SearchOptions {
@@ -276,17 +280,11 @@ fn bundle_run(collection: &Collection, dir: &Path, args: &EvalArgs) -> Result<Ru
         .enumerate()
         .map(|(i, q)| {
             let vector = vectors.get(i * dim..(i + 1) * dim);
-            Ok(bundle.search(&analyzer, &q.text, vector, &options)?.iter().map(|hit| (hit.doc, hit.score)).collect())
+            Ok(bundle.search(&analyzer, &q.text, vector, &generative[i], &options)?.iter().map(|hit| (hit.doc, hit.score)).collect())
         })
         .collect::<Result<_, Missing>>()?;
     eprintln!("searched {} queries in {:.1} s", rankings.len(), started.elapsed().as_secs_f64());
-    let ids = document_ids(&bundle)?;
     Ok(to_run(&collection.queries, &rankings, |doc| ids[doc as usize]))
-}
-
-/// Every document's id, in the bundle's order.
-fn document_ids(bundle: &Bundle) -> Result<Vec<&str>, Missing> {
-    (0..bundle.manifest.documents as u32).map(|doc| Ok(bundle.index.document(doc)?.id.as_str())).collect()
 }
 
 /// Each query's BM25 top `depth`, in query order.
@@ -296,36 +294,27 @@ fn bm25_rankings(collection: &Collection, depth: usize) -> Vec<Vec<(u32, f32)>> 
     collection.queries.iter().map(|q| index.search(&analyzer.analyze(&q.text), depth)).collect()
 }
 
-/// Each query's top `--dsi-depth` documents by the DSI model in `dir`, decoded on the CPU, in
-/// query order. The model's ID table must name exactly the collection's documents.
-fn dsi_rankings(collection: &Collection, dir: Option<&PathBuf>, args: &EvalArgs) -> Result<Vec<Vec<(u32, f32)>>> {
+/// The collection's document ids, in its order.
+fn doc_ids(collection: &Collection) -> Vec<&str> {
+    collection.docs.iter().map(|d| d.id.as_str()).collect()
+}
+
+/// Each query's top `--dsi-depth` documents by the DSI model in `dir`, decoded on `--device`, in
+/// query order, numbered as `documents` (found in `source`), which its ID table must name exactly.
+fn dsi_rankings(
+    collection: &Collection,
+    documents: &[&str],
+    source: &Path,
+    dir: Option<&PathBuf>,
+    args: &EvalArgs,
+) -> Result<Vec<Vec<(u32, f32)>>> {
     let dir = dir.context("--retriever dsi and hybrid3 need a DSI model folder (--dsi DIR, or --model DIR for dsi)")?;
-    let retriever = DsiRetriever::<Flex>::load(dir, &FlexDevice)?;
-    let position: HashMap<&str, u32> = collection.docs.iter().enumerate().map(|(i, d)| (d.id.as_str(), i as u32)).collect();
-    let named = retriever.documents();
-    let unknown = named.iter().find(|id| !position.contains_key(id.as_str()));
-    if named.len() != collection.docs.len() || unknown.is_some() {
-        bail!(
-            "{}: its ID table names {} documents{}, {} has {}: a DSI model searches only the collection it was trained on",
-            dir.join(dsi::ID_TABLE).display(),
-            named.len(),
-            unknown.map_or(String::new(), |id| format!(" (among them {id:?}, which is not in the collection)")),
-            args.data.display(),
-            collection.docs.len()
-        );
-    }
-    let started = Instant::now();
-    let rankings = collection
-        .queries
-        .iter()
-        .map(|q| {
-            let found = retriever.search(&q.text, args.dsi_depth, args.dsi_depth)?;
-            Ok(found.into_iter().map(|(doc, score)| (position[named[doc as usize].as_str()], score)).collect())
-        })
-        .collect::<Result<Vec<_>>>()?;
-    let per_query = started.elapsed().as_secs_f64() * 1000.0 / collection.queries.len().max(1) as f64;
-    eprintln!("DSI: {} queries decoded in {per_query:.1} ms each (beam {})", collection.queries.len(), args.dsi_depth);
-    Ok(rankings)
+    let queries: Vec<&str> = collection.queries.iter().map(|q| q.text.as_str()).collect();
+    let source = source.display().to_string();
+    let job = RankQueries { dir, documents, source: &source, queries: &queries, depth: args.dsi_depth };
+    let ranked = run_on(args.encode.device, job)??;
+    eprintln!("DSI: {} queries decoded in {:.1} ms each (beam {})", queries.len(), ranked.decode_ms_per_query, args.dsi_depth);
+    Ok(ranked.rankings)
 }
 
 /// Each query's exact-cosine top `depth`, in query order; passage embeddings come from the cache when possible.

@@ -15,6 +15,7 @@ pub mod embed_cache;
 pub mod encode;
 pub mod eval;
 pub mod export;
+pub mod generative;
 pub mod graph;
 pub mod home;
 pub mod index;

@@ -17,28 +17,29 @@ pub const MAX_WORDS: usize = 20;
 
 /// Up to `per_document` pseudo-queries from each document, in document order.
 pub fn cut(docs: &[SourceDocument], per_document: usize, seed: u64) -> Vec<String> {
-    let mut out = Vec::new();
-    for (index, doc) in docs.iter().enumerate() {
-        let mut rng = Rng::at(seed, &[index as u64]);
-        let text: String = doc.sections.iter().map(|s| s.text.as_str()).collect::<Vec<_>>().join(" ");
-        let sentences: Vec<Vec<&str>> = sentences(&text).into_iter().filter(|words| !words.is_empty()).collect();
-        let heading =
-            [doc.title.as_str()].into_iter().chain(doc.sections.iter().map(|s| s.heading.as_str())).find(|h| !h.trim().is_empty());
-        let mut cuts: Vec<String> = Vec::new();
-        for kind in 0..per_document {
-            let cut = match kind % 4 {
-                0 => heading.map(|h| first_words(h, MAX_WORDS)),
-                1 => pick(&sentences, &mut rng).map(|words| words[..words.len().min(MAX_WORDS)].join(" ")),
-                2 => pick(&sentences, &mut rng).map(|words| fragment(words, &mut rng)),
-                _ => keywords(&sentences, &mut rng),
-            };
-            if let Some(cut) = cut.filter(|c| !c.trim().is_empty() && !cuts.contains(c)) {
-                cuts.push(cut);
-            }
+    docs.iter().enumerate().flat_map(|(index, doc)| cut_one(doc, index, per_document, seed)).collect()
+}
+
+/// Up to `per_document` pseudo-queries from `doc`, the `index`th document: its draws depend only
+/// on the seed and that position.
+pub fn cut_one(doc: &SourceDocument, index: usize, per_document: usize, seed: u64) -> Vec<String> {
+    let mut rng = Rng::at(seed, &[index as u64]);
+    let text: String = doc.sections.iter().map(|s| s.text.as_str()).collect::<Vec<_>>().join(" ");
+    let sentences: Vec<Vec<&str>> = sentences(&text).into_iter().filter(|words| !words.is_empty()).collect();
+    let heading = [doc.title.as_str()].into_iter().chain(doc.sections.iter().map(|s| s.heading.as_str())).find(|h| !h.trim().is_empty());
+    let mut cuts: Vec<String> = Vec::new();
+    for kind in 0..per_document {
+        let cut = match kind % 4 {
+            0 => heading.map(|h| first_words(h, MAX_WORDS)),
+            1 => pick(&sentences, &mut rng).map(|words| words[..words.len().min(MAX_WORDS)].join(" ")),
+            2 => pick(&sentences, &mut rng).map(|words| fragment(words, &mut rng)),
+            _ => keywords(&sentences, &mut rng),
+        };
+        if let Some(cut) = cut.filter(|c| !c.trim().is_empty() && !cuts.contains(c)) {
+            cuts.push(cut);
         }
-        out.extend(cuts);
     }
-    out
+    cuts
 }
 
 /// Sentences as word lists: cut after `.`, `!` or `?` that ends a word.

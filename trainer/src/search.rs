@@ -1,24 +1,25 @@
 //! `dowse search`: one query against a bundle, printed as a ranked list with highlighted snippets
-//! (or JSON), and a line timing each step: tokenize, encode, search, fuse.
+//! (or JSON), and a line timing each step: tokenize, encode, decode (a DSI model's, with `--dsi`),
+//! search.
 
 use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::time::Instant;
 
-use anyhow::{Context, Result};
+use anyhow::{bail, Context, Result};
 use burn::tensor::backend::Backend;
 use clap::Args;
 use dowse_core::bundle::ModelBytes;
 use dowse_core::docstore::passage_url;
-use dowse_core::filters::Filters;
 use dowse_core::fragments::{LazyBundle, Missing};
 use dowse_core::model::{Encoder, EncoderConfig};
-use dowse_core::search::{fuse, Hit, Mode, SearchOptions};
+use dowse_core::search::{Hit, Mode, SearchOptions};
 use dowse_core::text::{snippet, Analyzer};
 use serde_json::json;
 
 use crate::bundle_io;
 use crate::device::{run_on, BackendJob, Device};
+use crate::generative::{RankQueries, Ranked};
 
 /// Snippet length in bytes.
 const SNIPPET_BYTES: usize = 240;
@@ -46,6 +47,13 @@ pub struct SearchArgs {
     /// key are alternatives, different keys must all match.
     #[arg(long = "filter", value_name = "KEY:VALUE", value_parser = parse_filter)]
     pub filters: Vec<(String, String)>,
+    /// A DSI model (`dowse train dsi`) trained on the bundle's documents: its ranking joins hybrid
+    /// search as a third list, fused by RRF.
+    #[arg(long)]
+    pub dsi: Option<PathBuf>,
+    /// Documents the DSI model returns, and prefixes its beam search keeps a step.
+    #[arg(long, default_value_t = 20)]
+    pub dsi_depth: usize,
     /// Print JSON instead of a list.
     #[arg(long)]
     pub json: bool,
@@ -84,6 +92,9 @@ impl BackendJob for EncodeQuery<'_> {
 }
 
 pub fn run(args: &SearchArgs) -> Result<()> {
+    if args.dsi.is_some() && args.mode != Mode::Hybrid {
+        bail!("--dsi fuses a DSI model's ranking into hybrid search: drop --mode {}", args.mode.name());
+    }
     let started = Instant::now();
     let bundle = bundle_io::read(&args.bundle)?;
     let load_ms = started.elapsed().as_secs_f64() * 1e3;
@@ -94,26 +105,25 @@ pub fn run(args: &SearchArgs) -> Result<()> {
     } else {
         None
     };
+    let generative = match &args.dsi {
+        Some(dir) => {
+            let (documents, source) = (bundle.document_ids()?, args.bundle.display().to_string());
+            let job = RankQueries { dir, documents: &documents, source: &source, queries: &[args.query.as_str()], depth: args.dsi_depth };
+            run_on(args.device, job)??
+        }
+        None => Ranked { rankings: vec![Vec::new()], decode_ms_per_query: 0.0 },
+    };
     let analyzer = Analyzer::default();
     let index = &bundle.index;
-    let n = SearchOptions::default().candidates.max(args.k);
-    let mut filters = Filters::new();
+    let mut options = SearchOptions { k: args.k, mode: args.mode, rescore: args.rescore, prefix: args.prefix, ..SearchOptions::default() };
     for (key, value) in &args.filters {
-        filters.entry(key.clone()).or_default().push(value.clone());
+        options.filters.entry(key.clone()).or_default().push(value.clone());
     }
     let started = Instant::now();
-    let allowed = index.allowed(&filters)?;
-    let dense = match &query {
-        Some(q) => index.dense_passages(&q.vector, n, args.rescore, allowed.as_deref())?,
-        None => Vec::new(),
-    };
-    let terms = analyzer.analyze(&args.query);
-    let lexical = if args.mode == Mode::Dense { Vec::new() } else { index.bm25_passages(&terms, args.prefix, n, allowed.as_deref())? };
+    let hits = bundle.search(&analyzer, &args.query, query.as_ref().map(|q| q.vector.as_slice()), &generative.rankings[0], &options)?;
     let search_ms = started.elapsed().as_secs_f64() * 1e3;
-    let started = Instant::now();
-    let hits = fuse(args.mode, &dense, &lexical, args.k, |passage| index.root().documents.doc_of(passage));
-    let fuse_ms = started.elapsed().as_secs_f64() * 1e3;
     let (tokenize_ms, encode_ms) = query.as_ref().map_or((0.0, 0.0), |q| (q.tokenize_ms, q.encode_ms));
+    let decode_ms = generative.decode_ms_per_query;
 
     let results: Vec<serde_json::Value> = hits
         .iter()
@@ -134,7 +144,7 @@ pub fn run(args: &SearchArgs) -> Result<()> {
             }))
         })
         .collect::<Result<_, Missing>>()?;
-    let timings = json!({"load": load_ms, "tokenize": tokenize_ms, "encode": encode_ms, "search": search_ms, "fuse": fuse_ms});
+    let timings = json!({"load": load_ms, "tokenize": tokenize_ms, "encode": encode_ms, "decode": decode_ms, "search": search_ms});
     if args.json {
         println!(
             "{}",
@@ -144,7 +154,7 @@ pub fn run(args: &SearchArgs) -> Result<()> {
     }
     print_results(index, &hits, &analyzer, &args.query)?;
     eprintln!(
-        "tokenize {tokenize_ms:.2} ms · encode {encode_ms:.1} ms · search {search_ms:.2} ms · fuse {fuse_ms:.2} ms (bundle load {load_ms:.0} ms)"
+        "tokenize {tokenize_ms:.2} ms · encode {encode_ms:.1} ms · decode {decode_ms:.1} ms · search {search_ms:.2} ms (bundle load {load_ms:.0} ms)"
     );
     Ok(())
 }

@@ -15,9 +15,9 @@ use dowse_core::bm25::{Bm25Index, Bm25Params};
 use dowse_core::model::{load_bert, BertConfig, CrossEncoder, Encoder, EncoderConfig, Side, TextEncoder, TextTokenizer};
 use dowse_core::text::Analyzer;
 use dowse_tests::{data as data_dir, minilm_dir, safetensors_by_name, scifact_slice, start_serve, stop_serve};
+use dowse_trainer::generative::DsiRetriever;
 use dowse_trainer::model_folder;
 use dowse_trainer::train::data::{split, RelevanceData};
-use dowse_trainer::train::dsi::DsiRetriever;
 
 /// Small enough for seconds on two cores, big enough to learn something.
 const TINY: &str = "[train]\nseed = 7\nepochs = 5\nbatch_size = 32\nlearning_rate = 0.002\ncheckpoint_every = 4\npatience = 5\nvalidation_fraction = 0.2\n\n[model]\nvocab_size = 5000\nhidden_size = 64\ndim = 32\nmax_words = 256\n\n[loss]\nsampled_negatives = 16\n";
@@ -525,8 +525,8 @@ fn dsi_learns_resumes_exactly_and_reloads_decoding_the_same_ids() {
     let weights = |out: &Path| std::fs::read(out.join("model.safetensors")).unwrap();
     assert!(weights(&out) == weights(&resumed), "a resumed run ends with the same weights");
 
-    let retriever = DsiRetriever::<Flex>::load(&out, &FlexDevice).unwrap();
-    assert_eq!(retriever.documents(), &relevance.passage_ids[..]);
+    let documents: Vec<&str> = relevance.passage_ids.iter().map(String::as_str).collect();
+    let retriever = DsiRetriever::<Flex>::load(&out, &documents, "the slice", &FlexDevice).unwrap();
     let held_out = split(relevance.queries.len(), 0.25, 3).validation;
     let rankings: Vec<Vec<(u32, f32)>> = held_out.iter().map(|&q| retriever.search(&relevance.queries[q], 10, 10).unwrap()).collect();
     assert!(rankings.iter().flatten().all(|&(p, score)| (p as usize) < relevance.passages.len() && score <= 0.0));
@@ -544,4 +544,32 @@ fn dsi_learns_resumes_exactly_and_reloads_decoding_the_same_ids() {
     let refused = dowse(&["eval", "--data", &adi, "--retriever", "dsi", "--model", &model]);
     let message = String::from_utf8_lossy(&refused.stderr);
     assert!(!refused.status.success() && message.contains("semantic_ids.json") && message.contains(&adi), "{message}");
+
+    // A bundle of the slice searches with it as a third list, in `dowse search` and through
+    // `dowse eval --bundle`; a bundle of other documents is refused.
+    let bundle = dir.path().join("bundle").display().to_string();
+    assert!(dowse(&["index", "--input", &slice, "--model", &base, "--out", &bundle]).status.success());
+    let query = &relevance.queries[held_out[0]];
+    let found = dowse(&["search", "--bundle", &bundle, query, "--dsi", &model, "--json"]);
+    assert!(found.status.success());
+    let found: serde_json::Value = serde_json::from_slice(&found.stdout).unwrap();
+    assert_eq!(found["results"].as_array().unwrap().len(), 10, "{found}");
+    assert!(found["timings_ms"]["decode"].as_f64().unwrap() > 0.0, "{found}");
+    let (mut server, url) =
+        start_serve(Path::new(env!("CARGO_BIN_EXE_dowse")), ["--bundle", &bundle, "--dsi", &model, "--addr", "127.0.0.1:0"]);
+    let response = ureq::post(&format!("{url}/api/search")).send_json(serde_json::json!({"query": query, "k": 10}));
+    let health = ureq::get(&format!("{url}/api/health")).call();
+    stop_serve(&mut server).unwrap();
+    let served: serde_json::Value = response.unwrap().into_json().unwrap();
+    assert_eq!(doc_ids(&served), doc_ids(&found), "dowse serve --dsi fuses as dowse search --dsi does: {served}");
+    assert_eq!(health.unwrap().into_json::<serde_json::Value>().unwrap()["dsi"]["available"], true);
+    let through = ["eval", "--data", &slice, "--split", "train", "--bundle", &bundle, "--retriever", "hybrid3", "--dsi", &model];
+    assert!(dowse(&through).status.success());
+    let other = dir.path().join("other.jsonl");
+    std::fs::write(&other, "{\"id\": \"a\", \"text\": \"one page\"}\n{\"id\": \"b\", \"text\": \"another page\"}\n").unwrap();
+    let other_bundle = dir.path().join("other-bundle").display().to_string();
+    assert!(dowse(&["index", "--input", &other.display().to_string(), "--model", &base, "--out", &other_bundle]).status.success());
+    let refused = dowse(&["search", "--bundle", &other_bundle, "page", "--dsi", &model]);
+    let message = String::from_utf8_lossy(&refused.stderr);
+    assert!(!refused.status.success() && message.contains("semantic_ids.json") && message.contains(&other_bundle), "{message}");
 }

@@ -235,7 +235,7 @@ impl Engine {
         }
         // The first k of a deeper search are the k of a search k deep: fusion takes a prefix.
         let deep = SearchOptions { k: options.k.max(COUNT_DEPTH), ..options.clone() };
-        let mut hits = loaded.index.borrow().search(&terms, vector, &deep).map_err(|e| Fetch::Failed(e.to_string()))?;
+        let mut hits = loaded.index.borrow().search(&terms, vector, &[], &deep).map_err(|e| Fetch::Failed(e.to_string()))?;
         let docs: Vec<u32> = hits.iter().map(|hit| hit.doc).collect();
         let facets = loaded.index.borrow().filters().map_err(|e| Fetch::Failed(e.to_string()))?.map(|filters| filters.counts(&docs));
         hits.truncate(options.k);

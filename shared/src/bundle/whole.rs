@@ -120,10 +120,22 @@ impl Bundle {
         sha256_hex(format!("{files}{}", self.manifest.fragments.root).as_bytes())[..16].to_string()
     }
 
+    /// Every document's id, in the bundle's order.
+    pub fn document_ids(&self) -> Result<Vec<&str>, Missing> {
+        (0..self.manifest.documents as u32).map(|doc| Ok(self.index.document(doc)?.id.as_str())).collect()
+    }
+
     /// Runs a whole search. `vector` is the query's embedding; without one, dense retrieval adds
-    /// nothing.
-    pub fn search(&self, analyzer: &Analyzer, query: &str, vector: Option<&[f32]>, options: &SearchOptions) -> Result<Vec<Hit>, Missing> {
-        self.index.search(&analyzer.analyze(query), vector, options)
+    /// nothing. `generative` ranks documents for the query (a DSI model's), fused in hybrid mode.
+    pub fn search(
+        &self,
+        analyzer: &Analyzer,
+        query: &str,
+        vector: Option<&[f32]>,
+        generative: &[(u32, f32)],
+        options: &SearchOptions,
+    ) -> Result<Vec<Hit>, Missing> {
+        self.index.search(&analyzer.analyze(query), vector, generative, options)
     }
 }
 

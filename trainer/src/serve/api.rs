@@ -83,6 +83,10 @@ pub async fn health(State(state): State<Arc<AppState>>) -> Json<serde_json::Valu
             "available": state.models.reranker.is_some(),
             "model": state.models.reranker.as_ref().map(|r| r.name.clone()),
         },
+        "dsi": {
+            "available": state.models.generative.is_some(),
+            "model": state.config.dsi.as_ref().map(|dir| dir.display().to_string()),
+        },
     }))
 }
 
@@ -138,10 +142,14 @@ pub async fn search(
     } else {
         None
     };
+    let generative = match (&state.models.generative, request.mode) {
+        (Some(dsi), Mode::Hybrid) => dsi.run(vec![query.to_string()]).await.map_err(ApiError::model)?.remove(0),
+        _ => Vec::new(),
+    };
     let depth = if reranker.is_some() { request.k.max(limits.rerank_depth) } else { request.k };
     let options = SearchOptions { k: depth, mode: request.mode, filters: request.filters, ..SearchOptions::default() };
     let index = &state.bundle.index;
-    let mut hits = state.bundle.search(&Analyzer::default(), query, vector.as_deref(), &options).map_err(ApiError::bundle)?;
+    let mut hits = state.bundle.search(&Analyzer::default(), query, vector.as_deref(), &generative, &options).map_err(ApiError::bundle)?;
     if let Some(reranker) = reranker {
         let pairs = hits
             .iter()

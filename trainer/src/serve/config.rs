@@ -3,6 +3,7 @@
 //! ```toml
 //! bundle = "scifact-bundle"
 //! reranker = "models/reranker"
+//! dsi = "models/dsi-scifact"
 //! addr = "127.0.0.1:8080"
 //! cors_origins = ["https://example.org"]
 //! [limits]
@@ -48,6 +49,9 @@ pub struct Limits {
     pub max_batch: usize,
     /// How long a model thread waits for more requests to fill a batch, in milliseconds.
     pub max_batch_wait_ms: u64,
+    /// Documents the DSI model (`dsi`) returns for a hybrid search, and prefixes its beam search
+    /// keeps a step.
+    pub dsi_depth: usize,
 }
 
 impl Default for Limits {
@@ -65,6 +69,7 @@ impl Default for Limits {
             rerank_depth: 50,
             max_batch: 32,
             max_batch_wait_ms: 5,
+            dsi_depth: 20,
         }
     }
 }
@@ -76,6 +81,9 @@ pub struct ServeConfig {
     pub bundle: PathBuf,
     #[serde(default)]
     pub reranker: Option<PathBuf>,
+    /// A DSI model (`dowse train dsi`) trained on the bundle's documents, fused into hybrid search.
+    #[serde(default)]
+    pub dsi: Option<PathBuf>,
     /// The built web app (`dist/`), served at `/`.
     #[serde(default)]
     pub dist: Option<PathBuf>,
@@ -110,6 +118,10 @@ pub struct ServeArgs {
     /// `classifier` head); without one, /api/rerank answers 503 and health says rerank is off.
     #[arg(long)]
     pub reranker: Option<PathBuf>,
+    /// A DSI model (`dowse train dsi`) trained on the bundle's documents: hybrid searches fuse its
+    /// ranking as a third list.
+    #[arg(long)]
+    pub dsi: Option<PathBuf>,
     /// The built web app to serve at / (Trunk's dist/).
     #[arg(long)]
     pub dist: Option<PathBuf>,
@@ -140,6 +152,7 @@ impl ServeArgs {
                 ServeConfig {
                     bundle: bundle.clone(),
                     reranker: None,
+                    dsi: None,
                     dist: None,
                     addr: default_addr(),
                     cors_origins: Vec::new(),
@@ -152,6 +165,7 @@ impl ServeArgs {
             config.bundle = bundle.clone();
         }
         config.reranker = self.reranker.clone().or(config.reranker);
+        config.dsi = self.dsi.clone().or(config.dsi);
         config.dist = self.dist.clone().or(config.dist);
         config.addr = self.addr.unwrap_or(config.addr);
         config.device = self.device.unwrap_or(config.device);

@@ -1,5 +1,6 @@
-//! `dowse serve`: hosts the web app and a bundle, answers searches (`/api/search`) and reranks
-//! with a cross-encoder (`/api/rerank`), behind limits that keep it up under load.
+//! `dowse serve`: hosts the web app and a bundle, answers searches (`/api/search`, fusing a DSI
+//! model's ranking when given one) and reranks with a cross-encoder (`/api/rerank`), behind
+//! limits that keep it up under load.
 //!
 //! [`config`] holds the settings (flags or a TOML file), [`models`] starts the model threads
 //! ([`batcher`]), [`api`] has the handlers, [`guard`] the per-request limits, [`files`] the static
@@ -53,7 +54,14 @@ pub fn run(args: &ServeArgs) -> Result<()> {
         .init();
     let bundle = bundle_io::read(&config.bundle)?;
     let encoder = config.device.encoder(bundle.manifest.model.max_len, config.limits.max_batch);
-    let job = LoadModels { bundle: &bundle, encoder, reranker: config.reranker.as_deref(), limits: &config.limits };
+    let job = LoadModels {
+        bundle: &bundle,
+        bundle_dir: &config.bundle,
+        encoder,
+        reranker: config.reranker.as_deref(),
+        dsi: config.dsi.as_deref(),
+        limits: &config.limits,
+    };
     let models = run_on(config.device, job)??;
     let state = Arc::new(AppState {
         bundle_id: bundle.id(),

@@ -1,5 +1,5 @@
 //! The server's models, each on its own thread behind a [`Batcher`]: the bundle's query encoder
-//! and, when configured, a cross-encoder reranker.
+//! and, when configured, a cross-encoder reranker and a DSI model.
 
 use std::path::Path;
 use std::time::Duration;
@@ -12,6 +12,7 @@ use dowse_core::model::{CrossEncoder, Encoder, EncoderConfig, Side};
 use super::batcher::Batcher;
 use super::config::Limits;
 use crate::device::BackendJob;
+use crate::generative::DsiRetriever;
 use crate::model_folder;
 
 /// Query text -> unit vector.
@@ -23,17 +24,24 @@ pub struct Reranker {
     pub pairs: Batcher<(String, String), f32>,
 }
 
+/// Query text -> the bundle's documents a DSI model finds for it, best first.
+pub type Generative = Batcher<String, Vec<(u32, f32)>>;
+
 pub struct Models {
     pub encoder: QueryEncoder,
     pub reranker: Option<Reranker>,
+    pub generative: Option<Generative>,
 }
 
 /// Starts the model threads on one backend.
 pub struct LoadModels<'a> {
     pub bundle: &'a Bundle,
+    /// Where the bundle was read from, for errors.
+    pub bundle_dir: &'a Path,
     /// How the bundle's model encodes queries.
     pub encoder: EncoderConfig,
     pub reranker: Option<&'a Path>,
+    pub dsi: Option<&'a Path>,
     pub limits: &'a Limits,
 }
 
@@ -55,6 +63,23 @@ impl BackendJob for LoadModels<'_> {
             })
         })
         .map_err(anyhow::Error::msg)?;
+        let generative = match self.dsi {
+            None => None,
+            Some(dir) => {
+                let documents: Vec<String> = self.bundle.document_ids()?.into_iter().map(str::to_string).collect();
+                let (dir, device, depth) = (dir.to_path_buf(), device.clone(), self.limits.dsi_depth);
+                let source = self.bundle_dir.display().to_string();
+                let generative = Batcher::spawn("dsi", batch, wait, move || {
+                    let documents: Vec<&str> = documents.iter().map(String::as_str).collect();
+                    let retriever = DsiRetriever::<B>::load(&dir, &documents, &source, &device).map_err(|e| format!("{e:#}"))?;
+                    Ok(move |queries: &[String]| {
+                        queries.iter().map(|q| retriever.search(q, depth, depth).map_err(|e| e.to_string())).collect()
+                    })
+                })
+                .map_err(anyhow::Error::msg)?;
+                Some(generative)
+            }
+        };
         let reranker = match self.reranker {
             None => None,
             Some(dir) => {
@@ -72,6 +97,6 @@ impl BackendJob for LoadModels<'_> {
                 Some(Reranker { name, pairs })
             }
         };
-        Ok(Models { encoder, reranker })
+        Ok(Models { encoder, reranker, generative })
     }
 }

@@ -11,9 +11,7 @@
 //! ([`IdTrie`]) and measures nDCG@10. The folder holds the network (`model.safetensors`, by module
 //! path), the base's config with the decoder's shape and the query length under `"dsi"`, its
 //! tokenizer, and the ID table (`semantic_ids.json`: the passages' ids in the collection and
-//! their semantic IDs); [`DsiRetriever`] loads it and searches.
-
-use std::path::Path;
+//! their semantic IDs); [`crate::generative`] loads it to search.
 
 use anyhow::{bail, Context, Result};
 use burn::backend::Autodiff;
@@ -23,9 +21,8 @@ use burn::tensor::backend::{AutodiffBackend, Backend};
 use burn::tensor::{Int, Tensor, TensorData};
 use dowse_core::bundle::ModelBytes;
 use dowse_core::id_trie::IdTrie;
-use dowse_core::model::{
-    load_bert, load_weights, pad_batch, save_weights, Bert, BertConfig, Dsi, DsiConfig, Encoded, LoraConfig, TextTokenizer,
-};
+use dowse_core::model::{load_bert, pad_batch, save_weights, BertConfig, Dsi, DsiConfig, Encoded, LoraConfig, TextTokenizer};
+use dowse_core::passage::{Section, SourceDocument};
 use dowse_core::semantic_ids::{SemanticIdConfig, SemanticIds};
 use serde::{Deserialize, Serialize};
 
@@ -37,10 +34,8 @@ use super::rng::{BatchOrder, Rng};
 use super::TrainCommon;
 use crate::device::{run_on, BackendJob};
 use crate::export::layout;
-use crate::{embed_cache, model_folder};
-
-/// Where a DSI folder keeps its ID table.
-pub const ID_TABLE: &str = "semantic_ids.json";
+use crate::generative::{retrieve, DsiFolderConfig, IdTable, ID_TABLE};
+use crate::{embed_cache, model_folder, pseudo_queries};
 
 /// The `[model]` section of a DSI config.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -58,6 +53,12 @@ pub struct DsiSettings {
     pub spans_per_passage: usize,
     /// Words per span (and in the opening).
     pub span_words: usize,
+    /// Pseudo-queries cut from each passage as indexing examples ([`pseudo_queries`]: sentences,
+    /// fragments of a few words, keyword bags).
+    pub pseudo_queries_per_passage: usize,
+    /// Train on each training query with its judged passages (retrieval examples); false: on
+    /// indexing examples alone, as for a corpus without queries (judgments then only validate).
+    pub query_examples: bool,
     /// Prefixes kept per step of the validation beam search.
     pub beam: usize,
     /// LoRA adapters on the encoder's attention projections (off by default: every weight trains).
@@ -75,8 +76,10 @@ impl Default for DsiSettings {
             decoder_layers: decoder.decoder_layers,
             decoder_heads: decoder.decoder_heads,
             dropout: decoder.dropout,
-            spans_per_passage: 3,
+            spans_per_passage: 2,
             span_words: 24,
+            pseudo_queries_per_passage: 4,
+            query_examples: true,
             beam: 20,
             lora: LoraConfig::default(),
             precision: Precision::default(),
@@ -104,75 +107,6 @@ impl Settings for DsiSettings {
             patience: 4,
             ..LoopConfig::default()
         }
-    }
-}
-
-/// The ID table a DSI folder carries: which collection document each semantic ID names.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct IdTable {
-    /// The documents' ids in the collection, in the order of `semantic_ids`.
-    pub documents: Vec<String>,
-    pub semantic_ids: SemanticIds,
-}
-
-/// What a DSI folder's config.json holds under `"dsi"` beside the base BERT's fields.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
-pub struct DsiFolderConfig {
-    pub decoder: DsiConfig,
-    /// Tokens a query is cut to, special tokens included.
-    pub max_len: usize,
-}
-
-/// A trained DSI folder, loaded to search: the network, its tokenizer and the ID table.
-pub struct DsiRetriever<B: Backend> {
-    model: Dsi<B>,
-    trie: IdTrie,
-    table: IdTable,
-    tokenizer: TextTokenizer,
-    device: B::Device,
-}
-
-impl<B: Backend> DsiRetriever<B> {
-    pub fn load(dir: &Path, device: &B::Device) -> Result<Self> {
-        let files = model_folder::read(dir)?;
-        let config_path = dir.join("config.json");
-        let bert = BertConfig::from_json(&files.config).with_context(|| format!("{}", config_path.display()))?;
-        let json: serde_json::Value = serde_json::from_slice(&files.config).with_context(|| format!("{}", config_path.display()))?;
-        let folder: DsiFolderConfig = serde_json::from_value(json["dsi"].clone())
-            .with_context(|| format!("{}: no \"dsi\" section (not a model `dowse train dsi` wrote)", config_path.display()))?;
-        let table_path = dir.join(ID_TABLE);
-        let table: IdTable =
-            serde_json::from_slice(&std::fs::read(&table_path).with_context(|| format!("reading {}", table_path.display()))?)
-                .with_context(|| format!("{}: not an ID table", table_path.display()))?;
-        let ids = &table.semantic_ids;
-        if ids.len() != table.documents.len() || ids.digits() != folder.decoder.digits || ids.depth() > folder.decoder.depth {
-            bail!(
-                "{}: {} IDs of up to {} digits of {} values for {} documents, where the network decodes {} digits of {} values",
-                table_path.display(),
-                ids.len(),
-                ids.depth(),
-                ids.digits(),
-                table.documents.len(),
-                folder.decoder.depth,
-                folder.decoder.digits
-            );
-        }
-        let mut model = Dsi::new(Bert::new(&bert, device), &bert, &folder.decoder, device);
-        load_weights(&mut model, &files.weights).with_context(|| format!("{}", dir.join("model.safetensors").display()))?;
-        let tokenizer = TextTokenizer::for_bert(&files.tokenizer, folder.max_len, &bert).context("the model's tokenizer")?;
-        Ok(Self { model, trie: IdTrie::new(table.semantic_ids.ids()), table, tokenizer, device: device.clone() })
-    }
-
-    /// The ids of the documents the model was trained on, in the order search results index.
-    pub fn documents(&self) -> &[String] {
-        &self.table.documents
-    }
-
-    /// The `k` best documents for `query` (indices into [`DsiRetriever::documents`]) by the
-    /// log-probability of their IDs, decoding with `beam` prefixes a step.
-    pub fn search(&self, query: &str, k: usize, beam: usize) -> Result<Vec<(u32, f32)>> {
-        let query = self.tokenizer.encode(&[query])?.remove(0);
-        Ok(retrieve(&self.model, &self.trie, beam, &query, k, &self.device))
     }
 }
 
@@ -290,18 +224,10 @@ impl<'a, B: Backend> DsiTask<'a, B> {
     }
 }
 
-/// The `k` passages constrained beam search (`beam` prefixes a step) finds for one tokenized
-/// query, best first, scored by their IDs' log-probability.
-fn retrieve<B: Backend>(model: &Dsi<B>, trie: &IdTrie, beam: usize, query: &Encoded, k: usize, device: &B::Device) -> Vec<(u32, f32)> {
-    let (ids, types, mask) = pad_batch::<B>(&[query], query.ids.len(), device);
-    let memory = model.encode(ids, types, mask);
-    let found = trie.beam_search(beam, k, |prefixes| Ok::<_, std::convert::Infallible>(model.digit_log_probs(&memory, prefixes)));
-    found.unwrap_or_else(|never| match never {})
-}
-
-/// The training texts and the passage each names: every passage's opening and random spans,
-/// then each training query once per passage judged relevant to it. Spans are drawn from the
-/// seed and the passage's position, so the examples are the same on every run.
+/// The training texts and the passage each names: every passage's opening, random spans and
+/// pseudo-queries, then each training query once per passage judged relevant to it. Spans and
+/// pseudo-queries are drawn from the seed and the passage's position, so the examples are the
+/// same on every run.
 fn examples(data: &RelevanceData, split: &Split, settings: &DsiSettings, seed: u64) -> Vec<(String, u32)> {
     let mut out = Vec::new();
     for (p, passage) in data.passages.iter().enumerate() {
@@ -313,9 +239,11 @@ fn examples(data: &RelevanceData, split: &Split, settings: &DsiSettings, seed: u
             let start = rng.below(words.len().saturating_sub(span) + 1);
             out.push((words[start..(start + span).min(words.len())].join(" "), p as u32));
         }
+        let doc = SourceDocument { sections: vec![Section { text: passage.clone(), ..Section::default() }], ..SourceDocument::default() };
+        out.extend(pseudo_queries::cut_one(&doc, p, settings.pseudo_queries_per_passage, seed).into_iter().map(|q| (q, p as u32)));
     }
-    for (q, p) in data.positive_pairs(&split.train) {
-        out.push((data.queries[q].clone(), p));
+    if settings.query_examples {
+        out.extend(data.positive_pairs(&split.train).into_iter().map(|(q, p)| (data.queries[q].clone(), p)));
     }
     out
 }
