@@ -74,10 +74,12 @@ impl QueryEncoder {
             })
         };
         // A worker that fails (its script missing, its wasm refused) answers nothing: every
-        // request still waiting gets the error instead.
+        // request still waiting gets the error instead. The page handles it, so it is not also
+        // reported as an uncaught error of the page.
         let on_error = {
             let pending = pending.clone();
             Closure::<dyn FnMut(ErrorEvent)>::new(move |event: ErrorEvent| {
+                event.prevent_default();
                 for (_, sender) in pending.borrow_mut().drain() {
                     let _ = sender.send(Err(format!("the query encoder's worker ({url}) failed: {}", event.message())));
                 }
