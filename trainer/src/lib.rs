@@ -4,8 +4,9 @@
 //! The data path: [`index`] reads a corpus (BEIR, JSONL, CSV, SMART or a folder of HTML pages),
 //! cuts it into passages, encodes them, builds BM25 and cuts both into fragments, and [`bundle_io`]
 //! writes the bundle that [`search`], [`eval`], [`serve`] and the browser read. [`train`] makes
-//! the models that path uses, from hard negatives that [`mine`] finds; [`viz`] draws where a
-//! model puts queries and passages; [`export`] writes a model as ONNX for other runtimes.
+//! the models that path uses, from hard negatives that [`mine`] finds; [`generative`] searches
+//! with a DSI model that [`train`] made; [`viz`] draws where a model puts queries and passages;
+//! [`export`] writes a model as ONNX for other runtimes.
 
 pub mod atomic;
 pub mod bundle_io;

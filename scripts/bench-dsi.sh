@@ -1,0 +1,75 @@
+#!/usr/bin/env bash
+# Generative retrieval (issue 25), measured beside BM25 and dense on the same queries, alone and
+# fused, with and without a reranker; written to results/dsi.md with the machine and date.
+#  - SciFact: DSI trained on the training judgments and on indexing examples (openings, spans,
+#    pseudo-queries) for every document; scored on the 300 test queries.
+#  - Cranfield: no training queries at all (`query_examples = false`): indexing examples only;
+#    a fifth of the queries pick the best epoch; scored on all 225.
+# Each model's training examples/s (median over its steps) and decode ms per query are reported.
+#
+#   bash scripts/bench-dsi.sh                                  # CPU, DSI_EPOCHS (4) epochs
+#   DSI_DEVICE=cuda DSI_EPOCHS=30 bash scripts/bench-dsi.sh    # builds dowse with --features cuda
+#   RERANKER=DIR bash scripts/bench-dsi.sh                     # adds the reranked rows
+#   DOWSE=path/to/dowse bash scripts/bench-dsi.sh              # that binary instead of building one
+#   DSI_COLLECTIONS=cranfield bash scripts/bench-dsi.sh         # one collection (the report keeps the other's runs)
+# A model already trained in $CARGO_TARGET_DIR/bench-dsi is reused; delete it to retrain.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+shared="${DOWSE_SHARED:-$(cd .. && pwd)/shared}"
+target="${CARGO_TARGET_DIR:-target}"
+work="$target/bench-dsi"
+device="${DSI_DEVICE:-cpu}"
+epochs="${DSI_EPOCHS:-4}"
+base="${DSI_BASE:-models/student}"
+mkdir -p "$work/eval" results
+dowse="${DOWSE:-$target/release/dowse}"
+if [ -z "${DOWSE:-}" ]; then
+    features=()
+    [ "$device" = cuda ] && features=(--features cuda)
+    cargo build --release --quiet --bin dowse "${features[@]}"
+fi
+minilm="$("$dowse" model fetch)"
+
+# The checked-in defaults with the epochs (no early stop before them), the validation share and
+# whether the training queries are examples too.
+config() {
+    sed -e "s/^epochs = .*/epochs = $epochs/" -e "s/^patience = .*/patience = $epochs/" \
+        -e "s/^validation_fraction = [0-9.]*/validation_fraction = $2/" -e "s/^query_examples = [a-z]*/query_examples = $3/" \
+        configs/dsi.toml >"$work/$1.toml"
+}
+
+# Trains collection $1's model (data $2) unless it is there.
+train() {
+    [ -f "$work/dsi-$1/semantic_ids.json" ] && return
+    "$dowse" train dsi --data "$2" --base "$base" --config "$work/$1.toml" --device "$device" --out "$work/dsi-$1" 2>"$work/train-$1.log"
+}
+
+# `dowse eval` of collection $1 (data $2) on its test queries as run $3, with the flags that
+# follow: metrics.json in $work/eval/$1-$3, the log (DSI's decode line) beside it.
+evaluate() {
+    local collection=$1 data=$2 run=$3
+    shift 3
+    "$dowse" eval --data "$data" --split test --model "$minilm" --device "$device" --out "$work/eval/$collection-$run" "$@" \
+        2>"$work/eval/$collection-$run.log" >/dev/null
+}
+
+config scifact 0.1 true
+config cranfield 0.2 false
+for collection in ${DSI_COLLECTIONS:-scifact cranfield}; do
+    data="$shared/data/$collection"
+    dsi="$work/dsi-$collection"
+    train "$collection" "$data"
+    for ranked in plain ${RERANKER:+rerank}; do
+        flags=()
+        [ "$ranked" = rerank ] && flags=(--rerank "$RERANKER")
+        evaluate "$collection" "$data" "bm25-$ranked" --retriever bm25 "${flags[@]}"
+        evaluate "$collection" "$data" "dense-$ranked" --retriever dense "${flags[@]}"
+        evaluate "$collection" "$data" "dsi-$ranked" --retriever dsi --dsi "$dsi" "${flags[@]}"
+        evaluate "$collection" "$data" "hybrid-$ranked" --retriever hybrid "${flags[@]}"
+        evaluate "$collection" "$data" "hybrid3-$ranked" --retriever hybrid3 --dsi "$dsi" "${flags[@]}"
+    done
+done
+
+python3 scripts/bench-dsi-report.py "$work" "$device" "$epochs" "$base" "${RERANKER:-}" >"$work/dsi.md"
+mv "$work/dsi.md" results/dsi.md
+cat results/dsi.md
