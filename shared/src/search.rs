@@ -143,8 +143,9 @@ mod tests {
         let docs = [(1, -0.1), (2, -0.2)];
         let passages = document_passages(&docs, &[&dense, &lexical], doc_of, |doc| doc * 2);
         assert_eq!(passages, vec![(3, -0.1), (4, -0.2)], "document 1 is shown by the passage dense ranked; 2 by its first");
+        // Passages 3 and 1 tie at 1/61; the lower number comes first.
         let two = fuse(Mode::Hybrid, &dense, &lexical, &[], 3, doc_of);
-        assert_eq!(two.iter().map(|h| h.doc).collect::<Vec<_>>(), vec![1, 0]);
+        assert_eq!(two.iter().map(|h| (h.doc, h.passage)).collect::<Vec<_>>(), vec![(0, 1), (1, 3)]);
         let three = fuse(Mode::Hybrid, &dense, &lexical, &passages, 3, doc_of);
         assert_eq!(three.iter().map(|h| (h.doc, h.passage)).collect::<Vec<_>>(), vec![(1, 3), (0, 1), (2, 4)]);
         assert_eq!(fuse(Mode::Dense, &dense, &lexical, &passages, 3, doc_of), fuse(Mode::Dense, &dense, &lexical, &[], 3, doc_of));
