@@ -6,7 +6,10 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 export XDG_RUNTIME_DIR="${XDG_RUNTIME_DIR:-/tmp/xdg-runtime-$(id -u)}"
 mkdir -p -m 700 "$XDG_RUNTIME_DIR"
-cargo run --release --quiet --bin dowse -- model fetch >/dev/null
+# The test build first, then the model through its own dowse binary: `cargo run --bin dowse` alone
+# would build dowse-core and the trainer a second time with other features (minutes on 2 cores).
+cargo test --release --workspace --no-run
+"${CARGO_TARGET_DIR:-target}/release/dowse" model fetch >/dev/null
 # The browser tests need Trunk and wasm-bindgen-cli (installed if missing), Debian's chromium and
 # chromium-driver, and playwright-core (npm) to drive Chromium.
 bash scripts/web-tools.sh
