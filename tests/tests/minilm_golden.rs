@@ -1,11 +1,14 @@
 //! The Burn BERT encoder reproduces sentence-transformers' all-MiniLM-L6-v2: token ids exactly,
 //! every embedding at cosine >= 0.9999, on each way dowse runs it: its own CPU kernels (the
-//! native CPU), flex, ndarray (the browser's CPU fallback, here natively) and wgpu (lavapipe in CI).
+//! native CPU), flex, ndarray (the browser's CPU fallback, here natively) and wgpu (lavapipe in CI),
+//! which runs through `dowse --device wgpu`'s own backend selection (its CubeCL settings: minimal
+//! autotuning, compiled kernels kept in `$DOWSE_HOME`).
 
 use burn::tensor::backend::Backend;
 use dowse_core::dense::dot;
 use dowse_core::model::{EncoderConfig, TextEncoder};
 use dowse_tests::{fixture, minilm_dir, read};
+use dowse_trainer::device::{run_on, BackendJob, Device};
 use dowse_trainer::model_folder;
 use serde_json::Value;
 
@@ -26,23 +29,34 @@ fn golden() -> Golden {
     }
 }
 
-fn check<B: Backend>(device: B::Device, batch_size: usize, cpu_kernels: bool) {
-    let model = model_folder::read(&minilm_dir()).unwrap();
-    let encoder = TextEncoder::<B>::load(model.files(), EncoderConfig { max_len: 256, batch_size, cpu_kernels }, &device).unwrap();
-    let golden = golden();
-    let texts: Vec<&str> = golden.texts.iter().map(String::as_str).collect();
+/// Encodes the golden texts with MiniLM on one backend and compares them with the fixture.
+struct Check {
+    batch_size: usize,
+    cpu_kernels: bool,
+}
 
-    let tokens = encoder.tokenizer().encode(&texts).unwrap();
-    for (i, (got, want)) in tokens.iter().zip(&golden.ids).enumerate() {
-        assert_eq!(&got.ids, want, "token ids of item {i} ({:?})", golden.texts[i]);
-    }
+impl BackendJob for Check {
+    type Output = ();
 
-    let dim = encoder.dim();
-    let vectors = encoder.encode(&texts, |_| {}).unwrap();
-    for (i, (got, want)) in vectors.chunks_exact(dim).zip(&golden.embeddings).enumerate() {
-        let cosine = dot(got, want) / (dot(got, got).sqrt() * dot(want, want).sqrt());
-        assert!(cosine >= 0.9999, "item {i} ({:?}): cosine {cosine}", golden.texts[i]);
-        assert!((dot(got, got) - 1.0).abs() < 1e-4, "item {i} is not unit length");
+    fn run<B: Backend>(self, device: B::Device) {
+        let Check { batch_size, cpu_kernels } = self;
+        let model = model_folder::read(&minilm_dir()).unwrap();
+        let encoder = TextEncoder::<B>::load(model.files(), EncoderConfig { max_len: 256, batch_size, cpu_kernels }, &device).unwrap();
+        let golden = golden();
+        let texts: Vec<&str> = golden.texts.iter().map(String::as_str).collect();
+
+        let tokens = encoder.tokenizer().encode(&texts).unwrap();
+        for (i, (got, want)) in tokens.iter().zip(&golden.ids).enumerate() {
+            assert_eq!(&got.ids, want, "token ids of item {i} ({:?})", golden.texts[i]);
+        }
+
+        let dim = encoder.dim();
+        let vectors = encoder.encode(&texts, |_| {}).unwrap();
+        for (i, (got, want)) in vectors.chunks_exact(dim).zip(&golden.embeddings).enumerate() {
+            let cosine = dot(got, want) / (dot(got, got).sqrt() * dot(want, want).sqrt());
+            assert!(cosine >= 0.9999, "item {i} ({:?}): cosine {cosine}", golden.texts[i]);
+            assert!((dot(got, got) - 1.0).abs() < 1e-4, "item {i} is not unit length");
+        }
     }
 }
 
@@ -51,20 +65,20 @@ fn check<B: Backend>(device: B::Device, batch_size: usize, cpu_kernels: bool) {
 
 #[test]
 fn cpu_kernels_match_sentence_transformers() {
-    check::<burn_flex::Flex>(burn_flex::FlexDevice, 5, true);
+    Check { batch_size: 5, cpu_kernels: true }.run::<burn_flex::Flex>(burn_flex::FlexDevice);
 }
 
 #[test]
 fn flex_matches_sentence_transformers() {
-    check::<burn_flex::Flex>(burn_flex::FlexDevice, 5, false);
+    Check { batch_size: 5, cpu_kernels: false }.run::<burn_flex::Flex>(burn_flex::FlexDevice);
 }
 
 #[test]
 fn ndarray_matches_sentence_transformers() {
-    check::<burn_ndarray::NdArray>(burn_ndarray::NdArrayDevice::Cpu, 5, false);
+    Check { batch_size: 5, cpu_kernels: false }.run::<burn_ndarray::NdArray>(burn_ndarray::NdArrayDevice::Cpu);
 }
 
 #[test]
 fn wgpu_matches_sentence_transformers() {
-    check::<burn_wgpu::Wgpu>(burn_wgpu::WgpuDevice::default(), 8, false);
+    run_on(Device::Wgpu, Check { batch_size: 8, cpu_kernels: false }).unwrap();
 }
