@@ -293,7 +293,14 @@ fn overload_timeout_and_graceful_shutdown() {
 
     // One request at a time: a second one while a long rerank runs is told to come back; health
     // answers all the while, and the keep-alive connection of the refused client stays usable.
-    let server = Server::with_reranker(&["--max-concurrent-requests", "1"]);
+    // The refused client's idle connection waits out the long rerank, which took 12 s on a loaded
+    // machine: a header timeout (which also bounds idle keep-alive connections) well past that
+    // keeps it open.
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("serve.toml");
+    let bundle = fixtures().bundle.display().to_string();
+    std::fs::write(&config, format!("bundle = {bundle:?}\n[limits]\nheader_timeout_ms = 120000\n")).unwrap();
+    let server = Server::with_reranker(&["--max-concurrent-requests", "1", "--config", config.to_str().unwrap()]);
     let url = server.url("/api/rerank");
     let slow = {
         let request = request.clone();
