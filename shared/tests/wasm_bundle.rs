@@ -77,12 +77,14 @@ fn reads_and_searches_a_bundle() {
     let bundle = Bundle::from_files(files()).unwrap();
     let analyzer = Analyzer::default();
     let query = [0.0, 0.0, 1.0, 0.0];
-    let dense = bundle.search(&analyzer, "", Some(&query), &SearchOptions { k: 1, mode: Mode::Dense, ..SearchOptions::default() }).unwrap();
+    let dense =
+        bundle.search(&analyzer, "", Some(&query), &[], &SearchOptions { k: 1, mode: Mode::Dense, ..SearchOptions::default() }).unwrap();
     assert_eq!(dense[0].doc, 2);
-    let lexical =
-        bundle.search(&analyzer, "pruning roses", None, &SearchOptions { k: 2, mode: Mode::Bm25, ..SearchOptions::default() }).unwrap();
+    let lexical = bundle
+        .search(&analyzer, "pruning roses", None, &[], &SearchOptions { k: 2, mode: Mode::Bm25, ..SearchOptions::default() })
+        .unwrap();
     assert_eq!(lexical[0].doc, 1);
-    let hybrid = bundle.search(&analyzer, "watering", Some(&[1.0, 0.0, 0.0, 0.0]), &SearchOptions::default()).unwrap();
+    let hybrid = bundle.search(&analyzer, "watering", Some(&[1.0, 0.0, 0.0, 0.0]), &[], &SearchOptions::default()).unwrap();
     assert_eq!(hybrid[0].doc, 0, "first by both lists");
     let point = bundle.map.project(&query);
     assert!((point[0] - bundle.map.points()[2][0]).abs() < 1e-5);
