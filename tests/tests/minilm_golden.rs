@@ -2,7 +2,7 @@
 //! every embedding at cosine >= 0.9999, on each way dowse runs it: its own CPU kernels (the
 //! native CPU), flex, ndarray (the browser's CPU fallback, here natively) and wgpu (lavapipe in CI),
 //! which runs through `dowse --device wgpu`'s own backend selection (its CubeCL settings: minimal
-//! autotuning, compiled kernels kept in `$DOWSE_HOME`).
+//! autotuning, autotune results kept in `$DOWSE_HOME/cubecl`; wgpu keeps no compiled kernels).
 
 use burn::tensor::backend::Backend;
 use dowse_core::dense::dot;
