@@ -1,7 +1,7 @@
 """results/dsi.md from what scripts/bench-dsi.sh left in WORK: each collection's training log and
 metrics.csv, and one metrics.json (and log) per evaluated run.
 
-    python3 scripts/bench-dsi-report.py WORK DEVICE EPOCHS BASE [RERANKER]
+    python3 scripts/bench-dsi-report.py WORK DEVICE BASE RERANK_DEPTH [RERANKER]
 """
 import csv
 import json
@@ -12,16 +12,17 @@ import statistics
 import subprocess
 import sys
 
-work, device, epochs, base, reranker = (sys.argv[1:] + [""])[:5]
+work, device, base, depth, reranker = (sys.argv[1:] + [""])[:5]
 cpu = next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name")), platform.machine())
 date = subprocess.check_output(["date", "-u", "+%Y-%m-%d"]).decode().strip()
 METRICS = [("ndcg_cut_10", "nDCG@10"), ("recall_1", "R@1"), ("recall_10", "R@10"), ("recall_100", "R@100"), ("mrr_cut_10", "MRR@10")]
 
 print("# Generative retrieval (DSI) beside BM25 and dense\n")
 print(f"Measured {date} on {os.cpu_count()} cores of {cpu}, device `{device}`, by `bash scripts/bench-dsi.sh` "
-      f"(DSI_EPOCHS={epochs}, DSI_BASE={base}{', RERANKER=' + reranker if reranker else ''}).\n")
+      f"(DSI_BASE={base}{f', RERANKER={reranker}, RERANK_DEPTH={depth}' if reranker else ''}); each collection "
+      "names the epochs its model trained.\n")
 print("Dense is all-MiniLM-L6-v2 (exact cosine); hybrid fuses BM25 and dense with RRF (k = 60); hybrid3 adds the DSI "
-      "model's top 100 (beam 100) as a third list. Reranked rows have the cross-encoder rescore each ranking's top 100. "
+      f"model's top 100 (beam 100) as a third list. Reranked rows have the cross-encoder rescore each ranking's top {depth}. "
       "Decode is DSI's ms per query once loaded, one query at a time.\n")
 for collection in ["scifact", "cranfield"]:
     if not os.path.exists(f"{work}/dsi-{collection}/metrics.csv"):

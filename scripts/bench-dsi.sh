@@ -9,10 +9,12 @@
 #
 #   bash scripts/bench-dsi.sh                                  # CPU, DSI_EPOCHS (4) epochs
 #   DSI_DEVICE=cuda DSI_EPOCHS=30 bash scripts/bench-dsi.sh    # builds dowse with --features cuda
-#   RERANKER=DIR bash scripts/bench-dsi.sh                     # adds the reranked rows
+#   RERANKER=DIR bash scripts/bench-dsi.sh                     # adds hybrid and hybrid3 reranked
+#   RERANKER=DIR RERANK_DEPTH=20 bash scripts/bench-dsi.sh     # the cross-encoder rescores each top 20 (default 100)
 #   DOWSE=path/to/dowse bash scripts/bench-dsi.sh              # that binary instead of building one
 #   DSI_COLLECTIONS=cranfield bash scripts/bench-dsi.sh         # one collection (the report keeps the other's runs)
-# A model already trained in $CARGO_TARGET_DIR/bench-dsi is reused; delete it to retrain.
+# A model already trained in $CARGO_TARGET_DIR/bench-dsi is reused, and so is every run already
+# evaluated with it; delete the model to retrain (which drops its collection's runs).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 shared="${DOWSE_SHARED:-$(cd .. && pwd)/shared}"
@@ -21,6 +23,7 @@ work="$target/bench-dsi"
 device="${DSI_DEVICE:-cpu}"
 epochs="${DSI_EPOCHS:-4}"
 base="${DSI_BASE:-models/student}"
+depth="${RERANK_DEPTH:-100}"
 mkdir -p "$work/eval" results
 dowse="${DOWSE:-$target/release/dowse}"
 if [ -z "${DOWSE:-}" ]; then
@@ -38,17 +41,20 @@ config() {
         configs/dsi.toml >"$work/$1.toml"
 }
 
-# Trains collection $1's model (data $2) unless it is there.
+# Trains collection $1's model (data $2) unless it is there; a new model drops the old one's runs.
 train() {
     [ -f "$work/dsi-$1/semantic_ids.json" ] && return
+    rm -rf "$work/eval/$1-"*
     "$dowse" train dsi --data "$2" --base "$base" --config "$work/$1.toml" --device "$device" --out "$work/dsi-$1" 2>"$work/train-$1.log"
 }
 
 # `dowse eval` of collection $1 (data $2) on its test queries as run $3, with the flags that
-# follow: metrics.json in $work/eval/$1-$3, the log (DSI's decode line) beside it.
+# follow: metrics.json in $work/eval/$1-$3, the log (DSI's decode line) beside it. A run already
+# there is kept.
 evaluate() {
     local collection=$1 data=$2 run=$3
     shift 3
+    [ -f "$work/eval/$collection-$run/metrics.json" ] && return
     "$dowse" eval --data "$data" --split test --model "$minilm" --device "$device" --out "$work/eval/$collection-$run" "$@" \
         2>"$work/eval/$collection-$run.log" >/dev/null
 }
@@ -59,17 +65,17 @@ for collection in ${DSI_COLLECTIONS:-scifact cranfield}; do
     data="$shared/data/$collection"
     dsi="$work/dsi-$collection"
     train "$collection" "$data"
+    evaluate "$collection" "$data" bm25-plain --retriever bm25
+    evaluate "$collection" "$data" dense-plain --retriever dense
+    evaluate "$collection" "$data" dsi-plain --retriever dsi --dsi "$dsi"
     for ranked in plain ${RERANKER:+rerank}; do
         flags=()
-        [ "$ranked" = rerank ] && flags=(--rerank "$RERANKER")
-        evaluate "$collection" "$data" "bm25-$ranked" --retriever bm25 "${flags[@]}"
-        evaluate "$collection" "$data" "dense-$ranked" --retriever dense "${flags[@]}"
-        evaluate "$collection" "$data" "dsi-$ranked" --retriever dsi --dsi "$dsi" "${flags[@]}"
+        [ "$ranked" = rerank ] && flags=(--rerank "$RERANKER" --rerank-depth "$depth")
         evaluate "$collection" "$data" "hybrid-$ranked" --retriever hybrid "${flags[@]}"
         evaluate "$collection" "$data" "hybrid3-$ranked" --retriever hybrid3 --dsi "$dsi" "${flags[@]}"
     done
 done
 
-python3 scripts/bench-dsi-report.py "$work" "$device" "$epochs" "$base" "${RERANKER:-}" >"$work/dsi.md"
+python3 scripts/bench-dsi-report.py "$work" "$device" "$base" "$depth" "${RERANKER:-}" >"$work/dsi.md"
 mv "$work/dsi.md" results/dsi.md
 cat results/dsi.md
