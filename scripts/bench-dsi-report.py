@@ -23,7 +23,8 @@ print(f"Measured {date} on {os.cpu_count()} cores of {cpu}, device `{device}`, b
       "names the epochs its model trained.\n")
 print("Dense is all-MiniLM-L6-v2 (exact cosine); hybrid fuses BM25 and dense with RRF (k = 60); hybrid3 adds the DSI "
       f"model's top 100 (beam 100) as a third list. Reranked rows have the cross-encoder rescore each ranking's top {depth}. "
-      "Decode is DSI's ms per query once loaded, one query at a time.\n")
+      "Decode is DSI's ms per query once loaded, one query at a time. What the numbers say, and why: "
+      "[docs/numbers.md](../docs/numbers.md), Generative retrieval.\n")
 for collection in ["scifact", "cranfield"]:
     if not os.path.exists(f"{work}/dsi-{collection}/metrics.csv"):
         print(f"## {collection}\n\nNot measured in this run.\n")

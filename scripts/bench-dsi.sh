@@ -13,6 +13,9 @@
 #   RERANKER=DIR RERANK_DEPTH=20 bash scripts/bench-dsi.sh     # the cross-encoder rescores each top 20 (default 100)
 #   DOWSE=path/to/dowse bash scripts/bench-dsi.sh              # that binary instead of building one
 #   DSI_COLLECTIONS=cranfield bash scripts/bench-dsi.sh         # one collection (the report keeps the other's runs)
+# The reranker of results/dsi.md, trained on SciFact's training queries (Cranfield never seen):
+#   dowse mine --data ../shared/data/scifact --negatives 32 --out mined.jsonl
+#   python3 scripts/train-pytorch-cross-encoder.py mined.jsonl reranker --negatives 3 --max-steps 204
 # A model already trained in $CARGO_TARGET_DIR/bench-dsi is reused, and so is every run already
 # evaluated with it; delete the model to retrain (which drops its collection's runs).
 set -euo pipefail
