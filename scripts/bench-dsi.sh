@@ -45,19 +45,26 @@ config() {
 }
 
 # Trains collection $1's model (data $2) unless it is there; a new model drops the old one's runs.
+# `dowse train` writes its best epoch so far after every epoch, so it trains into a staging folder
+# that becomes the model only when the training ends: an interrupted one is never reused.
 train() {
-    [ -f "$work/dsi-$1/semantic_ids.json" ] && return
-    rm -rf "$work/eval/$1-"*
-    "$dowse" train dsi --data "$2" --base "$base" --config "$work/$1.toml" --device "$device" --out "$work/dsi-$1" 2>"$work/train-$1.log"
+    [ -d "$work/dsi-$1" ] && return
+    rm -rf "$work/eval/$1-"* "$work/dsi-$1.training"
+    "$dowse" train dsi --data "$2" --base "$base" --config "$work/$1.toml" --device "$device" --out "$work/dsi-$1.training" 2>"$work/train-$1.log"
+    mv "$work/dsi-$1.training" "$work/dsi-$1"
 }
 
 # `dowse eval` of collection $1 (data $2) on its test queries as run $3, with the flags that
 # follow: metrics.json in $work/eval/$1-$3, the log (DSI's decode line) beside it. A run already
-# there is kept.
+# there is kept unless it was reranked to another depth than RERANK_DEPTH.
 evaluate() {
-    local collection=$1 data=$2 run=$3
+    local collection=$1 data=$2 run=$3 metrics="$work/eval/$1-$3/metrics.json"
     shift 3
-    [ -f "$work/eval/$collection-$run/metrics.json" ] && return
+    if [ -f "$metrics" ]; then
+        python3 -c 'import json, sys; d = json.load(open(sys.argv[1])).get("rerank_depth"); sys.exit(d is not None and d != int(sys.argv[2]))' \
+            "$metrics" "$depth" && return
+        rm -rf "$work/eval/$collection-$run"
+    fi
     "$dowse" eval --data "$data" --split test --model "$minilm" --device "$device" --out "$work/eval/$collection-$run" "$@" \
         2>"$work/eval/$collection-$run.log" >/dev/null
 }
@@ -79,6 +86,6 @@ for collection in ${DSI_COLLECTIONS:-scifact cranfield}; do
     done
 done
 
-python3 scripts/bench-dsi-report.py "$work" "$device" "$base" "$depth" "${RERANKER:-}" >"$work/dsi.md"
+python3 scripts/bench-dsi-report.py "$work" "$device" "$base" "${RERANKER:-}" >"$work/dsi.md"
 mv "$work/dsi.md" results/dsi.md
 cat results/dsi.md
