@@ -64,7 +64,7 @@ pub struct SourceDocument {
 impl From<Document> for SourceDocument {
     fn from(doc: Document) -> Self {
         let section = Section { text: doc.text, ..Section::default() };
-        Self { id: doc.id, title: doc.title, url: doc.url, sections: vec![section], meta: doc.meta, filters: Vec::new() }
+        Self { id: doc.id, title: doc.title, url: doc.url, sections: vec![section], meta: doc.meta, filters: doc.filters }
     }
 }
 
@@ -266,7 +266,7 @@ mod tests {
     fn passage_text_skips_empty_parts() {
         assert_eq!(passage_text("T", "", "body"), "T body");
         assert_eq!(passage_text("", "H", ""), "H");
-        let doc = Document { id: "d".into(), title: "T".into(), text: "body".into(), url: None, meta: Vec::new() };
+        let doc = Document { id: "d".into(), title: "T".into(), text: "body".into(), url: None, meta: Vec::new(), filters: Vec::new() };
         assert_eq!(passage_text(&doc.title, "", &doc.text), doc.full_text());
     }
 }

@@ -39,7 +39,7 @@ fn cranfield_is_in_the_published_range() {
     let docs: Vec<Document> = read_smart_records("cran.all.1400", &read(&data("cranfield/cran.all.1400")))
         .unwrap()
         .into_iter()
-        .map(|r| Document { id: r.id, title: r.title, text: r.text, url: None, meta: Vec::new() })
+        .map(|r| Document { id: r.id, title: r.title, text: r.text, url: None, meta: Vec::new(), filters: Vec::new() })
         .collect();
     let queries: Vec<Query> = read_smart_records("cran.qry", &read(&data("cranfield/cran.qry")))
         .unwrap()

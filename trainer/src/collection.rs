@@ -58,7 +58,7 @@ pub fn documents(dir: &Path) -> Result<Vec<Document>> {
     let path = find(dir, "documents (*.all*)", |n| n.contains(".all"))?;
     Ok(corpus::read_smart_records(&path.display().to_string(), &read(&path)?)?
         .into_iter()
-        .map(|r| Document { id: r.id, title: r.title, text: r.text, url: None, meta: Vec::new() })
+        .map(|r| Document { id: r.id, title: r.title, text: r.text, url: None, meta: Vec::new(), filters: Vec::new() })
         .collect())
 }
 

@@ -102,8 +102,8 @@ fn jsonl_and_csv_inputs_index_and_long_documents_become_passages() {
     std::fs::write(
         &jsonl,
         format!(
-            "{{\"id\": \"long\", \"title\": \"Foxes\", \"text\": \"{long}\", \"url\": \"https://example.org/foxes\"}}\n\
-             {{\"id\": \"short\", \"text\": \"Quantum chromodynamics describes the strong interaction.\"}}\n"
+            "{{\"id\": \"long\", \"title\": \"Foxes\", \"text\": \"{long}\", \"url\": \"https://example.org/foxes\", \"filters\": {{\"kind\": \"animals\"}}}}\n\
+             {{\"id\": \"short\", \"text\": \"Quantum chromodynamics describes the strong interaction.\", \"filters\": {{\"kind\": [\"physics\", \"theory\"]}}}}\n"
         ),
     )
     .unwrap();
@@ -116,6 +116,11 @@ fn jsonl_and_csv_inputs_index_and_long_documents_become_passages() {
     let result = search_json(&bundle, "strong interaction quarks", "dense");
     assert_eq!(result["results"][0]["doc_id"], "short");
     assert_eq!(search_json(&bundle, "lazy dog", "bm25")["results"][0]["url"], "https://example.org/foxes");
+    // A JSONL document's filters narrow searches as an HTML page's do.
+    let filtered = dowse(&["search", "--bundle", &bundle.display().to_string(), "lazy dog", "--json", "--filter", "kind:theory"]);
+    let result: Value = serde_json::from_slice(&filtered.stdout).unwrap();
+    let ids: Vec<&str> = result["results"].as_array().unwrap().iter().map(|r| r["doc_id"].as_str().unwrap()).collect();
+    assert_eq!(ids, ["short"], "{result}");
 
     let csv = dir.path().join("pairs.csv");
     std::fs::write(&csv, "query,passage,label\nwho,Marie Curie won two Nobel prizes.,1\nwhat,Marie Curie won two Nobel prizes.,0\nwhere,Paris is in France.,1\n").unwrap();

@@ -1,5 +1,6 @@
-//! JSON Lines readers: BEIR corpus.jsonl / queries.jsonl and plain `{id, title?, text, url?, meta?}`
-//! files, `meta` an object of strings that results show beside the title (in key order).
+//! JSON Lines readers: BEIR corpus.jsonl / queries.jsonl and plain `{id, title?, text, url?, meta?,
+//! filters?}` files: `meta` an object of strings that results show beside the title (in key
+//! order), `filters` an object of a string or a list of strings per key that searches narrow by.
 //!
 //! One reader serves both: the id is taken from `_id` (BEIR) or `id`, as a string or an integer.
 
@@ -18,6 +19,7 @@ pub fn read_documents_jsonl(file: &str, bytes: &[u8]) -> Result<Vec<Document>, P
             text: string_field(file, line, object, "text")?.ok_or_else(|| ParseError::new(file, line.number, "text", "missing"))?,
             url: string_field(file, line, object, "url")?,
             meta: meta_field(file, line, object)?,
+            filters: filters_field(file, line, object)?,
         })
     })
 }
@@ -92,6 +94,33 @@ fn meta_field(file: &str, line: &Line, object: &Map<String, Value>) -> Result<Ve
         .collect()
 }
 
+/// `filters`: each key's value, or its values as a list, as (key, value) pairs in key order.
+fn filters_field(file: &str, line: &Line, object: &Map<String, Value>) -> Result<Vec<(String, String)>, ParseError> {
+    let keys = match object.get("filters") {
+        None | Some(Value::Null) => return Ok(Vec::new()),
+        Some(Value::Object(keys)) => keys,
+        Some(other) => {
+            let message = format!("expected an object of strings or lists of strings, found {other}");
+            return Err(ParseError::new(file, line.number, "filters", message));
+        }
+    };
+    let mut pairs = Vec::new();
+    for (key, value) in keys {
+        let values = match value {
+            Value::Array(values) => values.as_slice(),
+            single => std::slice::from_ref(single),
+        };
+        for value in values {
+            let Value::String(text) = value else {
+                let message = format!("`{key}` has {value}, not a string or a list of strings");
+                return Err(ParseError::new(file, line.number, "filters", message));
+            };
+            pairs.push((key.clone(), text.clone()));
+        }
+    }
+    Ok(pairs)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -108,6 +137,19 @@ mod tests {
         assert_eq!(docs[1].url.as_deref(), Some("/a.html"));
         assert!(docs[0].meta.is_empty());
         assert_eq!(docs[1].meta, [("date".to_string(), "2026".to_string()), ("image".to_string(), "/a.png".to_string())]);
+    }
+
+    #[test]
+    fn reads_filters_as_one_value_or_a_list() {
+        let bytes = b"{\"id\": \"a\", \"text\": \"x\", \"filters\": {\"tag\": [\"roses\", \"pruning\"], \"section\": \"Guides\"}}\n{\"id\": \"b\", \"text\": \"y\"}";
+        let docs = read_documents_jsonl("c.jsonl", bytes).unwrap();
+        let pairs: Vec<(&str, &str)> = docs[0].filters.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+        assert_eq!(pairs, [("section", "Guides"), ("tag", "roses"), ("tag", "pruning")]);
+        assert!(docs[1].filters.is_empty());
+        let err = read_documents_jsonl("c.jsonl", b"{\"id\":\"1\",\"text\":\"a\",\"filters\":{\"tag\":[\"a\",2]}}").unwrap_err();
+        assert_eq!(err.to_string(), "c.jsonl:1: field `filters`: `tag` has 2, not a string or a list of strings");
+        let err = read_documents_jsonl("c.jsonl", b"{\"id\":\"1\",\"text\":\"a\",\"filters\":[\"tag\"]}").unwrap_err();
+        assert_eq!((err.line, err.field.as_str()), (1, "filters"));
     }
 
     #[test]

@@ -25,6 +25,8 @@ pub struct Document {
     pub url: Option<String>,
     /// Fields results show beside the title ([`crate::docstore::StoredDocument::meta`]).
     pub meta: Vec<(String, String)>,
+    /// (key, value) pairs searches narrow by; a key may repeat ([`crate::filters`]).
+    pub filters: Vec<(String, String)>,
 }
 
 impl Document {

@@ -1,5 +1,5 @@
 //! What `dowse index --input` accepts, read into documents: a BEIR folder or SMART collection,
-//! a JSONL file (`{id, title?, text, url?}`), a CSV of `query,passage,label` (its distinct
+//! a JSONL file (`{id, title?, text, url?, meta?, filters?}`), a CSV of `query,passage,label` (its distinct
 //! passages), or a folder of HTML pages (a built static site).
 
 use std::collections::HashSet;
@@ -42,6 +42,7 @@ fn read_all(path: &Path) -> Result<Vec<SourceDocument>> {
                 text,
                 url: None,
                 meta: Vec::new(),
+                filters: Vec::new(),
             });
             Ok(docs.map(SourceDocument::from).collect())
         }
