@@ -127,6 +127,11 @@ async fn serve(state: Arc<AppState>) -> Result<()> {
             },
             () = &mut shutdown => break,
         };
+        // Responses go out as soon as they are written: with Nagle's algorithm a response written
+        // in pieces (headers, then gzip's chunks) waits for the client's delayed ACK, about 40 ms.
+        if let Err(e) = stream.set_nodelay(true) {
+            tracing::debug!(error = %e, "TCP_NODELAY could not be set");
+        }
         // HTTP/1.1 with a bound on how long a client may take to send its headers: a client
         // trickling a byte a second is cut off instead of holding a connection for ever.
         let mut http = hyper::server::conn::http1::Builder::new();
