@@ -7,8 +7,9 @@
 //!
 //! - keyword search, at several shard and chunk budgets: the root, the fragment count, the first
 //!   result cold (root, the query's shards, the document chunks of its 10 results; median and p90
-//!   over the queries, each as if it came first), each later query's new bytes (median, p90),
-//!   everything fetched after 50 queries. Every query's results are checked against a whole BM25
+//!   over the queries, each as if it came first), each later query's new bytes and new fragments
+//!   (median, p90: a browser pays for each request as well as for each byte), everything fetched
+//!   after 50 queries. Every query's results are checked against a whole BM25
 //!   index's: equal, not close.
 //! - hybrid search, at several rescore depths and the one `dowse index` calibrated: the same
 //!   bytes with the sign codes and the vector chunks of each query's candidates, and nDCG@10 on
@@ -41,7 +42,7 @@ use dowse_core::vectors::VectorStore;
 const KEYWORD_BUDGETS: [(usize, usize); 4] = [(4 << 10, 2 << 10), (4 << 10, 4 << 10), (16 << 10, 8 << 10), (64 << 10, 32 << 10)];
 /// Rescore depths; `None` is the one `dowse index` calibrated for the bundle (its manifest's).
 const RESCORE: [Option<usize>; 5] = [Some(25), Some(50), Some(100), Some(200), None];
-const PASSAGES_PER_CHUNK: [usize; 2] = [8, 16];
+const PASSAGES_PER_CHUNK: [usize; 3] = [8, 16, 32];
 const PIECES_PER_SHARD: [usize; 5] = [1, 4, 16, 64, 256];
 
 fn gzip(bytes: &[u8]) -> usize {
@@ -50,18 +51,19 @@ fn gzip(bytes: &[u8]) -> usize {
     encoder.finish().unwrap().len()
 }
 
-/// Raw and gzip bytes.
+/// Raw and gzip bytes, and the files they came in.
 #[derive(Clone, Copy, Default)]
-struct Size(usize, usize);
+struct Size(usize, usize, usize);
 
 impl Size {
     fn of(bytes: &[u8]) -> Self {
-        Self(bytes.len(), gzip(bytes))
+        Self(bytes.len(), gzip(bytes), 1)
     }
 
     fn add(&mut self, other: Size) {
         self.0 += other.0;
         self.1 += other.1;
+        self.2 += other.2;
     }
 }
 
@@ -75,6 +77,14 @@ fn percentile(sizes: &[Size], p: usize) -> Size {
     let mut sizes = sizes.to_vec();
     sizes.sort_by_key(|s| s.1);
     sizes[(sizes.len() * p / 100).min(sizes.len() - 1)]
+}
+
+/// How many files the searches fetched: median and p90, as "m / p".
+fn files(sizes: &[Size]) -> String {
+    let mut files: Vec<usize> = sizes.iter().map(|s| s.2).collect();
+    files.sort_unstable();
+    let at = |p: usize| files[(files.len() * p / 100).min(files.len() - 1)];
+    format!("{} / {}", at(50), at(90))
 }
 
 /// One query: its analyzed terms and, for a hybrid search, its vector.
@@ -212,8 +222,8 @@ fn main() {
         queries.len()
     );
     println!("Keyword search. The whole BM25 index and documents in one file each: {whole_text} kB.\n");
-    println!("| shard / chunk budget | fragments | root kB | first result cold, median kB | p90 kB | later query, median kB | p90 kB | after 50 queries kB |");
-    println!("|---|---|---|---|---|---|---|---|");
+    println!("| shard / chunk budget | fragments | root kB | first result cold, median kB | p90 kB | later query, median kB | p90 kB | later query's fragments, median / p90 | after 50 queries kB |");
+    println!("|---|---|---|---|---|---|---|---|---|");
     let doc_of = |passage: u32| docs.passages[passage as usize].doc;
     let whole_bm25: Vec<Vec<Hit>> =
         queries.iter().map(|q| fuse(Mode::Bm25, &[], &sections.bm25.search(&q.terms, 100), &[], 10, doc_of)).collect();
@@ -222,7 +232,7 @@ fn main() {
         let run = visit(&sections, &queries, &config, Mode::Bm25);
         assert!(run.hits == whole_bm25, "the fragments' BM25 results differ from the whole bundle's");
         println!(
-            "| {} KiB / {} KiB | {} | {} | {} | {} | {} | {} | {} |",
+            "| {} KiB / {} KiB | {} | {} | {} | {} | {} | {} | {} | {} |",
             bm25_shard_bytes >> 10,
             document_chunk_bytes >> 10,
             run.fragments,
@@ -231,6 +241,7 @@ fn main() {
             percentile(&run.cold, 90),
             percentile(&run.later, 50),
             percentile(&run.later, 90),
+            files(&run.later),
             run.after_50
         );
     }
@@ -248,8 +259,8 @@ fn main() {
          (every vector scored) has nDCG@10 {:.4}.\n",
         ndcg(docs, &queries, &whole, &collection.qrels)
     );
-    println!("| passages per vector chunk | rescored | fragments | first result cold, median kB | p90 kB | later query, median kB | p90 kB | after 50 queries kB | nDCG@10 | same top 10 as exact |");
-    println!("|---|---|---|---|---|---|---|---|---|---|");
+    println!("| passages per vector chunk | rescored | fragments | first result cold, median kB | p90 kB | later query, median kB | p90 kB | later query's fragments, median / p90 | after 50 queries kB | nDCG@10 | same top 10 as exact |");
+    println!("|---|---|---|---|---|---|---|---|---|---|---|");
     for passages_per_chunk in PASSAGES_PER_CHUNK {
         for rescore in RESCORE {
             let depth = rescore.unwrap_or(bundle.manifest.fragments.rescore);
@@ -259,12 +270,13 @@ fn main() {
             let run = visit(&sections, &queries, &config, Mode::Hybrid);
             let same = run.hits.iter().zip(&whole).filter(|(a, b)| a.iter().map(|h| h.doc).eq(b.iter().map(|h| h.doc))).count();
             println!(
-                "| {passages_per_chunk} | {depth} | {} | {} | {} | {} | {} | {} | {:.4} | {same} of {} |",
+                "| {passages_per_chunk} | {depth} | {} | {} | {} | {} | {} | {} | {} | {:.4} | {same} of {} |",
                 run.fragments,
                 percentile(&run.cold, 50),
                 percentile(&run.cold, 90),
                 percentile(&run.later, 50),
                 percentile(&run.later, 90),
+                files(&run.later),
                 run.after_50,
                 ndcg(docs, &queries, &run.hits, &collection.qrels),
                 queries.len()

@@ -39,7 +39,7 @@ async function open() {
 
 // What a fetched file is: by its name, and a fragment by its first bytes (each section's magic;
 // the static query encoder's table is safetensors, whose header is JSON after 8 bytes).
-const MAGICS = { DRT2: "root", DBS1: "BM25 shards", DDI1: "document chunks", DSC1: "sign codes", DVC1: "vector chunks" };
+const MAGICS = { DRT3: "root", DBS2: "BM25 shards", DDOC: "document chunks", DSC1: "sign codes", DVC1: "vector chunks", DFL1: "filters" };
 async function kindOf(request) {
   const path = new URL(request.url()).pathname;
   if (path.includes("/fragments/")) {
