@@ -106,14 +106,21 @@ fn filters_field(file: &str, line: &Line, object: &Map<String, Value>) -> Result
     };
     let mut pairs = Vec::new();
     for (key, value) in keys {
+        if key.is_empty() {
+            return Err(ParseError::new(file, line.number, "filters", "a key is empty"));
+        }
         let values = match value {
             Value::Array(values) => values.as_slice(),
             single => std::slice::from_ref(single),
         };
         for value in values {
-            let Value::String(text) = value else {
-                let message = format!("`{key}` has {value}, not a string or a list of strings");
-                return Err(ParseError::new(file, line.number, "filters", message));
+            let text = match value {
+                Value::String(text) if !text.is_empty() => text,
+                Value::String(_) => return Err(ParseError::new(file, line.number, "filters", format!("`{key}` has an empty value"))),
+                other => {
+                    let message = format!("`{key}` has {other}, not a string or a list of strings");
+                    return Err(ParseError::new(file, line.number, "filters", message));
+                }
             };
             pairs.push((key.clone(), text.clone()));
         }
@@ -150,6 +157,10 @@ mod tests {
         assert_eq!(err.to_string(), "c.jsonl:1: field `filters`: `tag` has 2, not a string or a list of strings");
         let err = read_documents_jsonl("c.jsonl", b"{\"id\":\"1\",\"text\":\"a\",\"filters\":[\"tag\"]}").unwrap_err();
         assert_eq!((err.line, err.field.as_str()), (1, "filters"));
+        let err = read_documents_jsonl("c.jsonl", b"\n{\"id\":\"1\",\"text\":\"a\",\"filters\":{\"tag\":[\"a\",\"\"]}}").unwrap_err();
+        assert_eq!(err.to_string(), "c.jsonl:2: field `filters`: `tag` has an empty value");
+        let err = read_documents_jsonl("c.jsonl", b"{\"id\":\"1\",\"text\":\"a\",\"filters\":{\"\":\"a\"}}").unwrap_err();
+        assert_eq!(err.to_string(), "c.jsonl:1: field `filters`: a key is empty");
     }
 
     #[test]
