@@ -80,11 +80,7 @@ fn string_field(file: &str, line: &Line, object: &Map<String, Value>, key: &str)
 }
 
 fn meta_field(file: &str, line: &Line, object: &Map<String, Value>) -> Result<Vec<(String, String)>, ParseError> {
-    let fields = match object.get("meta") {
-        None | Some(Value::Null) => return Ok(Vec::new()),
-        Some(Value::Object(fields)) => fields,
-        Some(other) => return Err(ParseError::new(file, line.number, "meta", format!("expected an object of strings, found {other}"))),
-    };
+    let Some(fields) = object_field(file, line, object, "meta", "an object of strings")? else { return Ok(Vec::new()) };
     fields
         .iter()
         .map(|(key, value)| match value {
@@ -96,36 +92,44 @@ fn meta_field(file: &str, line: &Line, object: &Map<String, Value>) -> Result<Ve
 
 /// `filters`: each key's value, or its values as a list, as (key, value) pairs in key order.
 fn filters_field(file: &str, line: &Line, object: &Map<String, Value>) -> Result<Vec<(String, String)>, ParseError> {
-    let keys = match object.get("filters") {
-        None | Some(Value::Null) => return Ok(Vec::new()),
-        Some(Value::Object(keys)) => keys,
-        Some(other) => {
-            let message = format!("expected an object of strings or lists of strings, found {other}");
-            return Err(ParseError::new(file, line.number, "filters", message));
-        }
+    let Some(keys) = object_field(file, line, object, "filters", "an object of strings or lists of strings")? else {
+        return Ok(Vec::new());
     };
+    let bad = |message: String| ParseError::new(file, line.number, "filters", message);
     let mut pairs = Vec::new();
     for (key, value) in keys {
         if key.is_empty() {
-            return Err(ParseError::new(file, line.number, "filters", "a key is empty"));
+            return Err(bad("a key is empty".to_string()));
         }
         let values = match value {
             Value::Array(values) => values.as_slice(),
             single => std::slice::from_ref(single),
         };
         for value in values {
-            let text = match value {
-                Value::String(text) if !text.is_empty() => text,
-                Value::String(_) => return Err(ParseError::new(file, line.number, "filters", format!("`{key}` has an empty value"))),
-                other => {
-                    let message = format!("`{key}` has {other}, not a string or a list of strings");
-                    return Err(ParseError::new(file, line.number, "filters", message));
-                }
-            };
-            pairs.push((key.clone(), text.clone()));
+            match value {
+                Value::String(text) if !text.is_empty() => pairs.push((key.clone(), text.clone())),
+                Value::String(_) => return Err(bad(format!("`{key}` has an empty value"))),
+                other => return Err(bad(format!("`{key}` has {other}, not a string or a list of strings"))),
+            }
         }
     }
     Ok(pairs)
+}
+
+/// The object under `key`, `None` when it is absent or null; anything else is an error saying it
+/// should have been `expected`.
+fn object_field<'a>(
+    file: &str,
+    line: &Line,
+    object: &'a Map<String, Value>,
+    key: &str,
+    expected: &str,
+) -> Result<Option<&'a Map<String, Value>>, ParseError> {
+    match object.get(key) {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::Object(fields)) => Ok(Some(fields)),
+        Some(other) => Err(ParseError::new(file, line.number, key, format!("expected {expected}, found {other}"))),
+    }
 }
 
 #[cfg(test)]
