@@ -73,18 +73,22 @@ impl std::fmt::Display for Size {
     }
 }
 
+/// The value at percentile `p` of `sorted`.
+fn at<T: Copy>(sorted: &[T], p: usize) -> T {
+    sorted[(sorted.len() * p / 100).min(sorted.len() - 1)]
+}
+
 fn percentile(sizes: &[Size], p: usize) -> Size {
     let mut sizes = sizes.to_vec();
     sizes.sort_by_key(|s| s.1);
-    sizes[(sizes.len() * p / 100).min(sizes.len() - 1)]
+    at(&sizes, p)
 }
 
 /// How many files the searches fetched: median and p90, as "m / p".
 fn files(sizes: &[Size]) -> String {
     let mut files: Vec<usize> = sizes.iter().map(|s| s.2).collect();
     files.sort_unstable();
-    let at = |p: usize| files[(files.len() * p / 100).min(files.len() - 1)];
-    format!("{} / {}", at(50), at(90))
+    format!("{} / {}", at(&files, 50), at(&files, 90))
 }
 
 /// One query: its analyzed terms and, for a hybrid search, its vector.

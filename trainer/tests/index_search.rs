@@ -21,6 +21,11 @@ fn index(input: &Path, out: &Path, extra: &[&str]) -> Output {
     dowse(&args)
 }
 
+/// The result documents' ids of a `dowse search --json` answer, in rank order.
+fn doc_ids(result: &Value) -> Vec<&str> {
+    result["results"].as_array().unwrap().iter().map(|r| r["doc_id"].as_str().unwrap()).collect()
+}
+
 fn search_json(bundle: &Path, query: &str, mode: &str) -> Value {
     let output = dowse(&["search", "--bundle", &bundle.display().to_string(), query, "--json", "--mode", mode, "--k", "3"]);
     assert!(output.status.success());
@@ -69,7 +74,7 @@ fn a_static_site_is_searchable_by_section_with_anchors() {
 
     // Documents, not passages: the setup page appears once however many of its sections match.
     let result = search_json(&bundle, "mirror mount telescope", "hybrid");
-    let ids: Vec<&str> = result["results"].as_array().unwrap().iter().map(|r| r["doc_id"].as_str().unwrap()).collect();
+    let ids = doc_ids(&result);
     assert_eq!(ids.len(), 2, "{result}");
     assert!(ids.contains(&"guide/setup.html") && ids.contains(&"index.html"));
 
@@ -85,7 +90,7 @@ fn a_static_site_is_searchable_by_section_with_anchors() {
         let output =
             dowse(&["search", "--bundle", &bundle_arg, "mirror mount telescope", "--json", "--mode", mode, "--filter", "kind:home"]);
         let result: Value = serde_json::from_slice(&output.stdout).unwrap();
-        let ids: Vec<&str> = result["results"].as_array().unwrap().iter().map(|r| r["doc_id"].as_str().unwrap()).collect();
+        let ids = doc_ids(&result);
         assert_eq!(ids, ["index.html"], "{mode}: {result}");
     }
     let either = dowse(&["search", "--bundle", &bundle_arg, "mirror", "--json", "--filter", "kind:home", "--filter", "kind:guide"]);
@@ -119,7 +124,7 @@ fn jsonl_and_csv_inputs_index_and_long_documents_become_passages() {
     // A JSONL document's filters narrow searches as an HTML page's do.
     let filtered = dowse(&["search", "--bundle", &bundle.display().to_string(), "lazy dog", "--json", "--filter", "kind:theory"]);
     let result: Value = serde_json::from_slice(&filtered.stdout).unwrap();
-    let ids: Vec<&str> = result["results"].as_array().unwrap().iter().map(|r| r["doc_id"].as_str().unwrap()).collect();
+    let ids = doc_ids(&result);
     assert_eq!(ids, ["short"], "{result}");
 
     let csv = dir.path().join("pairs.csv");
