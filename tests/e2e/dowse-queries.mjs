@@ -14,12 +14,12 @@
 //   results  the 10 result document ids of each query, hybrid
 import { chromium } from "playwright-core";
 import { profileDir } from "./profile.mjs";
+import { fragmentKind, resultsFor } from "./app.mjs";
 import { readFileSync } from "node:fs";
 
 const [url, queriesFile] = process.argv.slice(2);
 const queries = JSON.parse(readFileSync(queriesFile, "utf8"));
 const args = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking"];
-const TIMEOUT_MS = 300_000;
 
 async function open() {
   const context = await chromium.launchPersistentContext(profileDir("dowse-"), {
@@ -37,15 +37,11 @@ async function open() {
   return { context, page, fetched };
 }
 
-// What a fetched file is: by its name, and a fragment by its first bytes (each section's magic;
-// the static query encoder's table is safetensors, whose header is JSON after 8 bytes).
-const MAGICS = { DRT3: "root", DBS2: "BM25 shards", DDOC: "document chunks", DSC1: "sign codes", DVC1: "vector chunks", DFL1: "filters" };
+// What a fetched file is: by its name, and a fragment by its first bytes.
 async function kindOf(request) {
   const path = new URL(request.url()).pathname;
   if (path.includes("/fragments/")) {
-    const body = await request.response().then((r) => r.body()).catch(() => Buffer.alloc(0));
-    if (body.length > 8 && body[8] === 0x7b) return "query encoder table";
-    return MAGICS[body.subarray(0, 4).toString("latin1")] ?? "other fragments";
+    return fragmentKind(await request.response().then((r) => r.body()).catch(() => Buffer.alloc(0)));
   }
   const name = path.split("/").pop();
   if (name.startsWith("dowse-web")) return "app (wasm, js)";
@@ -54,21 +50,6 @@ async function kindOf(request) {
   if (path.includes("/model/")) return "model files";
   if (name === "map.bin") return "embedding map";
   return name === "manifest.json" ? "manifest" : "page and styles";
-}
-
-// Waits for results of `query` in `mode` (any mode when null).
-async function resultsFor(page, query, mode) {
-  await page.waitForFunction(
-    ([q, mode]) => {
-      const root = document.querySelector(".dowse");
-      if (root?.dataset.state === "error") throw new Error(root.innerText);
-      const latency = document.querySelector(".dowse-latency");
-      return latency?.dataset.query === q && (mode === null || latency.dataset.mode === mode) &&
-        document.querySelectorAll(".dowse-result").length > 0;
-    },
-    [query, mode],
-    { timeout: TIMEOUT_MS, polling: 10 },
-  );
 }
 
 // Bytes fetched since the last call.

@@ -10,20 +10,19 @@
 //   protocol  what the server answered with (e.g. "http/1.1", "h2")
 import { chromium } from "playwright-core";
 import { profileDir } from "./profile.mjs";
+import { fragmentKind, resultsFor } from "./app.mjs";
 import { openSync, readSync, closeSync, readFileSync, readdirSync } from "node:fs";
 
 const [url, queriesFile, bundle, count] = process.argv.slice(2);
 const queries = JSON.parse(readFileSync(queriesFile, "utf8")).slice(0, Number(count ?? 100) + 1);
 
-// A fragment's kind by its magic, as dowse-queries.mjs names them.
-const MAGICS = { DRT3: "root", DBS2: "BM25 shards", DDOC: "document chunks", DSC1: "sign codes", DVC1: "vector chunks", DFL1: "filters" };
+// A fragment's kind, from its first bytes in the bundle folder.
 function kindOf(name) {
   const head = Buffer.alloc(9);
   const fd = openSync(`${bundle}/fragments/${name}`, "r");
   readSync(fd, head, 0, 9, 0);
   closeSync(fd);
-  if (head[8] === 0x7b) return "query encoder table";
-  return MAGICS[head.subarray(0, 4).toString("latin1")] ?? "other";
+  return fragmentKind(head);
 }
 
 const context = await chromium.launchPersistentContext(profileDir("dowse-rounds-"), {
@@ -38,19 +37,8 @@ page.on("response", async (response) => {
   }
 });
 
-async function hybridFor(query) {
-  await page.waitForFunction(
-    (q) => {
-      const latency = document.querySelector(".dowse-latency");
-      return latency?.dataset.query === q && latency.dataset.mode === "hybrid" && document.querySelectorAll(".dowse-result").length > 0;
-    },
-    query,
-    { timeout: 300_000, polling: 5 },
-  );
-}
-
 await page.goto(`${url}?q=${encodeURIComponent(queries[0])}`);
-await hybridFor(queries[0]);
+await resultsFor(page, queries[0], "hybrid");
 const fetched = new Set();
 const rows = [];
 for (const query of queries.slice(1)) {
@@ -59,7 +47,7 @@ for (const query of queries.slice(1)) {
     window.typedAt = performance.now();
   });
   await page.fill(".dowse-query", query);
-  await hybridFor(query);
+  await resultsFor(page, query, "hybrid");
   const { search, entries } = await page.evaluate(() => ({
     search: Number(document.querySelector(".dowse-latency").dataset.searchMs),
     entries: performance

@@ -1,0 +1,27 @@
+// What the benchmark drivers (dowse-queries.mjs, fetch-rounds.mjs) know of the dowse app: how to
+// wait for its results, and what kind of fragment a fetched file is.
+
+// Each section's magic; the static query encoder's table is safetensors, whose header is JSON
+// after 8 bytes.
+const MAGICS = { DRT3: "root", DBS2: "BM25 shards", DDOC: "document chunks", DSC1: "sign codes", DVC1: "vector chunks", DFL1: "filters" };
+
+// A fragment's kind from its first bytes (at least 9).
+export function fragmentKind(bytes) {
+  if (bytes.length > 8 && bytes[8] === 0x7b) return "query encoder table";
+  return MAGICS[bytes.subarray(0, 4).toString("latin1")] ?? "other fragments";
+}
+
+// Waits for results of `query` in `mode` (any mode when null); the app's error state throws.
+export async function resultsFor(page, query, mode, timeout = 300_000) {
+  await page.waitForFunction(
+    ([q, mode]) => {
+      const root = document.querySelector(".dowse");
+      if (root?.dataset.state === "error") throw new Error(root.innerText);
+      const latency = document.querySelector(".dowse-latency");
+      return latency?.dataset.query === q && (mode === null || latency.dataset.mode === mode) &&
+        document.querySelectorAll(".dowse-result").length > 0;
+    },
+    [query, mode],
+    { timeout, polling: 10 },
+  );
+}
