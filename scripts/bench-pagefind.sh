@@ -9,9 +9,10 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 shared="${DOWSE_SHARED:-$(cd .. && pwd)/shared}"
 work="${1:-${CARGO_TARGET_DIR:-target}/bench-pagefind}"
+data="$shared/data/scifact"
 rm -rf "$work/site" && mkdir -p "$work/site"
 (cd "$work" && [ -x node_modules/.bin/pagefind ] || npm install --silent --no-save pagefind@1.6.0)
-python3 - "$shared/data/scifact" "$work" <<'PY'
+python3 - "$data" "$work" <<'PY'
 import html, json, sys
 data, work = sys.argv[1], sys.argv[2]
 with open(f"{work}/site/index.html", "w") as page:
@@ -23,12 +24,8 @@ for line in open(f"{data}/corpus.jsonl"):
     with open(f"{work}/site/doc/{doc['_id']}/index.html", "w") as page:
         page.write(f"<!doctype html><html lang=en><title>{html.escape(doc['title'])}</title><body data-pagefind-body>"
                    f"<h1>{html.escape(doc['title'])}</h1><p>{html.escape(doc['text'])}</p></body></html>")
-judged = {line.split("\t")[0] for line in list(open(f"{data}/qrels/test.tsv"))[1:]}
-queries = [json.loads(line) for line in open(f"{data}/queries.jsonl")]
-queries = [q for q in queries if q["_id"] in judged]
-json.dump([q["text"] for q in queries], open(f"{work}/queries.json", "w"))
-json.dump([q["_id"] for q in queries], open(f"{work}/query-ids.json", "w"))
 PY
+python3 scripts/judgments.py "$data" "$work"
 started=$(date +%s.%N)
 "$work/node_modules/.bin/pagefind" --site "$work/site" --quiet
 echo "pagefind indexed $(ls "$work/site/doc" | wc -l) pages in $(echo "$(date +%s.%N) - $started" | bc) s; $(find "$work/site/pagefind" -type f | wc -l) files, $(du -sk "$work/site/pagefind" | cut -f1) KiB"
@@ -38,7 +35,7 @@ server=$!
 trap 'kill $server' EXIT
 sleep 1
 (cd tests/e2e && node pagefind-queries.mjs "http://127.0.0.1:$port/" "$work/queries.json") > "$work/runs.json"
-python3 - "$shared/data/scifact" "$work" <<'PY'
+python3 - "$data" "$work" <<'PY'
 import json, statistics, sys
 sys.path.insert(0, "scripts")
 from judgments import ndcg10, read_qrels

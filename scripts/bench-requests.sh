@@ -18,13 +18,7 @@ bundle="${1:-$work/bundle}"
 count="${2:-100}"
 mkdir -p "$work"
 [ -f "$bundle/manifest.json" ] || "$dowse" index --input "$data" --out "$bundle" 2>"$work/index.log"
-python3 - "$data" "$work/queries.json" <<'PY'
-import json, sys
-data, out = sys.argv[1:3]
-judged = {line.split("\t")[0] for line in list(open(f"{data}/qrels/test.tsv"))[1:]}
-queries = [json.loads(line)["text"] for line in open(f"{data}/queries.jsonl") if json.loads(line)["_id"] in judged]
-json.dump(queries, open(out, "w"))
-PY
+python3 scripts/judgments.py "$data" "$work"
 bundle="$(realpath "$bundle")"
 queries="$(realpath "$work/queries.json")"
 log="$work/server.log"

@@ -19,15 +19,7 @@ trunk build --release --skip-version-check
 cargo build --release --quiet --bin dowse
 dowse="$target/release/dowse"
 /usr/bin/time -v "$dowse" index --input "$data" --out "$work/bundle" 2> "$work/index.log"
-python3 - "$data" "$work" <<'PY'
-import json, sys
-data, work = sys.argv[1], sys.argv[2]
-judged = {line.split("\t")[0] for line in list(open(f"{data}/qrels/test.tsv"))[1:]}
-queries = [json.loads(line) for line in open(f"{data}/queries.jsonl")]
-queries = [q for q in queries if q["_id"] in judged]
-json.dump([q["text"] for q in queries], open(f"{work}/queries.json", "w"))
-json.dump([q["_id"] for q in queries], open(f"{work}/query-ids.json", "w"))
-PY
+python3 scripts/judgments.py "$data" "$work"
 native=$("$dowse" eval --data "$data" --bundle "$work/bundle" --retriever hybrid 2>/dev/null | awk '$1=="hybrid"{print $3}')
 
 bash scripts/browser-queries.sh "$work/bundle" "$work/queries.json" "$work/dowse.json"
