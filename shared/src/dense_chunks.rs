@@ -7,15 +7,19 @@
 //! the query is not reduced to bits). Clustering puts passages that answer the same queries in the
 //! same chunk, so a query's candidates touch few chunks.
 //!
-//! Codes layout: magic `DSC1`, the vectors' calibration (a `vectors.bin` section with no rows),
+//! The codes name the chunks (content addresses, as the root names every other fragment): a
+//! keyword search never needs those names, so they travel with the first fetch that does.
+//!
+//! Codes layout: magic `DSC2`, the vectors' calibration (a `vectors.bin` section with no rows),
 //! LEB128-length-prefixed; u32 passages; the sign bits (passages × dim / 8, rounded up); LEB128
-//! chunk count and each passage's chunk. A chunk: magic `DVC1`, then the codes of its passages in
-//! ascending passage order, as `vectors.bin` lays out rows.
+//! chunk count and each passage's chunk; each chunk's name (8 bytes). A chunk: magic `DVC1`,
+//! then the codes of its passages in ascending passage order, as `vectors.bin` lays out rows.
 
 use serde::{Deserialize, Serialize};
 
 use crate::error::FormatError;
 use crate::filters;
+use crate::fragments::{content_address, FragmentAddress, NAME_BYTES};
 use crate::metrics::mean_and_standard_error;
 use crate::partitions::{PartitionConfig, Partitions};
 use crate::topk::{top_k, Scored};
@@ -23,7 +27,7 @@ use crate::varint;
 use crate::vectors::{sign_bits, VectorStore};
 
 const SECTION: &str = "sign codes";
-const MAGIC: &[u8; 4] = b"DSC1";
+const MAGIC: &[u8; 4] = b"DSC2";
 const CHUNK_SECTION: &str = "vector chunk";
 const CHUNK_MAGIC: &[u8; 4] = b"DVC1";
 /// More dimensions than any embedding model makes: a larger count is corrupt.
@@ -44,7 +48,7 @@ impl Default for DenseChunkConfig {
     }
 }
 
-/// Every passage's sign bits and chunk.
+/// Every passage's sign bits and chunk, and every chunk's name.
 #[derive(Debug, Clone, PartialEq)]
 pub struct SignCodes {
     /// The vectors' kind and calibration, with no rows: prepares a query for every chunk.
@@ -53,6 +57,8 @@ pub struct SignCodes {
     chunk_of: Vec<u32>,
     /// Each chunk's passages, ascending.
     members: Vec<Vec<u32>>,
+    /// Each chunk's content address.
+    names: Vec<FragmentAddress>,
 }
 
 /// Passages held out as queries for [`SignCodes::calibrate`], at most.
@@ -112,8 +118,9 @@ impl SignCodes {
             passages.iter().for_each(|&p| chunk_of[p as usize] = chunk as u32);
         }
         let signs = matrix.chunks_exact(dim).flat_map(sign_bits).collect();
-        let chunks = members.iter().map(|passages| vectors.rows_of(passages)).collect();
-        (Self { calibration: vectors.rows_of(&[]), signs, chunk_of, members }, chunks)
+        let chunks: Vec<VectorStore> = members.iter().map(|passages| vectors.rows_of(passages)).collect();
+        let names = chunks.iter().map(|chunk| content_address(&Self::chunk_bytes(chunk))).collect();
+        (Self { calibration: vectors.rows_of(&[]), signs, chunk_of, members, names }, chunks)
     }
 
     pub fn num_passages(&self) -> usize {
@@ -122,6 +129,11 @@ impl SignCodes {
 
     pub fn num_chunks(&self) -> usize {
         self.members.len()
+    }
+
+    /// Vector chunk `index`'s name (below [`SignCodes::num_chunks`]).
+    pub fn chunk_name(&self, index: u32) -> String {
+        hex::encode(self.names[index as usize])
     }
 
     pub fn dim(&self) -> usize {
@@ -269,6 +281,7 @@ impl SignCodes {
         out.extend_from_slice(&self.signs);
         varint::write(&mut out, self.members.len() as u64);
         self.chunk_of.iter().for_each(|&chunk| varint::write(&mut out, u64::from(chunk)));
+        out.extend(self.names.iter().flatten());
         out
     }
 
@@ -301,19 +314,23 @@ impl SignCodes {
                 .push(passage);
             chunk_of.push(chunk);
         }
+        let names = (0..chunks)
+            .map(|_| Ok(reader.bytes(NAME_BYTES, "chunk name")?.try_into().expect("8 bytes")))
+            .collect::<Result<Vec<FragmentAddress>, FormatError>>()?;
         if !reader.is_empty() {
-            return Err(corrupt("bytes after the last passage's chunk".into()));
+            return Err(corrupt("bytes after the last chunk's name".into()));
         }
         if let Some(empty) = members.iter().position(Vec::is_empty) {
             return Err(corrupt(format!("chunk {empty} holds no passage")));
         }
-        Ok(Self { calibration, signs: signs.to_vec(), chunk_of, members })
+        Ok(Self { calibration, signs: signs.to_vec(), chunk_of, members, names })
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::fragments::fragment_name;
     use crate::vectors::Quantization;
 
     /// 400 unit vectors in 12 dimensions around 20 directions, int8.
@@ -341,6 +358,9 @@ mod tests {
         let (codes, chunks) = SignCodes::split(&vectors, &DenseChunkConfig::default());
         assert!(chunks.len() > 10 && chunks.iter().all(|c| c.rows() <= 32), "{} chunks", chunks.len());
         let codes = SignCodes::from_bytes(&codes.to_bytes()).unwrap();
+        for (i, chunk) in chunks.iter().enumerate() {
+            assert_eq!(codes.chunk_name(i as u32), fragment_name(&SignCodes::chunk_bytes(chunk)), "the codes name chunk {i}");
+        }
         let chunks: Vec<VectorStore> =
             chunks.iter().enumerate().map(|(i, c)| codes.read_chunk(i as u32, &SignCodes::chunk_bytes(c)).unwrap()).collect();
         for row in [0u32, 13, 399] {

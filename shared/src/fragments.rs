@@ -1,15 +1,17 @@
-//! A bundle fetched in fragments (format version 4): a small root that every query needs and
+//! A bundle fetched in fragments (format version 5): a small root that every query needs and
 //! content-addressed fragments that a query asks for by name.
 //!
 //! The root ([`Root`]) holds BM25's statistics and shard boundaries ([`ShardedBm25`]), which
 //! passages belong to which document and which chunk holds a document ([`DocumentIndex`]), how
-//! many candidates a dense search rescores, and the name of every fragment: the first 8 bytes of
-//! the sha256 of its bytes, in hex (a chance collision among a bundle's n fragments is about
-//! n² / 2⁶⁵). A name changes exactly when the bytes do, so a host caches fragments forever and a
-//! rebuild reuses every unchanged one; [`LazyBundle::load`] refuses bytes that do not hash to the
-//! name asked for. The fragments: BM25 term shards, document chunks, the passages' sign codes
-//! ([`SignCodes`], every dense query's first fetch), their vectors in chunks of one cluster, and,
-//! when documents carry filters, the [`FilterIndex`] (a filtered search's first fetch).
+//! many candidates a dense search rescores, and the names of the fragments a keyword search can
+//! need: the first 8 bytes of the sha256 of their bytes, in hex (a chance collision among a
+//! bundle's n fragments is about n² / 2⁶⁵). A name changes exactly when the bytes do, so a host
+//! caches fragments forever and a rebuild reuses every unchanged one; [`LazyBundle::load`]
+//! refuses bytes that do not hash to the name asked for. The fragments: BM25 term shards,
+//! document chunks, the passages' sign codes ([`SignCodes`], every dense query's first fetch,
+//! which name the vector chunks: a keyword result does not pay for those names), their vectors
+//! in chunks of one cluster, and, when documents carry filters, the [`FilterIndex`] (a filtered
+//! search's first fetch).
 //!
 //! The reader never fetches: a caller asks what a search lacks ([`LazyBundle::missing_for_search`]:
 //! its terms' shards and its vector's fragments, asked again once the codes are in, then
@@ -18,10 +20,10 @@
 //! [`LazyBundle::load`] and searches. Pagefind's `request_indexes` / `load_index_chunk` have the
 //! same shape.
 //!
-//! Root layout: magic `DRT3`; LEB128 rescore depth; three LEB128-length-prefixed sections (the
+//! Root layout: magic `DRT4`; LEB128 rescore depth; three LEB128-length-prefixed sections (the
 //! BM25 root, the document index, the fragment names: LEB128 counts of BM25 shards, document
-//! chunks, vector chunks and filter indexes (0 or 1), then 8 bytes per name in that order with
-//! the sign codes' name between the document chunks and the vector chunks).
+//! chunks and filter indexes (0 or 1), then 8 bytes per name: the shards', the chunks', the sign
+//! codes', the filter index's).
 
 use std::collections::HashMap;
 
@@ -42,8 +44,11 @@ use crate::varint;
 use crate::vectors::VectorStore;
 
 const SECTION: &str = "bundle root";
-const MAGIC: &[u8; 4] = b"DRT3";
-const NAME_BYTES: usize = 8;
+const MAGIC: &[u8; 4] = b"DRT4";
+/// Bytes of a fragment's content address (its name is their hex).
+pub(crate) const NAME_BYTES: usize = 8;
+/// A fragment's content address.
+pub(crate) type FragmentAddress = [u8; NAME_BYTES];
 
 /// How a bundle is cut into fragments.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
@@ -77,28 +82,32 @@ impl Default for FragmentConfig {
     }
 }
 
-/// One fragment of a bundle.
+/// A fragment the root names: every one but the vector chunks, which the sign codes name.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Fragment {
     Bm25Shard(u32),
     DocumentChunk(u32),
     SignCodes,
-    VectorChunk(u32),
     Filters,
+}
+
+/// What a fragment's bytes are read into: a fragment the root names, or a vector chunk.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+enum Place {
+    Root(Fragment),
+    VectorChunk(u32),
 }
 
 /// A fragment refused; each message starts with the fragment's name, so a caller puts the folder
 /// or URL it came from in front.
 #[derive(Debug, Error)]
 pub enum FragmentError {
-    #[error("{0}: not a fragment of this bundle")]
+    #[error("{0}: not a fragment of this bundle (the sign codes name the vector chunks: load them first)")]
     Unknown(String),
     #[error("{0}: its bytes do not hash to its name (truncated or replaced)")]
     Checksum(String),
     #[error("{name}: {source}")]
     Section { name: String, source: FormatError },
-    #[error("{0}: a vector chunk can only be read after the sign codes")]
-    BeforeCodes(String),
 }
 
 /// A search needs a fragment that was not handed over: fetch it and search again.
@@ -115,7 +124,7 @@ pub fn fragment_name(bytes: &[u8]) -> String {
 }
 
 /// The first bytes of the sha256 of `bytes`: a fragment's name before it is written in hex.
-fn content_address(bytes: &[u8]) -> [u8; NAME_BYTES] {
+pub(crate) fn content_address(bytes: &[u8]) -> FragmentAddress {
     Sha256::digest(bytes)[..NAME_BYTES].try_into().expect("8 of 32 bytes")
 }
 
@@ -130,18 +139,17 @@ pub struct Split {
     pub calibration: Option<RescoreCalibration>,
 }
 
-/// What every query needs, and every fragment's name.
+/// What every query needs, and the names of every fragment but the vector chunks.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Root {
     pub bm25: ShardedBm25,
     pub documents: DocumentIndex,
     /// Candidates the sign codes pick for rescoring.
     pub rescore: usize,
-    vector_chunks: usize,
     /// Whether the documents carry filters, in a fragment of their own.
     filters: bool,
-    /// Every fragment's name: shards, document chunks, the sign codes, vector chunks, filters.
-    names: Vec<[u8; NAME_BYTES]>,
+    /// The fragments' names: shards, document chunks, the sign codes, filters.
+    names: Vec<FragmentAddress>,
 }
 
 impl Root {
@@ -176,11 +184,13 @@ impl Root {
             .chain(vector_chunks.iter().map(SignCodes::chunk_bytes))
             .chain((!filters.is_empty()).then(|| filters.to_bytes()))
             .collect();
-        let names: Vec<[u8; NAME_BYTES]> = bytes.iter().map(|b| content_address(b)).collect();
-        let fragments = names.iter().map(hex::encode).zip(bytes).collect();
+        let addresses: Vec<FragmentAddress> = bytes.iter().map(|b| content_address(b)).collect();
+        let fragments = addresses.iter().map(hex::encode).zip(bytes).collect();
         let calibration = config.rescore.is_none().then(|| codes.calibrate(vectors, queries, config.target_recall));
         let rescore = config.rescore.or(calibration.map(|c| c.depth)).expect("fixed or calibrated");
-        let root = Self { bm25: bm25_root, documents, rescore, vector_chunks: vector_chunks.len(), filters: !filters.is_empty(), names };
+        let in_root = shards.len() + chunks.len() + 1;
+        let names = addresses[..in_root].iter().chain(&addresses[in_root + vector_chunks.len()..]).copied().collect();
+        let root = Self { bm25: bm25_root, documents, rescore, filters: !filters.is_empty(), names };
         let bytes = root.to_bytes();
         let root_file = (fragment_name(&bytes), bytes);
         Ok(Split { root, root_file, fragments, calibration })
@@ -193,26 +203,24 @@ impl Root {
             Fragment::Bm25Shard(i) => i as usize,
             Fragment::DocumentChunk(i) => shards + i as usize,
             Fragment::SignCodes => shards + chunks,
-            Fragment::VectorChunk(i) => shards + chunks + 1 + i as usize,
-            Fragment::Filters => shards + chunks + 1 + self.vector_chunks,
+            Fragment::Filters => shards + chunks + 1,
         };
         hex::encode(self.names[index])
     }
 
-    /// Every fragment, in the order of their names.
+    /// Every fragment the root names, in the order of their names.
     pub fn fragments(&self) -> impl Iterator<Item = Fragment> {
         let shards = (0..self.bm25.num_shards() as u32).map(Fragment::Bm25Shard);
         let chunks = (0..self.documents.num_chunks() as u32).map(Fragment::DocumentChunk);
-        let vectors = (0..self.vector_chunks as u32).map(Fragment::VectorChunk);
         let filters = self.filters.then_some(Fragment::Filters);
-        shards.chain(chunks).chain([Fragment::SignCodes]).chain(vectors).chain(filters)
+        shards.chain(chunks).chain([Fragment::SignCodes]).chain(filters)
     }
 
     pub fn to_bytes(&self) -> Vec<u8> {
         let mut out = MAGIC.to_vec();
         varint::write(&mut out, self.rescore as u64);
         let mut names = Vec::new();
-        for count in [self.bm25.num_shards(), self.documents.num_chunks(), self.vector_chunks, usize::from(self.filters)] {
+        for count in [self.bm25.num_shards(), self.documents.num_chunks(), usize::from(self.filters)] {
             varint::write(&mut names, count as u64);
         }
         names.extend(self.names.iter().flatten());
@@ -241,30 +249,28 @@ impl Root {
         }
         let mut reader = varint::Reader::new(names, SECTION);
         let (shards, chunks) = (reader.varint("shard count")? as usize, reader.varint("chunk count")? as usize);
-        let vector_chunks = reader.varint("vector chunk count")? as usize;
         let filters = match reader.varint("filter index count")? {
             0 => false,
             1 => true,
             n => return Err(corrupt(format!("{n} filter indexes (0 or 1)"))),
         };
-        if shards != bm25.num_shards() || chunks != documents.num_chunks() || vector_chunks > documents.num_passages() {
+        if shards != bm25.num_shards() || chunks != documents.num_chunks() {
             return Err(corrupt(format!(
-                "{shards} shard, {chunks} chunk and {vector_chunks} vector chunk names for {} shards, {} chunks and {} passages",
+                "{shards} shard and {chunks} chunk names for {} shards and {} chunks",
                 bm25.num_shards(),
-                documents.num_chunks(),
-                documents.num_passages()
+                documents.num_chunks()
             )));
         }
         if bm25.num_docs() != documents.num_passages() {
             return Err(corrupt(format!("BM25 indexes {} passages, the documents hold {}", bm25.num_docs(), documents.num_passages())));
         }
-        let names: Vec<[u8; NAME_BYTES]> = (0..shards + chunks + 1 + vector_chunks + usize::from(filters))
+        let names: Vec<FragmentAddress> = (0..shards + chunks + 1 + usize::from(filters))
             .map(|_| Ok(reader.bytes(NAME_BYTES, "fragment name")?.try_into().expect("8 bytes")))
             .collect::<Result<_, FormatError>>()?;
         if !reader.is_empty() {
             return Err(corrupt("bytes after the last fragment name".into()));
         }
-        Ok(Self { bm25, documents, rescore, vector_chunks, filters, names })
+        Ok(Self { bm25, documents, rescore, filters, names })
     }
 }
 
@@ -289,10 +295,18 @@ fn split_capped<R, T>(
     split(total.div_ceil(cap - 1))
 }
 
+/// `names` sorted, each once.
+fn sorted_once(names: impl Iterator<Item = String>) -> Vec<String> {
+    let mut names: Vec<String> = names.collect();
+    names.sort_unstable();
+    names.dedup();
+    names
+}
+
 /// A bundle's root and whichever fragments have been handed over so far.
 pub struct LazyBundle {
     root: Root,
-    by_name: HashMap<String, Vec<Fragment>>,
+    by_name: HashMap<String, Vec<Place>>,
     shards: HashMap<u32, Bm25Shard>,
     chunks: HashMap<u32, DocStore>,
     codes: Option<SignCodes>,
@@ -302,9 +316,9 @@ pub struct LazyBundle {
 
 impl LazyBundle {
     pub fn new(root: Root) -> Self {
-        let mut by_name: HashMap<String, Vec<Fragment>> = HashMap::new();
+        let mut by_name: HashMap<String, Vec<Place>> = HashMap::new();
         for fragment in root.fragments() {
-            by_name.entry(root.name(fragment)).or_default().push(fragment);
+            by_name.entry(root.name(fragment)).or_default().push(Place::Root(fragment));
         }
         Self { root, by_name, shards: HashMap::new(), chunks: HashMap::new(), codes: None, vectors: HashMap::new(), filters: None }
     }
@@ -326,7 +340,7 @@ impl LazyBundle {
     pub fn missing_for_vector(&self, vector: &[f32], allowed: Option<&[bool]>) -> Vec<String> {
         let Some(codes) = &self.codes else { return vec![self.root.name(Fragment::SignCodes)] };
         let chunks = codes.chunks_for(&codes.candidates(vector, self.root.rescore, allowed));
-        self.names(chunks.into_iter().filter(|chunk| !self.vectors.contains_key(chunk)).map(Fragment::VectorChunk))
+        sorted_once(chunks.into_iter().filter(|chunk| !self.vectors.contains_key(chunk)).map(|chunk| codes.chunk_name(chunk)))
     }
 
     /// The fragments a search with `options` needs and lacks, by name, as [`LazyBundle::search`]
@@ -386,22 +400,36 @@ impl LazyBundle {
         self.names(chunks.into_iter().filter(|chunk| !self.chunks.contains_key(chunk)).map(Fragment::DocumentChunk))
     }
 
-    /// Every fragment's name, the sign codes first (the vector chunks are read through them): what
-    /// a reader that loads everything at once hands over, in order.
-    pub fn every_fragment(&self) -> Vec<String> {
+    /// Loads every fragment, each fetched by name through `fetch`: what a reader that has them
+    /// all at hand does (the sign codes before the vector chunks they name). Returns the names
+    /// loaded, each once.
+    pub fn load_every_fragment<E: From<FragmentError>>(
+        &mut self,
+        mut fetch: impl FnMut(&str) -> Result<Vec<u8>, E>,
+    ) -> Result<Vec<String>, E> {
         let mut fragments: Vec<Fragment> = self.root.fragments().collect();
         fragments.sort_by_key(|fragment| *fragment != Fragment::SignCodes);
         let mut names: Vec<String> = fragments.into_iter().map(|fragment| self.root.name(fragment)).collect();
         let mut seen = std::collections::HashSet::new();
-        names.retain(|name| seen.insert(name.clone()));
-        names
+        let mut next = 0;
+        while let Some(name) = names.get(next).cloned() {
+            next += 1;
+            if !seen.insert(name.clone()) {
+                continue;
+            }
+            let bytes = fetch(&name)?;
+            self.load(&name, &bytes)?;
+            if next == 1 {
+                let codes = self.codes.as_ref().expect("the sign codes come first");
+                names.extend((0..codes.num_chunks() as u32).map(|chunk| codes.chunk_name(chunk)));
+            }
+        }
+        names.retain(|name| seen.remove(name));
+        Ok(names)
     }
 
     fn names(&self, fragments: impl Iterator<Item = Fragment>) -> Vec<String> {
-        let mut names: Vec<String> = fragments.map(|fragment| self.root.name(fragment)).collect();
-        names.sort_unstable();
-        names.dedup();
-        names
+        sorted_once(fragments.map(|fragment| self.root.name(fragment)))
     }
 
     /// Takes a fetched fragment's bytes, checking them against their name and their place.
@@ -418,37 +446,40 @@ impl LazyBundle {
     /// Reads a fragment's bytes into every place its name stands for (identical fragments share
     /// a name), its hash already checked.
     fn read(&mut self, name: &str, bytes: &[u8]) -> Result<(), FragmentError> {
-        let fragments = self.by_name[name].clone();
+        let places = self.by_name.get(name).ok_or_else(|| FragmentError::Unknown(name.to_string()))?.clone();
         let section = |source| FragmentError::Section { name: name.to_string(), source };
-        for fragment in fragments {
-            match fragment {
-                Fragment::Bm25Shard(i) => {
+        for place in places {
+            match place {
+                Place::Root(Fragment::Bm25Shard(i)) => {
                     let shard = self.root.bm25.read_shard(i, bytes).map_err(section)?;
                     self.shards.insert(i, shard);
                 }
-                Fragment::DocumentChunk(i) => {
+                Place::Root(Fragment::DocumentChunk(i)) => {
                     let chunk = self.root.documents.read_chunk(i, bytes).map_err(section)?;
                     self.chunks.insert(i, chunk);
                 }
-                Fragment::SignCodes => {
+                Place::Root(Fragment::SignCodes) => {
                     let codes = SignCodes::from_bytes(bytes).map_err(section)?;
-                    if codes.num_passages() != self.root.documents.num_passages() || codes.num_chunks() != self.root.vector_chunks {
+                    if codes.num_passages() != self.root.documents.num_passages() {
                         return Err(section(corrupt(format!(
-                            "codes for {} passages in {} chunks, the root has {} in {}",
+                            "codes for {} passages, the root has {}",
                             codes.num_passages(),
-                            codes.num_chunks(),
-                            self.root.documents.num_passages(),
-                            self.root.vector_chunks
+                            self.root.documents.num_passages()
                         ))));
+                    }
+                    if self.codes.is_none() {
+                        for chunk in 0..codes.num_chunks() as u32 {
+                            self.by_name.entry(codes.chunk_name(chunk)).or_default().push(Place::VectorChunk(chunk));
+                        }
                     }
                     self.codes = Some(codes);
                 }
-                Fragment::VectorChunk(i) => {
-                    let codes = self.codes.as_ref().ok_or_else(|| FragmentError::BeforeCodes(name.to_string()))?;
+                Place::VectorChunk(i) => {
+                    let codes = self.codes.as_ref().expect("the sign codes named this chunk");
                     let chunk = codes.read_chunk(i, bytes).map_err(section)?;
                     self.vectors.insert(i, chunk);
                 }
-                Fragment::Filters => {
+                Place::Root(Fragment::Filters) => {
                     self.filters = Some(FilterIndex::from_bytes(bytes, self.root.documents.num_documents()).map_err(section)?);
                 }
             }
@@ -470,7 +501,7 @@ impl LazyBundle {
         let codes = self.codes.as_ref().ok_or_else(|| Missing(self.root.name(Fragment::SignCodes)))?;
         let candidates = codes.candidates(vector, rescore.unwrap_or(self.root.rescore), allowed);
         let found = codes.rescore(vector, &candidates, n, |i| self.vectors.get(&i));
-        found.map_err(|MissingVectors(i)| Missing(self.root.name(Fragment::VectorChunk(i))))
+        found.map_err(|MissingVectors(i)| Missing(codes.chunk_name(i)))
     }
 
     /// The `n` best passages (of the `allowed` ones) for the analyzed `terms` (the last a prefix
@@ -709,13 +740,11 @@ mod tests {
         // Documents without filters let nothing through one, and ask for no filter fragment.
         let plain = Corpus { filters: FilterIndex::default(), ..corpus };
         let (root, fragments) = split(&plain, &small());
-        assert_eq!(fragments.len(), root.fragments().count());
         assert!(root.fragments().all(|fragment| fragment != Fragment::Filters));
-        let codes = root.name(Fragment::SignCodes);
         let mut lazy = LazyBundle::new(root);
-        for (name, bytes) in fragments.iter().filter(|(name, _)| *name == codes).chain(&fragments) {
-            lazy.load(name, bytes).unwrap();
-        }
+        let by_name: HashMap<String, Vec<u8>> = fragments.into_iter().collect();
+        let loaded = lazy.load_every_fragment(|name| Ok::<_, FragmentError>(by_name[name].clone())).unwrap();
+        assert_eq!(loaded.len(), by_name.len(), "every fragment is named by the root or the sign codes");
         let options = SearchOptions { filters, ..options(Mode::Hybrid) };
         assert!(lazy.missing_for_search(&terms, Some(&vector), &options).is_empty());
         assert_eq!(lazy.search(&terms, Some(&vector), &[], &options).unwrap(), []);
@@ -731,11 +760,8 @@ mod tests {
             let (root, fragments) = split(&corpus, &FragmentConfig { max_fragments, ..small() });
             assert!(fragments.len() <= max_fragments + 1, "{} fragments for a cap of {max_fragments}", fragments.len());
             let mut lazy = LazyBundle::new(root);
-            let mut names: Vec<&NamedFragment> = fragments.iter().collect();
-            names.sort_by_key(|(name, _)| *name != lazy.root().name(Fragment::SignCodes));
-            for (name, bytes) in names {
-                lazy.load(name, bytes).unwrap();
-            }
+            let by_name: HashMap<String, Vec<u8>> = fragments.into_iter().collect();
+            lazy.load_every_fragment(|name| Ok::<_, FragmentError>(by_name[name].clone())).unwrap();
             let (terms, vector) = (terms("w1 w5 w9"), corpus.vectors.dequantize(3));
             assert_eq!(
                 lazy.search(&terms, Some(&vector), &[], &options(Mode::Hybrid)).unwrap(),
@@ -768,9 +794,12 @@ mod tests {
         assert!(error.to_string().contains(name.as_str()));
         assert!(matches!(lazy.load(&fragments[1].0, bytes), Err(FragmentError::Checksum(_))));
         assert!(matches!(lazy.load("00", bytes), Err(FragmentError::Unknown(_))));
-        let chunk = root.name(Fragment::VectorChunk(0));
-        let chunk_bytes = &fragments.iter().find(|(name, _)| *name == chunk).unwrap().1;
-        assert!(matches!(lazy.load(&chunk, chunk_bytes), Err(FragmentError::BeforeCodes(_))), "a vector chunk before the codes");
+        let vector_chunk = fragments.iter().find(|(_, bytes)| bytes.starts_with(b"DVC1")).unwrap();
+        let error = lazy.load(&vector_chunk.0, &vector_chunk.1).unwrap_err();
+        assert!(matches!(error, FragmentError::Unknown(_)), "a vector chunk before the sign codes that name it: {error}");
+        let codes = root.name(Fragment::SignCodes);
+        lazy.load(&codes, &fragments.iter().find(|(name, _)| *name == codes).unwrap().1).unwrap();
+        lazy.load(&vector_chunk.0, &vector_chunk.1).unwrap();
         let root_bytes = root.to_bytes();
         for cut in 0..root_bytes.len() {
             assert!(Root::from_bytes(&root_bytes[..cut]).is_err(), "root truncated at {cut} was accepted");
@@ -787,8 +816,10 @@ mod tests {
         fn damaged_fragments_never_panic(which in proptest::prelude::any::<proptest::sample::Index>(), at in proptest::prelude::any::<proptest::sample::Index>(), mask in 1u8..=255, cut in proptest::option::of(proptest::prelude::any::<proptest::sample::Index>())) {
             let corpus = corpus();
             let (root, fragments) = split(&corpus, &FragmentConfig { rescore: Some(12), ..small() });
+            let codes = root.name(Fragment::SignCodes);
             let mut lazy = LazyBundle::new(root);
-            let names = lazy.every_fragment();
+            let mut names: Vec<String> = fragments.iter().map(|(name, _)| name.clone()).collect();
+            names.sort_by_key(|name| *name != codes);
             let damaged_name = which.get(&names).clone();
             let fragments: HashMap<String, Vec<u8>> = fragments.into_iter().collect();
             for name in &names {

@@ -3,7 +3,7 @@
 
 // Each section's magic; the static query encoder's table is safetensors, whose header is JSON
 // after 8 bytes.
-const MAGICS = { DRT3: "root", DBS2: "BM25 shards", DDOC: "document chunks", DSC1: "sign codes", DVC1: "vector chunks", DFL1: "filters" };
+const MAGICS = { DRT4: "root", DBS2: "BM25 shards", DDOC: "document chunks", DSC2: "sign codes", DVC1: "vector chunks", DFL1: "filters" };
 
 // A fragment's kind from its first bytes (at least 9).
 export function fragmentKind(bytes) {

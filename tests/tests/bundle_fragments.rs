@@ -10,7 +10,7 @@ use std::collections::{BTreeSet, HashSet};
 use std::path::Path;
 
 use dowse_core::bm25::{Bm25Index, Bm25Params};
-use dowse_core::bundle::{fragment_path, open_root, Manifest, FRAGMENTS, MANIFEST};
+use dowse_core::bundle::{fragment_path, open_root, BundleError, Manifest, FRAGMENTS, MANIFEST};
 use dowse_core::corpus::read_smart_records;
 use dowse_core::dense_chunks::CalibrationQueries;
 use dowse_core::fragments::{fragment_name, Fragment, LazyBundle};
@@ -68,9 +68,12 @@ fn a_reader_that_fetches_per_query_finds_what_the_whole_bundle_finds() {
     let manifest = Manifest::from_json(&std::fs::read(out.join(MANIFEST)).unwrap()).unwrap();
     let root = std::fs::read(out.join(fragment_path(&info.root))).unwrap();
     let mut lazy = open_root(&manifest, &root).unwrap();
-    let mut expected: BTreeSet<String> = lazy.every_fragment().into_iter().collect();
+    let read_fragment =
+        |name: &str| std::fs::read(out.join(fragment_path(name))).map_err(|_| BundleError::MissingFile(fragment_path(name)));
+    let mut expected: BTreeSet<String> =
+        open_root(&manifest, &root).unwrap().load_every_fragment(read_fragment).unwrap().into_iter().collect();
     expected.insert(info.root.clone());
-    assert_eq!(names, expected, "the folder holds the root and exactly the fragments it names");
+    assert_eq!(names, expected, "the folder holds the root and exactly the fragments it and the sign codes name");
 
     // The depth was calibrated on the model's own check pseudo-queries; rescoring every passage
     // is an exact search.

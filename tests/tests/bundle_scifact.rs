@@ -9,7 +9,7 @@ use std::collections::HashMap;
 use dowse_core::bm25::{Bm25Index, Bm25Params};
 use dowse_core::corpus::{read_qrels, read_queries_jsonl, Run};
 use dowse_core::dense::{dot, top_k_exact};
-use dowse_core::fragments::{FragmentConfig, LazyBundle, Root};
+use dowse_core::fragments::{FragmentConfig, FragmentError, LazyBundle, Root};
 use dowse_core::hnsw;
 use dowse_core::metrics::{evaluate, Metric};
 use dowse_core::model::{EncoderConfig, TextEncoder};
@@ -91,9 +91,7 @@ fn graph_search_and_fragments_by_quantization_on_scifact() {
         let rescore = split.root.rescore;
         let mut lazy = LazyBundle::new(split.root);
         let fragments: HashMap<String, Vec<u8>> = split.fragments.into_iter().collect();
-        for name in lazy.every_fragment() {
-            lazy.load(&name, &fragments[&name]).unwrap();
-        }
+        lazy.load_every_fragment(|name| Ok::<_, FragmentError>(fragments[name].clone())).unwrap();
         let fragments_ndcg = ndcg(&|_, q| lazy.search(&[], Some(q), &[], &options).unwrap().iter().map(|h| (h.doc, h.score)).collect());
         eprintln!(
             "{quantization:>6}: {:>5} bytes per vector, {rescore} rescored, nDCG@10 {fragments_ndcg:.4} ({:+.4} against f32 exact)",

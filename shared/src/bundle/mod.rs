@@ -1,4 +1,4 @@
-//! The search bundle (format version 4): everything a client needs to search a corpus, as a
+//! The search bundle (format version 5): everything a client needs to search a corpus, as a
 //! folder of files.
 //!
 //! ```text
@@ -81,7 +81,7 @@ pub enum BundleError {
     #[error("{path}: {source}")]
     Section { path: String, source: FormatError },
     #[error("{FRAGMENTS}/{0}")]
-    Fragment(#[source] FragmentError),
+    Fragment(#[from] FragmentError),
     #[error("bundle is inconsistent: {0}")]
     Inconsistent(String),
 }

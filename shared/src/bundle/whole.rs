@@ -103,10 +103,7 @@ impl Bundle {
         manifest.verify(MAP, &map_bytes)?;
         let map = Projection::from_bytes(&map_bytes).map_err(|source| section(MAP, source))?;
         let mut index = open_root(&manifest, &take(&fragment_path(&manifest.fragments.root))?)?;
-        for name in index.every_fragment() {
-            let bytes = take(&fragment_path(&name))?;
-            index.load(&name, &bytes).map_err(BundleError::Fragment)?;
-        }
+        index.load_every_fragment(|name| take(&fragment_path(name)))?;
         check_model(&manifest, &model)?;
         check_map(&manifest, &map)?;
         check_pieces(&manifest, &model, take)?;
