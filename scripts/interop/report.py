@@ -10,6 +10,7 @@ import platform
 import statistics
 import subprocess
 import sys
+import zlib
 
 import numpy as np
 import onnxruntime
@@ -89,7 +90,7 @@ def encoder_files(model):
     names = ["dowse-worker.js", "/bundle/model/"]
     head = manifest["model"].get("pieces")
     if head:
-        raw = open(f"{work}/bundle-{model}/fragments/{head}", "rb").read()
+        raw = zlib.decompress(open(f"{work}/bundle-{model}/fragments/{head}", "rb").read(), -15)
         size = int.from_bytes(raw[:8], "little")
         shards = json.loads(raw[8:8 + size])["__metadata__"]["dowse.piece_shards"].split(",")
         names += [f"/{name}" for name in [head] + shards]

@@ -19,7 +19,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::FormatError;
 use crate::filters;
-use crate::fragments::{content_address, FragmentAddress, NAME_BYTES};
+use crate::fragments::{store, FragmentAddress, NamedFragment, NAME_BYTES};
 use crate::metrics::mean_and_standard_error;
 use crate::partitions::{PartitionConfig, Partitions};
 use crate::topk::{top_k, Scored};
@@ -96,9 +96,10 @@ pub enum CalibrationQueries {
 pub struct MissingVectors(pub u32);
 
 impl SignCodes {
-    /// Codes for every row of `vectors` and the rows cut into chunks by cluster, each chunk a
-    /// store of its passages' rows (ascending) with the same calibration.
-    pub fn split(vectors: &VectorStore, config: &DenseChunkConfig) -> (Self, Vec<VectorStore>) {
+    /// Codes for every row of `vectors` and the rows cut into chunks by cluster, each chunk's
+    /// fragment its passages' rows (ascending; [`SignCodes::read_chunk`] reads them with the
+    /// codes' calibration).
+    pub fn split(vectors: &VectorStore, config: &DenseChunkConfig) -> (Self, Vec<NamedFragment>) {
         let dim = vectors.dim();
         let matrix: Vec<f32> = (0..vectors.rows() as u32).flat_map(|row| vectors.dequantize(row)).collect();
         let partitions = Partitions::build(
@@ -118,8 +119,10 @@ impl SignCodes {
             passages.iter().for_each(|&p| chunk_of[p as usize] = chunk as u32);
         }
         let signs = matrix.chunks_exact(dim).flat_map(sign_bits).collect();
-        let chunks: Vec<VectorStore> = members.iter().map(|passages| vectors.rows_of(passages)).collect();
-        let names = chunks.iter().map(|chunk| content_address(&Self::chunk_bytes(chunk))).collect();
+        let stored: Vec<(FragmentAddress, Vec<u8>)> =
+            members.iter().map(|passages| store(&[CHUNK_MAGIC.as_slice(), vectors.rows_of(passages).codes()].concat())).collect();
+        let names = stored.iter().map(|(address, _)| *address).collect();
+        let chunks = stored.into_iter().map(|(address, bytes)| (hex::encode(address), bytes)).collect();
         (Self { calibration: vectors.rows_of(&[]), signs, chunk_of, members, names }, chunks)
     }
 
@@ -255,11 +258,6 @@ impl SignCodes {
         Ok(top_k(scored, n))
     }
 
-    /// Magic and the chunk's rows.
-    pub fn chunk_bytes(chunk: &VectorStore) -> Vec<u8> {
-        [CHUNK_MAGIC.as_slice(), chunk.codes()].concat()
-    }
-
     /// Reads chunk `index`'s bytes, checking that it holds as many rows as the chunk has passages.
     pub fn read_chunk(&self, index: u32, bytes: &[u8]) -> Result<VectorStore, FormatError> {
         let corrupt = |message: String| FormatError::Corrupt { section: CHUNK_SECTION, message };
@@ -330,8 +328,14 @@ impl SignCodes {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::fragments::fragment_name;
+    use crate::fragments::open_fragment;
     use crate::vectors::Quantization;
+
+    /// Each chunk's vectors, from its fragment.
+    fn read_chunks(codes: &SignCodes, fragments: &[NamedFragment]) -> Vec<VectorStore> {
+        let part = |(name, stored): &NamedFragment| open_fragment(name, stored).unwrap();
+        fragments.iter().enumerate().map(|(i, fragment)| codes.read_chunk(i as u32, &part(fragment)).unwrap()).collect()
+    }
 
     /// 400 unit vectors in 12 dimensions around 20 directions, int8.
     fn vectors() -> VectorStore {
@@ -355,14 +359,13 @@ mod tests {
     #[test]
     fn rescoring_the_candidates_gives_the_whole_stores_scores() {
         let vectors = vectors();
-        let (codes, chunks) = SignCodes::split(&vectors, &DenseChunkConfig::default());
-        assert!(chunks.len() > 10 && chunks.iter().all(|c| c.rows() <= 32), "{} chunks", chunks.len());
+        let (codes, fragments) = SignCodes::split(&vectors, &DenseChunkConfig::default());
         let codes = SignCodes::from_bytes(&codes.to_bytes()).unwrap();
-        for (i, chunk) in chunks.iter().enumerate() {
-            assert_eq!(codes.chunk_name(i as u32), fragment_name(&SignCodes::chunk_bytes(chunk)), "the codes name chunk {i}");
+        for (i, (name, _)) in fragments.iter().enumerate() {
+            assert_eq!(&codes.chunk_name(i as u32), name, "the codes name chunk {i}");
         }
-        let chunks: Vec<VectorStore> =
-            chunks.iter().enumerate().map(|(i, c)| codes.read_chunk(i as u32, &SignCodes::chunk_bytes(c)).unwrap()).collect();
+        let chunks = read_chunks(&codes, &fragments);
+        assert!(chunks.len() > 10 && chunks.iter().all(|c| c.rows() <= 32), "{} chunks", chunks.len());
         for row in [0u32, 13, 399] {
             let query = vectors.dequantize(row);
             let prepared = vectors.prepare(&query);
@@ -408,12 +411,13 @@ mod tests {
 
     #[test]
     fn damaged_or_misplaced_input_is_refused() {
-        let (codes, chunks) = SignCodes::split(&vectors(), &DenseChunkConfig::default());
+        let (codes, fragments) = SignCodes::split(&vectors(), &DenseChunkConfig::default());
         let bytes = codes.to_bytes();
         for cut in 0..bytes.len() {
             assert!(SignCodes::from_bytes(&bytes[..cut]).is_err(), "codes truncated at {cut} were accepted");
         }
-        let chunk = SignCodes::chunk_bytes(&chunks[0]);
+        let chunks = read_chunks(&codes, &fragments);
+        let chunk = open_fragment(&fragments[0].0, &fragments[0].1).unwrap();
         assert!(codes.read_chunk(0, &chunk[..chunk.len() - 1]).is_err());
         let other = (1..chunks.len()).find(|&i| chunks[i].rows() != chunks[0].rows()).unwrap();
         assert!(codes.read_chunk(other as u32, &chunk).is_err());

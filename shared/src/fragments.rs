@@ -106,6 +106,8 @@ pub enum FragmentError {
     Unknown(String),
     #[error("{0}: its bytes do not hash to its name (truncated or replaced)")]
     Checksum(String),
+    #[error("{name}: its bytes are not a deflate stream ({status})")]
+    Inflate { name: String, status: String },
     #[error("{name}: {source}")]
     Section { name: String, source: FormatError },
 }
@@ -118,9 +120,34 @@ pub struct Missing(pub String);
 /// A fragment's name and bytes, as a bundle folder stores it.
 pub type NamedFragment = (String, Vec<u8>);
 
-/// The content address of a fragment's bytes.
+/// The content address of a fragment's bytes as stored.
 pub fn fragment_name(bytes: &[u8]) -> String {
     hex::encode(content_address(bytes))
+}
+
+/// A part's fragment: its bytes deflated (raw deflate, RFC 1951, at level 9), named by the
+/// content address of the deflated bytes, which a host serves as they are.
+pub fn fragment(part: &[u8]) -> NamedFragment {
+    let (address, stored) = store(part);
+    (hex::encode(address), stored)
+}
+
+/// A part deflated, and the content address of the deflated bytes.
+pub(crate) fn store(part: &[u8]) -> (FragmentAddress, Vec<u8>) {
+    let stored = miniz_oxide::deflate::compress_to_vec(part, 9);
+    (content_address(&stored), stored)
+}
+
+/// More bytes than any part inflates to: a fragment that claims more is refused.
+const MAX_PART_BYTES: usize = 1 << 28;
+
+/// A fetched fragment's part: `stored` checked against `name`, then inflated.
+pub fn open_fragment(name: &str, stored: &[u8]) -> Result<Vec<u8>, FragmentError> {
+    if fragment_name(stored) != name {
+        return Err(FragmentError::Checksum(name.to_string()));
+    }
+    miniz_oxide::inflate::decompress_to_vec_with_limit(stored, MAX_PART_BYTES)
+        .map_err(|e| FragmentError::Inflate { name: name.to_string(), status: format!("{:?}", e.status) })
 }
 
 /// The first bytes of the sha256 of `bytes`: a fragment's name before it is written in hex.
@@ -176,23 +203,20 @@ impl Root {
         if counts.iter().any(|&n| n != counts[0]) {
             return Err(corrupt(format!("{} passages in BM25, {} in the documents, {} vectors", counts[0], counts[1], counts[2])));
         }
-        let bytes: Vec<Vec<u8>> = shards
+        let stored: Vec<(FragmentAddress, Vec<u8>)> = shards
             .iter()
             .map(Bm25Shard::to_bytes)
             .chain(chunks.iter().map(DocStore::to_bytes))
             .chain([codes.to_bytes()])
-            .chain(vector_chunks.iter().map(SignCodes::chunk_bytes))
             .chain((!filters.is_empty()).then(|| filters.to_bytes()))
+            .map(|part| store(&part))
             .collect();
-        let addresses: Vec<FragmentAddress> = bytes.iter().map(|b| content_address(b)).collect();
-        let fragments = addresses.iter().map(hex::encode).zip(bytes).collect();
         let calibration = config.rescore.is_none().then(|| codes.calibrate(vectors, queries, config.target_recall));
         let rescore = config.rescore.or(calibration.map(|c| c.depth)).expect("fixed or calibrated");
-        let in_root = shards.len() + chunks.len() + 1;
-        let names = addresses[..in_root].iter().chain(&addresses[in_root + vector_chunks.len()..]).copied().collect();
+        let names = stored.iter().map(|(address, _)| *address).collect();
         let root = Self { bm25: bm25_root, documents, rescore, filters: !filters.is_empty(), names };
-        let bytes = root.to_bytes();
-        let root_file = (fragment_name(&bytes), bytes);
+        let fragments = stored.into_iter().map(|(address, bytes)| (hex::encode(address), bytes)).chain(vector_chunks).collect();
+        let root_file = fragment(&root.to_bytes());
         Ok(Split { root, root_file, fragments, calibration })
     }
 
@@ -432,19 +456,17 @@ impl LazyBundle {
         sorted_once(fragments.map(|fragment| self.root.name(fragment)))
     }
 
-    /// Takes a fetched fragment's bytes, checking them against their name and their place.
-    pub fn load(&mut self, name: &str, bytes: &[u8]) -> Result<(), FragmentError> {
+    /// Takes a fetched fragment's bytes as stored, checking them against their name, inflating
+    /// them and checking the part against its place.
+    pub fn load(&mut self, name: &str, stored: &[u8]) -> Result<(), FragmentError> {
         if !self.by_name.contains_key(name) {
             return Err(FragmentError::Unknown(name.to_string()));
         }
-        if fragment_name(bytes) != name {
-            return Err(FragmentError::Checksum(name.to_string()));
-        }
-        self.read(name, bytes)
+        self.read(name, &open_fragment(name, stored)?)
     }
 
-    /// Reads a fragment's bytes into every place its name stands for (identical fragments share
-    /// a name), its hash already checked.
+    /// Reads a fragment's part into every place its name stands for (identical fragments share
+    /// a name), its hash already checked and its bytes inflated.
     fn read(&mut self, name: &str, bytes: &[u8]) -> Result<(), FragmentError> {
         let places = self.by_name.get(name).ok_or_else(|| FragmentError::Unknown(name.to_string()))?.clone();
         let section = |source| FragmentError::Section { name: name.to_string(), source };
@@ -794,7 +816,10 @@ mod tests {
         assert!(error.to_string().contains(name.as_str()));
         assert!(matches!(lazy.load(&fragments[1].0, bytes), Err(FragmentError::Checksum(_))));
         assert!(matches!(lazy.load("00", bytes), Err(FragmentError::Unknown(_))));
-        let vector_chunk = fragments.iter().find(|(_, bytes)| bytes.starts_with(b"DVC1")).unwrap();
+        let garbage = b"not deflate";
+        let error = open_fragment(&fragment_name(garbage), garbage).unwrap_err();
+        assert!(matches!(error, FragmentError::Inflate { .. }), "bytes that hash to their name and do not inflate: {error}");
+        let vector_chunk = fragments.iter().find(|(name, bytes)| open_fragment(name, bytes).unwrap().starts_with(b"DVC1")).unwrap();
         let error = lazy.load(&vector_chunk.0, &vector_chunk.1).unwrap_err();
         assert!(matches!(error, FragmentError::Unknown(_)), "a vector chunk before the sign codes that name it: {error}");
         let codes = root.name(Fragment::SignCodes);
@@ -823,7 +848,7 @@ mod tests {
             let damaged_name = which.get(&names).clone();
             let fragments: HashMap<String, Vec<u8>> = fragments.into_iter().collect();
             for name in &names {
-                let mut bytes = fragments[name].clone();
+                let mut bytes = open_fragment(name, &fragments[name]).unwrap();
                 if *name == damaged_name {
                     let at = at.index(bytes.len());
                     bytes[at] ^= mask;
@@ -843,6 +868,7 @@ mod tests {
 
         #[test]
         fn random_bytes_never_panic(bytes in proptest::collection::vec(proptest::num::u8::ANY, 0..256)) {
+            let _ = open_fragment(&fragment_name(&bytes), &bytes);
             let mut framed = MAGIC.to_vec();
             framed.extend_from_slice(&bytes);
             if let Ok(root) = Root::from_bytes(&framed) {

@@ -3,7 +3,9 @@
 //! `DOWSE_BENCH_DATA`), rebuilt as `dowse index` built them (the bundle's query encoder, MiniLM's
 //! cached passage vectors), cut into a root and fragments at several budgets, then the
 //! collection's test queries searched one after another as one visitor would, each asking for the
-//! fragments it lacks. Printed as Markdown tables, raw bytes / gzip (a static host compresses):
+//! fragments it lacks. Printed as Markdown tables, bytes as stored (every fragment is deflated:
+//! what any static host sends) / gzip of those (a host that compresses everything, as `dowse
+//! serve` did before fragments were stored deflated):
 //!
 //! - keyword search, at several shard and chunk budgets: the root, the fragment count, the first
 //!   result cold (root, the query's shards, the document chunks of its 10 results; median and p90

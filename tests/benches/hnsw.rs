@@ -14,6 +14,7 @@ use std::time::Instant;
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion};
 use dowse_core::dense::{dot, top_k_exact};
 use dowse_core::dense_chunks::{DenseChunkConfig, SignCodes};
+use dowse_core::fragments::open_fragment;
 use dowse_core::hnsw;
 use dowse_core::model::{EncoderConfig, TextEncoder};
 use dowse_core::partitions::{PartitionConfig, Partitions};
@@ -82,7 +83,12 @@ fn bench(c: &mut Criterion) {
             query_rows.iter().zip(&exact).map(|(q, e)| recall(&partition_search(q, nprobe).iter().map(|h| h.0).collect::<Vec<_>>(), e));
         println!("recall nprobe {nprobe} dowse-partitions-int8 {:.4}", found.sum::<f64>() / query_rows.len() as f64);
     }
-    let (codes, chunks) = SignCodes::split(&int8, &DenseChunkConfig::default());
+    let (codes, fragments) = SignCodes::split(&int8, &DenseChunkConfig::default());
+    let chunks: Vec<VectorStore> = fragments
+        .iter()
+        .enumerate()
+        .map(|(i, (name, stored))| codes.read_chunk(i as u32, &open_fragment(name, stored).unwrap()).unwrap())
+        .collect();
     let sign_code_search = |q: &[f32], depth: usize| {
         let candidates = codes.candidates(q, depth, None);
         codes.rescore(q, &candidates, 10, |chunk| chunks.get(chunk as usize)).expect("every chunk is loaded")

@@ -1,12 +1,20 @@
 // What the benchmark drivers (dowse-queries.mjs, fetch-rounds.mjs) know of the dowse app: how to
 // wait for its results, and what kind of fragment a fetched file is.
 
+import { inflateRawSync } from "node:zlib";
+
 // Each section's magic; the static query encoder's table is safetensors, whose header is JSON
 // after 8 bytes.
 const MAGICS = { DRT4: "root", DBS2: "BM25 shards", DDOC: "document chunks", DSC2: "sign codes", DVC1: "vector chunks", DFL1: "filters" };
 
-// A fragment's kind from its first bytes (at least 9).
-export function fragmentKind(bytes) {
+// A fragment's kind from its bytes as stored (deflated).
+export function fragmentKind(stored) {
+  let bytes;
+  try {
+    bytes = inflateRawSync(stored);
+  } catch {
+    return "other fragments";
+  }
   if (bytes.length > 8 && bytes[8] === 0x7b) return "query encoder table";
   return MAGICS[bytes.subarray(0, 4).toString("latin1")] ?? "other fragments";
 }

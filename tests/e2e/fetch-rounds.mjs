@@ -11,18 +11,14 @@
 import { chromium } from "playwright-core";
 import { profileDir } from "./profile.mjs";
 import { fragmentKind, resultsFor } from "./app.mjs";
-import { openSync, readSync, closeSync, readFileSync, readdirSync } from "node:fs";
+import { readFileSync, readdirSync } from "node:fs";
 
 const [url, queriesFile, bundle, count] = process.argv.slice(2);
 const queries = JSON.parse(readFileSync(queriesFile, "utf8")).slice(0, Number(count ?? 100) + 1);
 
-// A fragment's kind, from its first bytes in the bundle folder.
+// A fragment's kind, from its bytes in the bundle folder.
 function kindOf(name) {
-  const head = Buffer.alloc(9);
-  const fd = openSync(`${bundle}/fragments/${name}`, "r");
-  readSync(fd, head, 0, 9, 0);
-  closeSync(fd);
-  return fragmentKind(head);
+  return fragmentKind(readFileSync(`${bundle}/fragments/${name}`));
 }
 
 const context = await chromium.launchPersistentContext(profileDir("dowse-rounds-"), {

@@ -8,6 +8,7 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
+use dowse_core::fragments::open_fragment;
 use dowse_core::model::{ModelFiles, StaticVectors};
 use dowse_tests::{data, minilm_dir};
 use serde_json::Value;
@@ -96,7 +97,8 @@ fn default_bundles_are_asymmetric_and_unaligned_encoders_are_refused() {
     let model = |file: &str| std::fs::read(bundle.join("model").join(file)).unwrap();
     let (config, tokenizer, weights) = (model("config.json"), model("tokenizer.json"), model("model.safetensors"));
     let whole = StaticVectors::load(ModelFiles { config: &config, weights: &weights, tokenizer: &tokenizer }).unwrap();
-    let mut lazy = StaticVectors::from_head(&config, &tokenizer, &fragment(head)).unwrap();
+    let head_part = open_fragment(head, &fragment(head)).unwrap();
+    let mut lazy = StaticVectors::from_head(&config, &tokenizer, &head_part).unwrap();
     for query in ["computer indexing", "the evaluation of retrieval systems", "zyxwvut quixotic"] {
         let encoded = &whole.tokenizer().encode(&[query]).unwrap()[0];
         for name in lazy.missing(encoded) {

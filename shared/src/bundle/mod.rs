@@ -31,7 +31,7 @@ use thiserror::Error;
 pub use manifest::{sha256_hex, FileEntry, FragmentsInfo, Manifest, ModelInfo, PassageModelInfo, RescoreCheck, FORMAT, FORMAT_VERSION};
 
 use crate::error::FormatError;
-use crate::fragments::{fragment_name, FragmentError, LazyBundle, Root};
+use crate::fragments::{open_fragment, FragmentError, LazyBundle, Root};
 use crate::projection::Projection;
 
 #[cfg(feature = "encoders")]
@@ -94,10 +94,7 @@ fn section(path: &str, source: FormatError) -> BundleError {
 /// counts: a [`LazyBundle`] with no fragment loaded yet.
 pub fn open_root(manifest: &Manifest, bytes: &[u8]) -> Result<LazyBundle, BundleError> {
     let name = &manifest.fragments.root;
-    if fragment_name(bytes) != *name {
-        return Err(BundleError::Fragment(FragmentError::Checksum(name.clone())));
-    }
-    let root = Root::from_bytes(bytes).map_err(|source| section(&fragment_path(name), source))?;
+    let root = Root::from_bytes(&open_fragment(name, bytes)?).map_err(|source| section(&fragment_path(name), source))?;
     let passages = root.documents.num_passages();
     if passages != manifest.passages || root.documents.num_documents() != manifest.documents {
         return Err(BundleError::Inconsistent(format!(

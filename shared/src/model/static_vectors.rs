@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 
 use super::int8::{int8_matrix, read_metadata, read_tensor};
 use super::{Encoded, ModelError, ModelFiles, TextTokenizer, STATIC_MODEL_TYPE};
-use crate::fragments::{fragment_name, NamedFragment};
+use crate::fragments::{fragment, open_fragment, NamedFragment};
 
 /// Word pieces in one shard of the table: about 2 kB of int8 rows for a 128-wide table. Fewer
 /// make more names in the head (8 bytes each, gzip), more make a query fetch rows it does not use.
@@ -100,7 +100,7 @@ impl StaticVectors {
     }
 
     /// Loads a static encoder from its config, its tokenizer and the head of its table in
-    /// fragments, no row loaded yet.
+    /// fragments (the part, inflated: [`open_fragment`]), no row loaded yet.
     pub fn from_head(config: &[u8], tokenizer: &[u8], head: &[u8]) -> Result<Self, ModelError> {
         let config = StaticConfig::from_json(config)?;
         let tokenizer = TextTokenizer::for_table(tokenizer, config.max_len, config.vocab_size, None)?;
@@ -128,12 +128,12 @@ impl StaticVectors {
             .table
             .chunks(per_shard * width)
             .map(|rows| int8_matrix(TABLE, [rows.len() / width, width], rows, &[]))
-            .map(|bytes| (fragment_name(&bytes), bytes))
+            .map(|bytes| fragment(&bytes))
             .collect();
         let names = shards.iter().map(|(name, _)| name.as_str()).collect::<Vec<_>>().join(",");
         let metadata = [(PER_SHARD_KEY, per_shard.to_string()), (SHARDS_KEY, names)];
         let head = int8_matrix(MAP, [width, self.config.dim], &self.map, &metadata);
-        PieceFragments { head: (fragment_name(&head), head), shards }
+        PieceFragments { head: fragment(&head), shards }
     }
 
     /// The names of the shards `encoded`'s pieces need that are not loaded yet.
@@ -145,15 +145,13 @@ impl StaticVectors {
         wanted.into_iter().map(|s| shards.names[s].clone()).collect()
     }
 
-    /// Loads the shard named `name`, checking its bytes against the name and its shape against
-    /// the config.
-    pub fn load_shard(&mut self, name: &str, bytes: &[u8]) -> Result<(), ModelError> {
+    /// Loads the shard named `name` from its bytes as stored, checking them against the name and
+    /// its shape against the config.
+    pub fn load_shard(&mut self, name: &str, stored: &[u8]) -> Result<(), ModelError> {
         let bad = |what: String| ModelError::Weights(format!("the table's shard {name}: {what}"));
         let Some(shards) = &mut self.shards else { return Ok(()) };
         let index = shards.names.iter().position(|n| n == name).ok_or_else(|| bad("the head names no such shard".into()))?;
-        if fragment_name(bytes) != name {
-            return Err(bad("its bytes do not match its name".into()));
-        }
+        let bytes = &open_fragment(name, stored).map_err(|e| bad(e.to_string()))?;
         let width = self.config.embed_dim;
         let first = index * shards.per_shard;
         let rows = shards.per_shard.min(self.config.vocab_size - first);
@@ -248,7 +246,8 @@ pub(super) mod tests {
         let pieces = whole.fragments(3);
         assert_eq!(pieces.shards.len(), 4, "ten rows, three a shard");
         assert_eq!(whole.fragments(3).head.0, pieces.head.0, "the same table cuts into the same names");
-        let mut lazy = StaticVectors::from_head(&config_json, &tokenizer, &pieces.head.1).unwrap();
+        let part = |(name, stored): &NamedFragment| open_fragment(name, stored).unwrap();
+        let mut lazy = StaticVectors::from_head(&config_json, &tokenizer, &part(&pieces.head)).unwrap();
         for (text, shards) in [("protein folding", 3), ("a cell", 0), ("unknownword b", 1)] {
             let encoded = &whole.tokenizer().encode(&[text]).unwrap()[0];
             let missing = lazy.missing(encoded);
@@ -267,6 +266,6 @@ pub(super) mod tests {
             assert!(cosine > 0.999, "{text}: int8 rows moved the vector to cosine {cosine}");
         }
         assert!(lazy.load_shard(&pieces.head.0, &pieces.head.1).is_err(), "the head is not a shard");
-        assert!(StaticVectors::from_head(&config_json, &tokenizer, &pieces.shards[0].1).is_err(), "a shard is not a head");
+        assert!(StaticVectors::from_head(&config_json, &tokenizer, &part(&pieces.shards[0])).is_err(), "a shard is not a head");
     }
 }

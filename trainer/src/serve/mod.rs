@@ -26,6 +26,7 @@ use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::server::graceful::GracefulShutdown;
 use hyper_util::service::TowerToHyperService;
 use tokio::sync::Semaphore;
+use tower_http::compression::predicate::{DefaultPredicate, NotForContentType, Predicate};
 use tower_http::compression::CompressionLayer;
 use tower_http::cors::{AllowOrigin, CorsLayer};
 
@@ -94,7 +95,10 @@ pub fn router(state: Arc<AppState>) -> Router {
         app = app.fallback_service(files::folder(dist));
     }
     let origins: Vec<_> = config.cors_origins.iter().filter_map(|o| o.parse().ok()).collect();
-    app.layer(CompressionLayer::new())
+    // A bundle's fragments (files without an extension: application/octet-stream) are stored
+    // deflated; compressing them again would cost time and save nothing.
+    let compressible = DefaultPredicate::new().and(NotForContentType::const_new("application/octet-stream"));
+    app.layer(CompressionLayer::new().compress_when(compressible))
         .layer(
             CorsLayer::new()
                 .allow_origin(AllowOrigin::list(origins))

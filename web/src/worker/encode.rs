@@ -6,7 +6,7 @@
 use std::cell::RefCell;
 
 use dowse_core::bundle::{fragment_path, BundleError, Manifest, MODEL_CONFIG, MODEL_TOKENIZER};
-use dowse_core::fragments::fragment_name;
+use dowse_core::fragments::open_fragment;
 use dowse_core::model::StaticVectors;
 
 #[cfg(feature = "encoder")]
@@ -50,10 +50,8 @@ impl QueryEncoder {
         let tokenizer = checked(MODEL_TOKENIZER, take(MODEL_TOKENIZER)).map_err(|e| e.to_string())?;
         let head_path = fragment_path(head);
         let head_bytes = take(&head_path).map_err(|e| e.to_string())?;
-        if fragment_name(&head_bytes) != *head {
-            return Err(BundleError::Checksum { path: head_path }.to_string());
-        }
-        let vectors = StaticVectors::from_head(&config, &tokenizer, &head_bytes).map_err(|e| e.to_string())?;
+        let head_part = open_fragment(head, &head_bytes).map_err(|e| BundleError::from(e).to_string())?;
+        let vectors = StaticVectors::from_head(&config, &tokenizer, &head_part).map_err(|e| e.to_string())?;
         if vectors.dim() != manifest.model.dim {
             return Err(format!(
                 "the query encoder makes {}-dimensional vectors, the passages are {}-dimensional",
