@@ -4,11 +4,14 @@
 # ships its binary) and searched through its JavaScript API in headless Chromium, the 300 test
 # queries one after another. Prints bytes to the first results (cold), each later query's bytes
 # and time, and Pagefind's nDCG@10 on SciFact's judgments beside dowse's BM25 (`dowse eval`).
-# Usage: bash scripts/bench-pagefind.sh [work folder]   (needs tests/e2e's node_modules)
+# Usage: bash scripts/bench-pagefind.sh [work folder] [plain|br]   (needs tests/e2e's node_modules)
+# plain: Python's http.server, no compression (the default); br: tests/e2e/h2-serve.mjs, HTTP/2
+# over TLS with Brotli, as scripts/bench-site.sh serves dowse on a Brotli host (needs openssl).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 shared="${DOWSE_SHARED:-$(cd .. && pwd)/shared}"
 work="${1:-${CARGO_TARGET_DIR:-target}/bench-pagefind}"
+server="${2:-plain}"
 data="$shared/data/scifact"
 rm -rf "$work/site" && mkdir -p "$work/site"
 (cd "$work" && [ -x node_modules/.bin/pagefind ] || npm install --silent --no-save pagefind@1.6.0)
@@ -30,11 +33,19 @@ started=$(date +%s.%N)
 "$work/node_modules/.bin/pagefind" --site "$work/site" --quiet
 echo "pagefind indexed $(ls "$work/site/doc" | wc -l) pages in $(echo "$(date +%s.%N) - $started" | bc) s; $(find "$work/site/pagefind" -type f | wc -l) files, $(du -sk "$work/site/pagefind" | cut -f1) KiB"
 port=$((20000 + RANDOM % 20000))
-python3 -m http.server "$port" --directory "$work/site" --bind 127.0.0.1 >/dev/null 2>&1 &
-server=$!
-trap 'kill $server' EXIT
+if [ "$server" = br ]; then
+    openssl req -x509 -newkey rsa:2048 -nodes -keyout "$work/key.pem" -out "$work/cert.pem" -days 1 -subj /CN=127.0.0.1 2>/dev/null
+    site=$(realpath "$work/site")
+    node tests/e2e/h2-serve.mjs "$site" "$site" "$work/key.pem" "$work/cert.pem" "$port" br >/dev/null 2>&1 &
+    url="https://127.0.0.1:$port/"
+else
+    python3 -m http.server "$port" --directory "$work/site" --bind 127.0.0.1 >/dev/null 2>&1 &
+    url="http://127.0.0.1:$port/"
+fi
+pid=$!
+trap 'kill $pid' EXIT
 sleep 1
-(cd tests/e2e && node pagefind-queries.mjs "http://127.0.0.1:$port/" "$work/queries.json") > "$work/runs.json"
+(cd tests/e2e && node pagefind-queries.mjs "$url" "$work/queries.json") > "$work/runs.json"
 python3 - "$data" "$work" <<'PY'
 import json, statistics, sys
 sys.path.insert(0, "scripts")

@@ -1,13 +1,15 @@
 #!/usr/bin/env bash
 # dowse and Pagefind side by side on one site, in the same headless Chromium: SciFact (5,183
 # documents, its 300 test queries). dowse: `dowse index` of the collection (time and peak memory
-# measured), served by `dowse serve` (gzip, as a static host compresses), searched through the app
-# by tests/e2e/dowse-queries.mjs: bytes and time to the first keyword result and to the first
+# measured), served by `dowse serve` (HTTP/1.1, gzip), searched through the app by
+# tests/e2e/dowse-queries.mjs: bytes and time to the first keyword result and to the first
 # hybrid result cold, warm after a reload, each later query, and the browser's nDCG@10 beside
-# the same bundle evaluated natively with everything loaded (`dowse eval --bundle`). Pagefind:
-# scripts/bench-pagefind.sh on the same documents as HTML pages. Appends to results/web.md with
-# the machine, the date and the commands.
-# Needs what scripts/test.sh needs (Trunk, chromium, tests/e2e/node_modules) and npm.
+# the same bundle evaluated natively with everything loaded (`dowse eval --bundle`); then the
+# same on a Brotli host (tests/e2e/h2-serve.mjs: HTTP/2 over TLS, Brotli 11, as Cloudflare Pages,
+# Netlify and Vercel serve). Pagefind: scripts/bench-pagefind.sh on the same documents as HTML
+# pages, on Python's http.server and on the same Brotli host. Appends to results/web.md with the
+# machine, the date and the commands.
+# Needs what scripts/test.sh needs (Trunk, chromium, tests/e2e/node_modules), npm and openssl.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 shared="${DOWSE_SHARED:-$(cd .. && pwd)/shared}"
@@ -23,14 +25,24 @@ python3 scripts/judgments.py "$data" "$work"
 native=$("$dowse" eval --data "$data" --bundle "$work/bundle" --retriever hybrid 2>/dev/null | awk '$1=="hybrid"{print $3}')
 
 bash scripts/browser-queries.sh "$work/bundle" "$work/queries.json" "$work/dowse.json"
+openssl req -x509 -newkey rsa:2048 -nodes -keyout "$work/key.pem" -out "$work/cert.pem" -days 1 -subj /CN=127.0.0.1 2>/dev/null
+port=$((20000 + RANDOM % 20000))
+node tests/e2e/h2-serve.mjs "$(realpath dist)" "$(realpath "$work/bundle")" "$work/key.pem" "$work/cert.pem" "$port" br >/dev/null 2>&1 &
+h2=$!
+trap 'kill $h2 2>/dev/null || true' EXIT
+sleep 1
+(cd tests/e2e && node dowse-queries.mjs "https://127.0.0.1:$port/" "$(realpath "$work/queries.json")") > "$work/dowse-br.json"
+kill $h2
 pagefind=$(bash scripts/bench-pagefind.sh "$work/pagefind")
+pagefind_br=$(bash scripts/bench-pagefind.sh "$work/pagefind" br)
 
-python3 - "$data" "$work" "$native" "$pagefind" > "$work/web.md" <<'PY'
+python3 - "$data" "$work" "$native" "$pagefind" "$pagefind_br" > "$work/web.md" <<'PY'
 import datetime, glob, gzip, json, os, re, statistics, subprocess, sys
 sys.path.insert(0, "scripts")
 from judgments import ndcg10, read_qrels
-data, work, native, pagefind = sys.argv[1:5]
+data, work, native, pagefind, pagefind_br = sys.argv[1:6]
 runs = json.load(open(f"{work}/dowse.json"))
+brotli = json.load(open(f"{work}/dowse-br.json"))
 ids = json.load(open(f"{work}/query-ids.json"))
 qrels = read_qrels(data)
 ndcg = lambda q, docs: ndcg10(qrels.get(q, {}), docs)
@@ -49,8 +61,12 @@ hybrid_bytes = [c["hybrid"]["bytes"] for c in cold]
 keyword_ms = [c["keyword"]["ms"] for c in cold]
 hybrid_ms = [c["hybrid"]["ms"] for c in cold]
 browser = statistics.mean(ndcg(i, r) for i, r in zip(ids, runs["results"]))
-kinds = sorted({k for c in cold for k in c["hybrid"]["kinds"]})
-by_kind = "\n".join(f"| {k} | {kb(q([c['hybrid']['kinds'].get(k, 0) for c in cold], 50))} |" for k in kinds)
+def by_kind(cold, step):
+    kinds = sorted({k for c in cold for k in c[step]["kinds"]})
+    return "\n".join(f"| {k} | {kb(q([c[step]['kinds'].get(k, 0) for c in cold], 50))} |" for k in kinds)
+def cold_bytes(runs, step, p):
+    return kb(q([c[step]["bytes"] for c in runs["cold"]], p))
+br_later = brotli["later"][1:]
 def module(pattern):
     path = glob.glob(f"dist/{pattern}")[0]
     return f"{os.path.getsize(path):,} bytes raw, {len(gzip.compress(open(path, 'rb').read(), 9)):,} gzip -9"
@@ -67,7 +83,9 @@ encoder's worker (no Burn; the table's rows fetched per query), {worker}, which 
 first keyword results show (the worker for every other model, not fetched here: {networks}). The 300
 test queries: the first 20 each in a fresh browser profile (cold), then all 300 typed one after
 another in one page. Bytes are response bodies as sent (Chromium's network events), the app's
-wasm and JavaScript included.
+wasm and JavaScript included; those to the first keyword result are the responses finished when
+it appeared. Fragments are stored deflated, so they cost the same on any host; the app's wasm,
+JavaScript and JSON are compressed by the host.
 
 | | dowse | Pagefind 1.6 |
 |---|---|---|
@@ -83,17 +101,52 @@ wasm and JavaScript included.
 | hybrid nDCG@10 in the browser | {browser:.4f} | |
 | hybrid nDCG@10 of the same bundle natively, everything loaded (`dowse eval --bundle`) | {native} | |
 
-Where the bytes to the first hybrid result go, cold, median of the 20 first queries (kB as sent):
+Where the bytes go, cold, median of the 20 first queries (kB as sent), to the first keyword result:
 
 | file | kB |
 |---|---|
-{by_kind}
+{by_kind(cold, "keyword")}
 
-Pagefind on the same 5,183 documents as HTML pages (`bash scripts/bench-pagefind.sh`), the same
-queries in the same Chromium:
+and to the first hybrid result:
+
+| file | kB |
+|---|---|
+{by_kind(cold, "hybrid")}
+
+Pagefind on the same 5,183 documents as HTML pages (`bash scripts/bench-pagefind.sh`, served by
+Python's http.server, uncompressed: Pagefind stores its index and wasm gzipped), the same queries
+in the same Chromium:
 
 ```
 {pagefind}
+```
+
+On a Brotli host: the same bundle, app and queries served by tests/e2e/h2-serve.mjs (HTTP/2 over
+TLS, Brotli at quality 11 where Chromium takes it, as Cloudflare Pages, Netlify and Vercel serve
+sites; GitHub Pages serves gzip, as the table above), Pagefind on the same server
+(`bash scripts/bench-pagefind.sh DIR br`):
+
+| | dowse | Pagefind 1.6 |
+|---|---|---|
+| bytes to the first keyword result, cold, median / p90 | {cold_bytes(brotli, "keyword", 50)} / {cold_bytes(brotli, "keyword", 90)} kB | see below |
+| bytes to the first hybrid result, cold, median / p90 | {cold_bytes(brotli, "hybrid", 50)} / {cold_bytes(brotli, "hybrid", 90)} kB | (no semantic search) |
+| later query bytes, median / p90 | {kb(q(br_later, 50))} / {kb(q(br_later, 90))} kB | see below |
+| bytes after 50 queries | {kb(sum(brotli['later'][:50]))} kB | see below |
+
+To the first keyword result on the Brotli host:
+
+| file | kB |
+|---|---|
+{by_kind(brotli["cold"], "keyword")}
+
+To the first hybrid result on the Brotli host:
+
+| file | kB |
+|---|---|
+{by_kind(brotli["cold"], "hybrid")}
+
+```
+{pagefind_br}
 ```
 """)
 PY

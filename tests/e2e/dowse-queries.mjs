@@ -6,7 +6,10 @@
 // Prints JSON:
 //   cold     for each of the first 20 queries, in a fresh browser profile: bytes and ms from
 //            navigation to the first (keyword) results, and to the hybrid results once the query
-//            encoder has loaded, and the bytes to the hybrid results by kind of file (`kinds`)
+//            encoder has loaded, and the bytes of each by kind of file (`kinds`). Bytes to the
+//            keyword results are those of the responses that had finished when the first result
+//            appeared in the page (what the app starts once they show, the encoder's download
+//            among them, counts toward the hybrid results).
 //   warm     the same for the first query after a reload (fragments and model from the Cache API)
 //   later    bytes each query fetched after the one before, all queries typed in one page
 //   ms       each later query's wall time from typing to its hybrid results
@@ -19,7 +22,8 @@ import { readFileSync } from "node:fs";
 
 const [url, queriesFile] = process.argv.slice(2);
 const queries = JSON.parse(readFileSync(queriesFile, "utf8"));
-const args = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking"];
+// The certificate of tests/e2e/h2-serve.mjs (a static host over HTTPS) is self-signed.
+const args = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking", "--ignore-certificate-errors"];
 
 async function open() {
   const context = await chromium.launchPersistentContext(profileDir("dowse-"), {
@@ -27,12 +31,21 @@ async function open() {
     args,
   });
   const page = context.pages()[0] ?? (await context.newPage());
-  const fetched = { bytes: 0, kinds: {} };
+  // When the first result appears, on the wall clock that Chromium's request timings use.
+  await page.addInitScript(() => {
+    new MutationObserver((_, observer) => {
+      if (document.querySelector(".dowse-result")) {
+        window.__dowseFirstResult = performance.timeOrigin + performance.now();
+        observer.disconnect();
+      }
+    }).observe(document, { childList: true, subtree: true });
+  });
+  const fetched = { responses: [] };
   context.on("requestfinished", async (request) => {
     const size = (await request.sizes()).responseBodySize;
-    fetched.bytes += size;
-    const kind = await kindOf(request);
-    fetched.kinds[kind] = (fetched.kinds[kind] ?? 0) + size;
+    const timing = request.timing();
+    const end = timing.startTime + Math.max(timing.responseEnd, 0);
+    fetched.responses.push({ end, size, kind: await kindOf(request) });
   });
   return { context, page, fetched };
 }
@@ -52,12 +65,15 @@ async function kindOf(request) {
   return name === "manifest.json" ? "manifest" : "page and styles";
 }
 
-// Bytes fetched since the last call.
-async function take(fetched) {
+// Bytes and bytes by kind of the responses finished since the last call (those that finished by
+// `until` alone, on the wall clock, when given), taken out of the count.
+async function take(fetched, until = Infinity) {
   await new Promise((resolve) => setTimeout(resolve, 50));
-  const bytes = fetched.bytes;
-  fetched.bytes = 0;
-  return bytes;
+  const taken = fetched.responses.filter((r) => r.end <= until);
+  fetched.responses = fetched.responses.filter((r) => r.end > until);
+  const kinds = {};
+  for (const r of taken) kinds[r.kind] = (kinds[r.kind] ?? 0) + r.size;
+  return { bytes: taken.reduce((sum, r) => sum + r.size, 0), kinds };
 }
 
 // Opens the app on `query` and measures its first keyword and hybrid results.
@@ -67,10 +83,13 @@ async function first(opened, query, reload) {
   if (reload) await page.reload();
   else await page.goto(`${url}?q=${encodeURIComponent(query)}`);
   await resultsFor(page, query, null);
-  const keyword = { ms: Date.now() - started, bytes: await take(fetched) };
+  const shown = await page.evaluate(() => window.__dowseFirstResult);
+  const keyword = { ms: Date.now() - started, ...(await take(fetched, shown)) };
   await resultsFor(page, query, "hybrid");
-  const hybrid = { ms: Date.now() - started, bytes: keyword.bytes + (await take(fetched)), kinds: fetched.kinds };
-  fetched.kinds = {};
+  const rest = await take(fetched);
+  const kinds = { ...keyword.kinds };
+  for (const [kind, bytes] of Object.entries(rest.kinds)) kinds[kind] = (kinds[kind] ?? 0) + bytes;
+  const hybrid = { ms: Date.now() - started, bytes: keyword.bytes + rest.bytes, kinds };
   return { keyword, hybrid };
 }
 
@@ -89,7 +108,7 @@ for (const query of queries) {
   await opened.page.fill(".dowse-query", query);
   await resultsFor(opened.page, query, "hybrid");
   ms.push(Date.now() - started);
-  later.push(await take(opened.fetched));
+  later.push((await take(opened.fetched)).bytes);
   search.push(await opened.page.$eval(".dowse-latency", (p) => Number(p.dataset.searchMs)));
   results.push(await opened.page.$$eval(".dowse-result", (items) => items.map((li) => li.dataset.docId)));
 }

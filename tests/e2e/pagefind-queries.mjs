@@ -14,7 +14,8 @@ import { readFileSync } from "node:fs";
 
 const [url, queriesFile] = process.argv.slice(2);
 const queries = JSON.parse(readFileSync(queriesFile, "utf8"));
-const args = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking"];
+// The certificate of tests/e2e/h2-serve.mjs (a static host over HTTPS) is self-signed.
+const args = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking", "--ignore-certificate-errors"];
 
 async function open() {
   const context = await chromium.launchPersistentContext(profileDir("pagefind-"), {
