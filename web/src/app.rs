@@ -140,7 +140,6 @@ pub fn App(settings: Settings) -> impl IntoView {
     };
 
     {
-        let run_search = run_search.clone();
         let settings = settings.clone();
         spawn_local(async move {
             let ready = match Engine::open(&settings.bundle, &settings.app).await {
@@ -149,27 +148,23 @@ pub fn App(settings: Settings) -> impl IntoView {
             };
             engine.set_value(Some(ready.clone()));
             status.set(Status::Ready);
-            // The first keyword results come first: the map and the query encoder (its worker's
-            // module and the model, megabytes) start downloading once they are on screen.
+            // The first keyword results come first: the query encoder (its worker's module and
+            // the model, megabytes) starts downloading once they are on screen, and the map,
+            // which places the query's vector, once the hybrid results are.
             search().await;
-            {
-                let ready = ready.clone();
-                spawn_local(async move {
-                    if ready.load_map().await.is_ok() {
-                        map_ready.set(true);
-                    }
-                });
-            }
             let progress = move |done, total| semantic.set(Semantic::Loading { done, total });
             match ready.load_encoder(settings.backend, &progress).await {
                 Ok(loaded) => {
                     backend.set(Some(loaded));
                     semantic.set(Semantic::Ready);
                     if mode.get_untracked().is_dense() {
-                        run_search();
+                        search().await;
                     }
                 }
                 Err(e) => semantic.set(Semantic::Failed(e)),
+            }
+            if ready.load_map().await.is_ok() {
+                map_ready.set(true);
             }
         });
     }
