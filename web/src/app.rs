@@ -90,8 +90,9 @@ pub fn App(settings: Settings) -> impl IntoView {
                 let Some(engine) = engine.get_value() else { return };
                 let typed = query.get_untracked();
                 let text = typed.trim().to_string();
-                // A word not yet followed by a space may be unfinished: it matches as a prefix.
-                let prefix = !typed.ends_with(char::is_whitespace);
+                // A word the text ends in (no space or punctuation after it) may be unfinished: it
+                // matches as a prefix. "roses." is finished; "pru" may become "pruning".
+                let prefix = typed.ends_with(char::is_alphanumeric);
                 let ticket = latest.get_value() + 1;
                 latest.set_value(ticket);
                 share_query(&text);
