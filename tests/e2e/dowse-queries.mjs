@@ -6,10 +6,10 @@
 // Prints JSON:
 //   cold     for each of the first 20 queries, in a fresh browser profile: bytes and ms from
 //            navigation to the first (keyword) results, and to the hybrid results once the query
-//            encoder has loaded, and the bytes of each by kind of file (`kinds`). Bytes to the
-//            keyword results are those of the responses that had finished when the first result
-//            appeared in the page (what the app starts once they show, the encoder's download
-//            among them, counts toward the hybrid results).
+//            encoder has loaded, and the bytes of each by kind of file (`kinds`): those of the
+//            responses that had finished when the results appeared in the page (what the app
+//            starts once the keyword results show, the encoder's download among them, counts
+//            toward the hybrid results; what it starts once those show, the map, toward none).
 //   warm     the same for the first query after a reload (fragments and model from the Cache API)
 //   later    bytes each query fetched after the one before, all queries typed in one page
 //   ms       each later query's wall time from typing to its hybrid results
@@ -31,14 +31,15 @@ async function open() {
     args,
   });
   const page = context.pages()[0] ?? (await context.newPage());
-  // When the first result appears, on the wall clock that Chromium's request timings use.
+  // When results of each mode first appear, on the wall clock that Chromium's request timings use.
   await page.addInitScript(() => {
-    new MutationObserver((_, observer) => {
-      if (document.querySelector(".dowse-result")) {
-        window.__dowseFirstResult = performance.timeOrigin + performance.now();
-        observer.disconnect();
+    window.__dowseShown = {};
+    new MutationObserver(() => {
+      const mode = document.querySelector(".dowse-latency")?.dataset.mode;
+      if (mode && document.querySelector(".dowse-result") && !window.__dowseShown[mode]) {
+        window.__dowseShown[mode] = performance.timeOrigin + performance.now();
       }
-    }).observe(document, { childList: true, subtree: true });
+    }).observe(document, { childList: true, subtree: true, attributes: true });
   });
   const fetched = { responses: [] };
   context.on("requestfinished", async (request) => {
@@ -83,13 +84,16 @@ async function first(opened, query, reload) {
   if (reload) await page.reload();
   else await page.goto(`${url}?q=${encodeURIComponent(query)}`);
   await resultsFor(page, query, null);
-  const shown = await page.evaluate(() => window.__dowseFirstResult);
+  const shown = await page.evaluate(() => Math.min(...Object.values(window.__dowseShown)));
   const keyword = { ms: Date.now() - started, ...(await take(fetched, shown)) };
   await resultsFor(page, query, "hybrid");
-  const rest = await take(fetched);
+  const rest = await take(fetched, await page.evaluate(() => window.__dowseShown.hybrid));
   const kinds = { ...keyword.kinds };
   for (const [kind, bytes] of Object.entries(rest.kinds)) kinds[kind] = (kinds[kind] ?? 0) + bytes;
   const hybrid = { ms: Date.now() - started, bytes: keyword.bytes + rest.bytes, kinds };
+  // The map loads after the hybrid results; its bytes count toward neither.
+  await page.waitForSelector(".dowse-map:not([hidden])", { timeout: 60_000 }).catch(() => {});
+  await take(fetched);
   return { keyword, hybrid };
 }
 
