@@ -431,24 +431,16 @@ impl LazyBundle {
         &mut self,
         mut fetch: impl FnMut(&str) -> Result<Vec<u8>, E>,
     ) -> Result<Vec<String>, E> {
-        let mut fragments: Vec<Fragment> = self.root.fragments().collect();
-        fragments.sort_by_key(|fragment| *fragment != Fragment::SignCodes);
-        let mut names: Vec<String> = fragments.into_iter().map(|fragment| self.root.name(fragment)).collect();
-        let mut seen = std::collections::HashSet::new();
-        let mut next = 0;
-        while let Some(name) = names.get(next).cloned() {
-            next += 1;
-            if !seen.insert(name.clone()) {
-                continue;
-            }
-            let bytes = fetch(&name)?;
-            self.load(&name, &bytes)?;
-            if next == 1 {
-                let codes = self.codes.as_ref().expect("the sign codes come first");
-                names.extend((0..codes.num_chunks() as u32).map(|chunk| codes.chunk_name(chunk)));
-            }
+        let codes = self.root.name(Fragment::SignCodes);
+        self.load(&codes, &fetch(&codes)?)?;
+        let loaded = self.codes.as_ref().expect("the sign codes were just loaded");
+        let vector_chunks = (0..loaded.num_chunks() as u32).map(|chunk| loaded.chunk_name(chunk));
+        let mut names = sorted_once(self.root.fragments().map(|fragment| self.root.name(fragment)).chain(vector_chunks));
+        names.retain(|name| *name != codes);
+        for name in &names {
+            self.load(name, &fetch(name)?)?;
         }
-        names.retain(|name| seen.remove(name));
+        names.push(codes);
         Ok(names)
     }
 
