@@ -56,8 +56,6 @@ fragments = manifest["fragments"]
 cpu = next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name")), "unknown CPU")
 chromium = subprocess.run(["/usr/bin/chromium", "--version"], capture_output=True, text=True).stdout.strip()
 cold, later, ms, search = runs["cold"], runs["later"][1:], runs["ms"][1:], runs["search"][1:]
-keyword_bytes = [c["keyword"]["bytes"] for c in cold]
-hybrid_bytes = [c["hybrid"]["bytes"] for c in cold]
 keyword_ms = [c["keyword"]["ms"] for c in cold]
 hybrid_ms = [c["hybrid"]["ms"] for c in cold]
 browser = statistics.mean(ndcg(i, r) for i, r in zip(ids, runs["results"]))
@@ -89,8 +87,8 @@ JavaScript and JSON are compressed by the host.
 
 | | dowse | Pagefind 1.6 |
 |---|---|---|
-| bytes to the first keyword result, cold, median / p90 | {kb(q(keyword_bytes, 50))} / {kb(q(keyword_bytes, 90))} kB | see below |
-| bytes to the first hybrid result, cold, median / p90 | {kb(q(hybrid_bytes, 50))} / {kb(q(hybrid_bytes, 90))} kB | (no semantic search) |
+| bytes to the first keyword result, cold, median / p90 | {cold_bytes(runs, "keyword", 50)} / {cold_bytes(runs, "keyword", 90)} kB | see below |
+| bytes to the first hybrid result, cold, median / p90 | {cold_bytes(runs, "hybrid", 50)} / {cold_bytes(runs, "hybrid", 90)} kB | (no semantic search) |
 | time to the first keyword result, cold, median / p90 | {q(keyword_ms, 50)} / {q(keyword_ms, 90)} ms | |
 | time to the first hybrid result, cold, median / p90 | {q(hybrid_ms, 50)} / {q(hybrid_ms, 90)} ms | |
 | warm (reload): time to keyword / hybrid results, bytes | {runs['warm']['keyword']['ms']} / {runs['warm']['hybrid']['ms']} ms, {kb(runs['warm']['hybrid']['bytes'])} kB | |
