@@ -7,7 +7,7 @@ use super::{
     check_map, fragment_path, open_root, section, sha256_hex, BundleError, BundleFile, FileEntry, Manifest, MANIFEST, MAP, MODEL_CONFIG,
     MODEL_TOKENIZER, MODEL_VOCAB, MODEL_WEIGHTS,
 };
-use crate::fragments::{fragment_name, LazyBundle, Missing, Split};
+use crate::fragments::{open_fragment, LazyBundle, Missing, Split};
 use crate::model::{EncoderKind, ModelFiles, PieceFragments, StaticVectors, PIECES_PER_SHARD};
 use crate::projection::Projection;
 use crate::search::{Hit, SearchOptions};
@@ -143,21 +143,18 @@ fn check_pieces(
     model: &ModelBytes,
     mut take: impl FnMut(&str) -> Result<Vec<u8>, BundleError>,
 ) -> Result<(), BundleError> {
-    let expected = model.piece_fragments()?;
-    let named = manifest.model.pieces.as_deref();
-    let Some(pieces) = expected.filter(|p| Some(p.head.0.as_str()) == named) else {
-        return match named {
-            None => Ok(()),
-            Some(head) => Err(BundleError::Inconsistent(format!("{}: not the query encoder's table", fragment_path(head)))),
-        };
-    };
-    for (name, _) in pieces.shards.iter().chain([&pieces.head]) {
-        let path = fragment_path(name);
-        if fragment_name(&take(&path)?) != *name {
-            return Err(BundleError::Checksum { path });
-        }
+    let Some(head) = manifest.model.pieces.as_deref() else { return Ok(()) };
+    let not_the_table = || BundleError::Inconsistent(format!("{}: not the query encoder's table", fragment_path(head)));
+    if !matches!(EncoderKind::of(&model.config), Ok(EncoderKind::Static)) {
+        return Err(not_the_table());
     }
-    Ok(())
+    let vectors = StaticVectors::load(model.files()).map_err(|e| BundleError::Inconsistent(format!("{MODEL_WEIGHTS}: {e}")))?;
+    let mut open = |name: &str| Ok::<_, BundleError>(open_fragment(name, &take(&fragment_path(name))?)?);
+    let head_part = open(head)?;
+    match vectors.matches_fragments(PIECES_PER_SHARD, &head_part, open)? {
+        true => Ok(()),
+        false => Err(not_the_table()),
+    }
 }
 
 /// Checks that the query encoder makes vectors of the passages' dimension.

@@ -123,17 +123,45 @@ impl StaticVectors {
     /// The table in fragments: shards of `per_shard` consecutive rows (int8, a scale a row) and
     /// the head that names them and carries the map.
     pub fn fragments(&self, per_shard: usize) -> PieceFragments {
+        let shards: Vec<NamedFragment> = self.shard_parts(per_shard).iter().map(|part| fragment(part)).collect();
+        let names: Vec<&str> = shards.iter().map(|(name, _)| name.as_str()).collect();
+        PieceFragments { head: fragment(&self.head_part(per_shard, &names)), shards }
+    }
+
+    /// Whether a table in fragments is this encoder's, shards of `per_shard` rows: `head` is the
+    /// head's part (inflated), and `open` hands over the part of the shard it names (checked
+    /// against its name and inflated). Parts are compared, not names, so a table deflated by
+    /// another build still matches.
+    pub fn matches_fragments<E>(
+        &self,
+        per_shard: usize,
+        head: &[u8],
+        mut open: impl FnMut(&str) -> Result<Vec<u8>, E>,
+    ) -> Result<bool, E> {
+        let Ok(Some(names)) = read_metadata(head, SHARDS_KEY) else { return Ok(false) };
+        let names: Vec<&str> = names.split(',').collect();
+        let parts = self.shard_parts(per_shard);
+        if names.len() != parts.len() || head != self.head_part(per_shard, &names) {
+            return Ok(false);
+        }
+        for (name, part) in names.into_iter().zip(parts) {
+            if open(name)? != part {
+                return Ok(false);
+            }
+        }
+        Ok(true)
+    }
+
+    /// Each shard's part: `per_shard` consecutive rows of the table, int8.
+    fn shard_parts(&self, per_shard: usize) -> Vec<Vec<u8>> {
         let width = self.config.embed_dim;
-        let shards: Vec<NamedFragment> = self
-            .table
-            .chunks(per_shard * width)
-            .map(|rows| int8_matrix(TABLE, [rows.len() / width, width], rows, &[]))
-            .map(|bytes| fragment(&bytes))
-            .collect();
-        let names = shards.iter().map(|(name, _)| name.as_str()).collect::<Vec<_>>().join(",");
-        let metadata = [(PER_SHARD_KEY, per_shard.to_string()), (SHARDS_KEY, names)];
-        let head = int8_matrix(MAP, [width, self.config.dim], &self.map, &metadata);
-        PieceFragments { head: fragment(&head), shards }
+        self.table.chunks(per_shard * width).map(|rows| int8_matrix(TABLE, [rows.len() / width, width], rows, &[])).collect()
+    }
+
+    /// The head's part: the map, int8, and the shards' names.
+    fn head_part(&self, per_shard: usize, names: &[&str]) -> Vec<u8> {
+        let metadata = [(PER_SHARD_KEY, per_shard.to_string()), (SHARDS_KEY, names.join(","))];
+        int8_matrix(MAP, [self.config.embed_dim, self.config.dim], &self.map, &metadata)
     }
 
     /// The names of the shards `encoded`'s pieces need that are not loaded yet.
@@ -267,5 +295,29 @@ pub(super) mod tests {
         }
         assert!(lazy.load_shard(&pieces.head.0, &pieces.head.1).is_err(), "the head is not a shard");
         assert!(StaticVectors::from_head(&config_json, &tokenizer, &part(&pieces.shards[0])).is_err(), "a shard is not a head");
+    }
+
+    #[test]
+    fn only_the_encoders_own_table_matches_its_fragments() {
+        let config = StaticConfig { model_type: StaticConfig::MODEL_TYPE.into(), vocab_size: 10, embed_dim: 4, dim: 6, max_len: 16 };
+        let encoder = |shift: f32| {
+            let table: Vec<f32> = (0..40).map(|i| ((i * 7 % 11) as f32 - 5.0) / 5.0 + shift).collect();
+            let map: Vec<f32> = (0..24).map(|i| ((i * 5 % 13) as f32 - 6.0) / 6.0).collect();
+            StaticVectors::from_parts(table, map, TextTokenizer::from_bytes(&tokenizer_json(), 16).unwrap(), config.clone())
+        };
+        let (own, other) = (encoder(0.0), encoder(0.5));
+        let pieces = own.fragments(3);
+        let head = open_fragment(&pieces.head.0, &pieces.head.1).unwrap();
+        let open = |name: &str| {
+            let (_, stored) = pieces.shards.iter().find(|(n, _)| n == name).ok_or("no such shard")?;
+            open_fragment(name, stored).map_err(|_| "damaged")
+        };
+        assert_eq!(own.matches_fragments(3, &head, open), Ok(true));
+        assert_eq!(other.matches_fragments(3, &head, open), Ok(false), "another table");
+        assert_eq!(own.matches_fragments(2, &head, open), Ok(false), "another cut");
+        assert_eq!(own.matches_fragments(3, &open(&pieces.shards[0].0).unwrap(), open), Ok(false), "a shard is not a head");
+        let first = pieces.shards[0].0.clone();
+        let swapped = |name: &str| open(if name == first { &pieces.shards[1].0 } else { name });
+        assert_eq!(own.matches_fragments(3, &head, swapped), Ok(false), "a shard in another's place");
     }
 }
