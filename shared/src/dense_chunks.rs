@@ -65,7 +65,7 @@ pub struct SignCodes {
 const CALIBRATION_QUERIES: usize = 200;
 /// Fewer calibration queries than this measure nothing.
 const MIN_QUERIES: usize = 10;
-/// The depth calibration starts from, doubling.
+/// The depth calibration starts from, and its smallest step.
 const CALIBRATION_START: usize = 25;
 
 /// What [`SignCodes::calibrate`] chose and measured.
@@ -170,7 +170,8 @@ impl SignCodes {
             .collect()
     }
 
-    /// The fewest candidates to rescore, doubling from 25, at which calibration queries find
+    /// The fewest candidates to rescore, from 25 in steps of a quarter (at least 25: 50, 75, 100,
+    /// 125, 156, ...; each step fetches a few more vector chunks), at which calibration queries find
     /// their exact top 10 (an exact search of `vectors`) among the candidates with recall@10, less
     /// two standard errors, at least `target_recall`: after rescoring with `vectors` those are the
     /// results. The queries are `queries` (row-major, the query encoder's vectors of texts like the
@@ -225,7 +226,7 @@ impl SignCodes {
             if recall - 2.0 * standard_error >= target_recall {
                 return RescoreCalibration { depth, recall, ..everything };
             }
-            depth *= 2;
+            depth += (depth / 4).max(CALIBRATION_START);
         }
         everything
     }

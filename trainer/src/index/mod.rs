@@ -76,7 +76,7 @@ pub struct IndexArgs {
     #[arg(long, default_value = "int8")]
     pub quant: Quantization,
     /// Candidates the passages' sign codes pick for rescoring with their vectors in every dense
-    /// search; default: calibrated, doubled from 25 until the query encoder's check
+    /// search; default: calibrated, raised from 25 in steps of a quarter until the query encoder's check
     /// pseudo-queries (held-out passages in a symmetric bundle) reach --target-recall.
     #[arg(long)]
     pub rescore: Option<usize>,
