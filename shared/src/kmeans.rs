@@ -1,9 +1,10 @@
 //! Spherical k-means over unit vectors, deterministic for a seed: what [`crate::partitions`]
 //! splits a bundle's vectors by and [`crate::semantic_ids`] builds document IDs from. The random
-//! picks come from SplitMix64, the same on every platform, so the same vectors always give the
+//! picks come from [`SplitMix`], the same on every platform, so the same vectors always give the
 //! same clusters.
 
 use crate::dense::dot;
+use crate::rng::SplitMix;
 use crate::topk::top_k;
 
 /// Trains `k` unit centroids on the rows `sample` of the row-major `matrix` (`dim` wide): they
@@ -45,35 +46,6 @@ pub fn normalize(vector: &mut [f32]) {
     let norm = dot(vector, vector).sqrt();
     if norm > 0.0 {
         vector.iter_mut().for_each(|v| *v /= norm);
-    }
-}
-
-/// SplitMix64: the few random picks k-means needs, the same on every platform.
-pub struct SplitMix(pub u64);
-
-impl SplitMix {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-
-    pub fn below(&mut self, n: usize) -> usize {
-        (self.next() % n.max(1) as u64) as usize
-    }
-
-    /// `n` distinct indexes below `of`, ascending (a partial Fisher-Yates shuffle).
-    pub fn choose(&mut self, of: usize, n: usize) -> Vec<u32> {
-        let mut all: Vec<u32> = (0..of as u32).collect();
-        for i in 0..n.min(of) {
-            let j = i + self.below(of - i);
-            all.swap(i, j);
-        }
-        all.truncate(n.min(of));
-        all.sort_unstable();
-        all
     }
 }
 

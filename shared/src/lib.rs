@@ -36,6 +36,7 @@ pub mod model;
 pub mod partitions;
 pub mod passage;
 pub mod projection;
+pub mod rng;
 pub mod search;
 pub mod semantic_ids;
 pub mod text;

@@ -10,7 +10,8 @@
 use serde::{Deserialize, Serialize};
 
 use crate::dense::dot;
-use crate::kmeans::{self, nearest_centroid, SplitMix};
+use crate::kmeans::{self, nearest_centroid};
+use crate::rng::SplitMix;
 use crate::topk::top_k;
 
 /// How passages are partitioned.

@@ -14,7 +14,8 @@ use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
 use crate::dense::dot;
-use crate::kmeans::{self, SplitMix};
+use crate::kmeans;
+use crate::rng::SplitMix;
 
 /// How IDs are built.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]

@@ -45,20 +45,13 @@ pub fn minilm_dir() -> PathBuf {
     dir
 }
 
-/// `n` unit vectors of `dim` Gaussian components from a fixed seed (splitmix64 + Box-Muller),
+/// `n` unit vectors of `dim` Gaussian components from a fixed seed (SplitMix64 + Box-Muller),
 /// the same on every machine.
 pub fn random_unit_vectors(n: usize, dim: usize, seed: u64) -> Vec<f32> {
-    let mut state = seed;
-    let mut uniform = move || {
-        state = state.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = state;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        ((z ^ (z >> 31)) >> 11) as f64 / (1u64 << 53) as f64
-    };
+    let mut rng = dowse_core::rng::SplitMix(seed);
     let mut matrix: Vec<f32> = (0..n * dim)
         .map(|_| {
-            let (u, v) = (uniform().max(f64::MIN_POSITIVE), uniform());
+            let (u, v) = (rng.unit().max(f64::MIN_POSITIVE), rng.unit());
             ((-2.0 * u.ln()).sqrt() * (2.0 * std::f64::consts::PI * v).cos()) as f32
         })
         .collect();

@@ -8,9 +8,8 @@
 //! - a keyword bag: two to four distinct content words, shuffled.
 
 use dowse_core::passage::SourceDocument;
+use dowse_core::rng::SplitMix;
 use dowse_core::text::is_stopword;
-
-use crate::train::rng::Rng;
 
 /// Longest pseudo-query, in words.
 pub const MAX_WORDS: usize = 20;
@@ -23,7 +22,7 @@ pub fn cut(docs: &[SourceDocument], per_document: usize, seed: u64) -> Vec<Strin
 /// Up to `per_document` pseudo-queries from `doc`, the `index`th document: its draws depend only
 /// on the seed and that position.
 pub fn cut_one(doc: &SourceDocument, index: usize, per_document: usize, seed: u64) -> Vec<String> {
-    let mut rng = Rng::at(seed, &[index as u64]);
+    let mut rng = SplitMix::at(seed, &[index as u64]);
     let text: String = doc.sections.iter().map(|s| s.text.as_str()).collect::<Vec<_>>().join(" ");
     let sentences: Vec<Vec<&str>> = sentences(&text).into_iter().filter(|words| !words.is_empty()).collect();
     let heading = [doc.title.as_str()].into_iter().chain(doc.sections.iter().map(|s| s.heading.as_str())).find(|h| !h.trim().is_empty());
@@ -58,17 +57,17 @@ fn first_words(text: &str, n: usize) -> String {
     text.split_whitespace().take(n).collect::<Vec<_>>().join(" ")
 }
 
-fn pick<'a, T>(items: &'a [T], rng: &mut Rng) -> Option<&'a T> {
+fn pick<'a, T>(items: &'a [T], rng: &mut SplitMix) -> Option<&'a T> {
     (!items.is_empty()).then(|| &items[rng.below(items.len())])
 }
 
-fn fragment(words: &[&str], rng: &mut Rng) -> String {
+fn fragment(words: &[&str], rng: &mut SplitMix) -> String {
     let len = (2 + rng.below(5)).min(words.len());
     let start = rng.below(words.len() - len + 1);
     words[start..start + len].join(" ").trim_matches(|c: char| c.is_ascii_punctuation()).to_string()
 }
 
-fn keywords(sentences: &[Vec<&str>], rng: &mut Rng) -> Option<String> {
+fn keywords(sentences: &[Vec<&str>], rng: &mut SplitMix) -> Option<String> {
     let mut content: Vec<String> = Vec::new();
     for word in sentences.iter().flatten() {
         let word = word.trim_matches(|c: char| !c.is_alphanumeric()).to_lowercase();

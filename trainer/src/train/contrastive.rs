@@ -14,10 +14,11 @@ use burn::nn::loss::CrossEntropyLossConfig;
 use burn::tensor::backend::Backend;
 use burn::tensor::{Int, Tensor, TensorData};
 use dowse_core::model::{pad_batch, Encoded, Side, TextTokenizer};
+use dowse_core::rng::SplitMix;
 use serde::{Deserialize, Serialize};
 
 use super::data::{RelevanceData, Split};
-use super::rng::{BatchOrder, Rng};
+use super::rng::BatchOrder;
 use crate::mine::MinedExample;
 
 /// The `[loss]` section.
@@ -108,7 +109,7 @@ impl PairBatches {
     /// The batch at (epoch, step, micro): a pure function of these and the seed.
     pub fn batch(&self, epoch: usize, step: usize, micro: usize) -> Batch {
         let picked = self.order.batch(epoch, step, micro);
-        let mut rng = Rng::at(self.seed, &[epoch as u64, step as u64, micro as u64]);
+        let mut rng = SplitMix::at(self.seed, &[epoch as u64, step as u64, micro as u64]);
         let sampled = (0..self.sampled_negatives).map(|_| rng.below(self.num_passages) as u32);
         let hard = picked.iter().flat_map(|&i| self.hard[i].iter().copied());
         Batch {

@@ -22,6 +22,7 @@ use dowse_core::model::{
     cross_encoder_from_bert, load_cross_encoder, save_cross_encoder, BertConfig, CrossEncoder, CrossEncoderModel, Encoded, LoraConfig,
     TextTokenizer,
 };
+use dowse_core::rng::SplitMix;
 use dowse_core::text::Analyzer;
 use serde::{Deserialize, Serialize};
 
@@ -29,7 +30,7 @@ use super::config::{LoopConfig, Settings, TrainConfig};
 use super::data::{RelevanceData, Split};
 use super::fit::{fit, Task};
 use super::precision::Precision;
-use super::rng::{BatchOrder, Rng};
+use super::rng::BatchOrder;
 use super::{MinedArgs, TrainCommon};
 use crate::device::{run_on, BackendJob};
 use crate::mine::{read_mined, MinedExample};
@@ -222,7 +223,7 @@ fn groups(
         let relevant = query_index.get(example.query_id.as_str()).map_or(&[][..], |&q| data.relevant[q].as_slice());
         let mut passages: Vec<&str> =
             std::iter::once(example.positive.as_str()).chain(example.negatives.iter().map(String::as_str)).collect();
-        let mut rng = Rng::at(seed, &[u64::MAX - 1, i as u64]);
+        let mut rng = SplitMix::at(seed, &[u64::MAX - 1, i as u64]);
         while passages.len() < negatives + 1 {
             let p = rng.below(data.passages.len());
             if relevant.binary_search(&(p as u32)).is_err() && data.passages[p] != example.positive {
@@ -242,7 +243,7 @@ impl<B: Backend> CrossEncoderTask<'_, B> {
         let (positive, pool) = self.groups[g].split_first().expect("a group holds its positive");
         let mut drawn: Vec<&Encoded> = pool.iter().collect();
         if drawn.len() > self.config.model.negatives {
-            Rng::at(self.config.train.seed, &[epoch as u64, g as u64]).shuffle(&mut drawn);
+            SplitMix::at(self.config.train.seed, &[epoch as u64, g as u64]).shuffle(&mut drawn);
             drawn.truncate(self.config.model.negatives);
         }
         std::iter::once(positive).chain(drawn).collect()

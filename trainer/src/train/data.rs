@@ -10,9 +10,9 @@ use anyhow::{bail, Context, Result};
 use clap::Args;
 use dowse_core::corpus::{read_labeled_pairs, Qrels, Run};
 use dowse_core::metrics::{evaluate, Metric};
+use dowse_core::rng::SplitMix;
 use dowse_core::topk::top_k;
 
-use super::rng::Rng;
 use crate::collection;
 
 /// `--data PATH [--split train]`: the judgments a command learns from (`dowse train`, `dowse mine`).
@@ -172,7 +172,7 @@ pub struct Split {
 /// or more), chosen by `seed`.
 pub fn split(count: usize, fraction: f64, seed: u64) -> Split {
     let mut order: Vec<usize> = (0..count).collect();
-    Rng::at(seed, &[u64::MAX]).shuffle(&mut order);
+    SplitMix::at(seed, &[u64::MAX]).shuffle(&mut order);
     let held = ((count as f64 * fraction).round() as usize).max(usize::from(fraction > 0.0 && count > 1)).min(count.saturating_sub(1));
     let mut validation = order[..held].to_vec();
     let mut train = order[held..].to_vec();

@@ -23,6 +23,7 @@ use dowse_core::bundle::ModelBytes;
 use dowse_core::id_trie::IdTrie;
 use dowse_core::model::{load_bert, pad_batch, save_weights, BertConfig, Dsi, DsiConfig, Encoded, LoraConfig, TextTokenizer};
 use dowse_core::passage::{Section, SourceDocument};
+use dowse_core::rng::SplitMix;
 use dowse_core::semantic_ids::{SemanticIdConfig, SemanticIds};
 use serde::{Deserialize, Serialize};
 
@@ -30,7 +31,7 @@ use super::config::{LoopConfig, Settings, TrainConfig};
 use super::data::{RelevanceData, Split};
 use super::fit::{fit, Outcome, Task};
 use super::precision::Precision;
-use super::rng::{BatchOrder, Rng};
+use super::rng::BatchOrder;
 use super::TrainCommon;
 use crate::device::{run_on, BackendJob};
 use crate::export::layout;
@@ -234,7 +235,7 @@ fn examples(data: &RelevanceData, split: &Split, settings: &DsiSettings, seed: u
         let words: Vec<&str> = passage.split_whitespace().collect();
         let span = settings.span_words.max(1);
         out.push((words.iter().take(span).copied().collect::<Vec<_>>().join(" "), p as u32));
-        let mut rng = Rng::at(seed, &[u64::MAX - 2, p as u64]);
+        let mut rng = SplitMix::at(seed, &[u64::MAX - 2, p as u64]);
         for _ in 0..settings.spans_per_passage {
             let start = rng.below(words.len().saturating_sub(span) + 1);
             out.push((words[start..(start + span).min(words.len())].join(" "), p as u32));

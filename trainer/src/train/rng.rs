@@ -1,43 +1,10 @@
-//! The trainer's random numbers: SplitMix64, seeded from the run's seed and a position (epoch,
-//! step), so that any batch can be rebuilt on its own. That is what makes `--resume` exact. And
-//! the order in which every model's loop visits its examples.
+//! The order in which every model's loop visits its examples: shuffled by dowse-core's
+//! [`SplitMix`], seeded from the run's seed and the epoch, so that any batch can be rebuilt on its
+//! own. That is what makes `--resume` exact.
 
 use std::sync::{Arc, Mutex};
 
-/// A small, fast, well-mixed generator (Steele, Lea and Flood, 2014).
-pub struct Rng(u64);
-
-impl Rng {
-    /// A generator for `seed` at position `at` (e.g. `[epoch, step]`); equal inputs give equal streams.
-    pub fn at(seed: u64, at: &[u64]) -> Self {
-        let mut rng = Self(seed);
-        for &part in at {
-            rng.0 ^= part.wrapping_mul(0xD1B5_4A32_D192_ED03);
-            rng.next_u64();
-        }
-        rng
-    }
-
-    pub fn next_u64(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-
-    /// A number in `0..n` (`n > 0`), without modulo bias worth measuring for n far below 2^64.
-    pub fn below(&mut self, n: usize) -> usize {
-        ((u128::from(self.next_u64()) * n as u128) >> 64) as usize
-    }
-
-    /// Fisher-Yates.
-    pub fn shuffle<T>(&mut self, items: &mut [T]) {
-        for i in (1..items.len()).rev() {
-            items.swap(i, self.below(i + 1));
-        }
-    }
-}
+use dowse_core::rng::SplitMix;
 
 /// Micro-batches of `len` examples: each epoch a shuffled order seeded by (seed, epoch), cut into
 /// micro-batches of `batch_size`, `grad_accumulation` of them per optimizer step. The last epoch's
@@ -100,7 +67,7 @@ impl BatchOrder {
             }
         }
         let mut order: Vec<usize> = (0..self.len).collect();
-        Rng::at(self.seed, &[epoch as u64]).shuffle(&mut order);
+        SplitMix::at(self.seed, &[epoch as u64]).shuffle(&mut order);
         let order = Arc::new(order);
         *last = Some((epoch, order.clone()));
         order
@@ -110,17 +77,6 @@ impl BatchOrder {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn same_position_same_stream_and_positions_differ() {
-        let draw = |at: &[u64]| {
-            let mut rng = Rng::at(7, at);
-            (0..4).map(|_| rng.below(1000)).collect::<Vec<_>>()
-        };
-        assert_eq!(draw(&[1, 2]), draw(&[1, 2]));
-        assert_ne!(draw(&[1, 2]), draw(&[2, 1]));
-        assert_ne!(draw(&[1, 2]), draw(&[1, 3]));
-    }
 
     #[test]
     fn nth_runs_through_whole_passes_one_after_another() {
@@ -148,14 +104,5 @@ mod tests {
             assert_eq!(step(&cut, 3), step(&whole, 3));
         }
         assert_eq!(BatchOrder::new(5, 40, 4, 2).cut_for(8).micro_batches(), 8);
-    }
-
-    #[test]
-    fn shuffle_is_a_permutation() {
-        let mut items: Vec<u32> = (0..100).collect();
-        Rng::at(1, &[]).shuffle(&mut items);
-        assert_ne!(items, (0..100).collect::<Vec<_>>());
-        items.sort_unstable();
-        assert_eq!(items, (0..100).collect::<Vec<_>>());
     }
 }

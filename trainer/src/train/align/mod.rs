@@ -23,12 +23,13 @@ use clap::Args;
 use dowse_core::model::{
     load_weights, quantize_int8, save_weights, BertConfig, Encoded, StaticConfig, StaticModel, StaticVectors, TextTokenizer,
 };
+use dowse_core::rng::SplitMix;
 use serde::{Deserialize, Serialize};
 
 use super::config::{LoopConfig, Settings, TrainConfig};
 use super::distill::vocab;
 use super::fit::{fit, Outcome, Run, Task};
-use super::rng::{BatchOrder, Rng};
+use super::rng::BatchOrder;
 use super::TrainCommon;
 use crate::device::{run_on, BackendJob};
 use crate::index::input;
@@ -160,7 +161,7 @@ pub fn run(common: &TrainCommon, teacher: &std::path::Path, args: &AlignArgs) ->
 
 /// At most `max` of `texts`, a seeded sample in a seeded order.
 pub fn sample(mut texts: Vec<String>, max: usize, seed: u64) -> Vec<String> {
-    Rng::at(seed, &[u64::MAX]).shuffle(&mut texts);
+    SplitMix::at(seed, &[u64::MAX]).shuffle(&mut texts);
     texts.truncate(max);
     texts
 }
