@@ -36,11 +36,16 @@ impl ModelBytes {
     /// A static encoder's table in fragments (for the browser's small encoder worker); `None`
     /// for every other kind of model.
     pub fn piece_fragments(&self) -> Result<Option<PieceFragments>, BundleError> {
+        Ok(self.static_vectors()?.map(|vectors| vectors.fragments(PIECES_PER_SHARD)))
+    }
+
+    /// The query encoder loaded, when it is a static encoder; `None` for every other kind.
+    fn static_vectors(&self) -> Result<Option<StaticVectors>, BundleError> {
         if !matches!(EncoderKind::of(&self.config), Ok(EncoderKind::Static)) {
             return Ok(None);
         }
         let vectors = StaticVectors::load(self.files()).map_err(|e| BundleError::Inconsistent(format!("{MODEL_WEIGHTS}: {e}")))?;
-        Ok(Some(vectors.fragments(PIECES_PER_SHARD)))
+        Ok(Some(vectors))
     }
 
     /// Where the tokenizer goes in a bundle: a DSSM's vocabulary is `vocab.txt`, every other
@@ -145,10 +150,7 @@ fn check_pieces(
 ) -> Result<(), BundleError> {
     let Some(head) = manifest.model.pieces.as_deref() else { return Ok(()) };
     let not_the_table = || BundleError::Inconsistent(format!("{}: not the query encoder's table", fragment_path(head)));
-    if !matches!(EncoderKind::of(&model.config), Ok(EncoderKind::Static)) {
-        return Err(not_the_table());
-    }
-    let vectors = StaticVectors::load(model.files()).map_err(|e| BundleError::Inconsistent(format!("{MODEL_WEIGHTS}: {e}")))?;
+    let vectors = model.static_vectors()?.ok_or_else(not_the_table)?;
     let mut open = |name: &str| Ok::<_, BundleError>(open_fragment(name, &take(&fragment_path(name))?)?);
     let head_part = open(head)?;
     match vectors.matches_fragments(PIECES_PER_SHARD, &head_part, open)? {
