@@ -1,18 +1,22 @@
-//! Dense search for a bundle fetched in fragments: [`SignCodes`], one bit per dimension of every
-//! passage, fetched once, which a query scans to pick its candidates; and the passages' vectors in
-//! chunks of one k-means cluster each, fetched for the candidates only and rescored, so that the
-//! final scores are the whole bundle's.
+//! Dense search for a bundle fetched in fragments: [`SignCodes`], a few bits of every passage,
+//! fetched once, which a query scans to pick its candidates; and the passages' vectors in chunks of
+//! one k-means cluster each, fetched for the candidates only and rescored, so that the final scores
+//! are the whole bundle's.
 //!
-//! A candidate's score is the float query against the signs of the passage's vector (asymmetric:
-//! the query is not reduced to bits). Clustering puts passages that answer the same queries in the
-//! same chunk, so a query's candidates touch few chunks.
+//! A passage's code is one sign bit per dimension of its vector or, on a corpus large enough that
+//! the halved codes outweigh the projection they need, the signs of its projection onto half as
+//! many learned directions ([`SignRotation`]). A candidate's score is the float query (projected
+//! the same way) against those signs: asymmetric, the query is not reduced to bits. Clustering puts
+//! passages that answer the same queries in the same chunk, so a query's candidates touch few
+//! chunks.
 //!
 //! The codes name the chunks (content addresses, as the root names every other fragment): a
 //! keyword search never needs those names, so they travel with the first fetch that does.
 //!
-//! Codes layout: magic `DSC2`, the vectors' calibration (a `vectors.bin` section with no rows),
-//! LEB128-length-prefixed; u32 passages; the sign bits (passages × dim / 8, rounded up); LEB128
-//! chunk count and each passage's chunk; each chunk's name (8 bytes). A chunk: magic `DVC1`,
+//! Codes layout: magic `DSC3`, the vectors' calibration (a `vectors.bin` section with no rows),
+//! LEB128-length-prefixed; the rotation ([`SignRotation`]'s layout; 0 bits for none); u32
+//! passages; the codes (passages × bits / 8, rounded up; bits is the vectors' dimension without a
+//! rotation); LEB128 chunk count and each passage's chunk; each chunk's name (8 bytes). A chunk: magic `DVC1`,
 //! then the codes of its passages in ascending passage order, as `vectors.bin` lays out rows.
 
 use serde::{Deserialize, Serialize};
@@ -22,12 +26,13 @@ use crate::filters;
 use crate::fragments::{store, FragmentAddress, NamedFragment, NAME_BYTES};
 use crate::metrics::mean_and_standard_error;
 use crate::partitions::{PartitionConfig, Partitions};
+use crate::sign_rotation::SignRotation;
 use crate::topk::{top_k, Scored};
 use crate::varint;
 use crate::vectors::{sign_bits, VectorStore};
 
 const SECTION: &str = "sign codes";
-const MAGIC: &[u8; 4] = b"DSC2";
+const MAGIC: &[u8; 4] = b"DSC3";
 const CHUNK_SECTION: &str = "vector chunk";
 const CHUNK_MAGIC: &[u8; 4] = b"DVC1";
 /// More dimensions than any embedding model makes: a larger count is corrupt.
@@ -40,11 +45,42 @@ pub struct DenseChunkConfig {
     /// Passages per k-means cluster, on average; a cluster of more than twice that is cut into
     /// chunks of about this many.
     pub passages_per_chunk: usize,
+    pub codes: CodeKind,
 }
 
 impl Default for DenseChunkConfig {
     fn default() -> Self {
-        Self { passages_per_chunk: 8 }
+        Self { passages_per_chunk: 8, codes: CodeKind::Auto }
+    }
+}
+
+/// What a passage's code is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CodeKind {
+    /// Rotated to half the dimensions (rounded down to whole bytes) when the bytes that saves are
+    /// at least twice the rotation's own; else one sign per dimension.
+    Auto,
+    /// One sign per dimension of the vector.
+    Signs,
+    /// The signs of the vector projected onto this many learned directions (at most the vectors'
+    /// dimension).
+    Rotated(usize),
+}
+
+impl CodeKind {
+    /// Bits of rotation for `rows` vectors of `dim` dimensions; `None` for the vectors' own signs.
+    fn rotation_bits(self, rows: usize, dim: usize) -> Option<usize> {
+        match self {
+            Self::Signs => None,
+            Self::Rotated(bits) => Some(bits.clamp(1, dim.max(1))),
+            Self::Auto => {
+                let bits = dim / 2 / 8 * 8;
+                let saved = rows * (dim - bits) / 8;
+                let cost = bits * (dim + 4);
+                (bits > 0 && saved >= 2 * cost).then_some(bits)
+            }
+        }
     }
 }
 
@@ -53,6 +89,8 @@ impl Default for DenseChunkConfig {
 pub struct SignCodes {
     /// The vectors' kind and calibration, with no rows: prepares a query for every chunk.
     calibration: VectorStore,
+    /// Projects a query for scanning the codes; `None` when the codes are the vectors' signs.
+    rotation: Option<SignRotation>,
     signs: Vec<u8>,
     chunk_of: Vec<u32>,
     /// Each chunk's passages, ascending.
@@ -118,12 +156,18 @@ impl SignCodes {
         for (chunk, passages) in members.iter().enumerate() {
             passages.iter().for_each(|&p| chunk_of[p as usize] = chunk as u32);
         }
-        let signs = matrix.chunks_exact(dim).flat_map(sign_bits).collect();
+        let (rotation, signs) = match config.codes.rotation_bits(vectors.rows(), dim) {
+            Some(bits) => {
+                let (rotation, codes) = SignRotation::fit(&matrix, dim, bits);
+                (Some(rotation), codes)
+            }
+            None => (None, matrix.chunks_exact(dim).flat_map(sign_bits).collect()),
+        };
         let stored: Vec<(FragmentAddress, Vec<u8>)> =
             members.iter().map(|passages| store(&[CHUNK_MAGIC.as_slice(), vectors.rows_of(passages).codes()].concat())).collect();
         let names = stored.iter().map(|(address, _)| *address).collect();
         let chunks = stored.into_iter().map(|(address, bytes)| (hex::encode(address), bytes)).collect();
-        (Self { calibration: vectors.rows_of(&[]), signs, chunk_of, members, names }, chunks)
+        (Self { calibration: vectors.rows_of(&[]), rotation, signs, chunk_of, members, names }, chunks)
     }
 
     pub fn num_passages(&self) -> usize {
@@ -143,6 +187,16 @@ impl SignCodes {
         self.calibration.dim()
     }
 
+    /// Bits in a passage's code.
+    pub fn code_bits(&self) -> usize {
+        self.rotated_bits().unwrap_or(self.dim())
+    }
+
+    /// Bits in a passage's code when the codes are rotated; `None` for one sign a dimension.
+    pub fn rotated_bits(&self) -> Option<usize> {
+        self.rotation.as_ref().map(SignRotation::bits)
+    }
+
     /// The `depth` passages whose signs score best against `query`, best first; with `allowed`,
     /// among the passages it marks only.
     pub fn candidates(&self, query: &[f32], depth: usize, allowed: Option<&[bool]>) -> Vec<u32> {
@@ -151,10 +205,12 @@ impl SignCodes {
         top_k(scores, depth).into_iter().map(|(passage, _)| passage).collect()
     }
 
-    /// Every passage's score: the float query against the signs of its vector.
+    /// Every passage's score: the float query, projected as the codes were, against its code.
     fn sign_scores(&self, query: &[f32]) -> Vec<f32> {
         assert_eq!(query.len(), self.dim(), "query has {} dimensions, the codes {}", query.len(), self.dim());
-        let width = self.dim().div_ceil(8);
+        let projected = self.rotation.as_ref().map(|rotation| rotation.project(query));
+        let query = projected.as_deref().unwrap_or(query);
+        let width = self.code_bits().div_ceil(8);
         // For each byte of a code, the query's sum over its eight dimensions for each of the 256
         // sign patterns: a passage then scores in `width` lookups.
         let mut table = vec![0f32; width * 256];
@@ -276,6 +332,7 @@ impl SignCodes {
         let calibration = self.calibration.to_bytes();
         varint::write(&mut out, calibration.len() as u64);
         out.extend_from_slice(&calibration);
+        SignRotation::write(self.rotation.as_ref(), &mut out);
         out.extend_from_slice(&(self.chunk_of.len() as u32).to_le_bytes());
         out.extend_from_slice(&self.signs);
         varint::write(&mut out, self.members.len() as u64);
@@ -295,8 +352,9 @@ impl SignCodes {
         if calibration.rows() != 0 || calibration.dim() > MAX_DIM {
             return Err(corrupt(format!("a calibration of {} rows of {} dimensions", calibration.rows(), calibration.dim())));
         }
+        let rotation = SignRotation::read(&mut reader, calibration.dim(), SECTION)?;
         let passages = reader.u32_le("passage count")? as usize;
-        let width = calibration.dim().div_ceil(8);
+        let width = rotation.as_ref().map_or(calibration.dim(), SignRotation::bits).div_ceil(8);
         let signs =
             reader.bytes(passages.checked_mul(width).ok_or(FormatError::Truncated { section: SECTION, what: "signs" })?, "signs")?;
         let chunks = reader.varint("chunk count")? as usize;
@@ -322,7 +380,7 @@ impl SignCodes {
         if let Some(empty) = members.iter().position(Vec::is_empty) {
             return Err(corrupt(format!("chunk {empty} holds no passage")));
         }
-        Ok(Self { calibration, signs: signs.to_vec(), chunk_of, members, names })
+        Ok(Self { calibration, rotation, signs: signs.to_vec(), chunk_of, members, names })
     }
 }
 
@@ -357,11 +415,23 @@ mod tests {
         VectorStore::quantize(&matrix, 12, Quantization::Int8)
     }
 
+    /// Both kinds of code: the vectors' 12 signs, and 8 bits of a rotation.
+    fn configs() -> [DenseChunkConfig; 2] {
+        [CodeKind::Signs, CodeKind::Rotated(8)].map(|codes| DenseChunkConfig { codes, ..DenseChunkConfig::default() })
+    }
+
     #[test]
     fn rescoring_the_candidates_gives_the_whole_stores_scores() {
+        for config in configs() {
+            rescoring_gives_the_whole_stores_scores(&config);
+        }
+    }
+
+    fn rescoring_gives_the_whole_stores_scores(config: &DenseChunkConfig) {
         let vectors = vectors();
-        let (codes, fragments) = SignCodes::split(&vectors, &DenseChunkConfig::default());
+        let (codes, fragments) = SignCodes::split(&vectors, config);
         let codes = SignCodes::from_bytes(&codes.to_bytes()).unwrap();
+        assert_eq!(codes.code_bits(), if config.codes == CodeKind::Signs { 12 } else { 8 });
         for (i, (name, _)) in fragments.iter().enumerate() {
             assert_eq!(&codes.chunk_name(i as u32), name, "the codes name chunk {i}");
         }
@@ -376,7 +446,7 @@ mod tests {
             assert!(needed.len() < chunks.len(), "the candidates touch {} of {} chunks", needed.len(), chunks.len());
             let found = codes.rescore(&query, &candidates, 10, |i| needed.contains(&i).then(|| &chunks[i as usize])).unwrap();
             let overlap = found.iter().filter(|f| exact.contains(f)).count();
-            assert!(overlap >= 9, "row {row}: {overlap} of the exact top 10");
+            assert!(overlap >= 9, "{config:?}, row {row}: {overlap} of the exact top 10");
             assert_eq!(
                 codes.rescore(&query, &candidates, 10, |_| None).unwrap_err(),
                 MissingVectors(codes.chunk_of[candidates[0] as usize])
@@ -411,8 +481,24 @@ mod tests {
     }
 
     #[test]
+    fn codes_rotate_where_the_bytes_saved_outweigh_the_rotation() {
+        // 384 dimensions: 192 bits save 24 bytes a passage; the rotation costs 192 × 388 bytes.
+        assert_eq!(CodeKind::Auto.rotation_bits(9_893, 384), Some(192));
+        assert_eq!(CodeKind::Auto.rotation_bits(1_858, 384), None);
+        assert_eq!(CodeKind::Auto.rotation_bits(1_000_000, 12), None, "12 dimensions halve to less than a byte");
+        assert_eq!(CodeKind::Signs.rotation_bits(1_000_000, 384), None);
+        assert_eq!(CodeKind::Rotated(500).rotation_bits(10, 384), Some(384));
+    }
+
+    #[test]
     fn damaged_or_misplaced_input_is_refused() {
-        let (codes, fragments) = SignCodes::split(&vectors(), &DenseChunkConfig::default());
+        for config in configs() {
+            damaged_or_misplaced_codes_are_refused(&config);
+        }
+    }
+
+    fn damaged_or_misplaced_codes_are_refused(config: &DenseChunkConfig) {
+        let (codes, fragments) = SignCodes::split(&vectors(), config);
         let bytes = codes.to_bytes();
         for cut in 0..bytes.len() {
             assert!(SignCodes::from_bytes(&bytes[..cut]).is_err(), "codes truncated at {cut} were accepted");
@@ -424,6 +510,12 @@ mod tests {
         assert!(codes.read_chunk(other as u32, &chunk).is_err());
     }
 
+    /// The codes of [`configs`], made once for every case of a property test.
+    fn split_once() -> &'static [SignCodes] {
+        static CODES: std::sync::OnceLock<Vec<SignCodes>> = std::sync::OnceLock::new();
+        CODES.get_or_init(|| configs().iter().map(|config| SignCodes::split(&vectors(), config).0).collect())
+    }
+
     proptest::proptest! {
         #[test]
         fn random_bytes_never_panic(bytes in proptest::collection::vec(proptest::num::u8::ANY, 0..200)) {
@@ -432,8 +524,9 @@ mod tests {
                 let candidates = codes.candidates(&query, 5, None);
                 let _ = codes.rescore(&query, &candidates, 5, |_| None);
             }
-            let (codes, _) = SignCodes::split(&vectors(), &DenseChunkConfig::default());
-            let _ = codes.read_chunk(0, &[CHUNK_MAGIC.as_slice(), &bytes].concat());
+            for codes in split_once() {
+                let _ = codes.read_chunk(0, &[CHUNK_MAGIC.as_slice(), &bytes].concat());
+            }
         }
     }
 }

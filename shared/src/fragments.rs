@@ -1,4 +1,4 @@
-//! A bundle fetched in fragments (format version 5): a small root that every query needs and
+//! A bundle fetched in fragments (format version 6): a small root that every query needs and
 //! content-addressed fragments that a query asks for by name.
 //!
 //! The root ([`Root`]) holds BM25's statistics and shard boundaries ([`ShardedBm25`]), which
@@ -164,6 +164,8 @@ pub struct Split {
     pub fragments: Vec<NamedFragment>,
     /// How the rescore depth was chosen; `None` when the config fixed it.
     pub calibration: Option<RescoreCalibration>,
+    /// Bits in a passage's sign code when the codes are rotated; `None` for one sign a dimension.
+    pub rotated_bits: Option<usize>,
 }
 
 /// What every query needs, and the names of every fragment but the vector chunks.
@@ -198,7 +200,7 @@ impl Root {
         let (documents, chunks) = split_capped(config.document_chunk_bytes, cap, split_docs, |chunk| chunk.to_bytes().len())?;
         // k-means makes ceil(n / p) clusters and cuts those over 2p, so at most 1.5 n / p + 1 chunks.
         let passages_per_chunk = config.dense.passages_per_chunk.max((3 * vectors.rows()).div_ceil(2 * (cap - 1)));
-        let (codes, vector_chunks) = SignCodes::split(vectors, &DenseChunkConfig { passages_per_chunk });
+        let (codes, vector_chunks) = SignCodes::split(vectors, &DenseChunkConfig { passages_per_chunk, ..config.dense });
         let counts = [bm25_root.num_docs(), documents.num_passages(), codes.num_passages()];
         if counts.iter().any(|&n| n != counts[0]) {
             return Err(corrupt(format!("{} passages in BM25, {} in the documents, {} vectors", counts[0], counts[1], counts[2])));
@@ -217,7 +219,8 @@ impl Root {
         let root = Self { bm25: bm25_root, documents, rescore, filters: !filters.is_empty(), names };
         let fragments = stored.into_iter().map(|(address, bytes)| (hex::encode(address), bytes)).chain(vector_chunks).collect();
         let root_file = fragment(&root.to_bytes());
-        Ok(Split { root, root_file, fragments, calibration })
+        let rotated_bits = codes.rotated_bits();
+        Ok(Split { root, root_file, fragments, calibration, rotated_bits })
     }
 
     /// A fragment's name (its file name in the bundle's fragment folder).
@@ -643,7 +646,7 @@ mod tests {
         FragmentConfig {
             bm25_shard_bytes: 64,
             document_chunk_bytes: 200,
-            dense: DenseChunkConfig { passages_per_chunk: 4 },
+            dense: DenseChunkConfig { passages_per_chunk: 4, ..DenseChunkConfig::default() },
             rescore: Some(1000),
             ..FragmentConfig::default()
         }

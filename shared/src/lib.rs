@@ -39,6 +39,7 @@ pub mod projection;
 pub mod rng;
 pub mod search;
 pub mod semantic_ids;
+pub mod sign_rotation;
 pub mod text;
 pub mod topk;
 mod varint;

@@ -270,8 +270,11 @@ fn main() {
     for passages_per_chunk in PASSAGES_PER_CHUNK {
         for rescore in RESCORE {
             let depth = rescore.unwrap_or(bundle.manifest.fragments.rescore);
-            let config =
-                FragmentConfig { rescore: Some(depth), dense: DenseChunkConfig { passages_per_chunk }, ..FragmentConfig::default() };
+            let config = FragmentConfig {
+                rescore: Some(depth),
+                dense: DenseChunkConfig { passages_per_chunk, ..DenseChunkConfig::default() },
+                ..FragmentConfig::default()
+            };
             let depth = if rescore.is_none() { format!("{depth} (dowse index)") } else { depth.to_string() };
             let run = visit(&sections, &queries, &config, Mode::Hybrid);
             let same = run.hits.iter().zip(&whole).filter(|(a, b)| a.iter().map(|h| h.doc).eq(b.iter().map(|h| h.doc))).count();

@@ -28,10 +28,10 @@ use dowse_core::bm25::{Bm25Index, Bm25Params};
 use dowse_core::bundle::{
     Bundle, BundleFile, FragmentsInfo, Manifest, ModelBytes, ModelInfo, PassageModelInfo, RescoreCheck, FORMAT, FORMAT_VERSION,
 };
-use dowse_core::dense_chunks::CalibrationQueries;
+use dowse_core::dense_chunks::{CalibrationQueries, CodeKind, DenseChunkConfig};
 use dowse_core::docstore::{DocStore, StoredDocument};
 use dowse_core::filters::FilterIndex;
-use dowse_core::fragments::{FragmentConfig, NamedFragment, Root};
+use dowse_core::fragments::{FragmentConfig, Root, Split};
 use dowse_core::model::{DssmConfig, EncoderKind, TextMeasure, TextTokenizer, TrigramVocab, TwoTowerConfig};
 use dowse_core::passage::{split_documents, weighted_terms, ChunkConfig};
 use dowse_core::projection::Projection;
@@ -84,6 +84,12 @@ pub struct IndexArgs {
     /// standard errors.
     #[arg(long, default_value_t = FragmentConfig::default().target_recall, value_parser = parse_recall)]
     pub target_recall: f64,
+    /// The passages' sign codes: `signs` (one bit per dimension of a vector), a number of bits (the
+    /// signs of each vector projected onto that many learned directions, whose int8 weights the
+    /// codes carry), or `auto`: half the dimensions where the bytes saved are at least twice the
+    /// projection's, else `signs`.
+    #[arg(long, default_value = "auto", value_parser = parse_codes)]
+    pub sign_codes: CodeKind,
     /// Word pieces per passage, title and special tokens included (the encoder reads no more).
     #[arg(long, default_value_t = ChunkConfig::default().max_tokens)]
     pub max_tokens: usize,
@@ -221,10 +227,11 @@ pub fn build(prepared: Prepared, args: &IndexArgs) -> Result<(Manifest, Vec<Bund
     eprintln!("built BM25, {} vectors and the map in {:.1} s", args.quant, step.elapsed().as_secs_f64());
 
     let step = Instant::now();
-    let config = FragmentConfig { rescore: args.rescore, target_recall: args.target_recall, ..FragmentConfig::default() };
+    let dense = DenseChunkConfig { codes: args.sign_codes, ..DenseChunkConfig::default() };
+    let config = FragmentConfig { rescore: args.rescore, target_recall: args.target_recall, dense, ..FragmentConfig::default() };
     let split = Root::split(&bm25, &store, &vectors, &filters, &query_vectors, &config).context("cutting the bundle into fragments")?;
     let fragments = FragmentsInfo::of(&split);
-    print_fragments(&fragments, &split.fragments, step);
+    print_fragments(&fragments, &split, step);
     let manifest = Manifest {
         format: FORMAT.to_string(),
         format_version: FORMAT_VERSION,
@@ -299,6 +306,17 @@ fn resolved(path: &Path) -> Result<PathBuf> {
 }
 
 /// A recall between 0 and 1; anything else (1.5, NaN) is refused by clap, naming the flag.
+fn parse_codes(text: &str) -> Result<CodeKind, String> {
+    match text {
+        "auto" => Ok(CodeKind::Auto),
+        "signs" => Ok(CodeKind::Signs),
+        _ => match text.parse::<usize>() {
+            Ok(bits) if bits > 0 => Ok(CodeKind::Rotated(bits)),
+            _ => Err(format!("{text:?} is not `auto`, `signs` or a number of bits")),
+        },
+    }
+}
+
 fn parse_recall(text: &str) -> Result<f64, String> {
     match text.parse::<f64>() {
         Ok(recall) if (0.0..=1.0).contains(&recall) => Ok(recall),
@@ -318,8 +336,12 @@ fn folder_name(dir: &Path) -> String {
     dir.file_name().map_or_else(|| dir.display().to_string(), |n| n.to_string_lossy().into_owned())
 }
 
-fn print_fragments(info: &FragmentsInfo, fragments: &[NamedFragment], step: Instant) {
-    let bytes: usize = fragments.iter().map(|(_, bytes)| bytes.len()).sum();
+fn print_fragments(info: &FragmentsInfo, split: &Split, step: Instant) {
+    let bytes: usize = split.fragments.iter().map(|(_, bytes)| bytes.len()).sum();
+    let codes = match split.rotated_bits {
+        Some(bits) => format!("{bits} rotated bits"),
+        None => "a sign per dimension".to_string(),
+    };
     let depth = match info.calibration {
         Some(RescoreCheck { queries, of: CalibrationQueries::Given, recall }) => {
             format!("recall@10 {recall:.4} on the query encoder's {queries} check pseudo-queries")
@@ -330,7 +352,7 @@ fn print_fragments(info: &FragmentsInfo, fragments: &[NamedFragment], step: Inst
         None => "not calibrated".to_string(),
     };
     eprintln!(
-        "cut {} fragments and a root ({bytes} bytes) in {:.1} s; a dense query rescores {} candidates ({depth})",
+        "cut {} fragments and a root ({bytes} bytes) in {:.1} s; sign codes of {codes} a passage; a dense query rescores {} candidates ({depth})",
         info.count,
         step.elapsed().as_secs_f64(),
         info.rescore
