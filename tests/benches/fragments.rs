@@ -13,8 +13,9 @@
 //!   (median, p90: a browser pays for each request as well as for each byte), everything fetched
 //!   after 50 queries. Every query's results are checked against a whole BM25
 //!   index's: equal, not close.
-//! - hybrid search, at several rescore depths and the one `dowse index` calibrated: the same
-//!   bytes with the sign codes and the vector chunks of each query's candidates, and nDCG@10 on
+//! - hybrid search, for each kind of sign code at several rescore depths (those `dowse index`
+//!   calibrates on SciFact among them): the same bytes with the sign codes and the vector chunks
+//!   of each query's candidates, and nDCG@10 on
 //!   the collection's judgments beside an exact hybrid search (every int8 vector scored), with
 //!   how many top 10s are the same.
 //!
@@ -30,7 +31,7 @@ use std::io::Write;
 use std::path::PathBuf;
 
 use dowse_core::bm25::{Bm25Index, Bm25Params};
-use dowse_core::dense_chunks::DenseChunkConfig;
+use dowse_core::dense_chunks::{CodeKind, DenseChunkConfig};
 use dowse_core::docstore::DocStore;
 use dowse_core::filters::FilterIndex;
 use dowse_core::fragments::{FragmentConfig, LazyBundle, Root, Split};
@@ -43,9 +44,18 @@ use dowse_core::vectors::VectorStore;
 
 const KEYWORD_BUDGETS: [(usize, usize); 4] = [(4 << 10, 2 << 10), (4 << 10, 4 << 10), (16 << 10, 8 << 10), (64 << 10, 32 << 10)];
 /// Rescore depths; `None` is the one `dowse index` calibrated for the bundle (its manifest's).
-const RESCORE: [Option<usize>; 5] = [Some(25), Some(50), Some(100), Some(200), None];
-const PASSAGES_PER_CHUNK: [usize; 3] = [8, 16, 32];
+const RESCORE: [usize; 5] = [50, 100, 156, 200, 243];
+/// One sign per dimension, and two rotations (at 384 dimensions: two thirds and half).
+const CODE_KINDS: [CodeKind; 3] = [CodeKind::Signs, CodeKind::Rotated(256), CodeKind::Rotated(192)];
 const PIECES_PER_SHARD: [usize; 5] = [1, 4, 16, 64, 256];
+
+fn code_label(codes: CodeKind) -> String {
+    match codes {
+        CodeKind::Rotated(bits) => format!("{bits} rotated bits"),
+        CodeKind::Signs => "a sign per dimension".to_string(),
+        CodeKind::Auto => "auto".to_string(),
+    }
+}
 
 fn gzip(bytes: &[u8]) -> usize {
     let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
@@ -265,21 +275,20 @@ fn main() {
          (every vector scored) has nDCG@10 {:.4}.\n",
         ndcg(docs, &queries, &whole, &collection.qrels)
     );
-    println!("| passages per vector chunk | rescored | fragments | first result cold, median kB | p90 kB | later query, median kB | p90 kB | later query's fragments, median / p90 | after 50 queries kB | nDCG@10 | same top 10 as exact |");
+    println!("| sign codes | rescored | fragments | first result cold, median kB | p90 kB | later query, median kB | p90 kB | later query's fragments, median / p90 | after 50 queries kB | nDCG@10 | same top 10 as exact |");
     println!("|---|---|---|---|---|---|---|---|---|---|---|");
-    for passages_per_chunk in PASSAGES_PER_CHUNK {
-        for rescore in RESCORE {
-            let depth = rescore.unwrap_or(bundle.manifest.fragments.rescore);
+    for codes in CODE_KINDS {
+        for depth in RESCORE {
             let config = FragmentConfig {
                 rescore: Some(depth),
-                dense: DenseChunkConfig { passages_per_chunk, ..DenseChunkConfig::default() },
+                dense: DenseChunkConfig { codes, ..DenseChunkConfig::default() },
                 ..FragmentConfig::default()
             };
-            let depth = if rescore.is_none() { format!("{depth} (dowse index)") } else { depth.to_string() };
             let run = visit(&sections, &queries, &config, Mode::Hybrid);
             let same = run.hits.iter().zip(&whole).filter(|(a, b)| a.iter().map(|h| h.doc).eq(b.iter().map(|h| h.doc))).count();
             println!(
-                "| {passages_per_chunk} | {depth} | {} | {} | {} | {} | {} | {} | {} | {:.4} | {same} of {} |",
+                "| {} | {depth} | {} | {} | {} | {} | {} | {} | {} | {:.4} | {same} of {} |",
+                code_label(codes),
                 run.fragments,
                 percentile(&run.cold, 50),
                 percentile(&run.cold, 90),
