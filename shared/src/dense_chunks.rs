@@ -4,8 +4,8 @@
 //! are the whole bundle's.
 //!
 //! A passage's code is one sign bit per dimension of its vector or, on a corpus large enough that
-//! the halved codes outweigh the projection they need, the signs of its projection onto half as
-//! many learned directions ([`SignRotation`]). A candidate's score is the float query (projected
+//! the shorter codes outweigh the projection they need, the signs of its projection onto two
+//! thirds as many learned directions ([`SignRotation`]). A candidate's score is the float query (projected
 //! the same way) against those signs: asymmetric, the query is not reduced to bits. Clustering puts
 //! passages that answer the same queries in the same chunk, so a query's candidates touch few
 //! chunks.
@@ -58,8 +58,10 @@ impl Default for DenseChunkConfig {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum CodeKind {
-    /// Rotated to half the dimensions (rounded down to whole bytes) when the bytes that saves are
-    /// at least twice the rotation's own; else one sign per dimension.
+    /// Rotated to two thirds of the dimensions (rounded down to whole bytes) when the bytes that
+    /// saves outweigh the rotation's own; else one sign per dimension. Two thirds rank candidates
+    /// as well as one sign per dimension (the same calibrated rescore depth); fewer bits need a
+    /// deeper rescore, whose vector chunks cost more than the codes save.
     Auto,
     /// One sign per dimension of the vector.
     Signs,
@@ -75,10 +77,10 @@ impl CodeKind {
             Self::Signs => None,
             Self::Rotated(bits) => Some(bits.clamp(1, dim.max(1))),
             Self::Auto => {
-                let bits = dim / 2 / 8 * 8;
+                let bits = dim * 2 / 3 / 8 * 8;
                 let saved = rows * (dim - bits) / 8;
                 let cost = bits * (dim + 4);
-                (bits > 0 && saved >= 2 * cost).then_some(bits)
+                (bits > 0 && saved > cost).then_some(bits)
             }
         }
     }
@@ -482,10 +484,12 @@ mod tests {
 
     #[test]
     fn codes_rotate_where_the_bytes_saved_outweigh_the_rotation() {
-        // 384 dimensions: 192 bits save 24 bytes a passage; the rotation costs 192 × 388 bytes.
-        assert_eq!(CodeKind::Auto.rotation_bits(9_893, 384), Some(192));
+        // 384 dimensions: 256 bits save 16 bytes a passage; the rotation costs 256 × 388 bytes.
+        assert_eq!(CodeKind::Auto.rotation_bits(9_893, 384), Some(256));
+        assert_eq!(CodeKind::Auto.rotation_bits(6_208, 384), None);
+        assert_eq!(CodeKind::Auto.rotation_bits(6_209, 384), Some(256));
         assert_eq!(CodeKind::Auto.rotation_bits(1_858, 384), None);
-        assert_eq!(CodeKind::Auto.rotation_bits(1_000_000, 12), None, "12 dimensions halve to less than a byte");
+        assert_eq!(CodeKind::Auto.rotation_bits(1_000_000, 9), None, "two thirds of 9 dimensions are less than a byte");
         assert_eq!(CodeKind::Signs.rotation_bits(1_000_000, 384), None);
         assert_eq!(CodeKind::Rotated(500).rotation_bits(10, 384), Some(384));
     }

@@ -86,7 +86,7 @@ pub struct IndexArgs {
     pub target_recall: f64,
     /// The passages' sign codes: `signs` (one bit per dimension of a vector), a number of bits (the
     /// signs of each vector projected onto that many learned directions, whose int8 weights the
-    /// codes carry), or `auto`: half the dimensions where the bytes saved are at least twice the
+    /// codes carry), or `auto`: two thirds of the dimensions where the bytes saved outweigh the
     /// projection's, else `signs`.
     #[arg(long, default_value = "auto", value_parser = parse_codes)]
     pub sign_codes: CodeKind,
