@@ -5,10 +5,10 @@
 //!
 //! A passage's code is one sign bit per dimension of its vector or, on a corpus large enough that
 //! the shorter codes outweigh the projection they need, the signs of its projection onto two
-//! thirds as many learned directions ([`SignRotation`]). A candidate's score is the float query (projected
-//! the same way) against those signs: asymmetric, the query is not reduced to bits. Clustering puts
-//! passages that answer the same queries in the same chunk, so a query's candidates touch few
-//! chunks.
+//! thirds as many learned directions ([`SignRotation`]). A candidate's score is the float query
+//! (projected the same way) against those signs: asymmetric, the query is not reduced to bits.
+//! Clustering puts passages that answer the same queries in the same chunk, so a query's
+//! candidates touch few chunks.
 //!
 //! The codes name the chunks (content addresses, as the root names every other fragment): a
 //! keyword search never needs those names, so they travel with the first fetch that does.
@@ -16,8 +16,9 @@
 //! Codes layout: magic `DSC3`, the vectors' calibration (a `vectors.bin` section with no rows),
 //! LEB128-length-prefixed; the rotation ([`SignRotation`]'s layout; 0 bits for none); u32
 //! passages; the codes (passages × bits / 8, rounded up; bits is the vectors' dimension without a
-//! rotation); LEB128 chunk count and each passage's chunk; each chunk's name (8 bytes). A chunk: magic `DVC1`,
-//! then the codes of its passages in ascending passage order, as `vectors.bin` lays out rows.
+//! rotation); LEB128 chunk count and each passage's chunk; each chunk's name (8 bytes). A chunk:
+//! magic `DVC1`, then the codes of its passages in ascending passage order, as `vectors.bin` lays
+//! out rows.
 
 use serde::{Deserialize, Serialize};
 
