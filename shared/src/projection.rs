@@ -31,13 +31,8 @@ impl Projection {
     /// the covariance, the second deflated against the first; deterministic for the same input.
     pub fn fit(vectors: &[f32], dim: usize) -> Self {
         assert!(dim > 0 && vectors.len().is_multiple_of(dim), "vectors must be whole rows of {dim}");
-        let rows = vectors.len() / dim;
-        let mut mean = vec![0f32; dim];
-        for row in vectors.chunks_exact(dim) {
-            mean.iter_mut().zip(row).for_each(|(m, v)| *m += v);
-        }
-        mean.iter_mut().for_each(|m| *m /= rows.max(1) as f32);
-        let centered: Vec<f32> = vectors.chunks_exact(dim).flat_map(|row| row.iter().zip(&mean).map(|(v, m)| v - m)).collect();
+        let mean = column_means(vectors, dim);
+        let centered = centre(vectors, &mean);
         let first = principal_axis(&centered, dim, None);
         let second = principal_axis(&centered, dim, Some(&first));
         let axes = [first, second];
@@ -103,6 +98,22 @@ impl Projection {
         let points = points.chunks_exact(2).map(|p| [p[0], p[1]]).collect();
         Ok(Self { dim, mean: mean.to_vec(), axes: [first.to_vec(), second.to_vec()], points })
     }
+}
+
+/// The mean of `matrix`'s rows (row-major, `dim` columns); zeros for no rows.
+pub(crate) fn column_means(matrix: &[f32], dim: usize) -> Vec<f32> {
+    let mut mean = vec![0f32; dim];
+    for row in matrix.chunks_exact(dim) {
+        mean.iter_mut().zip(row).for_each(|(m, v)| *m += v);
+    }
+    let rows = (matrix.len() / dim).max(1) as f32;
+    mean.iter_mut().for_each(|m| *m /= rows);
+    mean
+}
+
+/// Each of `matrix`'s rows (row-major, `mean`'s width) less `mean`.
+pub(crate) fn centre(matrix: &[f32], mean: &[f32]) -> Vec<f32> {
+    matrix.chunks_exact(mean.len()).flat_map(|row| row.iter().zip(mean).map(|(v, m)| v - m)).collect()
 }
 
 /// The unit direction of greatest variance of the centered rows, orthogonal to `against` if given.

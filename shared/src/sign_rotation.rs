@@ -13,6 +13,7 @@
 //! f32 scale and `dim` int8 weights.
 
 use crate::error::FormatError;
+use crate::projection::{centre, column_means};
 use crate::rng::SplitMix;
 use crate::varint;
 use crate::vectors::sign_bits;
@@ -53,7 +54,7 @@ impl SignRotation {
         let rotation = itq(&reduced, bits, random_rotation(bits, &mut rng), ITQ_STEPS);
         let directions = transpose(&matmul(&basis, dim, bits, &rotation, bits), dim, bits);
         let rotation = Self::quantize(dim, &directions);
-        let codes = centre(matrix, &mean).chunks_exact(dim).flat_map(|row| sign_bits(&rotation.project(row))).collect();
+        let codes = matrix.chunks_exact(dim).flat_map(|row| sign_bits(&rotation.project(&centre(row, &mean)))).collect();
         (rotation, codes)
     }
 
@@ -119,20 +120,6 @@ impl SignRotation {
         }
         Ok(Some(Self { dim, weights, scales }))
     }
-}
-
-fn column_means(matrix: &[f32], dim: usize) -> Vec<f32> {
-    let mut mean = vec![0f32; dim];
-    for row in matrix.chunks_exact(dim) {
-        mean.iter_mut().zip(row).for_each(|(m, v)| *m += v);
-    }
-    let rows = (matrix.len() / dim).max(1) as f32;
-    mean.iter_mut().for_each(|m| *m /= rows);
-    mean
-}
-
-fn centre(matrix: &[f32], mean: &[f32]) -> Vec<f32> {
-    matrix.chunks_exact(mean.len()).flat_map(|row| row.iter().zip(mean).map(|(v, m)| v - m)).collect()
 }
 
 /// An orthonormal basis (`dim` × `k`, row-major) of the span of `centred`'s `k` largest principal
