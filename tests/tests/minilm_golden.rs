@@ -3,11 +3,14 @@
 //! native CPU), flex, ndarray (the browser's CPU fallback, here natively) and wgpu (lavapipe in CI),
 //! which runs through `dowse --device wgpu`'s own backend selection (its CubeCL settings: minimal
 //! autotuning, autotune results kept in `$DOWSE_HOME/cubecl`; wgpu keeps no compiled kernels).
+//! The static encoder's tokenizer ([`WordPieces`], `tokenizers`' parts without its pipeline) gives
+//! the same ids as the fixture, and as the pipeline on every SciFact and Cranfield text.
 
 use burn::tensor::backend::Backend;
+use dowse_core::corpus::read_smart_records;
 use dowse_core::dense::dot;
-use dowse_core::model::{EncoderConfig, TextEncoder};
-use dowse_tests::{fixture, minilm_dir, read};
+use dowse_core::model::{EncoderConfig, TextEncoder, TextTokenizer, WordPieces};
+use dowse_tests::{data, fixture, minilm_dir, read};
 use dowse_trainer::device::{run_on, BackendJob, Device};
 use dowse_trainer::model_folder;
 use serde_json::Value;
@@ -81,4 +84,41 @@ fn ndarray_matches_sentence_transformers() {
 #[test]
 fn wgpu_matches_sentence_transformers() {
     run_on(Device::Wgpu, Check { batch_size: 8, cpu_kernels: false }).unwrap();
+}
+
+#[test]
+fn word_pieces_match_sentence_transformers_and_the_pipeline() {
+    let tokenizer = read(&minilm_dir().join("tokenizer.json"));
+    let pieces = WordPieces::from_bytes(&tokenizer, 256).unwrap();
+    let golden = golden();
+    let texts: Vec<&str> = golden.texts.iter().map(String::as_str).collect();
+    for (i, (got, want)) in pieces.encode(&texts).unwrap().iter().zip(&golden.ids).enumerate() {
+        assert_eq!(&got.ids, want, "token ids of item {i} ({:?})", golden.texts[i]);
+    }
+    let pipeline = TextTokenizer::from_bytes(&tokenizer, 256).unwrap();
+    let scifact = |file: &str| {
+        let lines = String::from_utf8(read(&data(file))).unwrap();
+        lines
+            .lines()
+            .map(|line| serde_json::from_str::<Value>(line).unwrap())
+            .map(|row| format!("{} {}", row["title"].as_str().unwrap_or(""), row["text"].as_str().unwrap_or("")))
+            .collect::<Vec<_>>()
+    };
+    let cranfield = |file: &str| {
+        let records = read_smart_records(file, &read(&data(file))).unwrap();
+        records.into_iter().map(|r| format!("{} {}", r.title, r.text)).collect::<Vec<_>>()
+    };
+    let collections = [
+        ("scifact/queries.jsonl", scifact("scifact/queries.jsonl")),
+        ("scifact/corpus.jsonl", scifact("scifact/corpus.jsonl")),
+        ("cranfield/cran.qry", cranfield("cranfield/cran.qry")),
+        ("cranfield/cran.all.1400", cranfield("cranfield/cran.all.1400")),
+    ];
+    for (file, texts) in collections {
+        let texts: Vec<&str> = texts.iter().map(String::as_str).collect();
+        let (got, want) = (pieces.encode(&texts).unwrap(), pipeline.encode(&texts).unwrap());
+        for (i, (got, want)) in got.iter().zip(&want).enumerate() {
+            assert_eq!(got, want, "{file}, text {}", i + 1);
+        }
+    }
 }

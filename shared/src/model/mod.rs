@@ -34,12 +34,14 @@ with_tokenizer! {
     mod int8;
     mod static_vectors;
     mod tokenizer;
+    mod word_pieces;
 
     pub use config::BertConfig;
     pub use files::ModelFiles;
     pub use int8::{dequantize_int8, int8_matrix, quantize_int8, read_metadata, read_tensor};
     pub use static_vectors::{PieceFragments, StaticConfig, StaticVectors, PIECES_PER_SHARD};
     pub use tokenizer::{Encoded, TextTokenizer};
+    pub use word_pieces::WordPieces;
 }
 
 with_encoders! {

@@ -11,7 +11,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::int8::{int8_matrix, read_metadata, read_tensor};
-use super::{Encoded, ModelError, ModelFiles, TextTokenizer, STATIC_MODEL_TYPE};
+use super::{Encoded, ModelError, ModelFiles, WordPieces, STATIC_MODEL_TYPE};
 use crate::fragments::{fragment, open_fragment, NamedFragment};
 
 /// Word pieces in one shard of the table: about 2 kB of int8 rows for a 128-wide table. Fewer
@@ -61,7 +61,7 @@ pub struct StaticVectors {
     table: Vec<f32>,
     /// Row-major `[embed_dim, dim]`.
     map: Vec<f32>,
-    tokenizer: TextTokenizer,
+    tokenizer: WordPieces,
     config: StaticConfig,
     /// Where the table came from the head alone: its shards, and which are loaded. Rows of a
     /// shard not loaded read as zeros.
@@ -86,7 +86,7 @@ impl StaticVectors {
     /// Loads a static encoder folder's files, the weights straight from the safetensors bytes.
     pub fn load(files: ModelFiles) -> Result<Self, ModelError> {
         let config = StaticConfig::from_json(files.config)?;
-        let tokenizer = TextTokenizer::for_table(files.tokenizer, config.max_len, config.vocab_size, None)?;
+        let tokenizer = WordPieces::for_table(files.tokenizer, config.max_len, config.vocab_size)?;
         let read = |name: &str, shape: [usize; 2]| -> Result<Vec<f32>, ModelError> {
             let (found, values) = read_tensor(files.weights, name)?;
             if found != shape {
@@ -103,7 +103,7 @@ impl StaticVectors {
     /// fragments (the part, inflated: [`open_fragment`]), no row loaded yet.
     pub fn from_head(config: &[u8], tokenizer: &[u8], head: &[u8]) -> Result<Self, ModelError> {
         let config = StaticConfig::from_json(config)?;
-        let tokenizer = TextTokenizer::for_table(tokenizer, config.max_len, config.vocab_size, None)?;
+        let tokenizer = WordPieces::for_table(tokenizer, config.max_len, config.vocab_size)?;
         let bad = |what: String| ModelError::Weights(format!("the table's head: {what}"));
         let (shape, map) = read_tensor(head, MAP)?;
         if shape != [config.embed_dim, config.dim] {
@@ -194,7 +194,7 @@ impl StaticVectors {
 
     /// An encoder from a row-major `[vocab_size, embed_dim]` piece table and a row-major
     /// `[embed_dim, dim]` map.
-    pub fn from_parts(table: Vec<f32>, map: Vec<f32>, tokenizer: TextTokenizer, config: StaticConfig) -> Self {
+    pub fn from_parts(table: Vec<f32>, map: Vec<f32>, tokenizer: WordPieces, config: StaticConfig) -> Self {
         Self { table, map, tokenizer, config, shards: None }
     }
 
@@ -202,7 +202,7 @@ impl StaticVectors {
         self.config.dim
     }
 
-    pub fn tokenizer(&self) -> &TextTokenizer {
+    pub fn tokenizer(&self) -> &WordPieces {
         &self.tokenizer
     }
 
@@ -270,7 +270,7 @@ pub(super) mod tests {
         let map: Vec<f32> = (0..24).map(|i| ((i * 5 % 13) as f32 - 6.0) / 6.0).collect();
         let tokenizer = tokenizer_json();
         let config_json = serde_json::to_vec(&config).unwrap();
-        let whole = StaticVectors::from_parts(table, map, TextTokenizer::from_bytes(&tokenizer, 16).unwrap(), config);
+        let whole = StaticVectors::from_parts(table, map, WordPieces::from_bytes(&tokenizer, 16).unwrap(), config);
         let pieces = whole.fragments(3);
         assert_eq!(pieces.shards.len(), 4, "ten rows, three a shard");
         assert_eq!(whole.fragments(3).head.0, pieces.head.0, "the same table cuts into the same names");
@@ -303,7 +303,7 @@ pub(super) mod tests {
         let encoder = |shift: f32| {
             let table: Vec<f32> = (0..40).map(|i| ((i * 7 % 11) as f32 - 5.0) / 5.0 + shift).collect();
             let map: Vec<f32> = (0..24).map(|i| ((i * 5 % 13) as f32 - 6.0) / 6.0).collect();
-            StaticVectors::from_parts(table, map, TextTokenizer::from_bytes(&tokenizer_json(), 16).unwrap(), config.clone())
+            StaticVectors::from_parts(table, map, WordPieces::from_bytes(&tokenizer_json(), 16).unwrap(), config.clone())
         };
         let (own, other) = (encoder(0.0), encoder(0.5));
         let pieces = own.fragments(3);

@@ -7,7 +7,7 @@
 use std::collections::HashMap;
 
 use anyhow::{Context, Result};
-use dowse_core::model::{BertConfig, EncoderConfig, StaticConfig, TextTokenizer};
+use dowse_core::model::{BertConfig, EncoderConfig, StaticConfig, WordPieces};
 use safetensors::tensor::TensorView;
 use safetensors::Dtype;
 use serde_json::{json, Value};
@@ -56,7 +56,7 @@ pub fn sentence_encoder(config: &BertConfig) -> Vec<(String, Vec<u8>)> {
 pub fn static_encoder(config: &StaticConfig, weights: &Weights, tokenizer: &[u8]) -> Result<Vec<(String, Vec<u8>)>> {
     let (_, mut table) = weights.floats("pieces.weight")?;
     let (_, map) = weights.floats("projection.weight")?;
-    let specials = TextTokenizer::for_table(tokenizer, config.max_len, config.vocab_size, None)?.encode(&[""])?.remove(0).ids;
+    let specials = WordPieces::for_table(tokenizer, config.max_len, config.vocab_size)?.encode(&[""])?.remove(0).ids;
     let mut tokenizer: Value = serde_json::from_slice(tokenizer).context("tokenizer.json")?;
     let mut prompts = json!({});
     if let Some((&first, rest)) = specials.split_first() {

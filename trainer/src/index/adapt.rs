@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
 use burn_flex::{Flex, FlexDevice};
-use dowse_core::model::{load_weights, EncoderKind, StaticConfig, StaticModel, TextTokenizer};
+use dowse_core::model::{load_weights, EncoderKind, StaticConfig, StaticModel, WordPieces};
 use dowse_core::passage::SourceDocument;
 use sha2::{Digest, Sha256};
 use tempfile::TempDir;
@@ -101,7 +101,7 @@ pub fn adapt(
     let held = queries.held_back.len();
     let texts: Vec<String> = queries.held_back.iter().chain(&queries.train).cloned().collect();
 
-    let whole = TextTokenizer::from_bytes(&model.tokenizer, usize::MAX)?;
+    let whole = WordPieces::from_bytes(&model.tokenizer, usize::MAX)?;
     let mut counts = vec![0u64; config.vocab_size];
     for encoded in whole.encode(&passages.iter().map(String::as_str).collect::<Vec<_>>())? {
         encoded.ids.iter().for_each(|&id| counts[id as usize] += 1);
@@ -118,7 +118,7 @@ pub fn adapt(
         }
     }
     let config = StaticConfig { vocab_size: pruned.kept.len(), embed_dim: dim, ..config };
-    let tokenizer = TextTokenizer::from_bytes(&pruned.tokenizer_json, config.max_len)?;
+    let tokenizer = WordPieces::from_bytes(&pruned.tokenizer_json, config.max_len)?;
     let student =
         Student { config: config.clone(), tokenizer, tokenizer_json: pruned.tokenizer_json, table: wide, map: align::init::identity(dim) };
 

@@ -21,7 +21,7 @@ use burn::tensor::backend::{AutodiffBackend, Backend};
 use burn::tensor::{Tensor, TensorData};
 use clap::Args;
 use dowse_core::model::{
-    load_weights, quantize_int8, save_weights, BertConfig, Encoded, StaticConfig, StaticModel, StaticVectors, TextTokenizer,
+    load_weights, quantize_int8, save_weights, BertConfig, Encoded, StaticConfig, StaticModel, StaticVectors, TextTokenizer, WordPieces,
 };
 use dowse_core::rng::SplitMix;
 use serde::{Deserialize, Serialize};
@@ -134,7 +134,7 @@ pub fn run(common: &TrainCommon, teacher: &std::path::Path, args: &AlignArgs) ->
         let pruned = vocab::prune(&teacher_files.tokenizer, &counts, settings.max_vocab)?;
         (pruned.tokenizer_json, pruned.kept)
     };
-    let tokenizer = TextTokenizer::from_bytes(&tokenizer_json, settings.max_len)?;
+    let tokenizer = WordPieces::from_bytes(&tokenizer_json, settings.max_len)?;
     let piece_config = common.device.encoder(8, 512);
     let pieces = run_on(common.device, init::PieceVectors { teacher_dir: &teacher_dir, config: piece_config, pieces: &kept })??;
     let (table, map) = init::compress(&pieces, data.dim, settings.embed_dim);
@@ -177,7 +177,7 @@ fn report(outcome: &Outcome) {
 /// The student before training: its shape, tokenizer and starting weights.
 pub struct Student {
     pub config: StaticConfig,
-    pub tokenizer: TextTokenizer,
+    pub tokenizer: WordPieces,
     pub tokenizer_json: Vec<u8>,
     pub table: Vec<f32>,
     pub map: Vec<f32>,
@@ -211,7 +211,7 @@ pub struct AlignTask<'a, B: Backend> {
     validation: Vec<usize>,
     order: BatchOrder,
     model_config: StaticConfig,
-    tokenizer: TextTokenizer,
+    tokenizer: WordPieces,
     tokenizer_json: Vec<u8>,
     config: &'a TrainConfig<AlignSettings>,
     device: B::Device,
@@ -221,7 +221,7 @@ impl<'a, B: Backend> AlignTask<'a, B> {
     pub fn new(
         data: AlignData,
         model_config: StaticConfig,
-        tokenizer: TextTokenizer,
+        tokenizer: WordPieces,
         tokenizer_json: Vec<u8>,
         config: &'a TrainConfig<AlignSettings>,
         device: B::Device,
