@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 use dowse_core::fragments::open_fragment;
-use dowse_core::model::{ModelFiles, StaticVectors};
+use dowse_core::model::{read_tensor, ModelFiles, StaticVectors};
 use dowse_tests::{data, minilm_dir};
 use serde_json::Value;
 
@@ -163,6 +163,11 @@ fn a_large_enough_corpus_gets_an_adapted_query_encoder() {
     assert!(vocab < 30_522, "the vocabulary is pruned to Cranfield's pieces: {vocab}");
     let weights = std::fs::metadata(bundle.join("model/model.safetensors")).unwrap().len();
     assert!(weights <= 5 << 20, "the adapted encoder stays under 5 MB: {weights}");
+    let head = manifest["model"]["pieces"].as_str().unwrap();
+    let head = open_fragment(head, &std::fs::read(bundle.join("fragments").join(head)).unwrap()).unwrap();
+    let (shape, map) = read_tensor(&head, "projection.weight").unwrap();
+    let identity = map.iter().enumerate().all(|(i, &v)| (v - if i / shape[1] == i % shape[1] { 1.0 } else { 0.0 }).abs() < 1e-6);
+    assert!(shape[0] == shape[1] && identity, "the trained map ships folded into the table: {shape:?}");
     let searched = dowse_in(&home, &["search", "--bundle", bundle.to_str().unwrap(), "--json", "supersonic flutter"]);
     assert!(searched.status.success());
     let again = stderr(&dowse_in(&home, &["index", "--input", data("cranfield").to_str().unwrap(), "--out", bundle.to_str().unwrap()]));

@@ -57,6 +57,22 @@ impl<B: Backend> StaticModel<B> {
         (read(self.pieces.weight.val()), read(self.projection.weight.val()))
     }
 
+    /// The same encoder with a square map folded into the table, and the identity as its map:
+    /// the mean is linear, so every vector stays the same, one quantization fewer stands between
+    /// the trained network and the int8 rows, and an identity map deflates to almost nothing in
+    /// the bundle's head. A narrower table keeps its map: folding would widen every row.
+    pub fn folded(&self) -> Self {
+        let map = self.projection.weight.val();
+        let [width, dim] = map.dims();
+        if width != dim {
+            return self.clone();
+        }
+        let mut folded = self.clone();
+        folded.pieces.weight = Param::from_tensor(self.pieces.weight.val().matmul(map.clone()));
+        folded.projection.weight = Param::from_tensor(Tensor::eye(dim, &map.device()));
+        folded
+    }
+
     /// Unit vectors for tokenized texts, padded into one batch.
     pub fn embed(&self, rows: &[&Encoded], device: &B::Device) -> Tensor<B, 2> {
         let (ids, _, mask) = pad_batch::<B>(rows, usize::MAX, device);
@@ -122,5 +138,24 @@ mod tests {
         let wide = serde_json::to_vec(&wide).unwrap();
         let error = StaticEncoder::<NdArray>::load(ModelFiles { config: &wide, weights: &files.1, tokenizer: &files.2 }, &device);
         assert!(error.is_err(), "a tokenizer with more pieces than the table is refused");
+    }
+
+    #[test]
+    fn folding_a_square_map_keeps_every_vector() {
+        let device = NdArrayDevice::Cpu;
+        let config = StaticConfig { model_type: StaticConfig::MODEL_TYPE.into(), vocab_size: 10, embed_dim: 6, dim: 6, max_len: 16 };
+        let table: Vec<f32> = (0..60).map(|i| ((i * 7 % 11) as f32 - 5.0) / 5.0).collect();
+        let map: Vec<f32> = (0..36).map(|i| ((i * 5 % 13) as f32 - 6.0) / 6.0).collect();
+        let model = StaticModel::<NdArray>::from_parts(&config, table, map, &device);
+        let folded = model.folded();
+        let (_, identity) = folded.parts();
+        assert!(identity.iter().enumerate().all(|(i, &v)| v == if i / 6 == i % 6 { 1.0 } else { 0.0 }), "{identity:?}");
+        let rows: Vec<Encoded> = [vec![2, 4, 5, 3], vec![2, 7, 3], vec![1]].into_iter().map(|ids| Encoded { type_ids: vec![0; ids.len()], ids }).collect();
+        let rows: Vec<&Encoded> = rows.iter().collect();
+        let (before, after) = (read_matrix(model.embed(&rows, &device)).unwrap(), read_matrix(folded.embed(&rows, &device)).unwrap());
+        assert!(before.iter().zip(&after).all(|(a, b)| (a - b).abs() < 1e-5), "{before:?} {after:?}");
+        let narrow = StaticConfig { embed_dim: 4, ..config };
+        let narrow = StaticModel::<NdArray>::from_parts(&narrow, vec![0.5; 40], vec![0.25; 24], &device);
+        assert_eq!(narrow.folded().parts(), narrow.parts(), "a narrower table keeps its map");
     }
 }

@@ -252,9 +252,10 @@ impl<'a, B: Backend> AlignTask<'a, B> {
     }
 }
 
-/// The weights as they ship: int8 when asked.
+/// The weights as they ship: a square map folded into the table ([`StaticModel::folded`]), int8
+/// when asked.
 fn shipped<B: Backend>(model: &StaticModel<B>, int8: bool) -> Result<Vec<u8>> {
-    let weights = save_weights(model)?;
+    let weights = save_weights(&model.folded())?;
     Ok(if int8 { quantize_int8(&weights)? } else { weights })
 }
 
