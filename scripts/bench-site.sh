@@ -65,6 +65,7 @@ def by_kind(cold, step):
 def cold_bytes(runs, step, p):
     return kb(q([c[step]["bytes"] for c in runs["cold"]], p))
 br_later = brotli["later"][1:]
+again_ms = [a["ms"] for a in runs["again"]]
 def module(pattern):
     path = glob.glob(f"dist/{pattern}")[0]
     return f"{os.path.getsize(path):,} bytes raw, {len(gzip.compress(open(path, 'rb').read(), 9)):,} gzip -9"
@@ -96,6 +97,7 @@ JavaScript and JSON are compressed by the host.
 | bytes after 50 queries | {kb(sum(runs['later'][:50]))} kB | see below |
 | later query, typing to hybrid results (150 ms debounce included), median / p90 | {q(ms, 50)} / {q(ms, 90)} ms | |
 | later query, the app's search time (fetches included), median / p90 | {q(search, 50):.1f} / {q(search, 90):.1f} ms | |
+| warm query (one of the first 50 typed again, its fragments loaded: tokenize, encode, search), median / p90; bytes fetched | {q(again_ms, 50):.1f} / {q(again_ms, 90):.1f} ms; {kb(sum(a['bytes'] for a in runs['again']))} kB | |
 | hybrid nDCG@10 in the browser | {browser:.4f} | |
 | hybrid nDCG@10 of the same bundle natively, everything loaded (`dowse eval --bundle`) | {native} | |
 

@@ -15,6 +15,9 @@
 //   ms       each later query's wall time from typing to its hybrid results
 //   search   the app's own search time for each later query (fetching its fragments included)
 //   results  the 10 result document ids of each query, hybrid
+//   again    the first 50 queries typed again in the same page, every fragment they need loaded
+//            (warm): the app's own time for each (tokenizing, encoding and searching) and the
+//            bytes it fetched
 import { chromium } from "playwright-core";
 import { profileDir } from "./profile.mjs";
 import { fragmentKind, resultsFor } from "./app.mjs";
@@ -116,5 +119,12 @@ for (const query of queries) {
   search.push(await opened.page.$eval(".dowse-latency", (p) => Number(p.dataset.searchMs)));
   results.push(await opened.page.$$eval(".dowse-result", (items) => items.map((li) => li.dataset.docId)));
 }
+const again = [];
+for (const query of queries.slice(0, 50)) {
+  await opened.page.fill(".dowse-query", query);
+  await resultsFor(opened.page, query, "hybrid");
+  const ms = await opened.page.$eval(".dowse-latency", (p) => ["tokenizeMs", "encodeMs", "searchMs"].reduce((sum, key) => sum + Number(p.dataset[key]), 0));
+  again.push({ ms, bytes: (await take(opened.fetched)).bytes });
+}
 await opened.context.close();
-console.log(JSON.stringify({ cold, warm, later, ms, search, results }));
+console.log(JSON.stringify({ cold, warm, later, ms, search, results, again }));
