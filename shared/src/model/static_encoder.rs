@@ -115,13 +115,19 @@ mod tests {
     use crate::model::save_weights;
     use crate::model::static_vectors::tests::tokenizer_json;
 
+    /// A network of ten pieces, `embed_dim` wide, mapped to 6 dimensions, with fixed weights.
+    fn small_model(embed_dim: usize, device: &NdArrayDevice) -> (StaticConfig, StaticModel<NdArray>) {
+        let config = StaticConfig { model_type: StaticConfig::MODEL_TYPE.into(), vocab_size: 10, embed_dim, dim: 6, max_len: 16 };
+        let table: Vec<f32> = (0..10 * embed_dim).map(|i| ((i * 7 % 11) as f32 - 5.0) / 5.0).collect();
+        let map: Vec<f32> = (0..embed_dim * 6).map(|i| ((i * 5 % 13) as f32 - 6.0) / 6.0).collect();
+        let model = StaticModel::from_parts(&config, table, map, device);
+        (config, model)
+    }
+
     #[test]
     fn the_cpu_path_matches_the_network_and_loads_from_saved_weights() {
         let device = NdArrayDevice::Cpu;
-        let config = StaticConfig { model_type: StaticConfig::MODEL_TYPE.into(), vocab_size: 10, embed_dim: 4, dim: 6, max_len: 16 };
-        let table: Vec<f32> = (0..40).map(|i| ((i * 7 % 11) as f32 - 5.0) / 5.0).collect();
-        let map: Vec<f32> = (0..24).map(|i| ((i * 5 % 13) as f32 - 6.0) / 6.0).collect();
-        let model = StaticModel::<NdArray>::from_parts(&config, table, map, &device);
+        let (config, model) = small_model(4, &device);
         let files = (serde_json::to_vec(&config).unwrap(), save_weights(&model).unwrap(), tokenizer_json());
         let loaded =
             StaticEncoder::<NdArray>::load(ModelFiles { config: &files.0, weights: &files.1, tokenizer: &files.2 }, &device).unwrap();
@@ -143,10 +149,7 @@ mod tests {
     #[test]
     fn folding_a_square_map_keeps_every_vector() {
         let device = NdArrayDevice::Cpu;
-        let config = StaticConfig { model_type: StaticConfig::MODEL_TYPE.into(), vocab_size: 10, embed_dim: 6, dim: 6, max_len: 16 };
-        let table: Vec<f32> = (0..60).map(|i| ((i * 7 % 11) as f32 - 5.0) / 5.0).collect();
-        let map: Vec<f32> = (0..36).map(|i| ((i * 5 % 13) as f32 - 6.0) / 6.0).collect();
-        let model = StaticModel::<NdArray>::from_parts(&config, table, map, &device);
+        let (_, model) = small_model(6, &device);
         let folded = model.folded();
         let (_, identity) = folded.parts();
         assert!(identity.iter().enumerate().all(|(i, &v)| v == if i / 6 == i % 6 { 1.0 } else { 0.0 }), "{identity:?}");
@@ -154,8 +157,7 @@ mod tests {
         let rows: Vec<&Encoded> = rows.iter().collect();
         let (before, after) = (read_matrix(model.embed(&rows, &device)).unwrap(), read_matrix(folded.embed(&rows, &device)).unwrap());
         assert!(before.iter().zip(&after).all(|(a, b)| (a - b).abs() < 1e-5), "{before:?} {after:?}");
-        let narrow = StaticConfig { embed_dim: 4, ..config };
-        let narrow = StaticModel::<NdArray>::from_parts(&narrow, vec![0.5; 40], vec![0.25; 24], &device);
+        let (_, narrow) = small_model(4, &device);
         assert_eq!(narrow.folded().parts(), narrow.parts(), "a narrower table keeps its map");
     }
 }
