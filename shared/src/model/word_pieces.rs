@@ -71,7 +71,7 @@ impl WordPieces {
             n => return Err(bad(format!("the post-processor's single-text template holds the text {n} times"))),
         };
         if template.len() > max_len {
-            return Err(bad(format!("{} special tokens do not fit in {max_len} pieces", template.len() - 1)));
+            return Err(bad(format!("{} special tokens leave no room for the text in {max_len} pieces", template.len() - 1)));
         }
         Ok(Self { normalizer, model, template, text_at, max_len })
     }
