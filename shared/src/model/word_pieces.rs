@@ -118,8 +118,8 @@ impl WordPieces {
         let pieces = splits.iter().flat_map(|(_, _, tokens)| tokens.iter().flatten().map(|token| token.id)).take(room);
         let (before, after) = (&self.template[..self.text_at], &self.template[self.text_at + 1..]);
         let text_type = self.template[self.text_at].1;
-        let all: Vec<(u32, u32)> = before.iter().copied().chain(pieces.map(|id| (id, text_type))).chain(after.iter().copied()).collect();
-        Ok(Encoded { ids: all.iter().map(|&(id, _)| id).collect(), type_ids: all.iter().map(|&(_, kind)| kind).collect() })
+        let (ids, type_ids) = before.iter().copied().chain(pieces.map(|id| (id, text_type))).chain(after.iter().copied()).unzip();
+        Ok(Encoded { ids, type_ids })
     }
 }
 
