@@ -4,6 +4,7 @@
 
 use tokenizers::{EncodeInput, PostProcessor, Tokenizer, TruncationParams};
 
+use super::word_pieces::check_fits_table;
 use super::{BertConfig, ModelError, TextMeasure, WordSpan};
 
 /// One tokenized text.
@@ -57,23 +58,12 @@ impl TextTokenizer {
     /// network would read past its tables.
     pub fn for_table(bytes: &[u8], max_len: usize, vocab_size: usize, type_vocab_size: Option<usize>) -> Result<Self, ModelError> {
         let tokenizer = Self::from_bytes(bytes, max_len)?;
-        if tokenizer.vocab_size() > vocab_size {
-            return Err(ModelError::Tokenizer(format!(
-                "{} word pieces, more than config.json's vocab_size {vocab_size}: the two files are not of one model",
-                tokenizer.vocab_size()
-            )));
-        }
         // The post-processor adds special tokens by id, outside the vocabulary's count: a probe
         // single text and pair show every id and token type the network will be handed.
         let probes = [tokenizer.encode(&["a"])?, tokenizer.encode_pairs(&[("a", "b")])?].concat();
-        for encoded in &probes {
-            if let Some(id) = encoded.ids.iter().find(|&&id| id as usize >= vocab_size) {
-                return Err(ModelError::Tokenizer(format!(
-                    "a special token has id {id}, outside config.json's vocab_size {vocab_size}: the two files are not of one model"
-                )));
-            }
-            let Some(types) = type_vocab_size else { continue };
-            if let Some(kind) = encoded.type_ids.iter().find(|&&t| t as usize >= types) {
+        check_fits_table(tokenizer.vocab_size(), probes.iter().flat_map(|encoded| encoded.ids.iter().copied()), vocab_size)?;
+        if let Some(types) = type_vocab_size {
+            if let Some(kind) = probes.iter().flat_map(|encoded| &encoded.type_ids).find(|&&t| t as usize >= types) {
                 return Err(ModelError::Tokenizer(format!("token type {kind} is outside config.json's type_vocab_size {types}")));
             }
         }

@@ -80,17 +80,8 @@ impl WordPieces {
     /// whose special tokens fall outside the table, belongs to another model.
     pub fn for_table(bytes: &[u8], max_len: usize, vocab_size: usize) -> Result<Self, ModelError> {
         let pieces = Self::from_bytes(bytes, max_len)?;
-        if pieces.vocab_size() > vocab_size {
-            return Err(ModelError::Tokenizer(format!(
-                "{} word pieces, more than config.json's vocab_size {vocab_size}: the two files are not of one model",
-                pieces.vocab_size()
-            )));
-        }
-        if let Some((id, _)) = pieces.template.iter().find(|&&(id, _)| id != PLACEHOLDER && id as usize >= vocab_size) {
-            return Err(ModelError::Tokenizer(format!(
-                "a special token has id {id}, outside config.json's vocab_size {vocab_size}: the two files are not of one model"
-            )));
-        }
+        let special = pieces.template.iter().map(|&(id, _)| id).filter(|&id| id != PLACEHOLDER);
+        check_fits_table(pieces.vocab_size(), special, vocab_size)?;
         Ok(pieces)
     }
 
@@ -132,6 +123,22 @@ fn read<T: serde::de::DeserializeOwned>(part: Option<&Value>, field: &str) -> Re
 /// The probe encoding as `processor` adds special tokens to a single text.
 fn process(processor: impl PostProcessor, probe: Encoding) -> Result<Encoding, ModelError> {
     processor.process(probe, None, true).map_err(|e| ModelError::Tokenizer(format!("tokenizer.json: `post_processor`: {e}")))
+}
+
+/// Refuses a tokenizer of `pieces` word pieces, whose post-processor adds the `special` ids, for a
+/// table of `vocab_size` rows: more pieces, or a special id past the table, mean another model's
+/// files.
+pub(super) fn check_fits_table(pieces: usize, special: impl IntoIterator<Item = u32>, vocab_size: usize) -> Result<(), ModelError> {
+    let not_one_model = "the two files are not of one model";
+    if pieces > vocab_size {
+        return Err(ModelError::Tokenizer(format!("{pieces} word pieces, more than config.json's vocab_size {vocab_size}: {not_one_model}")));
+    }
+    if let Some(id) = special.into_iter().find(|&id| id as usize >= vocab_size) {
+        return Err(ModelError::Tokenizer(format!(
+            "a special token has id {id}, outside config.json's vocab_size {vocab_size}: {not_one_model}"
+        )));
+    }
+    Ok(())
 }
 
 #[cfg(test)]
