@@ -13,10 +13,10 @@
 //! The codes name the chunks (content addresses, as the root names every other fragment): a
 //! keyword search never needs those names, so they travel with the first fetch that does.
 //!
-//! Codes layout: magic `DSC3`, the vectors' calibration (a `vectors.bin` section with no rows),
+//! Codes layout: magic `DSC4`, the vectors' calibration (a `vectors.bin` section with no rows),
 //! LEB128-length-prefixed; the rotation ([`SignRotation`]'s layout; 0 bits for none); u32
 //! passages; the codes (passages × bits / 8, rounded up; bits is the vectors' dimension without a
-//! rotation); LEB128 chunk count and each passage's chunk; each chunk's name (8 bytes). A chunk:
+//! rotation); LEB128 chunk count and each passage's chunk; each chunk's name (6 bytes). A chunk:
 //! magic `DVC1`, then the codes of its passages in ascending passage order, as `vectors.bin` lays
 //! out rows.
 
@@ -33,7 +33,7 @@ use crate::varint;
 use crate::vectors::{sign_bits, VectorStore};
 
 const SECTION: &str = "sign codes";
-const MAGIC: &[u8; 4] = b"DSC3";
+const MAGIC: &[u8; 4] = b"DSC4";
 const CHUNK_SECTION: &str = "vector chunk";
 const CHUNK_MAGIC: &[u8; 4] = b"DVC1";
 /// More dimensions than any embedding model makes: a larger count is corrupt.
@@ -375,7 +375,7 @@ impl SignCodes {
             chunk_of.push(chunk);
         }
         let names = (0..chunks)
-            .map(|_| Ok(reader.bytes(NAME_BYTES, "chunk name")?.try_into().expect("8 bytes")))
+            .map(|_| Ok(reader.bytes(NAME_BYTES, "chunk name")?.try_into().expect("NAME_BYTES bytes")))
             .collect::<Result<Vec<FragmentAddress>, FormatError>>()?;
         if !reader.is_empty() {
             return Err(corrupt("bytes after the last chunk's name".into()));

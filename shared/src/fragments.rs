@@ -1,11 +1,12 @@
-//! A bundle fetched in fragments (format version 6): a small root that every query needs and
+//! A bundle fetched in fragments (format version 7): a small root that every query needs and
 //! content-addressed fragments that a query asks for by name.
 //!
 //! The root ([`Root`]) holds BM25's statistics and shard boundaries ([`ShardedBm25`]), which
 //! passages belong to which document and which chunk holds a document ([`DocumentIndex`]), how
 //! many candidates a dense search rescores, and the names of the fragments a keyword search can
-//! need: the first 8 bytes of the sha256 of their bytes, in hex (a chance collision among a
-//! bundle's n fragments is about n² / 2⁶⁵). A name changes exactly when the bytes do, so a host
+//! need: the first 6 bytes of the sha256 of their bytes, in hex (a chance collision among a
+//! bundle's n fragments is about n² / 2⁴⁹: one in five million at the 10,000 the count is capped
+//! at). A name changes exactly when the bytes do, so a host
 //! caches fragments forever and a rebuild reuses every unchanged one; [`LazyBundle::load`]
 //! refuses bytes that do not hash to the name asked for. The fragments: BM25 term shards,
 //! document chunks, the passages' sign codes ([`SignCodes`], every dense query's first fetch,
@@ -20,9 +21,9 @@
 //! [`LazyBundle::load`] and searches. Pagefind's `request_indexes` / `load_index_chunk` have the
 //! same shape.
 //!
-//! Root layout: magic `DRT4`; LEB128 rescore depth; three LEB128-length-prefixed sections (the
+//! Root layout: magic `DRT5`; LEB128 rescore depth; three LEB128-length-prefixed sections (the
 //! BM25 root, the document index, the fragment names: LEB128 counts of BM25 shards, document
-//! chunks and filter indexes (0 or 1), then 8 bytes per name: the shards', the chunks', the sign
+//! chunks and filter indexes (0 or 1), then 6 bytes per name: the shards', the chunks', the sign
 //! codes', the filter index's).
 
 use std::collections::HashMap;
@@ -44,9 +45,10 @@ use crate::varint;
 use crate::vectors::VectorStore;
 
 const SECTION: &str = "bundle root";
-const MAGIC: &[u8; 4] = b"DRT4";
-/// Bytes of a fragment's content address (its name is their hex).
-pub(crate) const NAME_BYTES: usize = 8;
+const MAGIC: &[u8; 4] = b"DRT5";
+/// Bytes of a fragment's content address (its name is their hex). Every name the root holds
+/// travels to the first keyword result, so they are as short as a bundle's fragment count allows.
+pub const NAME_BYTES: usize = 6;
 /// A fragment's content address.
 pub(crate) type FragmentAddress = [u8; NAME_BYTES];
 
@@ -152,7 +154,7 @@ pub fn open_fragment(name: &str, stored: &[u8]) -> Result<Vec<u8>, FragmentError
 
 /// The first bytes of the sha256 of `bytes`: a fragment's name before it is written in hex.
 pub(crate) fn content_address(bytes: &[u8]) -> FragmentAddress {
-    Sha256::digest(bytes)[..NAME_BYTES].try_into().expect("8 of 32 bytes")
+    Sha256::digest(bytes)[..NAME_BYTES].try_into().expect("a prefix of 32 bytes")
 }
 
 /// A bundle cut by [`Root::split`].
@@ -292,7 +294,7 @@ impl Root {
             return Err(corrupt(format!("BM25 indexes {} passages, the documents hold {}", bm25.num_docs(), documents.num_passages())));
         }
         let names: Vec<FragmentAddress> = (0..shards + chunks + 1 + usize::from(filters))
-            .map(|_| Ok(reader.bytes(NAME_BYTES, "fragment name")?.try_into().expect("8 bytes")))
+            .map(|_| Ok(reader.bytes(NAME_BYTES, "fragment name")?.try_into().expect("NAME_BYTES bytes")))
             .collect::<Result<_, FormatError>>()?;
         if !reader.is_empty() {
             return Err(corrupt("bytes after the last fragment name".into()));

@@ -5,7 +5,7 @@ import { inflateRawSync } from "node:zlib";
 
 // Each section's magic; the static query encoder's table is safetensors, whose header is JSON
 // after 8 bytes.
-const MAGICS = { DRT4: "root", DBS2: "BM25 shards", DDOC: "document chunks", DSC3: "sign codes", DVC1: "vector chunks", DFL1: "filters" };
+const MAGICS = { DRT5: "root", DBS2: "BM25 shards", DDOC: "document chunks", DSC4: "sign codes", DVC1: "vector chunks", DFL1: "filters" };
 
 // A fragment's kind from its bytes as stored (deflated).
 export function fragmentKind(stored) {

@@ -1,4 +1,4 @@
-//! The bundle format (version 6) end to end on a real corpus (ADI) and the real model: written by
+//! The bundle format (version 7) end to end on a real corpus (ADI) and the real model: written by
 //! the trainer, read back by dowse-core, and every kind of damage to any file, the root and each
 //! fragment included, rejected with an error that names the file, never a panic and never a
 //! bundle that loads; version 1 refused with a message to index again.
@@ -94,12 +94,12 @@ fn other_formats_and_foreign_manifests_are_refused() {
         files.insert(MANIFEST.to_string(), serde_json::to_vec(&manifest).unwrap());
         load(files).err().unwrap()
     };
-    let error = with_version(7);
-    assert!(matches!(error, BundleError::NewerFormat { found: 7, supported: 6 }), "{error}");
+    let error = with_version(8);
+    assert!(matches!(error, BundleError::NewerFormat { found: 8, supported: 7 }), "{error}");
     assert!(error.to_string().contains("upgrade dowse"));
-    for older in [1, 2, 3, 4, 5] {
+    for older in [1, 2, 3, 4, 5, 6] {
         let error = with_version(older);
-        assert!(matches!(error, BundleError::OlderFormat { found, supported: 6 } if found == older), "{error}");
+        assert!(matches!(error, BundleError::OlderFormat { found, supported: 7 } if found == older), "{error}");
         assert!(error.to_string().contains("index the site again with `dowse index`"), "{error}");
     }
 

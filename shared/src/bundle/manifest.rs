@@ -13,12 +13,12 @@ use crate::vectors::Quantization;
 
 /// The value of `format` in every manifest.
 pub const FORMAT: &str = "dowse-bundle";
-/// The bundle format this build reads and writes: version 6, a root and fragments, documents
-/// with their metadata, BM25 counting weighted words, the vector chunks named in the sign codes,
-/// the codes rotated where it pays. Versions 1 (whole files: vectors, graph, BM25, documents), 2
-/// (no metadata), 3 (BM25 counting words), 4 (every name in the root) and 5 (no rotation) are
-/// refused with a message to index again.
-pub const FORMAT_VERSION: u32 = 6;
+/// The bundle format this build reads and writes: version 7, a root and fragments named by 6
+/// bytes of their sha256, documents with their metadata, BM25 counting weighted words, the vector
+/// chunks named in the sign codes, the codes rotated where it pays. Versions 1 (whole files:
+/// vectors, graph, BM25, documents), 2 (no metadata), 3 (BM25 counting words), 4 (every name in
+/// the root), 5 (no rotation) and 6 (names of 8 bytes) are refused with a message to index again.
+pub const FORMAT_VERSION: u32 = 7;
 
 /// The query encoder: the model in the bundle's `model/` folder, which must encode its queries.
 /// In a symmetric bundle it also encoded the passages.

@@ -1,4 +1,4 @@
-//! The search bundle (format version 6): everything a client needs to search a corpus, as a
+//! The search bundle (format version 7): everything a client needs to search a corpus, as a
 //! folder of files.
 //!
 //! ```text

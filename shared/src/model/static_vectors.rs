@@ -15,7 +15,7 @@ use super::{Encoded, ModelError, ModelFiles, WordPieces, STATIC_MODEL_TYPE};
 use crate::fragments::{fragment, open_fragment, NamedFragment};
 
 /// Word pieces in one shard of the table: about 2 kB of int8 rows for a 128-wide table. Fewer
-/// make more names in the head (8 bytes each, gzip), more make a query fetch rows it does not use.
+/// make more names in the head (12 hex digits each), more make a query fetch rows it does not use.
 pub const PIECES_PER_SHARD: usize = 16;
 
 /// The head's metadata: pieces per shard, and the shards' names in order, comma-separated.

@@ -11,6 +11,7 @@ use axum::http::{header, HeaderValue, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::Router;
+use dowse_core::fragments::NAME_BYTES;
 use tower_http::services::ServeDir;
 
 /// A router serving the files under `root`.
@@ -58,17 +59,18 @@ fn resolve(root: &Path, uri_path: &str) -> Option<PathBuf> {
     }
 }
 
-/// Trunk names built assets `name-<16 hex>.ext` and a bundle its fragments `fragments/<16 hex>`:
+/// Trunk names built assets `name-<16 hex>.ext` and a bundle its fragments `fragments/<12 hex>`:
 /// their content never changes under that name.
 fn is_content_hashed(file: &Path) -> bool {
-    let is_hash = |text: &str| text.len() == 16 && text.bytes().all(|b| b.is_ascii_hexdigit());
+    let is_hash = |text: &str, digits: usize| text.len() == digits && text.bytes().all(|b| b.is_ascii_hexdigit());
     let name = file.file_name().and_then(|s| s.to_str()).unwrap_or("");
-    if file.parent().and_then(Path::file_name).is_some_and(|folder| folder == dowse_core::bundle::FRAGMENTS) && is_hash(name) {
+    let in_fragments = file.parent().and_then(Path::file_name).is_some_and(|folder| folder == dowse_core::bundle::FRAGMENTS);
+    if in_fragments && is_hash(name, 2 * NAME_BYTES) {
         return true;
     }
     let stem = file.file_stem().and_then(|s| s.to_str()).unwrap_or("");
     let stem = stem.strip_suffix("_bg").unwrap_or(stem);
-    stem.rsplit_once('-').is_some_and(|(_, hash)| is_hash(hash))
+    stem.rsplit_once('-').is_some_and(|(_, hash)| is_hash(hash, 16))
 }
 
 #[cfg(test)]
@@ -88,8 +90,9 @@ mod tests {
         assert_eq!(resolve(&root, "/out"), None);
         assert!(is_content_hashed(Path::new("dowse-web-0123456789abcdef_bg.wasm")));
         assert!(is_content_hashed(Path::new("dowse-web-0123456789abcdef.js")));
-        assert!(is_content_hashed(Path::new("bundle/fragments/0123456789abcdef")));
-        assert!(!is_content_hashed(Path::new("bundle/0123456789abcdef")));
+        assert!(is_content_hashed(Path::new("bundle/fragments/0123456789ab")));
+        assert!(!is_content_hashed(Path::new("bundle/fragments/0123456789abcdef")));
+        assert!(!is_content_hashed(Path::new("bundle/0123456789ab")));
         assert!(!is_content_hashed(Path::new("index.html")));
     }
 }
