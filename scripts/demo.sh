@@ -7,15 +7,15 @@
 # URL and search in the browser (the query is encoded and the bundle searched in the page). DATA
 # overrides the collection (BEIR or SMART folder), ADDR the address, MODEL a symmetric bundle's
 # encoder (a model folder, e.g. models/student, the SciFact student that was the default before).
-# A fresh machine first installs Trunk and wasm-bindgen-cli (about 20 minutes).
+# A fresh machine first installs Trunk and wasm-bindgen-cli (about 20 minutes) to build the app,
+# which the dowse binary then carries (scripts/build-app.sh).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 data="${DATA:-data/cranfield}"
 target="${CARGO_TARGET_DIR:-target}"
 bundle="$target/demo/bundle"
 addr="${ADDR:-127.0.0.1:8080}"
-bash scripts/web-tools.sh
-trunk build --release --skip-version-check
+bash scripts/build-app.sh
 cargo build --release --quiet --bin dowse
 dowse="$target/release/dowse"
 "$dowse" index --input "$data" --out "$bundle" ${MODEL:+--model "$MODEL"}
@@ -26,4 +26,4 @@ done
 echo
 echo "open http://$addr/ and search, e.g. http://$addr/?q=supersonic+flow+over+a+wedge"
 echo "or: curl -s http://$addr/api/search -H 'content-type: application/json' -d '{\"query\": \"supersonic flow\"}'"
-exec "$dowse" serve --bundle "$bundle" --dist dist --addr "$addr"
+exec "$dowse" serve --bundle "$bundle" --addr "$addr"

@@ -8,6 +8,7 @@
 //! with a DSI model that [`train`] made; [`viz`] draws where a model puts queries and passages;
 //! [`export`] writes a model as ONNX for other runtimes.
 
+pub mod app_inside;
 pub mod atomic;
 pub mod bundle_io;
 pub mod collection;

@@ -1,6 +1,6 @@
 //! `dowse index`, `dowse search` and `dowse eval --bundle` end to end: a static site of HTML pages
 //! (sections link to their anchors), JSONL and CSV inputs, a SMART collection evaluated through
-//! its bundle, reproducible builds, and clear errors for bad input.
+//! its bundle, reproducible builds, the app the binary carries, and clear errors for bad input.
 
 use std::path::Path;
 use std::process::{Command, Output};
@@ -156,6 +156,34 @@ fn eval_through_a_bundle_matches_eval_of_the_collection() {
         let direct = ndcg(dowse(&["eval", "--data", &adi, "--model", &model, "--retriever", retriever]));
         assert!((through_bundle - direct).abs() < 1e-3, "{retriever}: bundle {through_bundle}, direct {direct}");
     }
+}
+
+/// `--with-app` alone takes the app the binary carries (scripts/build-app.sh); a build that
+/// carries none, run where there is no `dist` folder, says how to build it and writes nothing.
+#[test]
+fn with_app_alone_takes_the_app_inside_the_binary() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("_dowse");
+    let (input, target, model) = (data("adi").display().to_string(), out.display().to_string(), minilm_dir().display().to_string());
+    let output = Command::new(env!("CARGO_BIN_EXE_dowse"))
+        .args(["index", "--input", &input, "--out", &target, "--model", &model, "--with-app"])
+        .current_dir(dir.path())
+        .output()
+        .unwrap();
+    let message = String::from_utf8_lossy(&output.stderr);
+    if dowse_trainer::app_inside::FILES.is_empty() {
+        assert!(!output.status.success());
+        assert!(message.contains("carries no browser app") && message.contains("scripts/build-app.sh"), "{message}");
+        assert!(!out.exists(), "nothing is written without the app");
+        return;
+    }
+    assert!(output.status.success(), "{message}");
+    for file in ["dowse.js", "index.html", "dowse-worker.js", "dowse-static_bg.wasm", "dowse-encoder_bg.wasm", "manifest.json"] {
+        assert!(out.join(file).is_file(), "{file}");
+    }
+    let script = std::fs::read_to_string(out.join("dowse.js")).unwrap();
+    let module = script.split('"').find(|part| part.starts_with("./dowse-web-")).expect("dowse.js imports the app");
+    assert!(out.join(module.trim_start_matches("./")).is_file(), "{module}");
 }
 
 #[test]

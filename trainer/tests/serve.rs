@@ -274,6 +274,23 @@ fn the_web_app_is_served_with_cache_headers_and_cors_is_opt_in() {
     assert!(!preflight("https://elsewhere.example").contains("access-control-allow-origin"));
 }
 
+/// Without `--dist` the server hosts the app the binary carries (scripts/build-app.sh) where it
+/// carries one, from nothing but the binary; else only the bundle and the API.
+#[test]
+fn without_dist_the_app_inside_the_binary_is_served() {
+    let server = Server::start(&[]);
+    let (status, page) = server.get("/");
+    if dowse_trainer::app_inside::FILES.is_empty() {
+        assert_eq!(status, 404, "no app to serve: {page}");
+        return;
+    }
+    assert_eq!(status, 200);
+    let script = page.split('"').find(|part| part.starts_with("./dowse-web-") && part.ends_with(".js")).expect("the page loads the app");
+    let (status, _) = server.get(&format!("/{}", script.trim_start_matches("./")));
+    assert_eq!(status, 200, "{script}");
+    assert_eq!(server.get("/dowse-static_bg.wasm").0, 200);
+}
+
 /// Sends `head` (request line and headers) and `body` as they are; returns the status and the
 /// whole response, headers included, as text.
 fn raw(base: &str, head: &str, body: &[u8]) -> (u16, String) {

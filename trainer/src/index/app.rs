@@ -1,5 +1,6 @@
-//! `dowse index --with-app`: the built browser app (Trunk's `dist/`) copied beside the bundle, with
-//! `dowse.js`, the one script a static site adds to get search:
+//! `dowse index --with-app`: the built browser app (the one this binary carries, or Trunk's
+//! `dist/`) copied beside the bundle, with `dowse.js`, the one script a static site adds to get
+//! search:
 //!
 //! ```html
 //! <div id="dowse"></div>
@@ -15,39 +16,65 @@ use std::path::Path;
 
 use anyhow::{bail, Context, Result};
 
+use crate::app_inside;
+
 /// The query encoder's workers: their script and their modules (the static encoder's and every
 /// model's), unhashed (the app starts them by name).
 const WORKER: [&str; 5] = ["dowse-worker.js", "dowse-static.js", "dowse-static_bg.wasm", "dowse-encoder.js", "dowse-encoder_bg.wasm"];
 
-/// The app's files, `dowse.js` and a page that uses it, as (path in the bundle folder, bytes).
-pub fn files(dist: &Path) -> Result<Vec<(String, Vec<u8>)>> {
+/// The app's files, `dowse.js` and a page that uses it, as (path in the bundle folder, bytes):
+/// from `dist` (Trunk's folder) when given; else the app this binary carries, or, in a build that
+/// carries none, the `dist` folder here.
+pub fn files(dist: Option<&Path>) -> Result<Vec<(String, Vec<u8>)>> {
+    match dist {
+        Some(dist) => from_folder(dist),
+        None if !app_inside::FILES.is_empty() => {
+            let built = app_inside::FILES.iter().map(|(name, bytes)| (name.to_string(), bytes.to_vec())).collect();
+            select("the app inside dowse", built)
+        }
+        None if Path::new("dist").is_dir() => from_folder(Path::new("dist")),
+        None => bail!(
+            "this dowse carries no browser app and there is no `dist` folder here: {}, or pass the folder Trunk built it into (--with-app DIST)",
+            app_inside::HOW_TO_BUILD
+        ),
+    }
+}
+
+/// Every file Trunk wrote into `dist`, then [`select`].
+fn from_folder(dist: &Path) -> Result<Vec<(String, Vec<u8>)>> {
     let entries = std::fs::read_dir(dist)
         .with_context(|| format!("{}: no built browser app here; build it with `trunk build --release`", dist.display()))?;
-    let mut names: Vec<String> = Vec::new();
+    let mut built = Vec::new();
     for entry in entries {
         let entry = entry.with_context(|| format!("listing {}", dist.display()))?;
         if entry.file_type()?.is_file() {
-            names.push(entry.file_name().to_string_lossy().into_owned());
+            let path = entry.path();
+            let bytes = std::fs::read(&path).with_context(|| format!("reading {}", path.display()))?;
+            built.push((entry.file_name().to_string_lossy().into_owned(), bytes));
         }
     }
-    names.sort();
+    select(&dist.display().to_string(), built)
+}
+
+/// What a site needs of a built app (`built`: Trunk's files by name, from `origin`): the app's
+/// script and module, the workers, the styles, and `dowse.js` and a page for them.
+fn select(origin: &str, mut built: Vec<(String, Vec<u8>)>) -> Result<Vec<(String, Vec<u8>)>> {
+    built.sort();
+    let names: Vec<String> = built.iter().map(|(name, _)| name.clone()).collect();
     let script = names.iter().find(|n| n.starts_with("dowse-web-") && n.ends_with(".js"));
     let wasm = names.iter().find(|n| n.starts_with("dowse-web-") && n.ends_with("_bg.wasm"));
     let worker = WORKER.iter().map(|file| names.iter().find(|n| n == file)).collect::<Option<Vec<_>>>();
     let (Some(script), Some(wasm), Some(worker)) = (script, wasm, worker) else {
         bail!(
-            "{}: no built browser app here (dowse-web-*.js, dowse-web-*_bg.wasm and the encoders' workers, {}); build it with `trunk build --release`",
-            dist.display(),
+            "{origin}: no built browser app here (dowse-web-*.js, dowse-web-*_bg.wasm and the encoders' workers, {}); build it with `trunk build --release`",
             WORKER.join(", ")
         );
     };
     let styles: Vec<&String> = names.iter().filter(|n| n.ends_with(".css")).collect();
-    let mut files = Vec::new();
-    for name in [script, wasm].into_iter().chain(worker).chain(styles.iter().copied()) {
-        let path = dist.join(name);
-        files.push((name.clone(), std::fs::read(&path).with_context(|| format!("reading {}", path.display()))?));
-    }
-    files.push(("dowse.js".to_string(), loader(script, wasm, &styles).into_bytes()));
+    let wanted: Vec<&String> = [script, wasm].into_iter().chain(worker).chain(styles.iter().copied()).collect();
+    let script_file = loader(script, wasm, &styles).into_bytes();
+    let mut files: Vec<(String, Vec<u8>)> = built.into_iter().filter(|(name, _)| wanted.contains(&name)).collect();
+    files.push(("dowse.js".to_string(), script_file));
     files.push(("index.html".to_string(), PAGE.as_bytes().to_vec()));
     Ok(files)
 }

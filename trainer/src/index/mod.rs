@@ -104,10 +104,11 @@ pub struct IndexArgs {
     /// Re-encode the passages even when cached embeddings exist.
     #[arg(long)]
     pub no_cache: bool,
-    /// Also write the built browser app (Trunk's dist folder, default `dist`) and `dowse.js` into
-    /// the bundle folder, so a static site gets search from one <div> and one <script>.
-    #[arg(long, value_name = "DIST", num_args = 0..=1, default_missing_value = "dist")]
-    pub with_app: Option<PathBuf>,
+    /// Also write the browser app and `dowse.js` into the bundle folder, so a static site gets
+    /// search from one <div> and one <script>: the app this binary carries (scripts/build-app.sh),
+    /// or the folder Trunk built it into when given (in a build that carries none, `dist`).
+    #[arg(long, value_name = "DIST", num_args = 0..=1)]
+    pub with_app: Option<Option<PathBuf>>,
 }
 
 /// A corpus cut into passages and embedded: what every section of a bundle is built from.
@@ -137,7 +138,7 @@ pub fn run(args: &IndexArgs) -> Result<()> {
     check_output(&args.input, &args.out)?;
     // Read the app first: a missing build should fail before minutes of encoding, not after.
     let app = match &args.with_app {
-        Some(dist) => app::files(dist)?,
+        Some(dist) => app::files(dist.as_deref())?,
         None => Vec::new(),
     };
     let (manifest, files) = build(prepare(args)?, args)?;

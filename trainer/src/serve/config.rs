@@ -84,7 +84,7 @@ pub struct ServeConfig {
     /// A DSI model (`dowse train dsi`) trained on the bundle's documents, fused into hybrid search.
     #[serde(default)]
     pub dsi: Option<PathBuf>,
-    /// The built web app (`dist/`), served at `/`.
+    /// The built web app (`dist/`), served at `/`; without it, the app the binary carries, if any.
     #[serde(default)]
     pub dist: Option<PathBuf>,
     #[serde(default = "default_addr")]
@@ -122,7 +122,8 @@ pub struct ServeArgs {
     /// ranking as a third list.
     #[arg(long)]
     pub dsi: Option<PathBuf>,
-    /// The built web app to serve at / (Trunk's dist/).
+    /// The built web app to serve at / (Trunk's dist/); without it, the app this binary carries
+    /// (scripts/build-app.sh), if it carries one.
     #[arg(long)]
     pub dist: Option<PathBuf>,
     /// Address to listen on (default 127.0.0.1:8080; port 0 picks a free one and prints it).

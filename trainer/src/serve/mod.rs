@@ -1,6 +1,6 @@
-//! `dowse serve`: hosts the web app and a bundle, answers searches (`/api/search`, fusing a DSI
-//! model's ranking when given one) and reranks with a cross-encoder (`/api/rerank`), behind
-//! limits that keep it up under load.
+//! `dowse serve`: hosts the web app (`--dist`, or the one the binary carries) and a bundle,
+//! answers searches (`/api/search`, fusing a DSI model's ranking when given one) and reranks with
+//! a cross-encoder (`/api/rerank`), behind limits that keep it up under load.
 //!
 //! [`config`] holds the settings (flags or a TOML file), [`models`] starts the model threads
 //! ([`batcher`]), [`api`] has the handlers, [`guard`] the per-request limits, [`files`] the static
@@ -30,6 +30,7 @@ use tower_http::compression::predicate::{DefaultPredicate, NotForContentType, Pr
 use tower_http::compression::CompressionLayer;
 use tower_http::cors::{AllowOrigin, CorsLayer};
 
+use crate::app_inside;
 use crate::bundle_io;
 use crate::device::run_on;
 pub use config::{ServeArgs, ServeConfig};
@@ -47,7 +48,12 @@ pub struct AppState {
 }
 
 pub fn run(args: &ServeArgs) -> Result<()> {
-    let config = args.config()?;
+    let mut config = args.config()?;
+    // Without --dist, the app this binary carries, if any, from a folder that lives as long as this.
+    let app_inside = if config.dist.is_none() && !app_inside::FILES.is_empty() { Some(unpack_app_inside()?) } else { None };
+    if let Some(folder) = &app_inside {
+        config.dist = Some(folder.path().to_path_buf());
+    }
     tracing_subscriber::fmt()
         .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()))
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
@@ -75,6 +81,16 @@ pub fn run(args: &ServeArgs) -> Result<()> {
     });
     let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
     runtime.block_on(serve(state))
+}
+
+/// The app this binary carries, written into a temporary folder for the static files.
+fn unpack_app_inside() -> Result<tempfile::TempDir> {
+    let folder = tempfile::Builder::new().prefix("dowse-app-").tempdir().context("creating a folder for the app inside dowse")?;
+    for (name, bytes) in app_inside::FILES {
+        let path = folder.path().join(name);
+        std::fs::write(&path, bytes).with_context(|| format!("writing {}", path.display()))?;
+    }
+    Ok(folder)
 }
 
 /// The whole application: API routes under the limits, then static files.

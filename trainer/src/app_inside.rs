@@ -1,0 +1,8 @@
+//! The browser app this binary carries: Trunk's build of it, as trainer/build.rs found it in
+//! `trainer/app/dist/` (`bash scripts/build-app.sh`), or nothing in a build without it.
+
+/// The app's files as (name, bytes), the names Trunk gave them; empty when the binary carries none.
+pub static FILES: &[(&str, &[u8])] = include!(concat!(env!("OUT_DIR"), "/app_inside.rs"));
+
+/// How to get a `dowse` that carries the app, for errors where it was needed and is not there.
+pub const HOW_TO_BUILD: &str = "build it with `bash scripts/build-app.sh` and then build dowse again (`cargo install --path trainer`)";
