@@ -24,7 +24,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::FormatError;
 use crate::filters;
-use crate::fragments::{store, FragmentAddress, NamedFragment, NAME_BYTES};
+use crate::fragments::{store, FragmentAddress, NamedFragment};
 use crate::metrics::mean_and_standard_error;
 use crate::partitions::{PartitionConfig, Partitions};
 use crate::sign_rotation::SignRotation;
@@ -374,9 +374,7 @@ impl SignCodes {
                 .push(passage);
             chunk_of.push(chunk);
         }
-        let names = (0..chunks)
-            .map(|_| Ok(reader.bytes(NAME_BYTES, "chunk name")?.try_into().expect("NAME_BYTES bytes")))
-            .collect::<Result<Vec<FragmentAddress>, FormatError>>()?;
+        let names = (0..chunks).map(|_| reader.array("chunk name")).collect::<Result<Vec<FragmentAddress>, FormatError>>()?;
         if !reader.is_empty() {
             return Err(corrupt("bytes after the last chunk's name".into()));
         }

@@ -293,9 +293,8 @@ impl Root {
         if bm25.num_docs() != documents.num_passages() {
             return Err(corrupt(format!("BM25 indexes {} passages, the documents hold {}", bm25.num_docs(), documents.num_passages())));
         }
-        let names: Vec<FragmentAddress> = (0..shards + chunks + 1 + usize::from(filters))
-            .map(|_| Ok(reader.bytes(NAME_BYTES, "fragment name")?.try_into().expect("NAME_BYTES bytes")))
-            .collect::<Result<_, FormatError>>()?;
+        let names: Vec<FragmentAddress> =
+            (0..shards + chunks + 1 + usize::from(filters)).map(|_| reader.array("fragment name")).collect::<Result<_, FormatError>>()?;
         if !reader.is_empty() {
             return Err(corrupt("bytes after the last fragment name".into()));
         }

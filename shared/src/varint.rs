@@ -61,9 +61,13 @@ impl<'a> Reader<'a> {
         Ok(slice)
     }
 
+    /// The next `N` bytes, as an array.
+    pub fn array<const N: usize>(&mut self, what: &'static str) -> Result<[u8; N], FormatError> {
+        Ok(self.bytes(N, what)?.try_into().expect("`bytes` returns N bytes"))
+    }
+
     pub fn u32_le(&mut self, what: &'static str) -> Result<u32, FormatError> {
-        let b = self.bytes(4, what)?;
-        Ok(u32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+        Ok(u32::from_le_bytes(self.array(what)?))
     }
 
     pub fn f32_le(&mut self, what: &'static str) -> Result<f32, FormatError> {
