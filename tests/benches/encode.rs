@@ -6,14 +6,12 @@
 //!
 //! Run with `scripts/bench-encode.sh`, which records the numbers with the machine and the date.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
-use burn::tensor::backend::Backend;
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use dowse_core::corpus::read_documents_jsonl;
-use dowse_core::model::{EncoderConfig, TextEncoder};
+use dowse_tests::encoders::{self, Runtime};
 use dowse_tests::{data, minilm_dir, read};
-use dowse_trainer::model_folder;
 
 const BATCH: usize = 32;
 
@@ -26,47 +24,45 @@ fn passages() -> Vec<String> {
     docs.iter().take(BATCH).map(|d| d.full_text()).collect()
 }
 
-fn bench_backend<B: Backend>(c: &mut Criterion, name: &str, model: &Path, device: B::Device, cpu_kernels: bool) {
-    let model = model_folder::read(model).unwrap();
-    let config = EncoderConfig { max_len: 256, batch_size: BATCH, cpu_kernels };
-    let encoder = TextEncoder::<B>::load(model.files(), config, &device).unwrap();
+fn bench_runtime(c: &mut Criterion, name: &str, model: &Path, runtime: Runtime) {
+    let encoder = encoders::load(runtime, model, 256, BATCH);
     let passages = passages();
     let texts: Vec<&str> = passages.iter().map(String::as_str).collect();
     // Warm up: shader compilation and autotuning are not part of steady-state throughput.
-    encoder.encode(&texts, |_| {}).unwrap();
+    encoder.encode(&texts);
     let mut group = c.benchmark_group("encode_scifact_batch32_len256");
     group.throughput(Throughput::Elements(BATCH as u64));
     group.sample_size(10);
-    group.bench_function(name, |b| b.iter(|| encoder.encode(&texts, |_| {}).unwrap()));
+    group.bench_function(name, |b| b.iter(|| encoder.encode(&texts)));
     group.finish();
 }
 
 fn cpu_kernels(c: &mut Criterion) {
-    bench_backend::<burn_flex::Flex>(c, "cpu-kernels", &minilm_dir(), burn_flex::FlexDevice, true);
+    bench_runtime(c, "cpu-kernels", &minilm_dir(), Runtime::CpuKernels);
 }
 
 fn flex(c: &mut Criterion) {
-    bench_backend::<burn_flex::Flex>(c, "flex", &minilm_dir(), burn_flex::FlexDevice, false);
+    bench_runtime(c, "flex", &minilm_dir(), Runtime::Flex);
 }
 
 fn ndarray(c: &mut Criterion) {
-    bench_backend::<burn_ndarray::NdArray>(c, "ndarray", &minilm_dir(), burn_ndarray::NdArrayDevice::Cpu, false);
+    bench_runtime(c, "ndarray", &minilm_dir(), Runtime::NdArray);
 }
 
 fn wgpu(c: &mut Criterion) {
-    bench_backend::<burn_wgpu::Wgpu>(c, "wgpu", &minilm_dir(), burn_wgpu::WgpuDevice::default(), false);
+    bench_runtime(c, "wgpu", &minilm_dir(), Runtime::Wgpu);
 }
 
-fn student_dir() -> std::path::PathBuf {
+fn student_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../models/student")
 }
 
 fn student_cpu_kernels(c: &mut Criterion) {
-    bench_backend::<burn_flex::Flex>(c, "student-cpu-kernels", &student_dir(), burn_flex::FlexDevice, true);
+    bench_runtime(c, "student-cpu-kernels", &student_dir(), Runtime::CpuKernels);
 }
 
 fn student_flex(c: &mut Criterion) {
-    bench_backend::<burn_flex::Flex>(c, "student-flex", &student_dir(), burn_flex::FlexDevice, false);
+    bench_runtime(c, "student-flex", &student_dir(), Runtime::Flex);
 }
 
 // The CPU benchmarks come before wgpu's: once a wgpu device exists, its threads (lavapipe here)

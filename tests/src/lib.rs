@@ -11,6 +11,8 @@ use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
 
+pub mod encoders;
+
 /// The shared data and fixtures folder.
 pub fn shared_dir() -> PathBuf {
     std::env::var_os("DOWSE_SHARED").map(PathBuf::from).unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared"))

@@ -6,13 +6,11 @@
 //! The static encoder's tokenizer ([`WordPieces`], `tokenizers`' parts without its pipeline) gives
 //! the same ids as the fixture, and as the pipeline on every SciFact and Cranfield text.
 
-use burn::tensor::backend::Backend;
 use dowse_core::corpus::read_smart_records;
 use dowse_core::dense::dot;
-use dowse_core::model::{EncoderConfig, TextEncoder, TextTokenizer, WordPieces};
+use dowse_core::model::{TextTokenizer, WordPieces};
+use dowse_tests::encoders::{self, Runtime};
 use dowse_tests::{data, fixture, minilm_dir, read};
-use dowse_trainer::device::{run_on, BackendJob, Device};
-use dowse_trainer::model_folder;
 use serde_json::Value;
 
 struct Golden {
@@ -32,34 +30,23 @@ fn golden() -> Golden {
     }
 }
 
-/// Encodes the golden texts with MiniLM on one backend and compares them with the fixture.
-struct Check {
-    batch_size: usize,
-    cpu_kernels: bool,
-}
+/// Encodes the golden texts with MiniLM on `runtime` and compares them with the fixture.
+fn check(runtime: Runtime, batch_size: usize) {
+    let encoder = encoders::load(runtime, &minilm_dir(), 256, batch_size);
+    let golden = golden();
+    let texts: Vec<&str> = golden.texts.iter().map(String::as_str).collect();
 
-impl BackendJob for Check {
-    type Output = ();
+    let tokens = encoder.tokenizer().encode(&texts).unwrap();
+    for (i, (got, want)) in tokens.iter().zip(&golden.ids).enumerate() {
+        assert_eq!(&got.ids, want, "token ids of item {i} ({:?})", golden.texts[i]);
+    }
 
-    fn run<B: Backend>(self, device: B::Device) {
-        let Check { batch_size, cpu_kernels } = self;
-        let model = model_folder::read(&minilm_dir()).unwrap();
-        let encoder = TextEncoder::<B>::load(model.files(), EncoderConfig { max_len: 256, batch_size, cpu_kernels }, &device).unwrap();
-        let golden = golden();
-        let texts: Vec<&str> = golden.texts.iter().map(String::as_str).collect();
-
-        let tokens = encoder.tokenizer().encode(&texts).unwrap();
-        for (i, (got, want)) in tokens.iter().zip(&golden.ids).enumerate() {
-            assert_eq!(&got.ids, want, "token ids of item {i} ({:?})", golden.texts[i]);
-        }
-
-        let dim = encoder.dim();
-        let vectors = encoder.encode(&texts, |_| {}).unwrap();
-        for (i, (got, want)) in vectors.chunks_exact(dim).zip(&golden.embeddings).enumerate() {
-            let cosine = dot(got, want) / (dot(got, got).sqrt() * dot(want, want).sqrt());
-            assert!(cosine >= 0.9999, "item {i} ({:?}): cosine {cosine}", golden.texts[i]);
-            assert!((dot(got, got) - 1.0).abs() < 1e-4, "item {i} is not unit length");
-        }
+    let dim = encoder.dim();
+    let vectors = encoder.encode(&texts);
+    for (i, (got, want)) in vectors.chunks_exact(dim).zip(&golden.embeddings).enumerate() {
+        let cosine = dot(got, want) / (dot(got, got).sqrt() * dot(want, want).sqrt());
+        assert!(cosine >= 0.9999, "item {i} ({:?}): cosine {cosine}", golden.texts[i]);
+        assert!((dot(got, got) - 1.0).abs() < 1e-4, "item {i} is not unit length");
     }
 }
 
@@ -68,22 +55,22 @@ impl BackendJob for Check {
 
 #[test]
 fn cpu_kernels_match_sentence_transformers() {
-    Check { batch_size: 5, cpu_kernels: true }.run::<burn_flex::Flex>(burn_flex::FlexDevice);
+    check(Runtime::CpuKernels, 5);
 }
 
 #[test]
 fn flex_matches_sentence_transformers() {
-    Check { batch_size: 5, cpu_kernels: false }.run::<burn_flex::Flex>(burn_flex::FlexDevice);
+    check(Runtime::Flex, 5);
 }
 
 #[test]
 fn ndarray_matches_sentence_transformers() {
-    Check { batch_size: 5, cpu_kernels: false }.run::<burn_ndarray::NdArray>(burn_ndarray::NdArrayDevice::Cpu);
+    check(Runtime::NdArray, 5);
 }
 
 #[test]
 fn wgpu_matches_sentence_transformers() {
-    run_on(Device::Wgpu, Check { batch_size: 8, cpu_kernels: false }).unwrap();
+    check(Runtime::Wgpu, 8);
 }
 
 #[test]
