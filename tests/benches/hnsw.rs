@@ -16,12 +16,12 @@ use dowse_core::dense::{dot, top_k_exact};
 use dowse_core::dense_chunks::{DenseChunkConfig, SignCodes};
 use dowse_core::fragments::open_fragment;
 use dowse_core::hnsw;
-use dowse_core::model::{EncoderConfig, TextEncoder};
 use dowse_core::partitions::{PartitionConfig, Partitions};
 use dowse_core::vectors::{Quantization, VectorStore};
+use dowse_tests::encoders::{self, Runtime};
 use dowse_tests::{data, minilm_dir, read, recall};
 use dowse_trainer::graph::{build, export, GraphConfig};
-use dowse_trainer::{index, model_folder};
+use dowse_trainer::index;
 
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
@@ -37,10 +37,7 @@ fn bench(c: &mut Criterion) {
     let (matrix, dim) = (&prepared.matrix, prepared.dim);
     let queries = dowse_core::corpus::read_queries_jsonl("queries.jsonl", &read(&data("scifact/queries.jsonl"))).unwrap();
     let texts: Vec<&str> = queries.iter().take(300).map(|q| q.text.as_str()).collect();
-    let model_bytes = model_folder::read(&minilm_dir()).unwrap();
-    let config = EncoderConfig { cpu_kernels: true, ..EncoderConfig::default() };
-    let encoder = TextEncoder::<burn_flex::Flex>::load(model_bytes.files(), config, &burn_flex::FlexDevice).unwrap();
-    let query_matrix = encoder.encode(&texts, |_| {}).unwrap();
+    let query_matrix = encoders::load(Runtime::CpuKernels, &minilm_dir(), 256, 32).encode(&texts);
     let query_rows: Vec<&[f32]> = query_matrix.chunks_exact(dim).collect();
     if let Some(dir) = std::env::var_os("DOWSE_BENCH_VECTORS") {
         let dir = std::path::PathBuf::from(dir);

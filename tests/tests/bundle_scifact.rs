@@ -14,13 +14,13 @@ use dowse_core::dense::{dot, top_k_exact};
 use dowse_core::fragments::{FragmentConfig, FragmentError, LazyBundle, Root};
 use dowse_core::hnsw;
 use dowse_core::metrics::{evaluate, Metric};
-use dowse_core::model::{EncoderConfig, TextEncoder};
 use dowse_core::search::{fuse, Mode, SearchOptions};
 use dowse_core::text::Analyzer;
 use dowse_core::vectors::{Quantization, VectorStore};
+use dowse_tests::encoders::{self, Runtime};
 use dowse_tests::{minilm_dir, read, recall, scifact_slice};
 use dowse_trainer::graph::{self, GraphConfig};
-use dowse_trainer::{index, model_folder};
+use dowse_trainer::index;
 
 /// Query index and vector -> ranked documents.
 type Ranker<'a> = dyn Fn(usize, &[f32]) -> Vec<(u32, f32)> + 'a;
@@ -39,11 +39,7 @@ fn graph_search_and_fragments_by_quantization_on_scifact() {
     let qrels = read_qrels("test.tsv", &read(&data("qrels/test.tsv"))).unwrap();
     let queries: Vec<_> = queries.into_iter().filter(|q| qrels.contains_key(&q.id)).collect();
     let texts: Vec<&str> = queries.iter().map(|q| q.text.as_str()).collect();
-    let model_bytes = model_folder::read(&minilm_dir()).unwrap();
-    let device = burn_flex::FlexDevice;
-    let config = EncoderConfig { cpu_kernels: true, ..EncoderConfig::default() };
-    let encoder = TextEncoder::<burn_flex::Flex>::load(model_bytes.files(), config, &device).unwrap();
-    let query_matrix = encoder.encode(&texts, |_| {}).unwrap();
+    let query_matrix = encoders::load(Runtime::CpuKernels, &minilm_dir(), 256, 32).encode(&texts);
 
     // The graph: our searcher against exact search and against hnsw_rs on the same graph, built
     // one point at a time so that every run compares on the same graph.
