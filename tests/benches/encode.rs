@@ -29,11 +29,11 @@ fn bench_runtime(c: &mut Criterion, name: &str, model: &Path, runtime: Runtime) 
     let passages = passages();
     let texts: Vec<&str> = passages.iter().map(String::as_str).collect();
     // Warm up: shader compilation and autotuning are not part of steady-state throughput.
-    encoder.encode(&texts);
+    encoders::encode(encoder.as_ref(), &texts);
     let mut group = c.benchmark_group("encode_scifact_batch32_len256");
     group.throughput(Throughput::Elements(BATCH as u64));
     group.sample_size(10);
-    group.bench_function(name, |b| b.iter(|| encoder.encode(&texts)));
+    group.bench_function(name, |b| b.iter(|| encoders::encode(encoder.as_ref(), &texts)));
     group.finish();
 }
 

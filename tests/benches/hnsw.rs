@@ -37,7 +37,7 @@ fn bench(c: &mut Criterion) {
     let (matrix, dim) = (&prepared.matrix, prepared.dim);
     let queries = dowse_core::corpus::read_queries_jsonl("queries.jsonl", &read(&data("scifact/queries.jsonl"))).unwrap();
     let texts: Vec<&str> = queries.iter().take(300).map(|q| q.text.as_str()).collect();
-    let query_matrix = encoders::load(Runtime::CpuKernels, &minilm_dir(), 256, 32).encode(&texts);
+    let query_matrix = encoders::encode(encoders::load(Runtime::CpuKernels, &minilm_dir(), 256, 32).as_ref(), &texts);
     let query_rows: Vec<&[f32]> = query_matrix.chunks_exact(dim).collect();
     if let Some(dir) = std::env::var_os("DOWSE_BENCH_VECTORS") {
         let dir = std::path::PathBuf::from(dir);

@@ -1,13 +1,14 @@
 //! A BERT folder loaded on each way dowse runs it (its CPU kernels, flex, ndarray, wgpu), behind
-//! one non-generic handle. The golden test and the encode benchmark both go through it, so each
-//! backend's encoder is compiled once, in this library, and not again in every binary that uses
-//! it (monomorphizing Burn's wgpu stack took minutes per binary on CI's 2 cores).
+//! the trainer's non-generic handle ([`Encode`]): the CPU and wgpu encoders are the ones `dowse`
+//! itself compiles, so no test or benchmark compiles Burn's backend stacks again (monomorphizing
+//! them took minutes per binary on CI's 2 cores). Only ndarray, which `dowse` does not run, is
+//! compiled here, once for every binary that uses it.
 
 use std::path::Path;
 
-use burn::tensor::backend::Backend;
-use dowse_core::model::{EncoderConfig, TextEncoder, TextTokenizer};
-use dowse_trainer::device::{run_on, BackendJob, Device};
+use dowse_core::model::{EncoderConfig, Side, TextEncoder};
+use dowse_trainer::device::Device;
+use dowse_trainer::encode::{self, Encode};
 use dowse_trainer::model_folder;
 
 /// Where the encoder runs.
@@ -23,49 +24,35 @@ pub enum Runtime {
     Wgpu,
 }
 
-/// An encoder whatever its backend.
-pub trait Encode {
-    fn tokenizer(&self) -> &TextTokenizer;
-    /// Length of the vectors it makes.
-    fn dim(&self) -> usize;
-    /// `texts` as a row-major matrix of unit vectors.
-    fn encode(&self, texts: &[&str]) -> Vec<f32>;
-}
-
-impl<B: Backend> Encode for TextEncoder<B> {
-    fn tokenizer(&self) -> &TextTokenizer {
-        TextEncoder::tokenizer(self)
-    }
-
-    fn dim(&self) -> usize {
-        TextEncoder::dim(self)
-    }
-
-    fn encode(&self, texts: &[&str]) -> Vec<f32> {
-        TextEncoder::encode(self, texts, |_| {}).unwrap()
-    }
-}
-
 /// Loads the model folder `model` to run on `runtime`, `max_len` tokens and `batch_size` texts a pass.
 pub fn load(runtime: Runtime, model: &Path, max_len: usize, batch_size: usize) -> Box<dyn Encode> {
-    let job = Load { model, config: EncoderConfig { max_len, batch_size, cpu_kernels: matches!(runtime, Runtime::CpuKernels) } };
+    let config = EncoderConfig { max_len, batch_size, cpu_kernels: matches!(runtime, Runtime::CpuKernels) };
     match runtime {
-        Runtime::CpuKernels | Runtime::Flex => job.run::<burn_flex::Flex>(burn_flex::FlexDevice),
-        Runtime::NdArray => job.run::<burn_ndarray::NdArray>(burn_ndarray::NdArrayDevice::Cpu),
-        Runtime::Wgpu => run_on(Device::Wgpu, job).unwrap(),
+        Runtime::CpuKernels | Runtime::Flex => encode::load(Device::Cpu, model, config).unwrap(),
+        Runtime::Wgpu => encode::load(Device::Wgpu, model, config).unwrap(),
+        Runtime::NdArray => {
+            let folder = model_folder::read(model).unwrap();
+            let device = burn_ndarray::NdArrayDevice::Cpu;
+            Box::new(NdArrayBert(TextEncoder::load(folder.files(), config, &device).unwrap()))
+        }
     }
 }
 
-struct Load<'a> {
-    model: &'a Path,
-    config: EncoderConfig,
+/// `texts` as a row-major matrix of unit vectors (passages and queries are one for a BERT).
+pub fn encode(encoder: &dyn Encode, texts: &[&str]) -> Vec<f32> {
+    encoder.encode(texts, Side::Passage, &mut |_| {}).unwrap()
 }
 
-impl BackendJob for Load<'_> {
-    type Output = Box<dyn Encode>;
+/// A BERT on ndarray (Burn's ndarray backend and dowse-core's BERT, not its encoder of any kind:
+/// only the BERT is compiled for ndarray).
+struct NdArrayBert(TextEncoder<burn_ndarray::NdArray>);
 
-    fn run<B: Backend>(self, device: B::Device) -> Box<dyn Encode> {
-        let folder = model_folder::read(self.model).unwrap();
-        Box::new(TextEncoder::<B>::load(folder.files(), self.config, &device).unwrap())
+impl Encode for NdArrayBert {
+    fn dim(&self) -> usize {
+        self.0.dim()
+    }
+
+    fn encode(&self, texts: &[&str], _side: Side, progress: &mut dyn FnMut(usize)) -> Result<Vec<f32>, dowse_core::model::ModelError> {
+        self.0.encode(texts, progress)
     }
 }

@@ -39,7 +39,7 @@ fn graph_search_and_fragments_by_quantization_on_scifact() {
     let qrels = read_qrels("test.tsv", &read(&data("qrels/test.tsv"))).unwrap();
     let queries: Vec<_> = queries.into_iter().filter(|q| qrels.contains_key(&q.id)).collect();
     let texts: Vec<&str> = queries.iter().map(|q| q.text.as_str()).collect();
-    let query_matrix = encoders::load(Runtime::CpuKernels, &minilm_dir(), 256, 32).encode(&texts);
+    let query_matrix = encoders::encode(encoders::load(Runtime::CpuKernels, &minilm_dir(), 256, 32).as_ref(), &texts);
 
     // The graph: our searcher against exact search and against hnsw_rs on the same graph, built
     // one point at a time so that every run compares on the same graph.

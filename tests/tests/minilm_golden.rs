@@ -1,10 +1,11 @@
-//! The Burn BERT encoder reproduces sentence-transformers' all-MiniLM-L6-v2: token ids exactly,
-//! every embedding at cosine >= 0.9999, on each way dowse runs it: its own CPU kernels (the
-//! native CPU), flex, ndarray (the browser's CPU fallback, here natively) and wgpu (lavapipe in CI),
-//! which runs through `dowse --device wgpu`'s own backend selection (its CubeCL settings: minimal
+//! The Burn BERT encoder reproduces sentence-transformers' all-MiniLM-L6-v2: every embedding at
+//! cosine >= 0.9999, on each way dowse runs it: its own CPU kernels (the native CPU), flex,
+//! ndarray (the browser's CPU fallback, here natively) and wgpu (lavapipe in CI), which runs
+//! through `dowse --device wgpu`'s own backend selection (its CubeCL settings: minimal
 //! autotuning, autotune results kept in `$DOWSE_HOME/cubecl`; wgpu keeps no compiled kernels).
-//! The static encoder's tokenizer ([`WordPieces`], `tokenizers`' parts without its pipeline) gives
-//! the same ids as the fixture, and as the pipeline on every SciFact and Cranfield text.
+//! Token ids exactly: the encoders' tokenizer ([`TextTokenizer`], the `tokenizers` pipeline) and
+//! the static encoder's ([`WordPieces`], its parts without the pipeline) give the fixture's ids,
+//! and the same ids as each other on every SciFact and Cranfield text.
 
 use dowse_core::corpus::read_smart_records;
 use dowse_core::dense::dot;
@@ -35,14 +36,8 @@ fn check(runtime: Runtime, batch_size: usize) {
     let encoder = encoders::load(runtime, &minilm_dir(), 256, batch_size);
     let golden = golden();
     let texts: Vec<&str> = golden.texts.iter().map(String::as_str).collect();
-
-    let tokens = encoder.tokenizer().encode(&texts).unwrap();
-    for (i, (got, want)) in tokens.iter().zip(&golden.ids).enumerate() {
-        assert_eq!(&got.ids, want, "token ids of item {i} ({:?})", golden.texts[i]);
-    }
-
     let dim = encoder.dim();
-    let vectors = encoder.encode(&texts);
+    let vectors = encoders::encode(encoder.as_ref(), &texts);
     for (i, (got, want)) in vectors.chunks_exact(dim).zip(&golden.embeddings).enumerate() {
         let cosine = dot(got, want) / (dot(got, got).sqrt() * dot(want, want).sqrt());
         assert!(cosine >= 0.9999, "item {i} ({:?}): cosine {cosine}", golden.texts[i]);
@@ -74,15 +69,17 @@ fn wgpu_matches_sentence_transformers() {
 }
 
 #[test]
-fn word_pieces_match_sentence_transformers_and_the_pipeline() {
+fn tokenizers_match_sentence_transformers_and_each_other() {
     let tokenizer = read(&minilm_dir().join("tokenizer.json"));
     let pieces = WordPieces::from_bytes(&tokenizer, 256).unwrap();
+    let pipeline = TextTokenizer::from_bytes(&tokenizer, 256).unwrap();
     let golden = golden();
     let texts: Vec<&str> = golden.texts.iter().map(String::as_str).collect();
-    for (i, (got, want)) in pieces.encode(&texts).unwrap().iter().zip(&golden.ids).enumerate() {
-        assert_eq!(&got.ids, want, "token ids of item {i} ({:?})", golden.texts[i]);
+    let (by_pipeline, by_pieces) = (pipeline.encode(&texts).unwrap(), pieces.encode(&texts).unwrap());
+    for (i, want) in golden.ids.iter().enumerate() {
+        assert_eq!(&by_pipeline[i].ids, want, "the encoders' token ids of item {i} ({:?})", golden.texts[i]);
+        assert_eq!(&by_pieces[i].ids, want, "the static encoder's token ids of item {i} ({:?})", golden.texts[i]);
     }
-    let pipeline = TextTokenizer::from_bytes(&tokenizer, 256).unwrap();
     let scifact = |file: &str| {
         let lines = String::from_utf8(read(&data(file))).unwrap();
         lines

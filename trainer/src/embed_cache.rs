@@ -17,8 +17,8 @@ use anyhow::{bail, Context, Result};
 use dowse_core::model::{EncoderConfig, Side};
 use sha2::{Digest, Sha256};
 
-use crate::device::{run_on, Device};
-use crate::encode::EncodeJob;
+use crate::device::Device;
+use crate::encode::encode_all;
 use crate::{home, model_fetch, model_folder};
 
 /// Row-major unit vectors of the queries, and of every cached text in the order given.
@@ -72,8 +72,7 @@ pub fn embed(
     let (query_matrix, new_matrix, dim) = if inputs.is_empty() {
         (Vec::new(), Vec::new(), cache.dim)
     } else {
-        let job = EncodeJob { model_dir, config, inputs };
-        let mut encoded = run_on(device, job)?.with_context(|| format!("encoding with {}", model_dir.display()))?;
+        let mut encoded = encode_all(device, model_dir, config, &inputs).with_context(|| format!("encoding with {}", model_dir.display()))?;
         let queries = if queries.is_empty() { Vec::new() } else { encoded.matrices.remove(0) };
         let new = if to_encode.is_empty() { Vec::new() } else { encoded.matrices.remove(0) };
         (queries, new, encoded.dim)

@@ -22,7 +22,7 @@ use serde_json::json;
 
 use crate::collection::{self, Collection};
 use crate::device::run_on;
-use crate::encode::{EncodeArgs, EncodeJob};
+use crate::encode::{encode_all, EncodeArgs};
 use crate::generative::RankQueries;
 use crate::{atomic, bundle_io, model_folder};
 
@@ -253,8 +253,7 @@ fn bundle_run(collection: &Collection, dir: &Path, args: &EvalArgs) -> Result<Ru
     let texts: Vec<String> = collection.queries.iter().map(|q| q.text.clone()).collect();
     let vectors = if mode.is_dense() {
         let config = args.encode.device.encoder(bundle.manifest.model.max_len, args.encode.batch_size);
-        let job = EncodeJob { model_dir: &dir.join("model"), config, inputs: vec![("queries", Side::Query, texts.as_slice())] };
-        run_on(args.encode.device, job)??.matrices.remove(0)
+        encode_all(args.encode.device, &dir.join("model"), config, &[("queries", Side::Query, texts.as_slice())])?.matrices.remove(0)
     } else {
         Vec::new()
     };

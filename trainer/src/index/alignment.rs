@@ -12,8 +12,8 @@ use dowse_core::model::{EncoderConfig, Side};
 use dowse_core::passage::SourceDocument;
 use dowse_core::topk::top_k;
 
-use crate::device::{run_on, Device};
-use crate::encode::EncodeJob;
+use crate::device::Device;
+use crate::encode::encode_all;
 use crate::pseudo_queries;
 
 /// Pseudo-queries the check encodes.
@@ -50,8 +50,7 @@ pub fn measure(
     teacher: &[f32],
     passages: &[f32],
 ) -> Result<(Agreement, Vec<f32>)> {
-    let job = EncodeJob { model_dir: query_dir, config, inputs: vec![("check queries", Side::Query, queries)] };
-    let mut encoded = run_on(device, job)??;
+    let mut encoded = encode_all(device, query_dir, config, &[("check queries", Side::Query, queries)])?;
     let (student, dim) = (encoded.matrices.remove(0), encoded.dim);
     let teacher_dim = teacher.len() / queries.len().max(1);
     if dim != teacher_dim {
