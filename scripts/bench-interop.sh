@@ -10,7 +10,7 @@
 #     and model on the wire, and Transformers.js's vectors against dowse's (through the f32 export,
 #     which tests/export.rs holds to cosine >= 0.9999 of dowse).
 # Both sides are served by `dowse serve`, so compression and caching are the same.
-# Needs what scripts/test.sh needs (Trunk, chromium, tests/e2e/node_modules, onnxruntime) and the
+# Needs what scripts/test.sh needs (wasm-bindgen-cli, chromium, tests/e2e/node_modules, onnxruntime) and the
 # registries (npm's @huggingface/transformers, PyPI's onnx and tokenizers).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -19,7 +19,7 @@ target="${CARGO_TARGET_DIR:-target}"
 work="$target/bench-interop"
 rm -rf "$work/site" "$work/models"
 mkdir -p "$work/site/transformers" "$work/site/ort" "$work/models" results
-trunk build --release --skip-version-check
+bash scripts/build-app.sh dist
 cargo build --release --quiet --bin dowse
 dowse="$target/release/dowse"
 minilm="$("$dowse" model fetch)"

@@ -6,7 +6,7 @@
 # fragments each later query fetches, in how many rounds, and what a request costs in this
 # Chromium. Appends to results/web.md with the machine, the date and the commands.
 #   bash scripts/bench-requests.sh [BUNDLE] [QUERIES]   # default: SciFact indexed as bench-site.sh does, 100 queries
-# Needs the app in dist/ (`trunk build --release`), dowse built, tests/e2e/node_modules and openssl.
+# Needs the app in dist/ (`bash scripts/build-app.sh dist`), dowse built, tests/e2e/node_modules and openssl.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 shared="${DOWSE_SHARED:-$(cd .. && pwd)/shared}"

@@ -14,7 +14,7 @@ shared="${DOWSE_SHARED:-$(cd .. && pwd)/shared}"
 target="${CARGO_TARGET_DIR:-target}"
 work="$target/bench-scale"
 mkdir -p "$work"
-trunk build --release --skip-version-check
+bash scripts/build-app.sh dist
 cargo build --release --quiet --bin dowse
 dowse="$target/release/dowse"
 python3 - "$shared/data/scifact" "$work" "$pages" <<'PY'

@@ -9,7 +9,7 @@
 # Netlify and Vercel serve). Pagefind: scripts/bench-pagefind.sh on the same documents as HTML
 # pages, on Python's http.server and on the same Brotli host. Appends to results/web.md with the
 # machine, the date and the commands.
-# Needs what scripts/test.sh needs (Trunk, chromium, tests/e2e/node_modules), npm and openssl.
+# Needs what scripts/test.sh needs (wasm-bindgen-cli, chromium, tests/e2e/node_modules), npm and openssl.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 shared="${DOWSE_SHARED:-$(cd .. && pwd)/shared}"
@@ -17,7 +17,7 @@ target="${CARGO_TARGET_DIR:-target}"
 work="$target/bench-site"
 data="$shared/data/scifact"
 mkdir -p "$work"
-trunk build --release --skip-version-check
+bash scripts/build-app.sh dist
 cargo build --release --quiet --bin dowse
 dowse="$target/release/dowse"
 /usr/bin/time -v "$dowse" index --input "$data" --out "$work/bundle" 2> "$work/index.log"

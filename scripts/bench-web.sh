@@ -4,14 +4,14 @@
 # to the first result cold (empty browser) and warm (reload: the bundle comes from the Cache API),
 # and per-query tokenize / encode / search times over 50 queries (Cranfield's and short ones), on the CPU
 # path and on WebGPU (Chromium's SwiftShader: a software adapter, not a GPU).
-# Needs what scripts/test.sh needs (Trunk, chromium, tests/e2e/node_modules).
+# Needs what scripts/test.sh needs (wasm-bindgen-cli, chromium, tests/e2e/node_modules).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 shared="${DOWSE_SHARED:-$(cd .. && pwd)/shared}"
 target="${CARGO_TARGET_DIR:-target}"
 work="$target/bench-web"
 mkdir -p "$work" results
-trunk build --release --skip-version-check
+bash scripts/build-app.sh dist
 cargo build --release --quiet --bin dowse
 dowse="$target/release/dowse"
 "$dowse" index --input "$shared/data/cranfield" --out "$work/bundle" 2>/dev/null

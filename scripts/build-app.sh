@@ -1,10 +1,55 @@
 #!/usr/bin/env bash
-# The project's build step for the app inside `dowse`: installs the browser app's tools if needed
-# (scripts/web-tools.sh), builds the app with Trunk (release) into trainer/app/dist, and the next
-# build of dowse carries it (trainer/build.rs), so that `dowse index --with-app` and `dowse serve`
-# need neither Trunk nor a dist folder:
+# The project's build step for the browser app: three wasm32 modules built by cargo, bound to
+# JavaScript by wasm-bindgen and shrunk by wasm-opt, with the page, the worker script and the
+# styles, into trainer/app/dist (or the folder given). The next build of dowse carries that folder
+# (trainer/build.rs), so `dowse index --with-app` and `dowse serve` need none of these tools:
 #   bash scripts/build-app.sh && cargo install --path trainer
+#   bash scripts/build-app.sh dist        # a folder for `--with-app dist` or `dowse serve --dist dist`
+#
+# The modules (web/Cargo.toml): the app `dowse-web` (keyword search first, profile `web-app`:
+# built for size, then wasm-opt -Oz) and two query encoders' workers, started by dowse-worker.js:
+# `dowse-static` (the default bundle's static encoder, no Burn; built like the app) and
+# `dowse-encoder` (every model, on Burn and wgpu; profile `release`, no wasm-opt: -Oz takes about
+# 6 minutes on it). The app's files are named by the first 16 hex digits of their content's sha256
+# (cached forever by `dowse serve`, docs/api.md); the workers keep fixed names, the app starts them
+# by name. The folder is written beside the old one and then swapped in: an interrupted build
+# leaves the previous app whole.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+dist="${1:-trainer/app/dist}"
 bash scripts/web-tools.sh
-trunk build --release --skip-version-check --dist trainer/app/dist
+wasm_out="${CARGO_TARGET_DIR:-target}/wasm32-unknown-unknown"
+stage="$dist.partial"
+rm -rf "$stage"
+mkdir -p "$stage"
+trap 'rm -rf "$stage"' EXIT
+
+hash16() { sha256sum "$1" | cut -c1-16; }
+# wasm-opt for the modules built for size; bulk memory and saturating conversions are what rustc
+# emits for wasm32 and what every browser dowse supports.
+shrink() { wasm-opt -Oz --enable-bulk-memory --enable-nontrapping-float-to-int -o "$1" "$1"; }
+
+cargo build -p dowse-web --target wasm32-unknown-unknown --profile web-app --bin dowse-web
+cargo build -p dowse-web --target wasm32-unknown-unknown --profile web-app --bin dowse-static --features static-encoder
+cargo build -p dowse-web --target wasm32-unknown-unknown --release --bin dowse-encoder --features encoder
+
+# The app: an ES module (`--target web`) that the page and dowse.js import by its hashed name,
+# given after wasm-bindgen (named in the module, the hash costs 3 kB of wasm after wasm-opt).
+app="dowse-web-$(hash16 "$wasm_out/web-app/dowse-web.wasm")"
+wasm-bindgen --target web --no-typescript --out-dir "$stage" "$wasm_out/web-app/dowse-web.wasm"
+shrink "$stage/dowse-web_bg.wasm"
+mv "$stage/dowse-web.js" "$stage/$app.js"
+mv "$stage/dowse-web_bg.wasm" "$stage/${app}_bg.wasm"
+# The workers: classic scripts (`--target no-modules`), which importScripts loads.
+wasm-bindgen --target no-modules --no-typescript --out-dir "$stage" "$wasm_out/web-app/dowse-static.wasm"
+shrink "$stage/dowse-static_bg.wasm"
+wasm-bindgen --target no-modules --no-typescript --out-dir "$stage" "$wasm_out/release/dowse-encoder.wasm"
+
+style="style-$(hash16 www/style.css).css"
+cp www/style.css "$stage/$style"
+cp www/dowse-worker.js "$stage/dowse-worker.js"
+sed -e "s|@APP_JS@|./$app.js|g; s|@APP_WASM@|./${app}_bg.wasm|g; s|@STYLE@|./$style|g" www/index.html > "$stage/index.html"
+
+rm -rf "$dist"
+mv "$stage" "$dist"
+echo "the browser app: $dist ($(du -sh "$dist" | cut -f1))"

@@ -7,8 +7,8 @@
 # URL and search in the browser (the query is encoded and the bundle searched in the page). DATA
 # overrides the collection (BEIR or SMART folder), ADDR the address, MODEL a symmetric bundle's
 # encoder (a model folder, e.g. models/student, the SciFact student that was the default before).
-# A fresh machine first installs Trunk and wasm-bindgen-cli (about 7 minutes on 2 cores) to build the app,
-# which the dowse binary then carries (scripts/build-app.sh).
+# A fresh machine first installs wasm-bindgen-cli and wasm-opt and builds the app (scripts/build-app.sh),
+# which the dowse binary then carries.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 data="${DATA:-data/cranfield}"

@@ -10,7 +10,7 @@ mkdir -p -m 700 "$XDG_RUNTIME_DIR"
 # would build dowse-core and the trainer a second time with other features (minutes on 2 cores).
 cargo test --release --workspace --no-run
 "${CARGO_TARGET_DIR:-target}/release/dowse" model fetch >/dev/null
-# The browser tests need Trunk and wasm-bindgen-cli (installed if missing), Debian's chromium and
+# The browser tests need wasm-bindgen-cli and wasm-opt (installed if missing), Debian's chromium and
 # chromium-driver, and playwright-core (npm) to drive Chromium.
 bash scripts/web-tools.sh
 (cd tests/e2e && npm ci --no-audit --no-fund --silent)

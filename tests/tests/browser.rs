@@ -1,5 +1,5 @@
-//! The browser app end to end, as a visitor uses it: Trunk builds the app, `dowse index` builds a
-//! bundle of ADI (../shared/data), `dowse serve` hosts both on 127.0.0.1, and Debian's headless
+//! The browser app end to end, as a visitor uses it: the built app (scripts/build-app.sh) and a
+//! bundle of ADI (../shared/data, `dowse index`), hosted by `dowse serve` on 127.0.0.1; Debian's headless
 //! Chromium (driven by tests/e2e/search.mjs through playwright-core) opens `?q=` with an ADI test
 //! query. A document ADI judges relevant must be in the top 10, the backend label must show, and
 //! a reload must come from the browser's cache. Both encoder paths run: WebGPU on Chromium's
@@ -37,12 +37,20 @@ fn run(command: &mut Command) {
     assert!(status.success(), "{command:?} failed: {status}");
 }
 
-/// The app built by Trunk (release), once per test binary.
+/// The built app as a folder, once per test binary: the app the trainer carries where it carries
+/// one (CI builds it first, scripts/build-app.sh), else built here by that script.
 fn dist() -> &'static Path {
     static DIST: OnceLock<PathBuf> = OnceLock::new();
     DIST.get_or_init(|| {
         let dist = scratch().join("dist");
-        run(Command::new("trunk").current_dir(workspace()).args(["build", "--release", "--skip-version-check", "--dist"]).arg(&dist));
+        if dowse_trainer::app_inside::FILES.is_empty() {
+            run(Command::new("bash").current_dir(workspace()).arg("scripts/build-app.sh").arg(&dist));
+        } else {
+            std::fs::create_dir_all(&dist).unwrap();
+            for (name, bytes) in dowse_trainer::app_inside::FILES {
+                std::fs::write(dist.join(name), bytes).unwrap();
+            }
+        }
         dist
     })
 }
@@ -330,7 +338,7 @@ fn a_static_site_gets_search_from_one_div_and_one_script() {
     let mut index = Command::new(dowse_bin());
     index.arg("index").arg("--input").arg(&site).arg("--model").arg(minilm_dir()).arg("--out").arg(site.join("_dowse")).arg("--with-app");
     // The app the binary carries where it carries one (scripts/build-app.sh, as CI builds it): the
-    // site then needs nothing but `dowse`. Else the app Trunk built for these tests.
+    // site then needs nothing but `dowse`. Else the app built for these tests.
     if dowse_trainer::app_inside::FILES.is_empty() {
         index.arg(dist());
     }

@@ -1,7 +1,7 @@
-//! The browser app this binary carries: Trunk's build of it, as trainer/build.rs found it in
+//! The browser app this binary carries: the build of it that trainer/build.rs found in
 //! `trainer/app/dist/` (`bash scripts/build-app.sh`), or nothing in a build without it.
 
-/// The app's files as (name, bytes), the names Trunk gave them; empty when the binary carries none.
+/// The app's files as (name, bytes), named as scripts/build-app.sh named them; empty when the binary carries none.
 pub static FILES: &[(&str, &[u8])] = include!(concat!(env!("OUT_DIR"), "/app_inside.rs"));
 
 /// How to get a `dowse` that carries the app, for errors where it was needed and is not there.

@@ -221,7 +221,7 @@ fn bad_input_and_damaged_bundles_get_clear_errors() {
     let output = index(&data("adi"), &dir.path().join("never"), &["--with-app", &no_app.display().to_string()]);
     assert!(!output.status.success());
     let message = String::from_utf8_lossy(&output.stderr);
-    assert!(message.contains("no-dist") && message.contains("trunk build --release"), "{message}");
+    assert!(message.contains("no-dist") && message.contains("scripts/build-app.sh"), "{message}");
     assert!(!dir.path().join("never").exists(), "nothing is written without the app");
 
     // A tokenizer.json of more word pieces than config.json's vocab_size: files of two models.

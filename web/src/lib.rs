@@ -13,6 +13,6 @@ pub mod worker;
 /// What a bin of this crate does when built natively: says it is a browser module, and exits.
 #[cfg(not(target_arch = "wasm32"))]
 pub fn not_native(module: &str) -> ! {
-    eprintln!("{module} is a module of the browser app: build the app with `trunk build --release` (see the README)");
+    eprintln!("{module} is a module of the browser app: build the app with `bash scripts/build-app.sh` (see the README)");
     std::process::exit(2);
 }

@@ -1,5 +1,5 @@
-//! `dowse index --with-app`: the built browser app (the one this binary carries, or Trunk's
-//! `dist/`) copied beside the bundle, with `dowse.js`, the one script a static site adds to get
+//! `dowse index --with-app`: the built browser app (the one this binary carries, or a folder
+//! scripts/build-app.sh wrote) copied beside the bundle, with `dowse.js`, the one script a static site adds to get
 //! search:
 //!
 //! ```html
@@ -23,7 +23,7 @@ use crate::app_inside;
 const WORKER: [&str; 5] = ["dowse-worker.js", "dowse-static.js", "dowse-static_bg.wasm", "dowse-encoder.js", "dowse-encoder_bg.wasm"];
 
 /// The app's files, `dowse.js` and a page that uses it, as (path in the bundle folder, bytes):
-/// from `dist` (Trunk's folder) when given; else the app this binary carries, or, in a build that
+/// from `dist` (a built app's folder) when given; else the app this binary carries, or, in a build that
 /// carries none, the `dist` folder here.
 pub fn files(dist: Option<&Path>) -> Result<Vec<(String, Vec<u8>)>> {
     match dist {
@@ -34,16 +34,16 @@ pub fn files(dist: Option<&Path>) -> Result<Vec<(String, Vec<u8>)>> {
         }
         None if Path::new("dist").is_dir() => from_folder(Path::new("dist")),
         None => bail!(
-            "this dowse carries no browser app and there is no `dist` folder here: {}, or pass the folder Trunk built it into (--with-app DIST)",
+            "this dowse carries no browser app and there is no `dist` folder here: {}, or pass the folder it was built into (--with-app DIST)",
             app_inside::HOW_TO_BUILD
         ),
     }
 }
 
-/// Every file Trunk wrote into `dist`, then [`select`].
+/// Every file of the built app in `dist`, then [`select`].
 fn from_folder(dist: &Path) -> Result<Vec<(String, Vec<u8>)>> {
     let entries = std::fs::read_dir(dist)
-        .with_context(|| format!("{}: no built browser app here; build it with `trunk build --release`", dist.display()))?;
+        .with_context(|| format!("{0}: no built browser app here; build it with `bash scripts/build-app.sh {0}`", dist.display()))?;
     let mut built = Vec::new();
     for entry in entries {
         let entry = entry.with_context(|| format!("listing {}", dist.display()))?;
@@ -56,7 +56,7 @@ fn from_folder(dist: &Path) -> Result<Vec<(String, Vec<u8>)>> {
     select(&dist.display().to_string(), built)
 }
 
-/// What a site needs of a built app (`built`: Trunk's files by name, from `origin`): the app's
+/// What a site needs of a built app (`built`: its files by name, from `origin`): the app's
 /// script and module, the workers, the styles, and `dowse.js` and a page for them.
 fn select(origin: &str, mut built: Vec<(String, Vec<u8>)>) -> Result<Vec<(String, Vec<u8>)>> {
     built.sort();
@@ -66,7 +66,7 @@ fn select(origin: &str, mut built: Vec<(String, Vec<u8>)>) -> Result<Vec<(String
     let worker = WORKER.iter().map(|file| names.iter().find(|n| n == file)).collect::<Option<Vec<_>>>();
     let (Some(script), Some(wasm), Some(worker)) = (script, wasm, worker) else {
         bail!(
-            "{origin}: no built browser app here (dowse-web-*.js, dowse-web-*_bg.wasm and the encoders' workers, {}); build it with `trunk build --release`",
+            "{origin}: no built browser app here (dowse-web-*.js, dowse-web-*_bg.wasm and the encoders' workers, {}); build it with `bash scripts/build-app.sh`",
             WORKER.join(", ")
         );
     };

@@ -106,7 +106,7 @@ pub struct IndexArgs {
     pub no_cache: bool,
     /// Also write the browser app and `dowse.js` into the bundle folder, so a static site gets
     /// search from one <div> and one <script>: the app this binary carries (scripts/build-app.sh),
-    /// or the folder Trunk built it into when given (in a build that carries none, `dist`).
+    /// or the folder scripts/build-app.sh built it into when given (in a build that carries none, `dist`).
     #[arg(long, value_name = "DIST", num_args = 0..=1)]
     pub with_app: Option<Option<PathBuf>>,
 }

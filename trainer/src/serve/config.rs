@@ -122,7 +122,7 @@ pub struct ServeArgs {
     /// ranking as a third list.
     #[arg(long)]
     pub dsi: Option<PathBuf>,
-    /// The built web app to serve at / (Trunk's dist/); without it, the app this binary carries
+    /// The built web app to serve at / (a folder scripts/build-app.sh wrote); without it, the app this binary carries
     /// (scripts/build-app.sh), if it carries one.
     #[arg(long)]
     pub dist: Option<PathBuf>,

@@ -59,7 +59,7 @@ fn resolve(root: &Path, uri_path: &str) -> Option<PathBuf> {
     }
 }
 
-/// Trunk names built assets `name-<16 hex>.ext` and a bundle its fragments `fragments/<12 hex>`:
+/// scripts/build-app.sh names the app's files `name-<16 hex>.ext` and a bundle its fragments `fragments/<12 hex>`:
 /// their content never changes under that name.
 fn is_content_hashed(file: &Path) -> bool {
     let is_hash = |text: &str, digits: usize| text.len() == digits && text.bytes().all(|b| b.is_ascii_hexdigit());
