@@ -10,9 +10,9 @@
 # built for size, then wasm-opt -Oz) and two query encoders' workers, started by dowse-worker.js:
 # `dowse-static` (the default bundle's static encoder, no Burn; built like the app) and
 # `dowse-encoder` (every model, on Burn and wgpu; profile `release`, no wasm-opt: -Oz takes about
-# 6 minutes on it). The app's files are named by the first 16 hex digits of their content's sha256
-# (cached forever by `dowse serve`, docs/api.md); the workers keep fixed names, the app starts them
-# by name. The folder is written beside the old one and then swapped in: an interrupted build
+# 6 minutes on it). The app's script and module are named by the first 16 hex digits of the
+# sha256 of the module cargo built, the styles by their own (cached forever by `dowse serve`,
+# docs/api.md); the workers keep fixed names, the app starts them by name. The folder is written beside the old one and then swapped in: an interrupted build
 # leaves the previous app whole.
 set -euo pipefail
 cd "$(dirname "$0")/.."

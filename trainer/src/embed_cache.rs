@@ -72,7 +72,8 @@ pub fn embed(
     let (query_matrix, new_matrix, dim) = if inputs.is_empty() {
         (Vec::new(), Vec::new(), cache.dim)
     } else {
-        let mut encoded = encode_all(device, model_dir, config, &inputs).with_context(|| format!("encoding with {}", model_dir.display()))?;
+        let mut encoded =
+            encode_all(device, model_dir, config, &inputs).with_context(|| format!("encoding with {}", model_dir.display()))?;
         let queries = if queries.is_empty() { Vec::new() } else { encoded.matrices.remove(0) };
         let new = if to_encode.is_empty() { Vec::new() } else { encoded.matrices.remove(0) };
         (queries, new, encoded.dim)
