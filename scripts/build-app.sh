@@ -12,8 +12,9 @@
 # `dowse-encoder` (every model, on Burn and wgpu; profile `release`, no wasm-opt: -Oz takes about
 # 6 minutes on it). The app's script and module are named by the first 16 hex digits of the
 # sha256 of the module cargo built, the styles by their own (cached forever by `dowse serve`,
-# docs/api.md); the workers keep fixed names, the app starts them by name. The folder is written beside the old one and then swapped in: an interrupted build
-# leaves the previous app whole.
+# docs/api.md); the workers keep fixed names, the app starts them by name. The folder is written
+# beside the old one and swapped in at the end: a build that fails or is interrupted leaves the
+# previous app in place.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 dist="${1:-trainer/app/dist}"
