@@ -2,8 +2,9 @@
 //! a bundle's root and fragments are cut, read back with every check, searched densely, by BM25
 //! and both, and a damaged fragment is refused by name, as the browser app does it.
 //!
-//! `cargo test -p dowse-core --target wasm32-unknown-unknown --test wasm_bundle` (the runner and
-//! the browser are set in .cargo/config.toml and by .ci/run).
+//! `cargo test --release -p dowse-web --target wasm32-unknown-unknown --features encoder --test
+//! wasm_bundle` (the runner and the browser are set in .cargo/config.toml and by .ci/run): a test of
+//! dowse-core, kept in the web crate so that it reuses the encoder worker's build of Burn.
 
 #![cfg(target_arch = "wasm32")]
 
