@@ -1,7 +1,7 @@
 //! The Burn BERT encoder reproduces sentence-transformers' all-MiniLM-L6-v2: every embedding at
 //! cosine >= 0.9999, on each way dowse runs it: its own CPU kernels (the native CPU), flex,
-//! ndarray (the browser's CPU fallback, here natively) and wgpu (lavapipe in CI), which runs
-//! through `dowse --device wgpu`'s own backend selection (its CubeCL settings: minimal
+//! ndarray (the browser's CPU fallback, here natively) and wgpu (lavapipe in CI: the items under
+//! 256 pieces), which runs through `dowse --device wgpu`'s own backend selection (its CubeCL settings: minimal
 //! autotuning, autotune results kept in `$DOWSE_HOME/cubecl`; wgpu keeps no compiled kernels).
 //! Token ids exactly: the encoders' tokenizer ([`TextTokenizer`], the `tokenizers` pipeline) and
 //! the static encoder's ([`WordPieces`], its parts without the pipeline) give the fixture's ids,
@@ -31,18 +31,25 @@ fn golden() -> Golden {
     }
 }
 
-/// Encodes the golden texts with MiniLM on `runtime` and compares them with the fixture.
-fn check(runtime: Runtime, batch_size: usize) {
+/// Encodes the golden texts `items` with MiniLM on `runtime`, `batch_size` a pass, in that order,
+/// and compares them with the fixture.
+fn check(runtime: Runtime, batch_size: usize, items: &[usize]) {
     let encoder = encoders::load(runtime, &minilm_dir(), 256, batch_size);
     let golden = golden();
-    let texts: Vec<&str> = golden.texts.iter().map(String::as_str).collect();
+    let texts: Vec<&str> = items.iter().map(|&i| golden.texts[i].as_str()).collect();
     let dim = encoder.dim();
     let vectors = encoders::encode(encoder.as_ref(), &texts);
-    for (i, (got, want)) in vectors.chunks_exact(dim).zip(&golden.embeddings).enumerate() {
+    for (got, &i) in vectors.chunks_exact(dim).zip(items) {
+        let want = &golden.embeddings[i];
         let cosine = dot(got, want) / (dot(got, got).sqrt() * dot(want, want).sqrt());
         assert!(cosine >= 0.9999, "item {i} ({:?}): cosine {cosine}", golden.texts[i]);
         assert!((dot(got, got) - 1.0).abs() < 1e-4, "item {i} is not unit length");
     }
+}
+
+/// Every golden item, in the fixture's order.
+fn every_item() -> Vec<usize> {
+    (0..golden().texts.len()).collect()
 }
 
 // Batches of 5 mix lengths: padding and the attention mask (Burn), or texts packed one after
@@ -50,22 +57,27 @@ fn check(runtime: Runtime, batch_size: usize) {
 
 #[test]
 fn cpu_kernels_match_sentence_transformers() {
-    check(Runtime::CpuKernels, 5);
+    check(Runtime::CpuKernels, 5, &every_item());
 }
 
 #[test]
 fn flex_matches_sentence_transformers() {
-    check(Runtime::Flex, 5);
+    check(Runtime::Flex, 5, &every_item());
 }
 
 #[test]
 fn ndarray_matches_sentence_transformers() {
-    check(Runtime::NdArray, 5);
+    check(Runtime::NdArray, 5, &every_item());
 }
 
+/// On lavapipe (CI's wgpu) the ten items under 256 pieces (2 to 28) take 12.5 s in batches of 5
+/// (mixed lengths: padding and the mask); one of the seven items cut at 256 pieces added to them
+/// took 170 s. The cut items run on the three CPU paths above.
 #[test]
 fn wgpu_matches_sentence_transformers() {
-    check(Runtime::Wgpu, 8);
+    let golden = golden();
+    let under_the_cut: Vec<usize> = (0..golden.ids.len()).filter(|&i| golden.ids[i].len() < 256).collect();
+    check(Runtime::Wgpu, 5, &under_the_cut);
 }
 
 #[test]
