@@ -1,6 +1,6 @@
 //! Dense search on SciFact passages (all-MiniLM-L6-v2, 256-piece passages; the 300 test queries,
-//! their relevant documents and the corpus' first 2,000, so that a cold run encodes about 4,400
-//! passages instead of 9,893): the HNSW searcher
+//! their relevant documents and the corpus' first 1,000: 1,227 documents, so that a cold run
+//! encodes 2,363 passages instead of 9,893): the HNSW searcher
 //! against exact search and against hnsw_rs's own search on the same graph, and the bundle's
 //! search in fragments (sign codes, then the calibrated depth rescored) with each vector
 //! quantization, its nDCG@10 against f32 exact search, documents ranked by their best passage.
@@ -28,7 +28,7 @@ type Ranker<'a> = dyn Fn(usize, &[f32]) -> Vec<(u32, f32)> + 'a;
 #[test]
 fn graph_search_and_fragments_by_quantization_on_scifact() {
     let dir = tempfile::tempdir().unwrap();
-    scifact_slice(dir.path(), "test", 300, 2000);
+    scifact_slice(dir.path(), "test", 300, 1000);
     let data = |file: &str| dir.path().join(file);
     let (input, model) = (dir.path().display().to_string(), minilm_dir().display().to_string());
     let args = index::IndexArgs::from_flags(&["--input", &input, "--model", &model, "--out", "unused"]).unwrap();
