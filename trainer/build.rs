@@ -22,7 +22,7 @@ fn main() {
     let entries: String = files
         .iter()
         .map(|path| {
-            let name = path.file_name().and_then(|name| name.to_str()).expect("Trunk names its files in UTF-8");
+            let name = path.file_name().and_then(|name| name.to_str()).expect("scripts/build-app.sh names its files in UTF-8");
             format!("    ({name:?}, include_bytes!({:?})),\n", path.display().to_string())
         })
         .collect();
