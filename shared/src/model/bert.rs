@@ -275,11 +275,11 @@ mod tests {
     use burn::module::AutodiffModule;
     use burn::optim::{AdamWConfig, GradientsParams, Optimizer};
     use burn::tensor::Tolerance;
-    use burn_ndarray::{NdArray, NdArrayDevice};
+    use burn_flex::{Flex, FlexDevice};
 
     use super::*;
 
-    type B = Autodiff<NdArray>;
+    type B = Autodiff<Flex>;
 
     fn tiny() -> BertConfig {
         let json = br#"{"vocab_size": 30, "hidden_size": 8, "num_hidden_layers": 2, "num_attention_heads": 2,
@@ -288,7 +288,7 @@ mod tests {
     }
 
     fn inputs() -> (Tensor<B, 2, Int>, Tensor<B, 2, Int>, Tensor<B, 2>) {
-        let device = NdArrayDevice::Cpu;
+        let device = FlexDevice;
         let ids = Tensor::from_data(TensorData::from([[2i64, 7, 9, 3], [2, 11, 3, 0]]), &device);
         let mask = Tensor::from_data(TensorData::from([[1.0f32, 1.0, 1.0, 1.0], [1.0, 1.0, 1.0, 0.0]]), &device);
         (ids, Tensor::zeros([2, 4], &device), mask)
@@ -296,7 +296,7 @@ mod tests {
 
     #[test]
     fn neurons_without_output_weights_rank_last_and_narrowing_them_away_changes_nothing() {
-        let device = NdArrayDevice::Cpu;
+        let device = FlexDevice;
         let mut bert = Bert::<B>::new(&tiny(), &device);
         let silent = [1usize, 4, 9];
         let rows: Vec<f32> = (0..16).map(|n| if silent.contains(&n) { 0.0 } else { 1.0 }).collect();
@@ -323,7 +323,7 @@ mod tests {
 
     #[test]
     fn lora_trains_only_its_adapters_and_merges_into_an_equal_plain_network() {
-        let device = NdArrayDevice::Cpu;
+        let device = FlexDevice;
         let targets = vec![LoraTarget::Query, LoraTarget::Key, LoraTarget::Value, LoraTarget::AttentionOutput];
         let base = Bert::<B>::new(&tiny(), &device);
         let (ids, types, mask) = inputs();

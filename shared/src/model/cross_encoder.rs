@@ -137,20 +137,20 @@ impl<B: Backend> CrossEncoder<B> {
 #[cfg(all(test, not(target_arch = "wasm32")))]
 mod tests {
     use burn::tensor::{TensorData, Tolerance};
-    use burn_ndarray::{NdArray, NdArrayDevice};
+    use burn_flex::{Flex, FlexDevice};
 
     use super::*;
     use crate::model::{load_cross_encoder, save_cross_encoder};
 
     #[test]
     fn the_cpu_kernels_give_burns_logits() {
-        let device = NdArrayDevice::Cpu;
+        let device = FlexDevice;
         let config = BertConfig::from_json(
             br#"{"vocab_size": 50, "hidden_size": 8, "num_hidden_layers": 2, "num_attention_heads": 2,
                  "intermediate_size": 12, "max_position_embeddings": 16, "id2label": {"0": "LABEL_0", "1": "LABEL_1"}}"#,
         )
         .unwrap();
-        let model = CrossEncoderModel::<NdArray>::new(&config, &device);
+        let model = CrossEncoderModel::<Flex>::new(&config, &device);
         // Pairs of different lengths: Burn pads the shorter one, the kernels pack them.
         let encoded = [
             Encoded { ids: vec![2, 7, 9, 3, 11, 3], type_ids: vec![0, 0, 0, 0, 1, 1] },
@@ -166,13 +166,13 @@ mod tests {
 
     #[test]
     fn saved_weights_have_hugging_face_names_and_load_back_to_the_same_outputs() {
-        let device = NdArrayDevice::Cpu;
+        let device = FlexDevice;
         let config = BertConfig::from_json(
             br#"{"vocab_size": 50, "hidden_size": 8, "num_hidden_layers": 2, "num_attention_heads": 2,
                  "intermediate_size": 12, "max_position_embeddings": 16, "id2label": {"0": "LABEL_0"}}"#,
         )
         .unwrap();
-        let model = CrossEncoderModel::<NdArray>::new(&config, &device);
+        let model = CrossEncoderModel::<Flex>::new(&config, &device);
         let bytes = save_cross_encoder(&model).unwrap();
         assert_eq!(bytes, save_cross_encoder(&model).unwrap(), "equal weights, equal bytes");
         let header_len = u64::from_le_bytes(bytes[..8].try_into().unwrap()) as usize;
@@ -183,26 +183,26 @@ mod tests {
         assert_eq!(shape("bert.pooler.dense.bias"), [8]);
         assert_eq!(shape("classifier.weight"), [1, 8]);
 
-        let loaded = load_cross_encoder::<NdArray>(&config, &bytes, &device).unwrap();
+        let loaded = load_cross_encoder::<Flex>(&config, &bytes, &device).unwrap();
         let encoded = [
             Encoded { ids: vec![2, 7, 9, 3, 11, 3], type_ids: vec![0, 0, 0, 0, 1, 1] },
             Encoded { ids: vec![2, 5, 3, 8, 3], type_ids: vec![0, 0, 0, 1, 1] },
         ];
         let rows: Vec<&Encoded> = encoded.iter().collect();
-        let scores = |m: &CrossEncoderModel<NdArray>| m.logits(&rows, 16, &device).into_data().to_vec::<f32>().unwrap();
+        let scores = |m: &CrossEncoderModel<Flex>| m.logits(&rows, 16, &device).into_data().to_vec::<f32>().unwrap();
         assert_eq!(scores(&loaded), scores(&model));
 
         // The encoder alone saves as a sentence-transformers BertModel does, without `bert.`.
-        let bert = crate::model::Bert::<NdArray>::new(&config, &device);
+        let bert = crate::model::Bert::<Flex>::new(&config, &device);
         let bytes = crate::model::save_bert(&bert).unwrap();
         let header_len = u64::from_le_bytes(bytes[..8].try_into().unwrap()) as usize;
         let header: serde_json::Value = serde_json::from_slice(&bytes[8..8 + header_len]).unwrap();
         assert_eq!(header["encoder.layer.0.attention.self.query.weight"]["shape"], serde_json::json!([8, 8]));
         assert!(header["embeddings.word_embeddings.weight"].is_object());
-        let loaded = crate::model::load_bert::<NdArray>(&config, &bytes, &device).unwrap();
-        let (ids, types, mask) = crate::model::pad_batch::<NdArray>(&rows, 16, &device);
+        let loaded = crate::model::load_bert::<Flex>(&config, &bytes, &device).unwrap();
+        let (ids, types, mask) = crate::model::pad_batch::<Flex>(&rows, 16, &device);
         let embed =
-            |m: &crate::model::Bert<NdArray>| m.embed(ids.clone(), types.clone(), mask.clone()).into_data().to_vec::<f32>().unwrap();
+            |m: &crate::model::Bert<Flex>| m.embed(ids.clone(), types.clone(), mask.clone()).into_data().to_vec::<f32>().unwrap();
         assert_eq!(embed(&loaded), embed(&bert));
     }
 }

@@ -129,21 +129,21 @@ impl<B: Backend> Dsi<B> {
 
 #[cfg(test)]
 mod tests {
-    use burn_ndarray::{NdArray, NdArrayDevice};
+    use burn_flex::{Flex, FlexDevice};
 
     use super::*;
     use crate::id_trie::IdTrie;
 
-    fn tiny() -> (Dsi<NdArray>, NdArrayDevice) {
+    fn tiny() -> (Dsi<Flex>, FlexDevice) {
         let json = br#"{"vocab_size": 30, "hidden_size": 12, "num_hidden_layers": 1, "num_attention_heads": 2,
             "intermediate_size": 24, "max_position_embeddings": 16}"#;
         let bert = BertConfig::from_json(json).unwrap();
-        let device = NdArrayDevice::Cpu;
+        let device = FlexDevice;
         let config = DsiConfig { digits: 3, depth: 3, decoder_layers: 1, decoder_heads: 2, dropout: 0.0 };
         (Dsi::new(Bert::new(&bert, &device), &bert, &config, &device), device)
     }
 
-    fn query(device: &NdArrayDevice) -> [Tensor<NdArray, 2, Int>; 2] {
+    fn query(device: &FlexDevice) -> [Tensor<Flex, 2, Int>; 2] {
         let ids = Tensor::from_data(TensorData::new(vec![2i64, 7, 9, 3], [1, 4]), device);
         [ids.clone(), ids.zeros_like()]
     }
@@ -152,7 +152,7 @@ mod tests {
     fn a_step_sees_only_the_digits_before_it() {
         let (model, device) = tiny();
         let [ids, types] = query(&device);
-        let mask = Tensor::<NdArray, 2>::ones([1, 4], &device);
+        let mask = Tensor::<Flex, 2>::ones([1, 4], &device);
         let logits = |digits: Vec<i64>| {
             let targets = Tensor::from_data(TensorData::new(digits, [1, 3]), &device);
             model.forward(ids.clone(), types.clone(), mask.clone(), targets).into_data().to_vec::<f32>().unwrap()
@@ -169,7 +169,7 @@ mod tests {
     fn log_probs_match_the_teacher_forced_logits_and_beam_search_finds_only_real_ids() {
         let (model, device) = tiny();
         let [ids, types] = query(&device);
-        let mask = Tensor::<NdArray, 2>::ones([1, 4], &device);
+        let mask = Tensor::<Flex, 2>::ones([1, 4], &device);
         let memory = model.encode(ids.clone(), types.clone(), mask.clone());
         let scores = model.digit_log_probs(&memory, &[vec![1, 2]]);
         let targets = Tensor::from_data(TensorData::new(vec![1i64, 2, 0], [1, 3]), &device);

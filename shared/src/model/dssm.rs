@@ -181,20 +181,20 @@ impl<B: Backend> DssmEncoder<B> {
 
 #[cfg(all(test, not(target_arch = "wasm32")))]
 mod tests {
-    use burn_ndarray::{NdArray, NdArrayDevice};
+    use burn_flex::{Flex, FlexDevice};
 
     use super::*;
     use crate::model::save_weights;
 
     #[test]
     fn saved_weights_load_and_encode_unit_vectors_per_tower() {
-        let device = NdArrayDevice::Cpu;
+        let device = FlexDevice;
         let vocab = TrigramVocab::build(["protein folding in cells", "cell membranes and proteins"], 100, 1, 50);
         let config = DssmConfig { model_type: "dssm".into(), num_features: vocab.num_features(), hidden_size: 16, dim: 8, max_words: 50 };
-        let model = Dssm::<NdArray>::new(&config, &device);
+        let model = Dssm::<Flex>::new(&config, &device);
         let files = (serde_json::to_vec(&config).unwrap(), save_weights(&model).unwrap(), vocab.to_bytes());
         let loaded =
-            DssmEncoder::<NdArray>::load(ModelFiles { config: &files.0, weights: &files.1, tokenizer: &files.2 }, 4, &device).unwrap();
+            DssmEncoder::<Flex>::load(ModelFiles { config: &files.0, weights: &files.1, tokenizer: &files.2 }, 4, &device).unwrap();
         let fresh = DssmEncoder::new(model, vocab, config, 4, &device);
         let texts = ["protein cells", "membranes", "nothing known here: xyz"];
         for side in [Side::Query, Side::Passage] {
@@ -210,12 +210,12 @@ mod tests {
 
     #[test]
     fn a_vocabulary_of_another_size_is_refused() {
-        let device = NdArrayDevice::Cpu;
+        let device = FlexDevice;
         let vocab = TrigramVocab::build(["abc"], 10, 1, 5);
         let config = DssmConfig { model_type: "dssm".into(), num_features: 10, hidden_size: 4, dim: 2, max_words: 5 };
-        let weights = save_weights(&Dssm::<NdArray>::new(&config, &device)).unwrap();
+        let weights = save_weights(&Dssm::<Flex>::new(&config, &device)).unwrap();
         let json = serde_json::to_vec(&config).unwrap();
-        let error = DssmEncoder::<NdArray>::load(ModelFiles { config: &json, weights: &weights, tokenizer: &vocab.to_bytes() }, 4, &device)
+        let error = DssmEncoder::<Flex>::load(ModelFiles { config: &json, weights: &weights, tokenizer: &vocab.to_bytes() }, 4, &device)
             .err()
             .unwrap();
         assert!(error.to_string().contains("num_features"), "{error}");

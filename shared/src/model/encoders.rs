@@ -154,20 +154,20 @@ fn single(mut encoded: Vec<Encoded>) -> Encoded {
 
 #[cfg(all(test, not(target_arch = "wasm32")))]
 mod tests {
-    use burn_ndarray::{NdArray, NdArrayDevice};
+    use burn_flex::{Flex, FlexDevice};
 
     use super::*;
     use crate::model::{save_weights, Dssm, DssmConfig, TrigramVocab};
 
     #[test]
     fn a_query_tokenized_then_embedded_is_the_query_towers_vector() {
-        let device = NdArrayDevice::Cpu;
+        let device = FlexDevice;
         let vocab = TrigramVocab::build(["protein folding in cells"], 100, 1, 50);
         let config = DssmConfig { model_type: "dssm".into(), num_features: vocab.num_features(), hidden_size: 16, dim: 8, max_words: 50 };
         let files =
-            (serde_json::to_vec(&config).unwrap(), save_weights(&Dssm::<NdArray>::new(&config, &device)).unwrap(), vocab.to_bytes());
+            (serde_json::to_vec(&config).unwrap(), save_weights(&Dssm::<Flex>::new(&config, &device)).unwrap(), vocab.to_bytes());
         let files = ModelFiles { config: &files.0, weights: &files.1, tokenizer: &files.2 };
-        let encoder = Encoder::<NdArray>::load(files, EncoderConfig::default(), &device).unwrap();
+        let encoder = Encoder::<Flex>::load(files, EncoderConfig::default(), &device).unwrap();
         let tokens = encoder.tokenize_query("folding proteins").unwrap();
         assert!(matches!(&tokens, QueryTokens::Trigrams(_)) && !tokens.is_empty());
         let vector = encoder.embed_query(&tokens).unwrap().into_data().to_vec::<f32>().unwrap();

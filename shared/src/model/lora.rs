@@ -121,22 +121,22 @@ pub(super) fn project<B: Backend>(linear: &Linear<B>, adapter: &Option<Lora<B>>,
 mod tests {
     use burn::nn::LinearConfig;
     use burn::tensor::{Distribution, TensorData, Tolerance};
-    use burn_ndarray::{NdArray, NdArrayDevice};
+    use burn_flex::{Flex, FlexDevice};
 
     use super::*;
 
-    type B = NdArray;
+    type B = Flex;
 
     fn trained(linear: &Linear<B>, config: &LoraConfig) -> Lora<B> {
         let mut adapter = Lora::new(linear, config);
         let shape = adapter.up.val().dims();
-        adapter.up = Param::from_tensor(Tensor::random(shape, Distribution::Normal(0.0, 1.0), &NdArrayDevice::Cpu));
+        adapter.up = Param::from_tensor(Tensor::random(shape, Distribution::Normal(0.0, 1.0), &FlexDevice));
         adapter
     }
 
     #[test]
     fn a_fresh_adapter_changes_nothing_and_a_merged_one_computes_what_it_did() {
-        let device = NdArrayDevice::Cpu;
+        let device = FlexDevice;
         let linear = LinearConfig::new(12, 5).init::<B>(&device);
         let x = Tensor::<B, 2>::random([3, 12], Distribution::Normal(0.0, 1.0), &device);
         let config = LoraConfig { rank: 2, alpha: 4.0, ..LoraConfig::default() };
@@ -154,7 +154,7 @@ mod tests {
 
     #[test]
     fn the_update_is_scaled_by_alpha_over_rank() {
-        let device = NdArrayDevice::Cpu;
+        let device = FlexDevice;
         let mut linear = LinearConfig::new(2, 2).with_bias(false).init::<B>(&device);
         linear.weight = Param::from_tensor(Tensor::zeros([2, 2], &device));
         let mut adapter = Lora::new(&linear, &LoraConfig { rank: 1, alpha: 3.0, ..LoraConfig::default() });

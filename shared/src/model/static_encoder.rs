@@ -109,14 +109,14 @@ impl<B: Backend> StaticEncoder<B> {
 
 #[cfg(all(test, not(target_arch = "wasm32")))]
 mod tests {
-    use burn_ndarray::{NdArray, NdArrayDevice};
+    use burn_flex::{Flex, FlexDevice};
 
     use super::*;
     use crate::model::save_weights;
     use crate::model::static_vectors::tests::tokenizer_json;
 
     /// A network of ten pieces, `embed_dim` wide, mapped to 6 dimensions, with fixed weights.
-    fn small_model(embed_dim: usize, device: &NdArrayDevice) -> (StaticConfig, StaticModel<NdArray>) {
+    fn small_model(embed_dim: usize, device: &FlexDevice) -> (StaticConfig, StaticModel<Flex>) {
         let config = StaticConfig { model_type: StaticConfig::MODEL_TYPE.into(), vocab_size: 10, embed_dim, dim: 6, max_len: 16 };
         let table: Vec<f32> = (0..10 * embed_dim).map(|i| ((i * 7 % 11) as f32 - 5.0) / 5.0).collect();
         let map: Vec<f32> = (0..embed_dim * 6).map(|i| ((i * 5 % 13) as f32 - 6.0) / 6.0).collect();
@@ -126,11 +126,11 @@ mod tests {
 
     #[test]
     fn the_cpu_path_matches_the_network_and_loads_from_saved_weights() {
-        let device = NdArrayDevice::Cpu;
+        let device = FlexDevice;
         let (config, model) = small_model(4, &device);
         let files = (serde_json::to_vec(&config).unwrap(), save_weights(&model).unwrap(), tokenizer_json());
         let loaded =
-            StaticEncoder::<NdArray>::load(ModelFiles { config: &files.0, weights: &files.1, tokenizer: &files.2 }, &device).unwrap();
+            StaticEncoder::<Flex>::load(ModelFiles { config: &files.0, weights: &files.1, tokenizer: &files.2 }, &device).unwrap();
         let texts = ["protein folding", "a cell", "unknownword"];
         let vectors = loaded.vectors().encode(&texts, |_| {}).unwrap();
         let encoded = loaded.vectors().tokenizer().encode(&texts).unwrap();
@@ -142,13 +142,13 @@ mod tests {
         let mut wide = serde_json::to_value(&config).unwrap();
         wide["vocab_size"] = 8.into();
         let wide = serde_json::to_vec(&wide).unwrap();
-        let error = StaticEncoder::<NdArray>::load(ModelFiles { config: &wide, weights: &files.1, tokenizer: &files.2 }, &device);
+        let error = StaticEncoder::<Flex>::load(ModelFiles { config: &wide, weights: &files.1, tokenizer: &files.2 }, &device);
         assert!(error.is_err(), "a tokenizer with more pieces than the table is refused");
     }
 
     #[test]
     fn folding_a_square_map_keeps_every_vector() {
-        let device = NdArrayDevice::Cpu;
+        let device = FlexDevice;
         let (_, model) = small_model(6, &device);
         let folded = model.folded();
         let (_, identity) = folded.parts();

@@ -261,7 +261,7 @@ fn values<B: Backend, const D: usize>(param: &Param<Tensor<B, D>>) -> Vec<f32> {
 
 #[cfg(test)]
 mod tests {
-    use burn_ndarray::{NdArray, NdArrayDevice};
+    use burn_flex::{Flex, FlexDevice};
 
     use super::*;
     use crate::model::pad_batch;
@@ -271,15 +271,15 @@ mod tests {
         let json = br#"{"vocab_size": 30, "hidden_size": 8, "num_hidden_layers": 2, "num_attention_heads": 2,
             "intermediate_size": 16, "max_position_embeddings": 16}"#;
         let config = BertConfig::from_json(json).unwrap();
-        let device = NdArrayDevice::Cpu;
-        let bert = Bert::<NdArray>::new(&config, &device);
+        let device = FlexDevice;
+        let bert = Bert::<Flex>::new(&config, &device);
         let rows = [
             Encoded { ids: vec![2, 7, 9, 11, 3], type_ids: vec![0, 0, 0, 1, 1] },
             Encoded { ids: vec![2, 3], type_ids: vec![0, 0] },
             Encoded { ids: vec![2, 29, 5, 3], type_ids: vec![0, 1, 1, 1] },
         ];
         let rows: Vec<&Encoded> = rows.iter().collect();
-        let (ids, types, mask) = pad_batch::<NdArray>(&rows, 16, &device);
+        let (ids, types, mask) = pad_batch::<Flex>(&rows, 16, &device);
         // Computing once initialises the lazy parameters, so that the clone reads the same values.
         let want = bert.embed(ids, types, mask).into_data().to_vec::<f32>().unwrap();
         let got = CpuBert::new(bert.clone(), &config).embed(&rows);
