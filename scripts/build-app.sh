@@ -30,7 +30,7 @@ hash16() { sha256sum "$1" | cut -c1-16; }
 # emits for wasm32 and what every browser dowse supports.
 shrink() { wasm-opt -Oz --enable-bulk-memory --enable-nontrapping-float-to-int -o "$1" "$1"; }
 
-cargo build -p dowse-web --target wasm32-unknown-unknown --profile web-app --bin dowse-web
+cargo build -p dowse-web --target wasm32-unknown-unknown --profile web-app --bin dowse-web --features app
 cargo build -p dowse-web --target wasm32-unknown-unknown --profile web-app --bin dowse-static --features static-encoder
 cargo build -p dowse-web --target wasm32-unknown-unknown --release --bin dowse-encoder --features encoder
 
