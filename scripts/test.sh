@@ -20,8 +20,36 @@ bash scripts/web-tools.sh
 (cd tests/e2e && npm ci --no-audit --no-fund --silent)
 # The ONNX export test runs the exported graphs in ONNX Runtime (PyPI's onnxruntime, with numpy).
 python3 -c "import onnxruntime" 2>/dev/null || python3 -m pip install --quiet --disable-pip-version-check onnxruntime==1.32.0
-step "the workspace's tests"
-cargo test --release --workspace
+step "the workspace's tests, the two longest binaries beside the rest"
+# cargo runs test binaries one at a time, and on 2 cores that left about a third of the CPU idle
+# (Chromium, lavapipe and single-threaded stretches). A second cargo runs the two longest beside
+# the rest: cargo holds its build lock only while it builds, and both select the whole workspace,
+# so neither builds anything again with other features. Every other test target of the
+# workspace (those that need no features) is named for the first, so a new one runs there.
+beside=(train browser)
+mapfile -t rest < <(cargo metadata --no-deps --format-version 1 | python3 -c '
+import json, sys
+beside = set(sys.argv[1:])
+for package in json.load(sys.stdin)["packages"]:
+    for target in package["targets"]:
+        if "test" in target["kind"] and target["name"] not in beside and not target.get("required-features"):
+            print("--test=" + target["name"])
+' "${beside[@]}")
+beside_log=$(mktemp)
+cargo test --release --workspace "${beside[@]/#/--test=}" > "$beside_log" 2>&1 &
+beside_pid=$!
+trap 'kill "$beside_pid" 2>/dev/null || true; rm -f "$beside_log"' EXIT
+rest_status=0
+cargo test --release --workspace --lib --bins "${rest[@]}" || rest_status=$?
+beside_status=0
+wait "$beside_pid" || beside_status=$?
+echo "-- the tests run beside: ${beside[*]}"
+cat "$beside_log"
+if (( rest_status != 0 || beside_status != 0 )); then
+    echo "tests failed (above)"
+    exit 1
+fi
+cargo test --release --workspace --doc
 step "dowse-core in Chromium's WebAssembly"
 # dowse-core's bundle reader and searcher in headless Chromium's WebAssembly, with the features
 # of the encoder's worker (web/Cargo.toml), whose build this reuses.
