@@ -156,3 +156,33 @@ pub fn adapt(
         trained_on,
     }))
 }
+
+#[cfg(test)]
+mod tests {
+    use dowse_core::passage::Section;
+
+    use super::*;
+
+    fn report(i: usize) -> SourceDocument {
+        let text = format!("Wing {i} fluttered at Mach {i}. The panel of wing {i} cracked under load. Engineers measured {i} modes of it.");
+        SourceDocument {
+            id: i.to_string(),
+            title: format!("Report {i} on wing flutter"),
+            sections: vec![Section { text, ..Section::default() }],
+            ..SourceDocument::default()
+        }
+    }
+
+    /// The summary's agreement is measured on pseudo-queries held back by the hash of their text,
+    /// never trained on, and at most [`HELD_BACK`] of them however large the corpus.
+    #[test]
+    fn held_back_pseudo_queries_stay_out_of_training_up_to_the_cap() {
+        for (documents, capped) in [(250, false), (2_000, true)] {
+            let docs: Vec<SourceDocument> = (0..documents).map(report).collect();
+            let queries = pseudo_queries(&docs);
+            assert_eq!(queries.held_back.len() == HELD_BACK, capped, "{documents} documents: {} held back", queries.held_back.len());
+            assert!(!queries.held_back.is_empty() && queries.held_back.iter().all(|q| !queries.train.contains(q)));
+            assert_eq!(pseudo_queries(&docs).held_back, queries.held_back, "the same ones on every re-index");
+        }
+    }
+}
