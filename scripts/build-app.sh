@@ -18,6 +18,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 dist="${1:-trainer/app/dist}"
+if [[ -n "${DOWSE_WEB_TOOLS:-}" ]]; then
+    export PATH="$DOWSE_WEB_TOOLS/bin:$PATH"
+fi
 bash scripts/web-tools.sh
 wasm_out="${CARGO_TARGET_DIR:-target}/wasm32-unknown-unknown"
 stage="$dist.partial"
@@ -27,8 +30,13 @@ trap 'rm -rf "$stage"' EXIT
 
 hash16() { sha256sum "$1" | cut -c1-16; }
 # wasm-opt for the modules built for size; bulk memory and saturating conversions are what rustc
-# emits for wasm32 and what every browser dowse supports.
-shrink() { wasm-opt -Oz --enable-bulk-memory --enable-nontrapping-float-to-int -o "$1" "$1"; }
+# emits for wasm32 and what every browser dowse supports. Without it (no npm, scripts/web-tools.sh
+# said so) the modules stay as wasm-bindgen wrote them.
+shrink() {
+    if [[ "$(wasm-opt --version 2>/dev/null)" == "wasm-opt version 132 (version_132)" ]]; then
+        wasm-opt -Oz --enable-bulk-memory --enable-nontrapping-float-to-int -o "$1" "$1"
+    fi
+}
 
 cargo build -p dowse-web --target wasm32-unknown-unknown --profile web-app --bin dowse-web --features app
 cargo build -p dowse-web --target wasm32-unknown-unknown --profile web-app --bin dowse-static --features static-encoder

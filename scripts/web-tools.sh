@@ -3,20 +3,28 @@
 # installed once and skipped when present: the wasm32 target, wasm-bindgen-cli of exactly the
 # version of the wasm-bindgen crate in Cargo.lock (the two must match), and wasm-opt from npm's
 # binaryen 132 (Debian's v108 breaks Burn's wasm). The demo, the test command and .ci/run call it.
+# They go into ~/.cargo/bin, or into DOWSE_WEB_TOOLS/bin when set (trainer/build.rs building the
+# app inside `dowse` keeps its own, and puts that folder first on PATH). Without npm there is no
+# wasm-opt, and scripts/build-app.sh leaves the modules as wasm-bindgen wrote them.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 rustup target add wasm32-unknown-unknown
+bin="${DOWSE_WEB_TOOLS:-$HOME/.cargo}/bin"
 bindgen=$(grep -A1 '^name = "wasm-bindgen"$' Cargo.lock | sed -n 's/^version = "\(.*\)"$/\1/p')
 # The tools run for seconds per module: built without optimisation they install in about half the
 # time (70 s against 120 s on 2 cores) and bind the encoder's 22 MB module in 8 s against 2.5 s.
 quick=(env CARGO_PROFILE_RELEASE_OPT_LEVEL=0 CARGO_PROFILE_RELEASE_LTO=off CARGO_PROFILE_RELEASE_CODEGEN_UNITS=16)
 if [[ "$(wasm-bindgen --version 2>/dev/null)" != "wasm-bindgen $bindgen" ]]; then
     # No --locked: its lockfile names a crate version the registry no longer has.
-    "${quick[@]}" cargo install wasm-bindgen-cli --version "$bindgen" --force
+    "${quick[@]}" cargo install wasm-bindgen-cli --version "$bindgen" --force ${DOWSE_WEB_TOOLS:+--root "$DOWSE_WEB_TOOLS"}
 fi
 if [[ "$(wasm-opt --version 2>/dev/null)" != "wasm-opt version 132 (version_132)" ]]; then
-    binaryen="$HOME/.cache/dowse-tools/binaryen"
+    if ! command -v npm >/dev/null; then
+        echo "web-tools: no npm, so no wasm-opt: the app's modules will be larger (install Node.js with npm to shrink them)" >&2
+        exit 0
+    fi
+    binaryen="${DOWSE_WEB_TOOLS:-$HOME/.cache/dowse-tools}/binaryen"
     npm install --silent --no-audit --no-fund --prefix "$binaryen" binaryen@132.0.0
-    mkdir -p "$HOME/.cargo/bin"
-    ln -sf "$binaryen/node_modules/binaryen/bin/wasm-opt" "$HOME/.cargo/bin/wasm-opt"
+    mkdir -p "$bin"
+    ln -sf "$binaryen/node_modules/binaryen/bin/wasm-opt" "$bin/wasm-opt"
 fi
