@@ -47,9 +47,21 @@ fn main() {
 
 /// Runs `scripts/build-app.sh` into `OUT_DIR/app`, with its cargo builds in `OUT_DIR/app-target`
 /// (a folder of their own: cargo holds this build's) and its tools in `OUT_DIR/web-tools`, and
-/// returns that folder. Built again when the app's sources change.
+/// returns that folder. Built again when the app's sources or build settings change (the
+/// workspace's `Cargo.toml` holds the `web-app` profile, `.cargo/config.toml` the wasm32 flags).
 fn build_app(workspace: &Path, out: &Path) -> PathBuf {
-    for source in ["web", "www", "shared/src", "shared/Cargo.toml", "Cargo.lock", "scripts/build-app.sh", "scripts/web-tools.sh"] {
+    let sources = [
+        "web",
+        "www",
+        "shared/src",
+        "shared/Cargo.toml",
+        "Cargo.toml",
+        "Cargo.lock",
+        ".cargo/config.toml",
+        "scripts/build-app.sh",
+        "scripts/web-tools.sh",
+    ];
+    for source in sources {
         println!("cargo:rerun-if-changed={}", workspace.join(source).display());
     }
     let dist = out.join("app");
