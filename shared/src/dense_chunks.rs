@@ -310,12 +310,24 @@ impl SignCodes {
         let prepared = self.calibration.prepare(query);
         let mut scored = Vec::with_capacity(candidates.len());
         for &passage in candidates {
-            let index = self.chunk_of[passage as usize];
-            let store = chunk(index).ok_or(MissingVectors(index))?;
-            let row = self.members[index as usize].binary_search(&passage).expect("a chunk holds its passages");
-            scored.push((passage, store.rescore(&prepared, row as u32)));
+            let (store, row) = self.row(passage, &chunk)?;
+            scored.push((passage, store.rescore(&prepared, row)));
         }
         Ok(top_k(scored, n))
+    }
+
+    /// Passage `passage`'s full vector, from the chunk `chunk` hands over.
+    pub fn vector<'a>(&self, passage: u32, chunk: impl Fn(u32) -> Option<&'a VectorStore>) -> Result<Vec<f32>, MissingVectors> {
+        let (store, row) = self.row(passage, &chunk)?;
+        Ok(store.dequantize(row))
+    }
+
+    /// The chunk `chunk` hands over for `passage`, and the passage's row in it.
+    fn row<'a>(&self, passage: u32, chunk: &impl Fn(u32) -> Option<&'a VectorStore>) -> Result<(&'a VectorStore, u32), MissingVectors> {
+        let index = self.chunk_of[passage as usize];
+        let store = chunk(index).ok_or(MissingVectors(index))?;
+        let row = self.members[index as usize].binary_search(&passage).expect("a chunk holds its passages");
+        Ok((store, row as u32))
     }
 
     /// Reads chunk `index`'s bytes, checking that it holds as many rows as the chunk has passages.

@@ -15,8 +15,10 @@
 //! search's first fetch).
 //!
 //! The reader never fetches: a caller asks what a search lacks ([`LazyBundle::missing_for_search`]:
-//! its terms' shards and its vector's fragments, asked again once the codes are in, then
-//! [`LazyBundle::missing_for_hits`] for the text of the results shown), fetches those
+//! its terms' shards and its vector's fragments, asked again once the codes are in, and again for
+//! a hybrid search's feedback (the vectors of its first ranking's top passages, then the fragments
+//! of the moved query), then [`LazyBundle::missing_for_hits`] for the text of the results shown),
+//! fetches those
 //! names however it fetches (the browser lazily, the CLI from disk), hands the bytes to
 //! [`LazyBundle::load`] and searches. Pagefind's `request_indexes` / `load_index_chunk` have the
 //! same shape.
@@ -40,7 +42,7 @@ use crate::docstore::{DocStore, StoredDocument};
 use crate::error::FormatError;
 use crate::filters::{FilterIndex, Filters};
 use crate::passage::Passage;
-use crate::search::{document_passages, fuse, Hit, SearchOptions};
+use crate::search::{document_passages, feedback_query, fuse, Hit, Mode, SearchOptions};
 use crate::varint;
 use crate::vectors::VectorStore;
 
@@ -374,19 +376,27 @@ impl LazyBundle {
     /// The fragments a search with `options` needs and lacks, by name, as [`LazyBundle::search`]
     /// will read them: with filters, the filter index first; then the terms' shards unless the
     /// mode is dense alone, the vector's fragments when the mode is semantic and there is a
-    /// vector. Ask again after loading them (the vector chunks are named once the sign codes are
-    /// loaded), until nothing is missing.
+    /// vector; once those are in, what a hybrid search's feedback reads (the vector chunks of its
+    /// first ranking's top passages, then the moved query's fragments). Ask again after loading
+    /// them (the vector chunks are named once the sign codes are loaded), until nothing is missing.
     pub fn missing_for_search(&self, terms: &[String], vector: Option<&[f32]>, options: &SearchOptions) -> Vec<String> {
         let allowed = match self.allowed(&options.filters) {
             Ok(allowed) => allowed,
             Err(Missing(filters)) => return vec![filters],
         };
+        let allowed = allowed.as_deref();
         let mode = options.mode;
-        let mut names = if mode == crate::search::Mode::Dense { Vec::new() } else { self.missing_for_query(terms, options.prefix) };
-        if let (true, Some(vector)) = (mode.is_dense(), vector) {
-            names.extend(self.missing_for_vector(vector, allowed.as_deref()));
+        let mut names = if mode == Mode::Dense { Vec::new() } else { self.missing_for_query(terms, options.prefix) };
+        let Some(vector) = vector.filter(|_| mode.is_dense()) else { return names };
+        names.extend(self.missing_for_vector(vector, allowed));
+        if !names.is_empty() || !options.feeds_back() {
+            return names;
         }
-        names
+        let moved = self.lexical(terms, options, allowed).and_then(|lexical| self.feedback_vector(&lexical, vector, &[], options, allowed));
+        match moved {
+            Ok(moved) => self.missing_for_vector(&moved, allowed),
+            Err(Missing(name)) => vec![name],
+        }
     }
 
     /// The filter index, when the documents carry filters and it is not loaded yet, by name.
@@ -531,7 +541,9 @@ impl LazyBundle {
 
     /// A whole search for the analyzed `terms`: `vector` is the query's embedding; without one,
     /// dense retrieval adds nothing. `generative` is a generative retriever's ranking of
-    /// documents, fused in hybrid mode (empty: none).
+    /// documents, fused in hybrid mode (empty: none). A hybrid search with a vector feeds back
+    /// ([`SearchOptions::feedback`]): its first fused ranking's top passages move the vector
+    /// ([`feedback_query`]), and the moved vector's dense list is fused with the same others.
     pub fn search(
         &self,
         terms: &[String],
@@ -539,22 +551,62 @@ impl LazyBundle {
         generative: &[(u32, f32)],
         options: &SearchOptions,
     ) -> Result<Vec<Hit>, Missing> {
-        let n = options.candidates.max(options.k);
         let allowed = self.allowed(&options.filters)?;
-        let dense = match (options.mode.is_dense(), vector) {
-            (true, Some(vector)) => self.dense_passages(vector, n, options.rescore, allowed.as_deref())?,
-            _ => Vec::new(),
+        let allowed = allowed.as_deref();
+        let lexical = self.lexical(terms, options, allowed)?;
+        let Some(vector) = vector.filter(|_| options.feeds_back()) else {
+            return self.ranked(&lexical, vector, generative, options, allowed, options.k);
         };
-        let lexical = match options.mode {
-            crate::search::Mode::Dense => Vec::new(),
-            _ => self.bm25_passages(terms, options.prefix, n, allowed.as_deref())?,
+        let moved = self.feedback_vector(&lexical, vector, generative, options, allowed)?;
+        self.ranked(&lexical, Some(&moved), generative, options, allowed, options.k)
+    }
+
+    /// The BM25 list a search with `options` fuses (none for dense search alone).
+    fn lexical(&self, terms: &[String], options: &SearchOptions, allowed: Option<&[bool]>) -> Result<Vec<(u32, f32)>, Missing> {
+        match options.mode {
+            Mode::Dense => Ok(Vec::new()),
+            _ => self.bm25_passages(terms, options.prefix, options.candidates.max(options.k), allowed),
+        }
+    }
+
+    /// `vector` moved toward the passages of the first fused ranking's top
+    /// [`SearchOptions::feedback`] hits.
+    fn feedback_vector(
+        &self,
+        lexical: &[(u32, f32)],
+        vector: &[f32],
+        generative: &[(u32, f32)],
+        options: &SearchOptions,
+        allowed: Option<&[bool]>,
+    ) -> Result<Vec<f32>, Missing> {
+        let first = self.ranked(lexical, Some(vector), generative, options, allowed, options.k.max(options.feedback))?;
+        let codes = self.codes.as_ref().ok_or_else(|| Missing(self.root.name(Fragment::SignCodes)))?;
+        let passages = first.iter().take(options.feedback).map(|hit| codes.vector(hit.passage, |i| self.vectors.get(&i)));
+        let passages = passages.collect::<Result<Vec<_>, _>>().map_err(|MissingVectors(i)| Missing(codes.chunk_name(i)))?;
+        Ok(feedback_query(vector, &passages))
+    }
+
+    /// The dense list for `vector` (when the mode is semantic) fused with `lexical` and the
+    /// `generative` documents: `k` documents.
+    fn ranked(
+        &self,
+        lexical: &[(u32, f32)],
+        vector: Option<&[f32]>,
+        generative: &[(u32, f32)],
+        options: &SearchOptions,
+        allowed: Option<&[bool]>,
+        k: usize,
+    ) -> Result<Vec<Hit>, Missing> {
+        let dense = match (options.mode.is_dense(), vector) {
+            (true, Some(vector)) => self.dense_passages(vector, options.candidates.max(options.k), options.rescore, allowed)?,
+            _ => Vec::new(),
         };
         let documents = &self.root.documents;
         let doc_of = |passage| documents.doc_of(passage);
-        let generative = document_passages(generative, &[&dense, &lexical], doc_of, |doc| documents.first_passage(doc));
+        let generative = document_passages(generative, &[&dense, lexical], doc_of, |doc| documents.first_passage(doc));
         let generative: Vec<(u32, f32)> =
-            generative.into_iter().filter(|&(passage, _)| allowed.as_ref().is_none_or(|a| a[passage as usize])).collect();
-        Ok(fuse(options.mode, &dense, &lexical, &generative, options.k, doc_of))
+            generative.into_iter().filter(|&(passage, _)| allowed.is_none_or(|a| a[passage as usize])).collect();
+        Ok(fuse(options.mode, &dense, lexical, &generative, k, doc_of))
     }
 
     /// A result's document and passage; [`LazyBundle::missing_for_hits`] names the chunks needed.
@@ -574,7 +626,6 @@ impl LazyBundle {
 mod tests {
     use super::*;
     use crate::bm25::Bm25Params;
-    use crate::search::Mode;
     use crate::topk::top_k;
     use crate::vectors::Quantization;
 
@@ -681,8 +732,9 @@ mod tests {
         (root, fragments.into_iter().collect(), lazy)
     }
 
+    /// Searches as [`whole`] does: one ranking, no feedback (the feedback test turns it on).
     fn options(mode: Mode) -> SearchOptions {
-        SearchOptions { k: 5, mode, candidates: 20, ..SearchOptions::default() }
+        SearchOptions { k: 5, mode, candidates: 20, feedback: 0, ..SearchOptions::default() }
     }
 
     #[test]
@@ -720,6 +772,32 @@ mod tests {
             }
             assert!(lazy.missing_for_hits(&hits).is_empty());
         }
+    }
+
+    #[test]
+    fn a_hybrid_search_feeds_its_first_ranking_back_and_names_what_that_reads() {
+        let corpus = corpus();
+        let (_, fragments, mut lazy) = opened(&corpus);
+        let feeding = SearchOptions { feedback: 3, ..options(Mode::Hybrid) };
+        let (terms, vector) = (terms("w1 w5 w9 w2"), corpus.vectors.dequantize(3));
+        while let names @ [_, ..] = lazy.missing_for_search(&terms, Some(&vector), &feeding).as_slice() {
+            for name in names {
+                lazy.load(name, &fragments[name]).unwrap();
+            }
+        }
+        let first = whole(&corpus, &terms, &vector, Mode::Hybrid);
+        let fed: Vec<Vec<f32>> = first.iter().take(3).map(|hit| corpus.vectors.dequantize(hit.passage)).collect();
+        let moved = feedback_query(&vector, &fed);
+        assert!(moved.iter().zip(&vector).any(|(m, v)| (m - v).abs() > 1e-3), "the passages move the query");
+        let hits = lazy.search(&terms, Some(&vector), &[], &feeding).unwrap();
+        assert_eq!(hits, whole(&corpus, &terms, &moved, Mode::Hybrid), "the moved query's dense list, fused with BM25's");
+        assert_eq!(lazy.search(&terms, Some(&vector), &[], &options(Mode::Hybrid)).unwrap(), first, "feedback 0 ranks once");
+        let dense = SearchOptions { feedback: 3, ..options(Mode::Dense) };
+        assert_eq!(
+            lazy.search(&terms, Some(&vector), &[], &dense).unwrap(),
+            whole(&corpus, &terms, &vector, Mode::Dense),
+            "dense alone ranks once"
+        );
     }
 
     #[test]

@@ -16,7 +16,7 @@ use dowse_core::fragments::Missing;
 use dowse_core::fusion::{reciprocal_rank_fusion, RRF_K};
 use dowse_core::metrics::{evaluate, ranked, Metric};
 use dowse_core::model::Side;
-use dowse_core::search::{Mode, SearchOptions};
+use dowse_core::search::{Mode, SearchOptions, FEEDBACK_PASSAGES};
 use dowse_core::text::Analyzer;
 use serde_json::json;
 
@@ -75,6 +75,10 @@ pub struct EvalArgs {
     /// while a visitor types it.
     #[arg(long)]
     pub prefix: bool,
+    /// Hybrid search of a bundle: the first fused ranking's top passages whose vectors move the
+    /// query before the dense list is searched again (Rocchio feedback); 0 ranks once.
+    #[arg(long, default_value_t = FEEDBACK_PASSAGES)]
+    pub feedback: usize,
     /// Rerank each query's top documents with this cross-encoder (a Hugging Face folder).
     #[arg(long)]
     pub rerank: Option<PathBuf>,
@@ -269,6 +273,7 @@ fn bundle_run(collection: &Collection, dir: &Path, args: &EvalArgs) -> Result<Ru
         rescore: args.rescore,
         candidates: args.depth,
         prefix: args.prefix,
+        feedback: args.feedback,
         ..SearchOptions::default()
     };
     let analyzer = Analyzer::default();

@@ -13,7 +13,7 @@ use dowse_core::bundle::ModelBytes;
 use dowse_core::docstore::passage_url;
 use dowse_core::fragments::{LazyBundle, Missing};
 use dowse_core::model::{Encoder, EncoderConfig};
-use dowse_core::search::{Hit, Mode, SearchOptions};
+use dowse_core::search::{Hit, Mode, SearchOptions, FEEDBACK_PASSAGES};
 use dowse_core::text::{snippet, Analyzer};
 use serde_json::json;
 
@@ -43,6 +43,10 @@ pub struct SearchArgs {
     /// Match the query's last word as a prefix, as the browser does while a visitor types it.
     #[arg(long)]
     pub prefix: bool,
+    /// Hybrid only: the first fused ranking's top passages whose vectors move the query before
+    /// the dense list is searched again (Rocchio feedback); 0 ranks once.
+    #[arg(long, default_value_t = FEEDBACK_PASSAGES)]
+    pub feedback: usize,
     /// Only documents whose filter KEY has VALUE (`data-dowse-filter`); repeat it: values of one
     /// key are alternatives, different keys must all match.
     #[arg(long = "filter", value_name = "KEY:VALUE", value_parser = parse_filter)]
@@ -115,7 +119,14 @@ pub fn run(args: &SearchArgs) -> Result<()> {
     };
     let analyzer = Analyzer::default();
     let index = &bundle.index;
-    let mut options = SearchOptions { k: args.k, mode: args.mode, rescore: args.rescore, prefix: args.prefix, ..SearchOptions::default() };
+    let mut options = SearchOptions {
+        k: args.k,
+        mode: args.mode,
+        rescore: args.rescore,
+        prefix: args.prefix,
+        feedback: args.feedback,
+        ..SearchOptions::default()
+    };
     for (key, value) in &args.filters {
         options.filters.entry(key.clone()).or_default().push(value.clone());
     }
