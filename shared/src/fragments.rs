@@ -14,12 +14,12 @@
 //! in chunks of one cluster, and, when documents carry filters, the [`FilterIndex`] (a filtered
 //! search's first fetch).
 //!
-//! The reader never fetches: a caller asks what a search lacks ([`LazyBundle::missing_for_search`]:
-//! its terms' shards and its vector's fragments, asked again once the codes are in, and again for
-//! a hybrid search's feedback (the vectors of its first ranking's top passages, then the fragments
-//! of the moved query), then [`LazyBundle::missing_for_hits`] for the text of the results shown),
-//! fetches those
-//! names however it fetches (the browser lazily, the CLI from disk), hands the bytes to
+//! The reader never fetches: a caller asks what a search lacks ([`LazyBundle::search_or_missing`]
+//! answers with the results or with what its next step lacks: its terms' shards and its vector's
+//! fragments, asked again once the codes are in, and again for a hybrid search's feedback (the
+//! vectors of its first ranking's top passages, then the moved query's chunks); then
+//! [`LazyBundle::missing_for_hits`] for the text of the results shown), fetches those names
+//! however it fetches (the browser lazily, the CLI from disk), hands the bytes to
 //! [`LazyBundle::load`] and searches. Pagefind's `request_indexes` / `load_index_chunk` have the
 //! same shape.
 //!
@@ -326,6 +326,11 @@ fn split_capped<R, T>(
 }
 
 /// `names` sorted, each once.
+/// The first of the names a step lacks, as the error of a search that needs everything loaded.
+fn first_missing(names: Vec<String>) -> Missing {
+    Missing(names.into_iter().next().unwrap_or_default())
+}
+
 fn sorted_once(names: impl Iterator<Item = String>) -> Vec<String> {
     let mut names: Vec<String> = names.collect();
     names.sort_unstable();
@@ -366,37 +371,15 @@ impl LazyBundle {
 
     /// The fragments a dense search for `vector` among the `allowed` passages needs and lacks, by
     /// name: the sign codes first, then, once they are loaded, the vector chunks of the candidates
-    /// they pick (ask again).
+    /// they pick at the root's depth (ask again).
     pub fn missing_for_vector(&self, vector: &[f32], allowed: Option<&[bool]>) -> Vec<String> {
-        let Some(codes) = &self.codes else { return vec![self.root.name(Fragment::SignCodes)] };
-        let chunks = codes.chunks_for(&codes.candidates(vector, self.root.rescore, allowed));
-        sorted_once(chunks.into_iter().filter(|chunk| !self.vectors.contains_key(chunk)).map(|chunk| codes.chunk_name(chunk)))
+        self.dense_or_missing(vector, 0, None, allowed).err().unwrap_or_default()
     }
 
-    /// The fragments a search with `options` needs and lacks, by name, as [`LazyBundle::search`]
-    /// will read them: with filters, the filter index first; then the terms' shards unless the
-    /// mode is dense alone, the vector's fragments when the mode is semantic and there is a
-    /// vector; once those are in, what a hybrid search's feedback reads (the vector chunks of its
-    /// first ranking's top passages, then the moved query's fragments). Ask again after loading
-    /// them (the vector chunks are named once the sign codes are loaded), until nothing is missing.
+    /// The fragments a search with `options` needs and lacks, by name: what
+    /// [`LazyBundle::search_or_missing`] names. Ask again after loading them, until nothing is missing.
     pub fn missing_for_search(&self, terms: &[String], vector: Option<&[f32]>, options: &SearchOptions) -> Vec<String> {
-        let allowed = match self.allowed(&options.filters) {
-            Ok(allowed) => allowed,
-            Err(Missing(filters)) => return vec![filters],
-        };
-        let allowed = allowed.as_deref();
-        let mode = options.mode;
-        let mut names = if mode == Mode::Dense { Vec::new() } else { self.missing_for_query(terms, options.prefix) };
-        let Some(vector) = vector.filter(|_| mode.is_dense()) else { return names };
-        names.extend(self.missing_for_vector(vector, allowed));
-        if !names.is_empty() || !options.feeds_back() {
-            return names;
-        }
-        let moved = self.lexical(terms, options, allowed).and_then(|lexical| self.feedback_vector(&lexical, vector, &[], options, allowed));
-        match moved {
-            Ok(moved) => self.missing_for_vector(&moved, allowed),
-            Err(Missing(name)) => vec![name],
-        }
+        self.search_or_missing(terms, vector, &[], options).err().unwrap_or_default()
     }
 
     /// The filter index, when the documents carry filters and it is not loaded yet, by name.
@@ -517,8 +500,7 @@ impl LazyBundle {
 
     /// The `n` passages nearest to `vector` among the `rescore` candidates (default: the root's
     /// depth) that the sign codes pick (among the `allowed` passages), rescored with their full
-    /// vectors; every fragment [`LazyBundle::missing_for_vector`] names must be loaded (it asks at
-    /// the root's depth).
+    /// vectors; the sign codes and the candidates' chunks must be loaded.
     pub fn dense_passages(
         &self,
         vector: &[f32],
@@ -526,10 +508,26 @@ impl LazyBundle {
         rescore: Option<usize>,
         allowed: Option<&[bool]>,
     ) -> Result<Vec<(u32, f32)>, Missing> {
-        let codes = self.codes.as_ref().ok_or_else(|| Missing(self.root.name(Fragment::SignCodes)))?;
+        self.dense_or_missing(vector, n, rescore, allowed).map_err(first_missing)
+    }
+
+    /// [`LazyBundle::dense_passages`], or what it lacks by name: the sign codes, else every vector
+    /// chunk of its candidates that is not loaded.
+    fn dense_or_missing(
+        &self,
+        vector: &[f32],
+        n: usize,
+        rescore: Option<usize>,
+        allowed: Option<&[bool]>,
+    ) -> Result<Vec<(u32, f32)>, Vec<String>> {
+        let codes = self.codes.as_ref().ok_or_else(|| vec![self.root.name(Fragment::SignCodes)])?;
         let candidates = codes.candidates(vector, rescore.unwrap_or(self.root.rescore), allowed);
-        let found = codes.rescore(vector, &candidates, n, |i| self.vectors.get(&i));
-        found.map_err(|MissingVectors(i)| Missing(codes.chunk_name(i)))
+        let chunks = codes.chunks_for(&candidates).into_iter().filter(|chunk| !self.vectors.contains_key(chunk));
+        let missing = sorted_once(chunks.map(|chunk| codes.chunk_name(chunk)));
+        if !missing.is_empty() {
+            return Err(missing);
+        }
+        codes.rescore(vector, &candidates, n, |i| self.vectors.get(&i)).map_err(|MissingVectors(i)| vec![codes.chunk_name(i)])
     }
 
     /// The `n` best passages (of the `allowed` ones) for the analyzed `terms` (the last a prefix
@@ -539,11 +537,8 @@ impl LazyBundle {
         passages.map_err(|MissingShard(i)| Missing(self.root.name(Fragment::Bm25Shard(i))))
     }
 
-    /// A whole search for the analyzed `terms`: `vector` is the query's embedding; without one,
-    /// dense retrieval adds nothing. `generative` is a generative retriever's ranking of
-    /// documents, fused in hybrid mode (empty: none). A hybrid search with a vector feeds back
-    /// ([`SearchOptions::feedback`]): its first fused ranking's top passages move the vector
-    /// ([`feedback_query`]), and the moved vector's dense list is fused with the same others.
+    /// A whole search for the analyzed `terms`; every fragment [`LazyBundle::missing_for_search`]
+    /// names must be loaded (else the first one missing is the error).
     pub fn search(
         &self,
         terms: &[String],
@@ -551,62 +546,91 @@ impl LazyBundle {
         generative: &[(u32, f32)],
         options: &SearchOptions,
     ) -> Result<Vec<Hit>, Missing> {
-        let allowed = self.allowed(&options.filters)?;
-        let allowed = allowed.as_deref();
-        let lexical = self.lexical(terms, options, allowed)?;
-        let Some(vector) = vector.filter(|_| options.feeds_back()) else {
-            return self.ranked(&lexical, vector, generative, options, allowed, options.k);
-        };
-        let moved = self.feedback_vector(&lexical, vector, generative, options, allowed)?;
-        self.ranked(&lexical, Some(&moved), generative, options, allowed, options.k)
+        self.search_or_missing(terms, vector, generative, options).map_err(first_missing)
     }
 
-    /// The BM25 list a search with `options` fuses (none for dense search alone).
-    fn lexical(&self, terms: &[String], options: &SearchOptions, allowed: Option<&[bool]>) -> Result<Vec<(u32, f32)>, Missing> {
-        match options.mode {
-            Mode::Dense => Ok(Vec::new()),
-            _ => self.bm25_passages(terms, options.prefix, options.candidates.max(options.k), allowed),
-        }
-    }
-
-    /// `vector` moved toward the passages of the first fused ranking's top
-    /// [`SearchOptions::feedback`] hits.
-    fn feedback_vector(
+    /// A whole search for the analyzed `terms`, or the fragments its next step lacks, by name:
+    /// with filters, the filter index first; then the terms' shards (unless the mode is dense
+    /// alone) and the vector's fragments (when the mode is semantic and there is a vector: the
+    /// sign codes, then the candidates' chunks); then what a hybrid search's feedback reads.
+    /// `vector` is the query's embedding; without one, dense retrieval adds nothing. `generative`
+    /// is a generative retriever's ranking of documents, fused in hybrid mode (empty: none). A
+    /// hybrid search with a vector feeds back ([`SearchOptions::feedback`]): its first fused
+    /// ranking's top passages move the vector ([`feedback_query`]), and the moved vector's dense
+    /// list is fused with the same others. A caller that fetches lazily asks, loads what is named
+    /// and asks again; each step is computed once per ask.
+    pub fn search_or_missing(
         &self,
-        lexical: &[(u32, f32)],
-        vector: &[f32],
-        generative: &[(u32, f32)],
-        options: &SearchOptions,
-        allowed: Option<&[bool]>,
-    ) -> Result<Vec<f32>, Missing> {
-        let first = self.ranked(lexical, Some(vector), generative, options, allowed, options.k.max(options.feedback))?;
-        let codes = self.codes.as_ref().ok_or_else(|| Missing(self.root.name(Fragment::SignCodes)))?;
-        let passages = first.iter().take(options.feedback).map(|hit| codes.vector(hit.passage, |i| self.vectors.get(&i)));
-        let passages = passages.collect::<Result<Vec<_>, _>>().map_err(|MissingVectors(i)| Missing(codes.chunk_name(i)))?;
-        Ok(feedback_query(vector, &passages))
-    }
-
-    /// The dense list for `vector` (when the mode is semantic) fused with `lexical` and the
-    /// `generative` documents: `k` documents.
-    fn ranked(
-        &self,
-        lexical: &[(u32, f32)],
+        terms: &[String],
         vector: Option<&[f32]>,
         generative: &[(u32, f32)],
         options: &SearchOptions,
+    ) -> Result<Vec<Hit>, Vec<String>> {
+        let allowed = self.allowed(&options.filters).map_err(|Missing(name)| vec![name])?;
+        let allowed = allowed.as_deref();
+        let vector = vector.filter(|_| options.mode.is_dense());
+        let n = options.candidates.max(options.k);
+        let mut missing = match options.mode {
+            Mode::Dense => Vec::new(),
+            _ => self.missing_for_query(terms, options.prefix),
+        };
+        let dense = match vector.map(|vector| self.dense_or_missing(vector, n, options.rescore, allowed)) {
+            Some(Ok(dense)) => dense,
+            Some(Err(names)) => {
+                missing.extend(names);
+                Vec::new()
+            }
+            None => Vec::new(),
+        };
+        if !missing.is_empty() {
+            return Err(missing);
+        }
+        let lexical = match options.mode {
+            Mode::Dense => Vec::new(),
+            _ => self.bm25_passages(terms, options.prefix, n, allowed).map_err(|Missing(name)| vec![name])?,
+        };
+        let Some(vector) = vector.filter(|_| options.feeds_back()) else {
+            return Ok(self.fused(&dense, &lexical, generative, options.mode, allowed, options.k));
+        };
+        let first = self.fused(&dense, &lexical, generative, options.mode, allowed, options.k.max(options.feedback));
+        let moved = self.feedback_vector(vector, first.iter().take(options.feedback))?;
+        let dense = self.dense_or_missing(&moved, n, options.rescore, allowed)?;
+        Ok(self.fused(&dense, &lexical, generative, options.mode, allowed, options.k))
+    }
+
+    /// `vector` moved toward the passages of the `top` hits, or the vector chunks that lacks.
+    fn feedback_vector<'a>(&self, vector: &[f32], top: impl Iterator<Item = &'a Hit>) -> Result<Vec<f32>, Vec<String>> {
+        let codes = self.codes.as_ref().ok_or_else(|| vec![self.root.name(Fragment::SignCodes)])?;
+        let (mut passages, mut missing) = (Vec::new(), Vec::new());
+        for hit in top {
+            match codes.vector(hit.passage, |i| self.vectors.get(&i)) {
+                Ok(passage) => passages.push(passage),
+                Err(MissingVectors(i)) => missing.push(codes.chunk_name(i)),
+            }
+        }
+        if !missing.is_empty() {
+            return Err(sorted_once(missing.into_iter()));
+        }
+        Ok(feedback_query(vector, &passages))
+    }
+
+    /// The `dense` and `lexical` passage lists and the `generative` documents fused as `mode`
+    /// fuses: `k` documents.
+    fn fused(
+        &self,
+        dense: &[(u32, f32)],
+        lexical: &[(u32, f32)],
+        generative: &[(u32, f32)],
+        mode: Mode,
         allowed: Option<&[bool]>,
         k: usize,
-    ) -> Result<Vec<Hit>, Missing> {
-        let dense = match (options.mode.is_dense(), vector) {
-            (true, Some(vector)) => self.dense_passages(vector, options.candidates.max(options.k), options.rescore, allowed)?,
-            _ => Vec::new(),
-        };
+    ) -> Vec<Hit> {
         let documents = &self.root.documents;
         let doc_of = |passage| documents.doc_of(passage);
-        let generative = document_passages(generative, &[&dense, lexical], doc_of, |doc| documents.first_passage(doc));
+        let generative = document_passages(generative, &[dense, lexical], doc_of, |doc| documents.first_passage(doc));
         let generative: Vec<(u32, f32)> =
             generative.into_iter().filter(|&(passage, _)| allowed.is_none_or(|a| a[passage as usize])).collect();
-        Ok(fuse(options.mode, &dense, lexical, &generative, k, doc_of))
+        fuse(mode, dense, lexical, &generative, k, doc_of)
     }
 
     /// A result's document and passage; [`LazyBundle::missing_for_hits`] names the chunks needed.

@@ -223,19 +223,22 @@ impl Engine {
         let root = loaded.manifest.fragments.root.clone();
         let terms = self.analyzer.analyze(query);
         let mut fetched = 0;
-        loop {
-            let mut names = loaded.index.borrow().missing_for_search(&terms, vector, options);
-            names.extend(loaded.index.borrow().missing_for_filters());
-            names.sort_unstable();
-            names.dedup();
-            if names.is_empty() {
-                break;
-            }
-            fetched += self.remote.load(&root, &loaded.index, names).await?;
-        }
         // The first k of a deeper search are the k of a search k deep: fusion takes a prefix.
         let deep = SearchOptions { k: options.k.max(COUNT_DEPTH), ..options.clone() };
-        let mut hits = loaded.index.borrow().search(&terms, vector, &[], &deep).map_err(|e| Fetch::Failed(e.to_string()))?;
+        // Each ask runs the search as far as the loaded fragments allow; the filter index (for
+        // the facets) comes with the first fetch.
+        let mut hits = loop {
+            let found = loaded.index.borrow().search_or_missing(&terms, vector, &[], &deep);
+            let mut names = loaded.index.borrow().missing_for_filters();
+            match found {
+                Ok(hits) if names.is_empty() => break hits,
+                Ok(_) => {}
+                Err(missing) => names.extend(missing),
+            }
+            names.sort_unstable();
+            names.dedup();
+            fetched += self.remote.load(&root, &loaded.index, names).await?;
+        };
         let docs: Vec<u32> = hits.iter().map(|hit| hit.doc).collect();
         let facets = loaded.index.borrow().filters().map_err(|e| Fetch::Failed(e.to_string()))?.map(|filters| filters.counts(&docs));
         hits.truncate(options.k);
