@@ -325,12 +325,12 @@ fn split_capped<R, T>(
     split(total.div_ceil(cap - 1))
 }
 
-/// `names` sorted, each once.
 /// The first of the names a step lacks, as the error of a search that needs everything loaded.
 fn first_missing(names: Vec<String>) -> Missing {
     Missing(names.into_iter().next().unwrap_or_default())
 }
 
+/// `names` sorted, each once.
 fn sorted_once(names: impl Iterator<Item = String>) -> Vec<String> {
     let mut names: Vec<String> = names.collect();
     names.sort_unstable();
@@ -373,7 +373,14 @@ impl LazyBundle {
     /// name: the sign codes first, then, once they are loaded, the vector chunks of the candidates
     /// they pick at the root's depth (ask again).
     pub fn missing_for_vector(&self, vector: &[f32], allowed: Option<&[bool]>) -> Vec<String> {
-        self.dense_or_missing(vector, 0, None, allowed).err().unwrap_or_default()
+        let Some(codes) = &self.codes else { return vec![self.root.name(Fragment::SignCodes)] };
+        self.missing_chunks(codes, &codes.candidates(vector, self.root.rescore, allowed))
+    }
+
+    /// The vector chunks that hold `passages` and are not loaded, by name.
+    fn missing_chunks(&self, codes: &SignCodes, passages: &[u32]) -> Vec<String> {
+        let chunks = codes.chunks_for(passages).into_iter().filter(|chunk| !self.vectors.contains_key(chunk));
+        sorted_once(chunks.map(|chunk| codes.chunk_name(chunk)))
     }
 
     /// The fragments a search with `options` needs and lacks, by name: what
@@ -522,8 +529,7 @@ impl LazyBundle {
     ) -> Result<Vec<(u32, f32)>, Vec<String>> {
         let codes = self.codes.as_ref().ok_or_else(|| vec![self.root.name(Fragment::SignCodes)])?;
         let candidates = codes.candidates(vector, rescore.unwrap_or(self.root.rescore), allowed);
-        let chunks = codes.chunks_for(&candidates).into_iter().filter(|chunk| !self.vectors.contains_key(chunk));
-        let missing = sorted_once(chunks.map(|chunk| codes.chunk_name(chunk)));
+        let missing = self.missing_chunks(codes, &candidates);
         if !missing.is_empty() {
             return Err(missing);
         }
@@ -601,16 +607,13 @@ impl LazyBundle {
     /// `vector` moved toward the passages of the `top` hits, or the vector chunks that lacks.
     fn feedback_vector<'a>(&self, vector: &[f32], top: impl Iterator<Item = &'a Hit>) -> Result<Vec<f32>, Vec<String>> {
         let codes = self.codes.as_ref().ok_or_else(|| vec![self.root.name(Fragment::SignCodes)])?;
-        let (mut passages, mut missing) = (Vec::new(), Vec::new());
-        for hit in top {
-            match codes.vector(hit.passage, |i| self.vectors.get(&i)) {
-                Ok(passage) => passages.push(passage),
-                Err(MissingVectors(i)) => missing.push(codes.chunk_name(i)),
-            }
-        }
+        let top: Vec<u32> = top.map(|hit| hit.passage).collect();
+        let missing = self.missing_chunks(codes, &top);
         if !missing.is_empty() {
-            return Err(sorted_once(missing.into_iter()));
+            return Err(missing);
         }
+        let passages = top.iter().map(|&passage| codes.vector(passage, |i| self.vectors.get(&i)));
+        let passages = passages.collect::<Result<Vec<_>, _>>().map_err(|MissingVectors(i)| vec![codes.chunk_name(i)])?;
         Ok(feedback_query(vector, &passages))
     }
 
