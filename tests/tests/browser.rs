@@ -389,6 +389,7 @@ fn a_static_site_gets_search_from_one_div_and_one_script() {
     // A semantic search waits for the query encoder and answers in the mode asked for.
     assert_eq!(api["hybrid"]["mode"], "hybrid");
     assert_eq!(first("hybrid")["url"], format!("{}tomatoes.html#water", server.url));
+    assert_eq!((api["once"]["mode"].as_str(), first("once")["url"].clone()), (Some("hybrid"), first("hybrid")["url"].clone()), "{api}");
     assert_eq!(api["typed"]["results"].as_array().unwrap().len(), 1, "{api}");
     assert_eq!(first("typed")["title"], "Pruning roses");
     assert_eq!(first("typed")["meta"], json!({"image": image, "image_alt": "A pruned rose", "author": "Ada", "date": "2026-03-01"}));
@@ -407,9 +408,10 @@ fn a_static_site_gets_search_from_one_div_and_one_script() {
     assert_eq!(titles("weighted"), ["Soil care", "Kitchen scraps"], "{api}");
     assert_eq!(titles("hidden"), Vec::<Value>::new(), "{api}");
     for (call, message) in [
-        ("unknown", "dowse.search: bad options: unknown field `colour`, expected one of `mode`, `k`, `prefix`, `filters`"),
+        ("unknown", "dowse.search: bad options: unknown field `colour`, expected one of `mode`, `k`, `prefix`, `filters`, `feedback`"),
         ("mode", "dowse.search: bad options: unknown variant `fast`, expected one of `hybrid`, `dense`, `bm25`"),
         ("k", "dowse.search: bad options: `k` must be between 1 and 100, not 0"),
+        ("feedback", "dowse.search: bad options: `feedback` must be between 0 and 100, not 101"),
         ("query", "dowse.search: the query must be a string"),
         ("options", "dowse.search: the options must be an object, e.g. { mode: \"bm25\", k: 10 }"),
         ("filter", "dowse.search: bad options: a filter's value must be a string or a list of strings"),
@@ -426,6 +428,7 @@ const out = {};
 try {
   out.keyword = await dowse.search("watering", { mode: "bm25" });
   out.hybrid = await dowse.search("how often should I water my plants");
+  out.once = await dowse.search("how often should I water my plants", { feedback: 0 });
   out.typed = await dowse.search("prun", { mode: "bm25", prefix: true, k: 1 });
   out.empty = await dowse.search("  ");
   out.weighted = await dowse.search("compost", { mode: "bm25", k: 2 });
@@ -433,7 +436,7 @@ try {
   out.filtered = await dowse.search("how often should I water my plants", { filters: { season: "winter" } });
   out.either = await dowse.search("plants", { mode: "dense", filters: { tag: ["flowers", "vegetables"] } });
   out.totals = await dowse.filters();
-  const calls = { unknown: ["x", { colour: "red" }], mode: ["x", { mode: "fast" }], k: ["x", { k: 0 }], query: [42], options: ["x", "bm25"], filter: ["x", { filters: { tag: 3 } }] };
+  const calls = { unknown: ["x", { colour: "red" }], mode: ["x", { mode: "fast" }], k: ["x", { k: 0 }], feedback: ["x", { feedback: 101 }], query: [42], options: ["x", "bm25"], filter: ["x", { filters: { tag: 3 } }] };
   for (const [name, args] of Object.entries(calls)) {
     out[name] = await dowse.search(...args).then(() => "resolved", (e) => e.message);
   }

@@ -132,6 +132,11 @@ fn health_search_and_rerank_follow_the_contract() {
         }
         assert!(body["latency_ms"].as_f64().unwrap() > 0.0);
     }
+    // Feedback 0 ranks once; whichever way, the answer keeps its shape.
+    for feedback in [0, 5] {
+        let (status, body) = server.post("/api/search", &json!({"query": "computer based indexing", "k": 5, "feedback": feedback}));
+        assert_eq!((status, body["results"].as_array().map(Vec::len)), (200, Some(5)), "{body}");
+    }
     // A collection without filters lets nothing through one.
     let (status, body) = server.post("/api/search", &json!({"query": "computer based indexing", "filters": {"kind": "guide"}}));
     assert_eq!((status, body["results"].as_array().map(Vec::len)), (200, Some(0)), "{body}");
@@ -171,7 +176,7 @@ fn health_search_and_rerank_follow_the_contract() {
     let (status, metrics) = server.get("/metrics");
     assert_eq!(status, 200);
     assert!(metrics.contains("dowse_requests_total{route=\"/api/rerank\",status=\"200\"} 3"), "{metrics}");
-    assert!(metrics.contains("dowse_request_seconds_bucket{route=\"/api/search\",le=\"+Inf\"} 5"), "{metrics}");
+    assert!(metrics.contains("dowse_request_seconds_bucket{route=\"/api/search\",le=\"+Inf\"} 7"), "{metrics}");
 }
 
 #[test]
@@ -183,6 +188,8 @@ fn bad_input_gets_4xx_with_a_json_error() {
         (json!({"query": "x".repeat(1001)}), 400, "bad_request"),
         (json!({"query": "ok", "k": 0}), 400, "bad_request"),
         (json!({"query": "ok", "k": 101}), 400, "bad_request"),
+        (json!({"query": "ok", "feedback": 101}), 400, "bad_request"),
+        (json!({"query": "ok", "feedback": -1}), 422, "invalid_json"),
         (json!({"query": 5}), 422, "invalid_json"),
         (json!({"query": "ok", "mode": "fuzzy"}), 422, "invalid_json"),
         (json!({"query": "ok", "unknown": 1}), 422, "invalid_json"),
@@ -524,6 +531,7 @@ fn random_request_bodies_get_clear_answers() {
         "\"k\":",
         "\"mode\":",
         "\"rerank\":",
+        "\"feedback\":",
         "true",
         "\"bm25\"",
         "\"dense\"",

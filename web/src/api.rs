@@ -22,7 +22,7 @@ use std::collections::HashMap;
 use std::rc::Rc;
 
 use dowse_core::filters::{one_or_many, Filters};
-use dowse_core::search::Mode;
+use dowse_core::search::{Mode, SearchOptions, FEEDBACK_PASSAGES};
 use futures::future::{FutureExt, LocalBoxFuture, Shared};
 use serde::Deserialize;
 use serde_json::json;
@@ -32,7 +32,7 @@ use dowse_web::protocol::BackendChoice;
 
 use crate::engine::{Engine, Outcome, Timings};
 
-/// The most results one call may ask for.
+/// The most results one call may ask for, and the most passages it may feed back.
 const MAX_K: usize = 100;
 
 /// What `dowse.search` takes after the query; anything else is refused by name.
@@ -46,11 +46,21 @@ struct Options {
     /// Key to the value wanted, or to a list of values (any of them); every key must match.
     #[serde(deserialize_with = "one_or_many")]
     filters: Filters,
+    /// Hybrid only: the first ranking's top passages that move the query before it searches
+    /// again; 0 ranks once.
+    feedback: usize,
 }
 
 impl Default for Options {
     fn default() -> Self {
-        Self { mode: Mode::Hybrid, k: 10, prefix: false, filters: Filters::new() }
+        Self { mode: Mode::Hybrid, k: 10, prefix: false, filters: Filters::new(), feedback: FEEDBACK_PASSAGES }
+    }
+}
+
+impl Options {
+    fn search_options(&self) -> SearchOptions {
+        let (mode, k, prefix, filters, feedback) = (self.mode, self.k, self.prefix, self.filters.clone(), self.feedback);
+        SearchOptions { mode, k, prefix, filters, feedback, ..SearchOptions::default() }
     }
 }
 
@@ -94,7 +104,7 @@ pub async fn search(bundle: String, app: String, query: JsValue, options: JsValu
             failed(format!("{e}; mode \"bm25\" still searches"))
         })?;
     }
-    let outcome = engine.search(query.trim(), options.mode, options.k, options.prefix, &options.filters).await.map_err(failed)?;
+    let outcome = engine.search(query.trim(), options.search_options()).await.map_err(failed)?;
     js_sys::JSON::parse(&answer(&outcome).to_string())
 }
 
@@ -124,6 +134,9 @@ fn read_options(options: &JsValue) -> Result<Options, String> {
     })?;
     if !(1..=MAX_K).contains(&options.k) {
         return Err(format!("bad options: `k` must be between 1 and {MAX_K}, not {}", options.k));
+    }
+    if options.feedback > MAX_K {
+        return Err(format!("bad options: `feedback` must be between 0 and {MAX_K}, not {}", options.feedback));
     }
     Ok(options)
 }

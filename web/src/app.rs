@@ -17,7 +17,7 @@ use std::rc::Rc;
 use std::time::Duration;
 
 use dowse_core::filters::Filters;
-use dowse_core::search::Mode;
+use dowse_core::search::{Mode, SearchOptions};
 use dowse_web::browser::now_ms;
 use leptos::prelude::*;
 use leptos::task::spawn_local;
@@ -102,7 +102,14 @@ pub fn App(settings: Settings) -> impl IntoView {
                 }
                 let rerank_with = rerank_on.get_untracked().then(|| reranker.get_untracked()).flatten();
                 let depth = if rerank_with.is_some() { RERANK_DEPTH } else { K };
-                let result = engine.search(&text, mode.get_untracked(), depth, prefix, &filters.get_untracked()).await;
+                let options = SearchOptions {
+                    k: depth,
+                    mode: mode.get_untracked(),
+                    prefix,
+                    filters: filters.get_untracked(),
+                    ..SearchOptions::default()
+                };
+                let result = engine.search(&text, options).await;
                 if latest.get_value() != ticket {
                     return;
                 }

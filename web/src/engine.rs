@@ -146,12 +146,11 @@ impl Engine {
         Some(if passage.heading.is_empty() { doc.title.clone() } else { format!("{} › {}", doc.title, passage.heading) })
     }
 
-    /// Searches for `query` in `mode` (keyword search while the encoder loads), its last word
-    /// matching as a prefix with `prefix` (while the visitor types it), among the documents that
-    /// pass `filters`; after a rebuild of the site noticed on the way, once more on the new root.
-    pub async fn search(&self, query: &str, mode: Mode, k: usize, prefix: bool, filters: &Filters) -> Result<Outcome, String> {
+    /// Searches for `query` with `options` (keyword search while the encoder loads); after a
+    /// rebuild of the site noticed on the way, once more on the new root.
+    pub async fn search(&self, query: &str, options: SearchOptions) -> Result<Outcome, String> {
         let encoder = self.encoder.borrow().clone();
-        let mode = if encoder.is_none() { Mode::Bm25 } else { mode };
+        let mode = if encoder.is_none() { Mode::Bm25 } else { options.mode };
         let mut timings = Timings::default();
         let encoding = match (mode.is_dense(), encoder) {
             (true, Some(encoder)) => Some(self.encode_with(&encoder, query).await?),
@@ -166,7 +165,7 @@ impl Engine {
         }
         let vector = encoding.as_ref().map(|(e, _)| e.vector.as_slice());
         let start = now_ms();
-        let options = SearchOptions { k, mode, prefix, filters: filters.clone(), ..SearchOptions::default() };
+        let options = SearchOptions { mode, ..options };
         let (items, facets, fetched) = match self.fetch_and_search(query, vector, &options).await {
             Err(Fetch::Rebuilt) => {
                 self.reopen().await?;

@@ -13,7 +13,7 @@ use dowse_core::docstore::passage_url;
 use dowse_core::filters::{one_or_many, Filters};
 use dowse_core::fragments::Missing;
 use dowse_core::passage::passage_text;
-use dowse_core::search::{Mode, SearchOptions};
+use dowse_core::search::{Mode, SearchOptions, FEEDBACK_PASSAGES};
 use dowse_core::text::Analyzer;
 use dowse_core::topk::top_k;
 use serde::{Deserialize, Serialize};
@@ -103,10 +103,18 @@ pub struct SearchRequest {
     /// Only documents that pass these: key to the value or values wanted (any of them), every key.
     #[serde(default, deserialize_with = "one_or_many")]
     filters: Filters,
+    /// Hybrid only: the first ranking's top passages that move the query before it searches
+    /// again; 0 ranks once.
+    #[serde(default = "default_feedback")]
+    feedback: usize,
 }
 
 fn default_k() -> usize {
     10
+}
+
+fn default_feedback() -> usize {
+    FEEDBACK_PASSAGES
 }
 
 #[derive(Debug, Serialize)]
@@ -132,6 +140,9 @@ pub async fn search(
     if request.k == 0 || request.k > limits.max_k {
         return Err(ApiError::bad_request(format!("`k` must be between 1 and {}", limits.max_k)));
     }
+    if request.feedback > limits.max_k {
+        return Err(ApiError::bad_request(format!("`feedback` must be between 0 and {}", limits.max_k)));
+    }
     let reranker = match (request.rerank, &state.models.reranker) {
         (false, _) => None,
         (true, Some(reranker)) => Some(reranker),
@@ -147,7 +158,8 @@ pub async fn search(
         _ => Vec::new(),
     };
     let depth = if reranker.is_some() { request.k.max(limits.rerank_depth) } else { request.k };
-    let options = SearchOptions { k: depth, mode: request.mode, filters: request.filters, ..SearchOptions::default() };
+    let options =
+        SearchOptions { k: depth, mode: request.mode, filters: request.filters, feedback: request.feedback, ..SearchOptions::default() };
     let index = &state.bundle.index;
     let mut hits = state.bundle.search(&Analyzer::default(), query, vector.as_deref(), &generative, &options).map_err(ApiError::bundle)?;
     if let Some(reranker) = reranker {
