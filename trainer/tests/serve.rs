@@ -132,7 +132,7 @@ fn health_search_and_rerank_follow_the_contract() {
         }
         assert!(body["latency_ms"].as_f64().unwrap() > 0.0);
     }
-    // Feedback 0 ranks once; whichever way, the answer keeps its shape.
+    // A hybrid search answers alike in shape whether it feeds back (5) or ranks once (0).
     for feedback in [0, 5] {
         let (status, body) = server.post("/api/search", &json!({"query": "computer based indexing", "k": 5, "feedback": feedback}));
         assert_eq!((status, body["results"].as_array().map(Vec::len)), (200, Some(5)), "{body}");
