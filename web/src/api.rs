@@ -22,7 +22,7 @@ use std::collections::HashMap;
 use std::rc::Rc;
 
 use dowse_core::filters::{one_or_many, Filters};
-use dowse_core::search::{Mode, SearchOptions, FEEDBACK_PASSAGES};
+use dowse_core::search::{Mode, SearchOptions};
 use futures::future::{FutureExt, LocalBoxFuture, Shared};
 use serde::Deserialize;
 use serde_json::json;
@@ -52,14 +52,15 @@ struct Options {
 }
 
 impl Default for Options {
+    /// [`SearchOptions`]' own defaults, so that the API searches as `dowse search` does.
     fn default() -> Self {
-        Self { mode: Mode::Hybrid, k: 10, prefix: false, filters: Filters::new(), feedback: FEEDBACK_PASSAGES }
+        let SearchOptions { mode, k, prefix, filters, feedback, .. } = SearchOptions::default();
+        Self { mode, k, prefix, filters, feedback }
     }
 }
 
-impl Options {
-    fn search_options(&self) -> SearchOptions {
-        let (mode, k, prefix, filters, feedback) = (self.mode, self.k, self.prefix, self.filters.clone(), self.feedback);
+impl From<Options> for SearchOptions {
+    fn from(Options { mode, k, prefix, filters, feedback }: Options) -> Self {
         SearchOptions { mode, k, prefix, filters, feedback, ..SearchOptions::default() }
     }
 }
@@ -104,7 +105,7 @@ pub async fn search(bundle: String, app: String, query: JsValue, options: JsValu
             failed(format!("{e}; mode \"bm25\" still searches"))
         })?;
     }
-    let outcome = engine.search(query.trim(), options.search_options()).await.map_err(failed)?;
+    let outcome = engine.search(query.trim(), options.into()).await.map_err(failed)?;
     js_sys::JSON::parse(&answer(&outcome).to_string())
 }
 
