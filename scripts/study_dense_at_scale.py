@@ -66,7 +66,8 @@ def covered(found, exact):
 
 
 def partitions(pages, passages, exact):
-    for parts in [int(round(2 * np.sqrt(pages) / 8)) * 8 // 2, int(round(2 * np.sqrt(pages) / 8)) * 8, int(round(2 * np.sqrt(pages) / 8)) * 16]:
+    root = int(round(2 * np.sqrt(pages) / 8)) * 8  # about 2 sqrt(pages) partitions, a multiple of 8
+    for parts in [root // 2, root, root * 2]:
         kmeans = faiss.Kmeans(passages.shape[1], parts, niter=12, spherical=True, seed=1)
         kmeans.train(passages)
         assign = kmeans.index.search(passages, 1)[1][:, 0]
