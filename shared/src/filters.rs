@@ -33,11 +33,15 @@ pub fn one_or_many<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<
         Many(Vec<String>),
     }
     let wanted: BTreeMap<String, Wanted> = serde::Deserialize::deserialize(deserializer)?;
-    let values = |wanted| match wanted {
-        Wanted::One(value) => vec![value],
-        Wanted::Many(values) => values,
-    };
-    Ok(wanted.into_iter().map(|(key, wanted)| (key, values(wanted))).collect())
+    let mut filters = Filters::new();
+    for (key, wanted) in wanted {
+        let values = match wanted {
+            Wanted::One(value) => vec![value],
+            Wanted::Many(values) => values,
+        };
+        filters.insert(key, values);
+    }
+    Ok(filters)
 }
 
 /// Every key's values, each with the documents that carry it.
@@ -102,25 +106,24 @@ impl FilterIndex {
         let mut sorted = docs.to_vec();
         sorted.sort_unstable();
         sorted.dedup();
-        let count = |list: &[u32]| sorted.iter().filter(|doc| list.binary_search(doc).is_ok()).count() as u32;
-        self.keys
-            .iter()
-            .map(|(key, values)| {
-                let counted = values.iter().map(|(value, list)| ValueCount { value: value.clone(), count: count(list) });
-                (key.clone(), counted.collect())
-            })
-            .collect()
+        self.count_each(|list| sorted.iter().filter(|doc| list.binary_search(doc).is_ok()).count() as u32)
     }
 
     /// Every key with each value and how many documents carry it.
     pub fn totals(&self) -> BTreeMap<String, Vec<ValueCount>> {
-        let total = |list: &Vec<u32>| list.len() as u32;
-        self.keys
-            .iter()
-            .map(|(key, values)| {
-                (key.clone(), values.iter().map(|(value, list)| ValueCount { value: value.clone(), count: total(list) }).collect())
-            })
-            .collect()
+        self.count_each(|list| list.len() as u32)
+    }
+
+    /// Every key with each value and `count` of its documents. Inserted one by one: the keys
+    /// come in order, and collecting into a map would sort them again, which costs the browser
+    /// app a sort routine of its own.
+    fn count_each(&self, count: impl Fn(&[u32]) -> u32) -> BTreeMap<String, Vec<ValueCount>> {
+        let mut counted = BTreeMap::new();
+        for (key, values) in &self.keys {
+            let values = values.iter().map(|(value, list)| ValueCount { value: value.clone(), count: count(list) });
+            counted.insert(key.clone(), values.collect());
+        }
+        counted
     }
 
     pub fn to_bytes(&self) -> Vec<u8> {

@@ -39,9 +39,8 @@ pub fn top_k(scored: impl IntoIterator<Item = (u32, f32)>, k: usize) -> Vec<(u32
             heap.push(Reverse(entry));
         }
     }
-    let mut best: Vec<Scored> = heap.into_iter().map(|Reverse(entry)| entry).collect();
-    best.sort_by(|a, b| b.cmp(a));
-    best.into_iter().map(|Scored(score, id)| (id, score)).collect()
+    // Ascending `Reverse`s: the best entry first.
+    heap.into_sorted_vec().into_iter().map(|Reverse(Scored(score, id))| (id, score)).collect()
 }
 
 #[cfg(test)]

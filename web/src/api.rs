@@ -180,7 +180,11 @@ fn answer(outcome: &Outcome) -> serde_json::Value {
         .iter()
         .enumerate()
         .map(|(rank, item)| {
-            let meta: serde_json::Map<String, serde_json::Value> = item.meta.iter().map(|(k, v)| (k.clone(), v.clone().into())).collect();
+            // Inserted one by one: collecting into a map would sort, a routine of its own.
+            let mut meta = serde_json::Map::new();
+            for (key, value) in &item.meta {
+                meta.insert(key.clone(), value.clone().into());
+            }
             json!({
                 "rank": rank + 1,
                 "doc_id": item.doc_id,
