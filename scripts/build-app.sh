@@ -38,6 +38,15 @@ shrink() {
     fi
 }
 
+# terser for the scripts wasm-bindgen writes: the app's, 53 kB of glue read before the first
+# keyword result, is 24 kB minified (9.4 -> 7.0 kB gzip -9). `--module` for the app's ES module;
+# the workers' classic scripts keep their top-level names (their `wasm_bindgen`) without it.
+minify() {
+    if [[ "$(terser --version 2>/dev/null)" == "terser 5.51.4" ]]; then
+        terser "$@" --compress --mangle --output "$1" "$1"
+    fi
+}
+
 cargo build -p dowse-web --target wasm32-unknown-unknown --profile web-app --bin dowse-web --features app
 cargo build -p dowse-web --target wasm32-unknown-unknown --profile web-app --bin dowse-static --features static-encoder
 cargo build -p dowse-web --target wasm32-unknown-unknown --release --bin dowse-encoder --features encoder
@@ -47,12 +56,15 @@ cargo build -p dowse-web --target wasm32-unknown-unknown --release --bin dowse-e
 app="dowse-web-$(hash16 "$wasm_out/web-app/dowse-web.wasm")"
 wasm-bindgen --target web --no-typescript --out-dir "$stage" "$wasm_out/web-app/dowse-web.wasm"
 shrink "$stage/dowse-web_bg.wasm"
+minify "$stage/dowse-web.js" --module
 mv "$stage/dowse-web.js" "$stage/$app.js"
 mv "$stage/dowse-web_bg.wasm" "$stage/${app}_bg.wasm"
 # The workers: classic scripts (`--target no-modules`), which importScripts loads.
 wasm-bindgen --target no-modules --no-typescript --out-dir "$stage" "$wasm_out/web-app/dowse-static.wasm"
 shrink "$stage/dowse-static_bg.wasm"
+minify "$stage/dowse-static.js"
 wasm-bindgen --target no-modules --no-typescript --out-dir "$stage" "$wasm_out/release/dowse-encoder.wasm"
+minify "$stage/dowse-encoder.js"
 
 style="style-$(hash16 www/style.css).css"
 cp www/style.css "$stage/$style"

@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
 # The tools that build the browser app (scripts/build-app.sh) and run dowse-core's wasm32 tests,
 # installed once and skipped when present: the wasm32 target, wasm-bindgen-cli of exactly the
-# version of the wasm-bindgen crate in Cargo.lock (the two must match), and wasm-opt from npm's
-# binaryen 132 (Debian's v108 breaks Burn's wasm). The demo, the test command and .ci/run call it.
+# version of the wasm-bindgen crate in Cargo.lock (the two must match), wasm-opt from npm's
+# binaryen 132 (Debian's v108 breaks Burn's wasm) and terser 5.51.4 from npm (it minifies the
+# JavaScript wasm-bindgen writes). The demo, the test command and .ci/run call it.
 # They go into ~/.cargo/bin, or into DOWSE_WEB_TOOLS/bin when set (trainer/build.rs building the
 # app inside `dowse` keeps its own, and puts that folder first on PATH). Without npm there is no
-# wasm-opt, and scripts/build-app.sh leaves the modules as wasm-bindgen wrote them.
+# wasm-opt or terser, and scripts/build-app.sh leaves the modules and their scripts as
+# wasm-bindgen wrote them.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 rustup target add wasm32-unknown-unknown
@@ -18,13 +20,15 @@ if [[ "$(wasm-bindgen --version 2>/dev/null)" != "wasm-bindgen $bindgen" ]]; the
     # No --locked: its lockfile names a crate version the registry no longer has.
     "${quick[@]}" cargo install wasm-bindgen-cli --version "$bindgen" --force ${DOWSE_WEB_TOOLS:+--root "$DOWSE_WEB_TOOLS"}
 fi
-if [[ "$(wasm-opt --version 2>/dev/null)" != "wasm-opt version 132 (version_132)" ]]; then
+if [[ "$(wasm-opt --version 2>/dev/null)" != "wasm-opt version 132 (version_132)" || "$(terser --version 2>/dev/null)" != "terser 5.51.4" ]]; then
     if ! command -v npm >/dev/null; then
-        echo "web-tools: no npm, so no wasm-opt: the app's modules will be larger (install Node.js with npm to shrink them)" >&2
+        echo "web-tools: no npm, so no wasm-opt and no terser: the app's modules and scripts will be larger (install Node.js with npm to shrink them)" >&2
         exit 0
     fi
-    binaryen="${DOWSE_WEB_TOOLS:-$HOME/.cache/dowse-tools}/binaryen"
-    npm install --silent --no-audit --no-fund --prefix "$binaryen" binaryen@132.0.0
+    tools="${DOWSE_WEB_TOOLS:-$HOME/.cache/dowse-tools}"
+    npm install --silent --no-audit --no-fund --prefix "$tools/binaryen" binaryen@132.0.0
+    npm install --silent --no-audit --no-fund --prefix "$tools/terser" terser@5.51.4
     mkdir -p "$bin"
-    ln -sf "$binaryen/node_modules/binaryen/bin/wasm-opt" "$bin/wasm-opt"
+    ln -sf "$tools/binaryen/node_modules/binaryen/bin/wasm-opt" "$bin/wasm-opt"
+    ln -sf "$tools/terser/node_modules/terser/bin/terser" "$bin/terser"
 fi
