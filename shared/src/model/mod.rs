@@ -29,6 +29,7 @@ macro_rules! with_encoders {
 }
 
 with_tokenizer! {
+    mod bert_normalize;
     mod config;
     mod files;
     mod int8;

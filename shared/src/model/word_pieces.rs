@@ -3,7 +3,8 @@
 //! and run part by part, without its `Tokenizer` pipeline. The pipeline links every normalizer,
 //! pre-tokenizer, model and post-processor a `tokenizer.json` may name, and the regular
 //! expressions of its added-token matching: most of the browser's encoder worker, which needs
-//! none of them.
+//! none of them. The normalizer's settings are `tokenizers`' own, its steps
+//! [`super::bert_normalize`]'s.
 //!
 //! The ids are the pipeline's ([`super::TextTokenizer`]'s) for every text but one kind: a special
 //! token written in the text ("[SEP]") is read as text here, where the pipeline would insert the
@@ -15,8 +16,9 @@ use tokenizers::normalizers::bert::BertNormalizer;
 use tokenizers::pre_tokenizers::bert::BertPreTokenizer;
 use tokenizers::processors::bert::BertProcessing;
 use tokenizers::processors::template::TemplateProcessing;
-use tokenizers::{Encoding, Model, NormalizedString, Normalizer, OffsetReferential, OffsetType, PostProcessor, PreTokenizedString, PreTokenizer, Token};
+use tokenizers::{Encoding, Model, NormalizedString, OffsetReferential, OffsetType, PostProcessor, PreTokenizedString, PreTokenizer, Token};
 
+use super::bert_normalize::normalize;
 use super::{Encoded, ModelError};
 
 /// A BERT `tokenizer.json` set up for single texts: special tokens added, cut to `max_len`.
@@ -97,10 +99,10 @@ impl WordPieces {
 
     fn encode_one(&self, text: &str) -> Result<Encoded, ModelError> {
         let failed = |e: tokenizers::Error| ModelError::Tokenizer(e.to_string());
-        let mut normalized = NormalizedString::from(text);
-        if let Some(normalizer) = &self.normalizer {
-            normalizer.normalize(&mut normalized).map_err(failed)?;
-        }
+        let normalized = match &self.normalizer {
+            Some(normalizer) => NormalizedString::from(normalize(text, normalizer)),
+            None => NormalizedString::from(text),
+        };
         let mut words = PreTokenizedString::from(normalized);
         BertPreTokenizer.pre_tokenize(&mut words).map_err(failed)?;
         words.tokenize(|word| self.model.tokenize(word.get())).map_err(failed)?;
