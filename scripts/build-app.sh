@@ -42,8 +42,10 @@ shrink() {
 # keyword result, is 24 kB minified (9.4 -> 7.0 kB gzip -9). `--module` for the app's ES module;
 # the workers' classic scripts keep their top-level names (their `wasm_bindgen`) without it.
 minify() {
+    local script="$1"
+    shift
     if [[ "$(terser --version 2>/dev/null)" == "terser 5.51.4" ]]; then
-        terser "$@" --compress --mangle --output "$1" "$1"
+        terser "$script" "$@" --compress --mangle --output "$script"
     fi
 }
 

@@ -42,20 +42,19 @@ pub fn normalize(text: &str, normalizer: &BertNormalizer) -> String {
 /// marks of category Mn dropped.
 fn strip_accents(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
+    // A starter (class 0) and the combining characters after it; the sort keeps the starter first.
     let mut run: Vec<(u8, char)> = Vec::new();
     let flush = |run: &mut Vec<(u8, char)>, out: &mut String| {
         run.sort_by_key(|&(class, _)| class);
         out.extend(run.drain(..).map(|(_, c)| c).filter(|c| !c.is_mark_nonspacing()));
     };
     for c in text.chars() {
-        decompose_canonical(c, |d| match canonical_combining_class(d) {
-            0 => {
+        decompose_canonical(c, |d| {
+            let class = canonical_combining_class(d);
+            if class == 0 {
                 flush(&mut run, &mut out);
-                if !d.is_mark_nonspacing() {
-                    out.push(d);
-                }
             }
-            class => run.push((class, d)),
+            run.push((class, d));
         });
     }
     flush(&mut run, &mut out);
