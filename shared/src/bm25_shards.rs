@@ -1,5 +1,5 @@
 //! BM25 split by term, for a bundle fetched in fragments: a small [`ShardedBm25`] that every
-//! query needs (the parameters, the corpus statistics, and the first term of each shard) and
+//! query needs (the parameters, the corpus statistics, and where each shard's terms begin) and
 //! [`Bm25Shard`]s of whole postings lists, cut where the sorted terms pass a byte budget, so a
 //! query fetches only the shards that hold its own terms (Pagefind splits its index the same way).
 //! Each posting carries its document's length, so a query's scores are exactly those of the
@@ -38,9 +38,11 @@ pub struct ShardedBm25 {
     params: Bm25Params,
     num_docs: u32,
     avg_doc_len: f32,
-    /// The first term of each shard, ascending; shard `i` holds the terms from `firsts[i]` up to
-    /// the next shard's first.
-    firsts: Vec<String>,
+    /// Where each shard's terms begin, ascending; shard `i` holds the terms from `keys[i]` up to
+    /// the next shard's key. The first shard's key is its first term; every other one is the
+    /// shortest prefix of its first term that sorts after the shard before it ([`separator`]), so
+    /// the root carries a few letters per shard instead of a word.
+    keys: Vec<String>,
 }
 
 /// Whole postings lists of a run of terms: `(document gap, term frequency, document length)`.
@@ -61,11 +63,12 @@ impl ShardedBm25 {
     /// cut, so one long list makes a shard of its own).
     pub fn split(index: &Bm25Index, shard_bytes: usize) -> (Self, Vec<Bm25Shard>) {
         let mut shards: Vec<Bm25Shard> = Vec::new();
-        let mut firsts = Vec::new();
+        let mut keys = Vec::new();
         for (term, postings) in index.postings() {
             let full = shards.last().is_none_or(|shard| shard.postings.len() >= shard_bytes.max(1));
             if full {
-                firsts.push(term.to_string());
+                let previous = shards.last().and_then(|shard| shard.order.last());
+                keys.push(previous.map_or(term, |previous| separator(previous, term)).to_string());
                 shards.push(Bm25Shard { terms: HashMap::new(), order: Vec::new(), postings: Vec::new() });
             }
             let shard = shards.last_mut().expect("pushed above");
@@ -80,12 +83,12 @@ impl ShardedBm25 {
             shard.terms.insert(term.to_string(), (postings.len() as u32, start, shard.postings.len()));
             shard.order.push(term.to_string());
         }
-        let root = Self { params: index.params(), num_docs: index.num_docs() as u32, avg_doc_len: index.avg_doc_len(), firsts };
+        let root = Self { params: index.params(), num_docs: index.num_docs() as u32, avg_doc_len: index.avg_doc_len(), keys };
         (root, shards)
     }
 
     pub fn num_shards(&self) -> usize {
-        self.firsts.len()
+        self.keys.len()
     }
 
     /// Documents indexed (passages, in a bundle).
@@ -115,18 +118,19 @@ impl ShardedBm25 {
     }
 
     /// The shards whose terms may begin with `prefix`: the one it would sort into and those after
-    /// it whose first term begins with it.
+    /// it whose key begins with it (a later key sorts after `prefix`, so it begins with it exactly
+    /// when its shard's first term does).
     fn prefix_shards(&self, prefix: &str) -> Vec<u32> {
         let start = match self.shard_of(prefix) {
             Some(shard) => shard as usize,
-            None if self.firsts.first().is_some_and(|first| first.starts_with(prefix)) => 0,
+            None if self.keys.first().is_some_and(|first| first.starts_with(prefix)) => 0,
             None => return Vec::new(),
         };
-        (start..self.firsts.len()).take_while(|&i| i == start || self.firsts[i].starts_with(prefix)).map(|i| i as u32).collect()
+        (start..self.keys.len()).take_while(|&i| i == start || self.keys[i].starts_with(prefix)).map(|i| i as u32).collect()
     }
 
     fn shard_of(&self, term: &str) -> Option<u32> {
-        let after = self.firsts.partition_point(|first| first.as_str() <= term);
+        let after = self.keys.partition_point(|key| key.as_str() <= term);
         after.checked_sub(1).map(|shard| shard as u32)
     }
 
@@ -178,17 +182,17 @@ impl ShardedBm25 {
         Ok(top_k(scores, k))
     }
 
-    /// Magic, parameters, statistics and each shard's first term.
+    /// Magic, parameters, statistics and each shard's key.
     pub fn to_bytes(&self) -> Vec<u8> {
         let mut out = ROOT_MAGIC.to_vec();
         out.extend_from_slice(&self.params.k1.to_le_bytes());
         out.extend_from_slice(&self.params.b.to_le_bytes());
         out.extend_from_slice(&self.avg_doc_len.to_le_bytes());
         varint::write(&mut out, u64::from(self.num_docs));
-        varint::write(&mut out, self.firsts.len() as u64);
-        for first in &self.firsts {
-            varint::write(&mut out, first.len() as u64);
-            out.extend_from_slice(first.as_bytes());
+        varint::write(&mut out, self.keys.len() as u64);
+        for key in &self.keys {
+            varint::write(&mut out, key.len() as u64);
+            out.extend_from_slice(key.as_bytes());
         }
         out
     }
@@ -208,21 +212,21 @@ impl ShardedBm25 {
         let num_docs = reader.varint_u32("document count")?;
         let count = reader.varint("shard count")? as usize;
         if count > bytes.len() {
-            return Err(FormatError::Truncated { section: ROOT, what: "shard terms" });
+            return Err(FormatError::Truncated { section: ROOT, what: "shard keys" });
         }
-        let mut firsts: Vec<String> = Vec::with_capacity(count);
+        let mut keys: Vec<String> = Vec::with_capacity(count);
         for _ in 0..count {
-            let len = reader.varint("term length")? as usize;
-            let term = std::str::from_utf8(reader.bytes(len, "term")?).map_err(|_| corrupt("term is not UTF-8".into()))?;
-            if firsts.last().is_some_and(|previous| previous.as_str() >= term) {
-                return Err(corrupt(format!("shard terms out of order at {term:?}")));
+            let len = reader.varint("shard key length")? as usize;
+            let key = std::str::from_utf8(reader.bytes(len, "shard key")?).map_err(|_| corrupt("shard key is not UTF-8".into()))?;
+            if keys.last().is_some_and(|previous| previous.as_str() >= key) {
+                return Err(corrupt(format!("shard keys out of order at {key:?}")));
             }
-            firsts.push(term.to_string());
+            keys.push(key.to_string());
         }
         if !reader.is_empty() {
-            return Err(corrupt("bytes after the last shard term".into()));
+            return Err(corrupt("bytes after the last shard key".into()));
         }
-        Ok(Self { params, num_docs, avg_doc_len, firsts })
+        Ok(Self { params, num_docs, avg_doc_len, keys })
     }
 
     /// Reads one shard's bytes, checking that it is shard `index` of this root: its terms sort
@@ -281,6 +285,15 @@ impl Bm25Shard {
         out.extend_from_slice(&self.postings);
         out
     }
+}
+
+/// The shortest prefix of `term`, cut at a character boundary, that sorts after `previous` (which
+/// sorts before `term`): every string from it up to `term` sorts after `previous` too, so a
+/// shard keyed by it holds the same terms as one keyed by `term`.
+fn separator<'t>(previous: &str, term: &'t str) -> &'t str {
+    let common = previous.bytes().zip(term.bytes()).take_while(|(a, b)| a == b).count();
+    let end = (common + 1..=term.len()).find(|&end| term.is_char_boundary(end)).unwrap_or(term.len());
+    &term[..end]
 }
 
 /// Decodes postings that [`check_postings`] accepted.
@@ -398,7 +411,42 @@ mod tests {
         }
     }
 
+    #[test]
+    fn shard_keys_are_the_shortest_prefixes_that_separate_the_shards() {
+        let index = index();
+        let (root, shards) = ShardedBm25::split(&index, 256);
+        assert_eq!(root.keys[0], shards[0].order[0]);
+        for (i, shard) in shards.iter().enumerate().skip(1) {
+            let (key, previous, first) = (&root.keys[i], shards[i - 1].order.last().unwrap(), &shard.order[0]);
+            assert!(first.starts_with(key.as_str()) && key > previous, "shard {i}: {previous:?} < {key:?} <= {first:?}");
+            assert!(key[..key.len() - 1] <= **previous, "shard {i}: {key:?} is not the shortest after {previous:?}");
+        }
+    }
+
     proptest::proptest! {
+        /// Words of letters that share prefixes and span UTF-8 lengths: every word routes to the
+        /// shard that holds it, and every prefix to every shard that holds a completion.
+        #[test]
+        fn words_and_prefixes_route_to_the_shards_that_hold_them(
+            words in proptest::collection::vec("[aáb€]{1,6}", 1..120),
+            budget in 1usize..64,
+            prefix in "[aáb€]{1,3}",
+        ) {
+            let index = Bm25Index::build(Bm25Params::default(), words.iter().map(|w| vec![w.clone()]));
+            let (root, shards) = ShardedBm25::split(&index, budget);
+            for (i, shard) in shards.iter().enumerate() {
+                for term in &shard.order {
+                    proptest::prop_assert_eq!(root.shard_of(term), Some(i as u32));
+                }
+            }
+            let opened = root.prefix_shards(&prefix);
+            for (i, shard) in shards.iter().enumerate() {
+                if shard.order.iter().any(|term| term.starts_with(prefix.as_str())) {
+                    proptest::prop_assert!(opened.contains(&(i as u32)), "{:?} misses shard {} for {:?}", opened, i, prefix);
+                }
+            }
+        }
+
         #[test]
         fn random_bytes_never_panic(bytes in proptest::collection::vec(proptest::num::u8::ANY, 0..256)) {
             let (root, _) = ShardedBm25::split(&index(), 256);

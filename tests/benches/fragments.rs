@@ -42,7 +42,8 @@ use dowse_core::text::Analyzer;
 use dowse_core::topk::top_k;
 use dowse_core::vectors::VectorStore;
 
-const KEYWORD_BUDGETS: [(usize, usize); 4] = [(4 << 10, 2 << 10), (4 << 10, 4 << 10), (16 << 10, 8 << 10), (64 << 10, 32 << 10)];
+/// Shard and chunk budgets: the default (2 KiB / 4 KiB), the default before it, larger ones.
+const KEYWORD_BUDGETS: [(usize, usize); 4] = [(2 << 10, 4 << 10), (4 << 10, 4 << 10), (16 << 10, 8 << 10), (64 << 10, 32 << 10)];
 /// Rescore depths; `None` is the one `dowse index` calibrated for the bundle (its manifest's).
 const RESCORE: [usize; 5] = [50, 100, 156, 200, 243];
 /// One sign per dimension, and two rotations (at 384 dimensions: two thirds and half).
@@ -247,10 +248,13 @@ fn main() {
         let config = FragmentConfig { bm25_shard_bytes, document_chunk_bytes, ..FragmentConfig::default() };
         let run = visit(&sections, &queries, &config, Mode::Bm25);
         assert!(run.hits == whole_bm25, "the fragments' BM25 results differ from the whole bundle's");
+        let default = FragmentConfig::default();
+        let label = (bm25_shard_bytes, document_chunk_bytes) == (default.bm25_shard_bytes, default.document_chunk_bytes);
         println!(
-            "| {} KiB / {} KiB | {} | {} | {} | {} | {} | {} | {} | {} |",
+            "| {} KiB / {} KiB{} | {} | {} | {} | {} | {} | {} | {} | {} |",
             bm25_shard_bytes >> 10,
             document_chunk_bytes >> 10,
+            if label { " (default)" } else { "" },
             run.fragments,
             run.root,
             percentile(&run.cold, 50),
