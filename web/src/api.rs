@@ -18,19 +18,18 @@
 //! totals. Bad options reject with a message naming them.
 
 use std::cell::RefCell;
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::rc::Rc;
 
 use dowse_core::filters::{one_or_many, Filters};
 use dowse_core::search::{Mode, SearchOptions};
 use futures::future::{FutureExt, LocalBoxFuture, Shared};
-use serde::Deserialize;
-use serde_json::json;
+use serde::{Deserialize, Serialize};
 use wasm_bindgen::prelude::*;
 
 use dowse_web::protocol::BackendChoice;
 
-use crate::engine::{Engine, Outcome, Timings};
+use crate::engine::{Engine, Facets, Outcome, Timings};
 
 /// The most results one call may ask for, and the most passages it may feed back.
 const MAX_K: usize = 100;
@@ -95,7 +94,7 @@ pub async fn search(bundle: String, app: String, query: JsValue, options: JsValu
             filters: options.filters.clone(),
             facets: None,
         };
-        return js_sys::JSON::parse(&answer(&nothing).to_string());
+        return to_js(&answer(&nothing));
     }
     let (session, engine) = open(&bundle, &app).await.map_err(failed)?;
     if options.mode.is_dense() {
@@ -106,7 +105,7 @@ pub async fn search(bundle: String, app: String, query: JsValue, options: JsValu
         })?;
     }
     let outcome = engine.search(query.trim(), options.into()).await.map_err(failed)?;
-    js_sys::JSON::parse(&answer(&outcome).to_string())
+    to_js(&answer(&outcome))
 }
 
 /// Every value of every filter of the bundle at `bundle` with how many documents carry it (`{}`
@@ -128,7 +127,7 @@ fn read_options(options: &JsValue) -> Result<Options, String> {
         return Err("the options must be an object, e.g. { mode: \"bm25\", k: 10 }".into());
     }
     let text = js_sys::JSON::stringify(options).ok().and_then(|t| t.as_string()).unwrap_or_default();
-    let options: Options = serde_json::from_str(&text).map_err(|e| {
+    let options: Options = serde_json::from_slice(text.as_bytes()).map_err(|e| {
         let message = e.to_string();
         let message = message.split(" at line ").next().unwrap_or(&message).to_string();
         format!("bad options: {message}")
@@ -174,37 +173,74 @@ fn load_encoder(engine: Rc<Engine>) -> Load<()> {
 }
 
 /// What a search answers: `dowse search --json`'s shape, with the snippet also as HTML.
-fn answer(outcome: &Outcome) -> serde_json::Value {
-    let results: Vec<serde_json::Value> = outcome
+#[derive(Serialize)]
+struct Answer<'a> {
+    query: &'a str,
+    mode: &'static str,
+    results: Vec<Found<'a>>,
+    timings_ms: TimingsMs,
+    fetched_bytes: u64,
+    filters: &'a Option<Facets>,
+}
+
+/// One result of an [`Answer`].
+#[derive(Serialize)]
+struct Found<'a> {
+    rank: usize,
+    doc_id: &'a str,
+    title: &'a str,
+    heading: &'a str,
+    url: &'a Option<String>,
+    /// Key to value, a later field of a repeated key winning, as `dowse search --json` has it.
+    meta: BTreeMap<&'a str, &'a str>,
+    score: f32,
+    snippet: &'a str,
+    excerpt: String,
+}
+
+#[derive(Serialize)]
+struct TimingsMs {
+    tokenize: f64,
+    encode: f64,
+    search: f64,
+}
+
+/// `answer` as the JavaScript object the API resolves to.
+fn to_js(answer: &Answer) -> Result<JsValue, JsValue> {
+    js_sys::JSON::parse(&serde_json::to_string(answer).expect("answers serialize"))
+}
+
+fn answer(outcome: &Outcome) -> Answer<'_> {
+    let results = outcome
         .items
         .iter()
         .enumerate()
         .map(|(rank, item)| {
             // Inserted one by one: collecting into a map would sort, a routine of its own.
-            let mut meta = serde_json::Map::new();
+            let mut meta = BTreeMap::new();
             for (key, value) in &item.meta {
-                meta.insert(key.clone(), value.clone().into());
+                meta.insert(key.as_str(), value.as_str());
             }
-            json!({
-                "rank": rank + 1,
-                "doc_id": item.doc_id,
-                "title": item.title,
-                "heading": item.heading,
-                "url": item.url,
-                "meta": meta,
-                "score": item.score,
-                "snippet": item.snippet.text,
-                "excerpt": item.snippet.html(),
-            })
+            Found {
+                rank: rank + 1,
+                doc_id: &item.doc_id,
+                title: &item.title,
+                heading: &item.heading,
+                url: &item.url,
+                meta,
+                score: item.score,
+                snippet: &item.snippet.text,
+                excerpt: item.snippet.html(),
+            }
         })
         .collect();
     let t = outcome.timings;
-    json!({
-        "query": outcome.query,
-        "mode": outcome.mode.name(),
-        "results": results,
-        "timings_ms": {"tokenize": t.tokenize, "encode": t.encode, "search": t.search},
-        "fetched_bytes": t.fetched,
-        "filters": outcome.facets,
-    })
+    Answer {
+        query: &outcome.query,
+        mode: outcome.mode.name(),
+        results,
+        timings_ms: TimingsMs { tokenize: t.tokenize, encode: t.encode, search: t.search },
+        fetched_bytes: t.fetched,
+        filters: &outcome.facets,
+    }
 }

@@ -87,9 +87,9 @@ impl FileCache {
     }
 }
 
-/// Sends a JSON request (a GET without `body`) and parses the JSON answer; gives up after
-/// `timeout_ms`, aborting the request.
-pub async fn fetch_json(url: &str, body: Option<&serde_json::Value>, timeout_ms: i32) -> Result<serde_json::Value, String> {
+/// Sends a JSON request (a GET without `body`) and gives the answer's bytes, which the caller
+/// parses into its own type; gives up after `timeout_ms`, aborting the request.
+pub async fn fetch_json(url: &str, body: Option<String>, timeout_ms: i32) -> Result<Vec<u8>, String> {
     let window = web_sys::window().ok_or("no window")?;
     let controller = web_sys::AbortController::new().map_err(js_error)?;
     let init = RequestInit::new();
@@ -97,7 +97,7 @@ pub async fn fetch_json(url: &str, body: Option<&serde_json::Value>, timeout_ms:
     init.set_cache(RequestCache::NoStore);
     if let Some(body) = body {
         init.set_method("POST");
-        init.set_body(&JsValue::from_str(&body.to_string()));
+        init.set_body(&JsValue::from_str(&body));
         let headers = web_sys::Headers::new().map_err(js_error)?;
         headers.set("content-type", "application/json").map_err(js_error)?;
         init.set_headers(&headers);
@@ -119,7 +119,7 @@ pub async fn fetch_json(url: &str, body: Option<&serde_json::Value>, timeout_ms:
         if !response.ok() {
             return Err(format!("HTTP {}: {}", response.status(), text.chars().take(200).collect::<String>()));
         }
-        serde_json::from_str(&text).map_err(|e| format!("not JSON: {e}"))
+        Ok(text.into_bytes())
     }
     .await;
     window.clear_timeout_with_handle(timer);

@@ -125,19 +125,25 @@ pub struct Manifest {
 impl Manifest {
     /// Parses `manifest.json`, refusing other formats and other versions before reading further.
     pub fn from_json(bytes: &[u8]) -> Result<Self, BundleError> {
-        let value: serde_json::Value = serde_json::from_slice(bytes).map_err(|e| BundleError::Manifest(e.to_string()))?;
-        if value.get("format").and_then(|f| f.as_str()) != Some(FORMAT) {
+        /// The two fields read first; typed rather than a `serde_json::Value`, whose parser the
+        /// browser's module would carry for this alone.
+        #[derive(Deserialize)]
+        struct Header {
+            format: Option<String>,
+            format_version: Option<u64>,
+        }
+        let header: Header = serde_json::from_slice(bytes).map_err(|e| BundleError::Manifest(e.to_string()))?;
+        if header.format.as_deref() != Some(FORMAT) {
             return Err(BundleError::Manifest(format!("not a dowse bundle manifest (`format` is not {FORMAT:?})")));
         }
-        let version = value.get("format_version").and_then(serde_json::Value::as_u64);
-        let version = version.ok_or_else(|| BundleError::Manifest("`format_version` is missing".into()))?;
+        let version = header.format_version.ok_or_else(|| BundleError::Manifest("`format_version` is missing".into()))?;
         if version > u64::from(FORMAT_VERSION) {
             return Err(BundleError::NewerFormat { found: version, supported: FORMAT_VERSION });
         }
         if version < u64::from(FORMAT_VERSION) {
             return Err(BundleError::OlderFormat { found: version, supported: FORMAT_VERSION });
         }
-        serde_json::from_value(value).map_err(|e| BundleError::Manifest(e.to_string()))
+        serde_json::from_slice(bytes).map_err(|e| BundleError::Manifest(e.to_string()))
     }
 
     pub fn to_json(&self) -> Vec<u8> {
