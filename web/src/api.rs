@@ -127,6 +127,7 @@ fn read_options(options: &JsValue) -> Result<Options, String> {
         return Err("the options must be an object, e.g. { mode: \"bm25\", k: 10 }".into());
     }
     let text = js_sys::JSON::stringify(options).ok().and_then(|t| t.as_string()).unwrap_or_default();
+    // From bytes, as every JSON the app reads, so the module links one serde_json reader.
     let options: Options = serde_json::from_slice(text.as_bytes()).map_err(|e| {
         let message = e.to_string();
         let message = message.split(" at line ").next().unwrap_or(&message).to_string();
@@ -210,6 +211,7 @@ fn to_js(answer: &Answer) -> Result<JsValue, JsValue> {
     js_sys::JSON::parse(&serde_json::to_string(answer).expect("answers serialize"))
 }
 
+/// The answer to `outcome`, borrowing its text.
 fn answer(outcome: &Outcome) -> Answer<'_> {
     let results = outcome
         .items

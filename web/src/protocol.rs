@@ -105,6 +105,7 @@ pub fn read<T: DeserializeOwned>(data: &JsValue) -> Result<(u32, T, Vec<Vec<u8>>
     let field = |key: &str| Reflect::get(data, &key.into()).map_err(js_error);
     let id = field("id")?.as_f64().ok_or("a message without an id")? as u32;
     let json = field("body")?.as_string().ok_or("a message without a body")?;
+    // From bytes, as every JSON the app reads, so the module links one serde_json reader.
     let body = serde_json::from_slice(json.as_bytes()).map_err(|e| format!("a message that does not parse: {e}"))?;
     let files: Array = field("bytes")?.dyn_into().map_err(|_| "a message whose bytes are not an array")?;
     let bytes = files.iter().map(|file| file.dyn_into::<Uint8Array>().map(|a| a.to_vec())).collect::<Result<_, _>>();
