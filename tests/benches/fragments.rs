@@ -248,13 +248,11 @@ fn main() {
         let config = FragmentConfig { bm25_shard_bytes, document_chunk_bytes, ..FragmentConfig::default() };
         let run = visit(&sections, &queries, &config, Mode::Bm25);
         assert!(run.hits == whole_bm25, "the fragments' BM25 results differ from the whole bundle's");
-        let default = FragmentConfig::default();
-        let label = (bm25_shard_bytes, document_chunk_bytes) == (default.bm25_shard_bytes, default.document_chunk_bytes);
         println!(
             "| {} KiB / {} KiB{} | {} | {} | {} | {} | {} | {} | {} | {} |",
             bm25_shard_bytes >> 10,
             document_chunk_bytes >> 10,
-            if label { " (default)" } else { "" },
+            if config == FragmentConfig::default() { " (default)" } else { "" },
             run.fragments,
             run.root,
             percentile(&run.cold, 50),
