@@ -13,6 +13,10 @@ pub const RERANK_TIMEOUT_MS: i32 = 5_000;
 /// How many of the client's results the server reranks.
 pub const RERANK_DEPTH: usize = 30;
 
+// The wire types below are the client's side of the server's (trainer/src/serve/api.rs:
+// `RerankRequest`, `RerankDocument`, `RerankResult`, and the `rerank` object `health` answers):
+// a change to one is a change to both.
+
 #[derive(Deserialize)]
 struct Health {
     rerank: Option<RerankHealth>,
