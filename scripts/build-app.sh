@@ -12,7 +12,9 @@
 # `dowse-encoder` (every model, on Burn and wgpu; profile `release`, no wasm-opt: -Oz takes about
 # 6 minutes on it). The app's script and module are named by the first 16 hex digits of the
 # sha256 of the module cargo built, the styles by their own (cached forever by `dowse serve`,
-# docs/api.md); the workers keep fixed names, the app starts them by name. The folder is written
+# docs/api.md); the workers keep fixed names, the app starts them by name. Each module also gets a
+# raw-deflate copy beside it (`_bg.deflate`), which dowse.js and dowse-worker.js fetch where the
+# host does not compress (a plain static server sends wasm as it is). The folder is written
 # beside the old one and swapped in at the end: a build that fails or is interrupted leaves the
 # previous app in place.
 set -euo pipefail
@@ -38,6 +40,15 @@ shrink() {
     fi
 }
 
+# The module's copy deflated at level 9 (raw deflate, as the bundle's fragments): the browser
+# inflates it with DecompressionStream.
+deflate() {
+    python3 -c 'import sys, zlib
+c = zlib.compressobj(9, zlib.DEFLATED, -15, 9)
+data = open(sys.argv[1], "rb").read()
+open(sys.argv[1][: -len(".wasm")] + ".deflate", "wb").write(c.compress(data) + c.flush())' "$1"
+}
+
 # terser for the scripts wasm-bindgen writes: the app's, 53 kB of glue read before the first
 # keyword result, is 24 kB minified (9.4 -> 7.0 kB gzip -9). `--module` for the app's ES module;
 # the workers' classic scripts keep their top-level names (their `wasm_bindgen`) without it.
@@ -61,17 +72,22 @@ shrink "$stage/dowse-web_bg.wasm"
 minify "$stage/dowse-web.js" --module
 mv "$stage/dowse-web.js" "$stage/$app.js"
 mv "$stage/dowse-web_bg.wasm" "$stage/${app}_bg.wasm"
+deflate "$stage/${app}_bg.wasm"
 # The workers: classic scripts (`--target no-modules`), which importScripts loads.
 wasm-bindgen --target no-modules --no-typescript --out-dir "$stage" "$wasm_out/web-app/dowse-static.wasm"
 shrink "$stage/dowse-static_bg.wasm"
 minify "$stage/dowse-static.js"
+deflate "$stage/dowse-static_bg.wasm"
 wasm-bindgen --target no-modules --no-typescript --out-dir "$stage" "$wasm_out/release/dowse-encoder.wasm"
 minify "$stage/dowse-encoder.js"
+deflate "$stage/dowse-encoder_bg.wasm"
 
 style="style-$(hash16 www/style.css).css"
 cp www/style.css "$stage/$style"
 cp www/dowse-worker.js "$stage/dowse-worker.js"
-sed -e "s|@APP_JS@|./$app.js|g; s|@APP_WASM@|./${app}_bg.wasm|g; s|@STYLE@|./$style|g" www/index.html > "$stage/index.html"
+for page in index.html dowse.js; do
+    sed -e "s|@APP_JS@|./$app.js|g; s|@APP_WASM@|./${app}_bg.wasm|g; s|@STYLE@|./$style|g" "www/$page" > "$stage/$page"
+done
 
 rm -rf "$dist"
 mv "$stage" "$dist"

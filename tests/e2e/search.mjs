@@ -17,6 +17,8 @@
 //   keyboard     true to walk the results with the arrow keys from the box, then clear with Escape
 //   facet        {key, value}: reports every filter's values and counts (`facets.groups`), whether
 //                any markup rendered in them, and the titles once that value is checked
+//   resources    true to report each file of the cold load (`cold_resources`: name, bytes
+//                transferred, body bytes as sent, body bytes as read)
 //   viewport     {width, height} of the page (default 1000 x 1100); the report says whether the
 //                page is wider than that (`overflows`)
 //   expect_error true when the page must end in its error state: reports the message and stops
@@ -148,7 +150,7 @@ const report = {
 // Each file of the cold load, for benchmarks that split the bytes (the encoder's from the bundle's).
 if (options.resources) {
   report.cold_resources = await page.evaluate(() =>
-    performance.getEntriesByType("resource").map((e) => ({ name: e.name, bytes: e.transferSize, body: e.decodedBodySize }))
+    performance.getEntriesByType("resource").map((e) => ({ name: e.name, bytes: e.transferSize, encoded: e.encodedBodySize, body: e.decodedBodySize }))
   );
 }
 report.overflows = await page.evaluate(() => document.documentElement.scrollWidth > window.innerWidth);

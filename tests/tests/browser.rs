@@ -217,9 +217,12 @@ fn searches_adi_on_webgpu_in_chromium() {
     let (query, relevant) = adi_query();
     let server = dowse_serve(adi_bundle(), &[]);
     let screenshot = scratch().join("webgpu.png");
-    let report = drive(json!({"url": server.url, "query": query, "webgpu": true, "screenshot": screenshot, "keyboard": true}));
+    let report =
+        drive(json!({"url": server.url, "query": query, "webgpu": true, "screenshot": screenshot, "keyboard": true, "resources": true}));
     assert_eq!(report["backend"], "WebGPU", "Chromium's SwiftShader adapter should run the encoder");
     check_search(&report, &relevant);
+    // `dowse serve` compresses scripts and wasm: the page takes the module itself.
+    assert!(page_module(&report).0.ends_with("_bg.wasm"), "{:?}", page_module(&report));
     assert_eq!(report["rerank_toggle"], false, "no reranker on the server, no toggle");
     assert!(screenshot.is_file());
     // The arrows walk the results from the box and back; Escape clears the search.
@@ -493,7 +496,9 @@ fn keyword_search_goes_on_when_the_query_encoder_cannot_load() {
     let root = scratch().join("no-encoder");
     let _ = std::fs::remove_dir_all(&root);
     copy_dir(dist(), &root.join("app"));
+    // Both copies: Python's server compresses nothing, so the worker would take the deflated one.
     std::fs::remove_file(root.join("app/dowse-encoder_bg.wasm")).unwrap();
+    std::fs::remove_file(root.join("app/dowse-encoder_bg.deflate")).unwrap();
     copy_dir(adi_bundle(), &root.join("bundle"));
     let server = static_server(&root);
     let report = drive(json!({"url": format!("{}app/?bundle=../bundle/", server.url), "query": "indexing", "expect_semantic_error": true}));
@@ -501,6 +506,42 @@ fn keyword_search_goes_on_when_the_query_encoder_cannot_load() {
     assert!(!report["results"].as_array().unwrap().is_empty(), "{report}");
     let error = report["error"].as_str().unwrap();
     assert!(error.starts_with("Keyword results only:") && error.contains("worker"), "{error}");
+}
+
+#[test]
+fn a_plain_static_host_gets_the_modules_deflated() {
+    // Python's server compresses nothing: the page and the encoder's worker must take the
+    // modules' deflated copies. The plain ones are gone here, so taking any other fails the search.
+    let (query, relevant) = adi_query();
+    let root = scratch().join("plain-host");
+    let _ = std::fs::remove_dir_all(&root);
+    copy_dir(dist(), &root.join("app"));
+    for entry in std::fs::read_dir(root.join("app")).unwrap() {
+        let path = entry.unwrap().path();
+        if path.to_string_lossy().ends_with("_bg.wasm") {
+            std::fs::remove_file(path).unwrap();
+        }
+    }
+    copy_dir(adi_default_bundle(), &root.join("bundle"));
+    let server = static_server(&root);
+    let report = drive(json!({"url": format!("{}app/?bundle=../bundle/", server.url), "query": query, "webgpu": false, "resources": true}));
+    check_search(&report, &relevant);
+    let module = page_module(&report);
+    assert!(module.0.ends_with("_bg.deflate"), "{module:?}");
+    let deflated = std::fs::metadata(dist().join(module.0.rsplit('/').next().unwrap())).unwrap().len();
+    assert_eq!(module.1, deflated, "the page's module came as its deflated copy, byte for byte");
+}
+
+/// The page's wasm module as it came over the network: its URL and how many bytes its body had.
+fn page_module(report: &Value) -> (String, u64) {
+    let resources = report["cold_resources"].as_array().unwrap();
+    let modules: Vec<(String, u64)> = resources
+        .iter()
+        .map(|r| (r["name"].as_str().unwrap().to_string(), r["encoded"].as_u64().unwrap()))
+        .filter(|(name, _)| name.contains("/dowse-web-") && name.contains("_bg."))
+        .collect();
+    assert_eq!(modules.len(), 1, "{modules:?}");
+    modules[0].clone()
 }
 
 fn copy_dir(from: &Path, to: &Path) {

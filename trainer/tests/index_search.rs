@@ -5,6 +5,7 @@
 use std::path::Path;
 use std::process::{Command, Output};
 
+use dowse_core::fragments;
 use dowse_tests::{data, minilm_dir};
 use serde_json::Value;
 
@@ -181,9 +182,27 @@ fn with_app_alone_takes_the_app_inside_the_binary() {
     for file in ["dowse.js", "index.html", "dowse-worker.js", "dowse-static_bg.wasm", "dowse-encoder_bg.wasm", "manifest.json"] {
         assert!(out.join(file).is_file(), "{file}");
     }
+    // The loader names the app's hashed files, the build's @-marked names all filled in; each
+    // module has its deflated copy beside it, which inflates to the module.
     let script = std::fs::read_to_string(out.join("dowse.js")).unwrap();
-    let module = script.split('"').find(|part| part.starts_with("./dowse-web-")).expect("dowse.js imports the app");
-    assert!(out.join(module.trim_start_matches("./")).is_file(), "{module}");
+    assert!(!script.contains("@APP_") && !script.contains("@STYLE@"), "{script}");
+    let named: Vec<&str> = script.split('"').filter(|part| part.starts_with("./dowse-web-") || part.starts_with("./style-")).collect();
+    assert_eq!(named.len(), 4, "the script, the module, the script again (its timing), the styles: {named:?}");
+    for name in named {
+        assert!(out.join(name.trim_start_matches("./")).is_file(), "{name}");
+    }
+    let wasm = named_module(&script);
+    for module in [wasm.as_str(), "dowse-static_bg.wasm", "dowse-encoder_bg.wasm"] {
+        let deflated = std::fs::read(out.join(module.replace(".wasm", ".deflate"))).unwrap();
+        let inflated = fragments::open_fragment(&fragments::fragment_name(&deflated), &deflated).unwrap();
+        assert!(inflated == std::fs::read(out.join(module)).unwrap(), "{module}: its deflated copy is another module");
+    }
+}
+
+/// The app's module that `script` (dowse.js) loads.
+fn named_module(script: &str) -> String {
+    let module = script.split('"').find(|part| part.starts_with("./dowse-web-") && part.ends_with("_bg.wasm"));
+    module.expect("dowse.js names the app's module").trim_start_matches("./").to_string()
 }
 
 #[test]

@@ -1,6 +1,6 @@
 //! `dowse index --with-app`: the built browser app (the one this binary carries, or a folder
-//! scripts/build-app.sh wrote) copied beside the bundle, with `dowse.js`, the one script a static site adds to get
-//! search:
+//! scripts/build-app.sh wrote) copied beside the bundle, with its `dowse.js`, the one script a
+//! static site adds to get search:
 //!
 //! ```html
 //! <div id="dowse"></div>
@@ -18,12 +18,22 @@ use anyhow::{bail, Context, Result};
 
 use crate::app_inside;
 
-/// The query encoder's workers: their script and their modules (the static encoder's and every
-/// model's), unhashed (the app starts them by name).
-const WORKER: [&str; 5] = ["dowse-worker.js", "dowse-static.js", "dowse-static_bg.wasm", "dowse-encoder.js", "dowse-encoder_bg.wasm"];
+/// What a site needs of the built app besides its hashed script, module and styles: the loader
+/// (`dowse.js`, www/dowse.js with the hashed names filled in) and the query encoder's workers,
+/// their script and modules, unhashed (the app starts them by name).
+const FIXED: [&str; 8] = [
+    "dowse.js",
+    "dowse-worker.js",
+    "dowse-static.js",
+    "dowse-static_bg.wasm",
+    "dowse-static_bg.deflate",
+    "dowse-encoder.js",
+    "dowse-encoder_bg.wasm",
+    "dowse-encoder_bg.deflate",
+];
 
-/// The app's files, `dowse.js` and a page that uses it, as (path in the bundle folder, bytes):
-/// from `dist` (a built app's folder) when given; else the app this binary carries, or, in a build that
+/// The app's files and a page that uses them, as (path in the bundle folder, bytes): from `dist`
+/// (a built app's folder) when given; else the app this binary carries, or, in a build that
 /// carries none, the `dist` folder here.
 pub fn files(dist: Option<&Path>) -> Result<Vec<(String, Vec<u8>)>> {
     match dist {
@@ -56,73 +66,26 @@ fn from_folder(dist: &Path) -> Result<Vec<(String, Vec<u8>)>> {
     select(&dist.display().to_string(), built)
 }
 
+/// The app's own files: `dowse-web-<hash>` and these endings.
+const APP: [&str; 3] = [".js", "_bg.wasm", "_bg.deflate"];
+
 /// What a site needs of a built app (`built`: its files by name, from `origin`): the app's
-/// script and module, the workers, the styles, and `dowse.js` and a page for them.
-fn select(origin: &str, mut built: Vec<(String, Vec<u8>)>) -> Result<Vec<(String, Vec<u8>)>> {
-    built.sort();
-    let names: Vec<String> = built.iter().map(|(name, _)| name.clone()).collect();
-    let script = names.iter().find(|n| n.starts_with("dowse-web-") && n.ends_with(".js"));
-    let wasm = names.iter().find(|n| n.starts_with("dowse-web-") && n.ends_with("_bg.wasm"));
-    let worker = WORKER.iter().map(|file| names.iter().find(|n| n == file)).collect::<Option<Vec<_>>>();
-    let (Some(script), Some(wasm), Some(worker)) = (script, wasm, worker) else {
+/// [`APP`] files, its styles, the [`FIXED`] files, and a page for them.
+fn select(origin: &str, built: Vec<(String, Vec<u8>)>) -> Result<Vec<(String, Vec<u8>)>> {
+    let is_app = |name: &str| name.starts_with("dowse-web-") && APP.iter().any(|end| name.ends_with(end));
+    let mut files: Vec<(String, Vec<u8>)> =
+        built.into_iter().filter(|(name, _)| is_app(name) || name.ends_with(".css") || FIXED.contains(&name.as_str())).collect();
+    files.sort();
+    let names: Vec<&str> = files.iter().map(|(name, _)| name.as_str()).collect();
+    let lacks_app = APP.iter().any(|end| !names.iter().any(|name| name.starts_with("dowse-web-") && name.ends_with(end)));
+    if lacks_app || FIXED.iter().any(|fixed| !names.contains(fixed)) {
         bail!(
-            "{origin}: no built browser app here (dowse-web-*.js, dowse-web-*_bg.wasm and the encoders' workers, {}); build it with `bash scripts/build-app.sh`",
-            WORKER.join(", ")
+            "{origin}: no built browser app here (dowse-web-*.js, dowse-web-*_bg.wasm and dowse-web-*_bg.deflate, {}); build it with `bash scripts/build-app.sh`",
+            FIXED.join(", ")
         );
-    };
-    let styles: Vec<&String> = names.iter().filter(|n| n.ends_with(".css")).collect();
-    let wanted: Vec<&String> = [script, wasm].into_iter().chain(worker).chain(styles.iter().copied()).collect();
-    let script_file = loader(script, wasm, &styles).into_bytes();
-    let mut files: Vec<(String, Vec<u8>)> = built.into_iter().filter(|(name, _)| wanted.contains(&name)).collect();
-    files.push(("dowse.js".to_string(), script_file));
+    }
     files.push(("index.html".to_string(), PAGE.as_bytes().to_vec()));
     Ok(files)
-}
-
-/// The drop-in script for the app's hashed file names.
-fn loader(script: &str, wasm: &str, styles: &[&String]) -> String {
-    let styles = serde_json::to_string(styles).expect("names serialize");
-    format!(
-        r#"// dowse: search for this site, running in the visitor's browser. Add to any page:
-//   <div id="dowse"></div>
-//   <script type="module" src="/_dowse/dowse.js"></script>
-// The bundle is read from this script's folder unless the div's data-bundle names another.
-// Pages that draw their own results import it instead (docs/site.md):
-//   import * as dowse from "/_dowse/dowse.js";
-//   const found = await dowse.search("query", {{ mode: "hybrid", k: 10, prefix: false, filters: {{ tag: "garden" }} }});
-//   const facets = await dowse.filters();
-import init, {{ search as searchBundle, filters as filtersOf }} from "./{script}";
-
-const here = new URL("./", import.meta.url);
-const mount = document.getElementById("dowse");
-if (mount) {{
-  if (!mount.dataset.bundle) mount.dataset.bundle = here.href;
-  mount.dataset.app = here.href;
-  for (const style of {styles}) {{
-    const link = document.createElement("link");
-    link.rel = "stylesheet";
-    link.href = new URL(style, here).href;
-    document.head.appendChild(link);
-  }}
-}}
-await init({{ module_or_path: new URL("{wasm}", here) }});
-
-function bundle() {{
-  const url = new URL(mount?.dataset.bundle || here.href, document.baseURI).href;
-  return url.endsWith("/") ? url : url + "/";
-}}
-
-// Searches this site: resolves to {{ query, mode, results, timings_ms, fetched_bytes, filters }}.
-export function search(query, options) {{
-  return searchBundle(bundle(), here.href, query, options);
-}}
-
-// Every filter's values with how many pages carry each: {{ key: [{{ value, count }}] }}.
-export function filters() {{
-  return filtersOf(bundle(), here.href);
-}}
-"#
-    )
 }
 
 /// A page with nothing but the search, to try the folder on its own.

@@ -90,6 +90,8 @@ mod tests {
         assert_eq!(resolve(&root, "/out"), None);
         assert!(is_content_hashed(Path::new("dowse-web-0123456789abcdef_bg.wasm")));
         assert!(is_content_hashed(Path::new("dowse-web-0123456789abcdef.js")));
+        assert!(is_content_hashed(Path::new("dowse-web-0123456789abcdef_bg.deflate")));
+        assert!(!is_content_hashed(Path::new("dowse-static_bg.deflate")));
         assert!(is_content_hashed(Path::new("bundle/fragments/0123456789ab")));
         assert!(!is_content_hashed(Path::new("bundle/fragments/0123456789abcdef")));
         assert!(!is_content_hashed(Path::new("bundle/0123456789ab")));
