@@ -6,8 +6,9 @@
 # hybrid result cold, warm after a reload, each later query, and the browser's nDCG@10 beside
 # the same bundle evaluated natively with everything loaded (`dowse eval --bundle`); then the
 # same on a Brotli host (tests/e2e/h2-serve.mjs: HTTP/2 over TLS, Brotli 11, as Cloudflare Pages,
-# Netlify and Vercel serve). Pagefind: scripts/bench-pagefind.sh on the same documents as HTML
-# pages, on Python's http.server and on the same Brotli host. Appends to results/web.md with the
+# Netlify and Vercel serve), and on a plain static server (the same, compressing nothing).
+# Pagefind: scripts/bench-pagefind.sh on the same documents as HTML pages, on Python's
+# http.server and on the same Brotli host. Appends to results/web.md with the
 # machine, the date and the commands.
 # Needs what scripts/test.sh needs (wasm-bindgen-cli, chromium, tests/e2e/node_modules), npm and openssl.
 set -euo pipefail
@@ -26,13 +27,19 @@ native=$("$dowse" eval --data "$data" --bundle "$work/bundle" --retriever hybrid
 
 bash scripts/browser-queries.sh "$work/bundle" "$work/queries.json" "$work/dowse.json"
 openssl req -x509 -newkey rsa:2048 -nodes -keyout "$work/key.pem" -out "$work/cert.pem" -days 1 -subj /CN=127.0.0.1 2>/dev/null
-port=$((20000 + RANDOM % 20000))
-node tests/e2e/h2-serve.mjs "$(realpath dist)" "$(realpath "$work/bundle")" "$work/key.pem" "$work/cert.pem" "$port" br >/dev/null 2>&1 &
-h2=$!
-trap 'kill $h2 2>/dev/null || true' EXIT
-sleep 1
-(cd tests/e2e && node dowse-queries.mjs "https://127.0.0.1:$port/" "$(realpath "$work/queries.json")") > "$work/dowse-br.json"
-kill $h2
+# The same queries with the app and bundle on tests/e2e/h2-serve.mjs compressing as $1 says
+# (br: Brotli; identity: nothing, a plain static server), the report to $2.
+on_host() {
+    local port=$((20000 + RANDOM % 20000))
+    node tests/e2e/h2-serve.mjs "$(realpath dist)" "$(realpath "$work/bundle")" "$work/key.pem" "$work/cert.pem" "$port" "$1" >/dev/null 2>&1 &
+    local h2=$!
+    trap "kill $h2 2>/dev/null || true" EXIT
+    sleep 1
+    (cd tests/e2e && node dowse-queries.mjs "https://127.0.0.1:$port/" "$(realpath "$work/queries.json")") > "$2"
+    kill $h2
+}
+on_host br "$work/dowse-br.json"
+on_host identity "$work/dowse-plain.json"
 pagefind=$(bash scripts/bench-pagefind.sh "$work/pagefind")
 pagefind_br=$(bash scripts/bench-pagefind.sh "$work/pagefind" br)
 
@@ -43,6 +50,7 @@ from judgments import ndcg10, read_qrels
 data, work, native, pagefind, pagefind_br = sys.argv[1:6]
 runs = json.load(open(f"{work}/dowse.json"))
 brotli = json.load(open(f"{work}/dowse-br.json"))
+plain = json.load(open(f"{work}/dowse-plain.json"))
 ids = json.load(open(f"{work}/query-ids.json"))
 qrels = read_qrels(data)
 ndcg = lambda q, docs: ndcg10(qrels.get(q, {}), docs)
@@ -64,7 +72,27 @@ def by_kind(cold, step):
     return "\n".join(f"| {k} | {kb(q([c[step]['kinds'].get(k, 0) for c in cold], 50))} |" for k in kinds)
 def cold_bytes(runs, step, p):
     return kb(q([c[step]["bytes"] for c in runs["cold"]], p))
-br_later = brotli["later"][1:]
+# The bytes on another host: the table, then where they went to the first keyword and hybrid results.
+def on_host(runs, name):
+    later = runs["later"][1:]
+    return f"""| | dowse | Pagefind 1.6 |
+|---|---|---|
+| bytes to the first keyword result, cold, median / p90 | {cold_bytes(runs, "keyword", 50)} / {cold_bytes(runs, "keyword", 90)} kB | see below |
+| bytes to the first hybrid result, cold, median / p90 | {cold_bytes(runs, "hybrid", 50)} / {cold_bytes(runs, "hybrid", 90)} kB | (no semantic search) |
+| later query bytes, median / p90 | {kb(q(later, 50))} / {kb(q(later, 90))} kB | see below |
+| bytes after 50 queries | {kb(sum(runs['later'][:50]))} kB | see below |
+
+To the first keyword result {name}:
+
+| file | kB |
+|---|---|
+{by_kind(runs["cold"], "keyword")}
+
+To the first hybrid result {name}:
+
+| file | kB |
+|---|---|
+{by_kind(runs["cold"], "hybrid")}"""
 again_ms = [a["ms"] for a in runs["again"]]
 def module(pattern):
     path = glob.glob(f"dist/{pattern}")[0]
@@ -84,7 +112,8 @@ test queries: the first 20 each in a fresh browser profile (cold), then all 300 
 another in one page. Bytes are response bodies as sent (Chromium's network events), the app's
 wasm and JavaScript included; those to the first keyword result are the responses finished when
 it appeared. Fragments are stored deflated, so they cost the same on any host; the app's wasm,
-JavaScript and JSON are compressed by the host.
+JavaScript and JSON are compressed by the host, or, on a host that compresses nothing, its
+modules come as their deflated copies.
 
 | | dowse | Pagefind 1.6 |
 |---|---|---|
@@ -126,28 +155,17 @@ TLS, Brotli at quality 11 where Chromium takes it, as Cloudflare Pages, Netlify 
 sites; GitHub Pages serves gzip, as the table above), Pagefind on the same server
 (`bash scripts/bench-pagefind.sh DIR br`):
 
-| | dowse | Pagefind 1.6 |
-|---|---|---|
-| bytes to the first keyword result, cold, median / p90 | {cold_bytes(brotli, "keyword", 50)} / {cold_bytes(brotli, "keyword", 90)} kB | see below |
-| bytes to the first hybrid result, cold, median / p90 | {cold_bytes(brotli, "hybrid", 50)} / {cold_bytes(brotli, "hybrid", 90)} kB | (no semantic search) |
-| later query bytes, median / p90 | {kb(q(br_later, 50))} / {kb(q(br_later, 90))} kB | see below |
-| bytes after 50 queries | {kb(sum(brotli['later'][:50]))} kB | see below |
-
-To the first keyword result on the Brotli host:
-
-| file | kB |
-|---|---|
-{by_kind(brotli["cold"], "keyword")}
-
-To the first hybrid result on the Brotli host:
-
-| file | kB |
-|---|---|
-{by_kind(brotli["cold"], "hybrid")}
+{on_host(brotli, "on the Brotli host")}
 
 ```
 {pagefind_br}
 ```
+
+On a plain static server: the same, h2-serve.mjs compressing nothing (as S3's website endpoint
+and Python's http.server serve; nginx as installed compresses HTML alone), as Pagefind's first run
+above. The app's loaders take the modules' deflated copies there (`_bg.deflate`, docs/cli.md).
+
+{on_host(plain, "on the plain server")}
 """)
 PY
 cat "$work/web.md" >> results/web.md

@@ -1,11 +1,12 @@
 // A static server over HTTP/2 (TLS, the certificate given), as static hosts serve a site: the
 // app's folder at /, a bundle folder at /bundle/, compressed where the browser takes it: gzip
 // (GitHub Pages), or with `br` Brotli at its best quality where the browser takes it, gzip
-// otherwise (Cloudflare Pages, Netlify and Vercel serve Brotli over HTTPS). For
+// otherwise (Cloudflare Pages, Netlify and Vercel serve Brotli over HTTPS), or with `identity`
+// nothing compressed (a plain static server: S3's website endpoint, nginx's default for wasm). For
 // scripts/bench-requests.sh, which compares it with `dowse serve` (HTTP/1.1: browsers speak
 // HTTP/2 only over TLS), and scripts/bench-site.sh's Brotli host.
 //
-// Usage: node h2-serve.mjs <app folder> <bundle folder> <key.pem> <cert.pem> <port> [gzip|br]
+// Usage: node h2-serve.mjs <app folder> <bundle folder> <key.pem> <cert.pem> <port> [gzip|br|identity]
 import http2 from "node:http2";
 import { brotliCompressSync, constants, gzipSync } from "node:zlib";
 import { readFileSync, statSync } from "node:fs";
@@ -19,8 +20,10 @@ const ENCODERS = {
 };
 const compressed = new Map();
 
-// The encoding to answer with: Brotli only when this server offers it and the browser takes it.
+// The encoding to answer with: none for `identity`; Brotli only when this server offers it and
+// the browser takes it.
 function chosen(accepted) {
+  if (encoding === "identity") return null;
   if (encoding === "br" && /\bbr\b/.test(accepted)) return "br";
   return /\bgzip\b/.test(accepted) ? "gzip" : null;
 }
