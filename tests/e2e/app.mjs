@@ -4,7 +4,7 @@
 import { inflateRawSync } from "node:zlib";
 
 // Each section's magic; the static query encoder's table is safetensors, whose header is JSON
-// after 8 bytes.
+// after 8 bytes, and the tokenizer's copy is JSON.
 const MAGICS = { DRT5: "root", DBS2: "BM25 shards", DDOC: "document chunks", DSC4: "sign codes", DVC1: "vector chunks", DFL1: "filters" };
 
 // A fragment's kind from its bytes as stored (deflated).
@@ -16,6 +16,8 @@ export function fragmentKind(stored) {
     return "other fragments";
   }
   if (bytes.length > 8 && bytes[8] === 0x7b) return "query encoder table";
+  // The tokenizer's copy in fragments (its JSON).
+  if (bytes[0] === 0x7b) return "model files";
   return MAGICS[bytes.subarray(0, 4).toString("latin1")] ?? "other fragments";
 }
 

@@ -509,7 +509,7 @@ fn keyword_search_goes_on_when_the_query_encoder_cannot_load() {
 }
 
 #[test]
-fn a_plain_static_host_gets_the_modules_deflated() {
+fn a_plain_static_host_gets_the_modules_and_the_tokenizer_deflated() {
     // Python's server compresses nothing: the page and the encoder's worker must take the
     // modules' deflated copies. The plain ones are gone here, so taking any other fails the search.
     let (query, relevant) = adi_query();
@@ -523,6 +523,8 @@ fn a_plain_static_host_gets_the_modules_deflated() {
         }
     }
     copy_dir(adi_default_bundle(), &root.join("bundle"));
+    // The tokenizer too: the browser reads its copy in fragments (deflated, as every fragment).
+    std::fs::remove_file(root.join("bundle/model/tokenizer.json")).unwrap();
     let server = static_server(&root);
     let report = drive(json!({"url": format!("{}app/?bundle=../bundle/", server.url), "query": query, "webgpu": false, "resources": true}));
     check_search(&report, &relevant);

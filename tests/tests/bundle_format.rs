@@ -59,7 +59,9 @@ fn every_truncated_flipped_or_missing_file_is_rejected_by_name() {
     let fragments = paths.iter().filter(|p| p.starts_with(FRAGMENTS)).count();
     assert_eq!(paths.len() - fragments, 5, "the model's three files, the map and the manifest: {paths:?}");
     let manifest = Manifest::from_json(&files()[MANIFEST]).unwrap();
-    assert_eq!(fragments, manifest.fragments.count + 1, "the fragments and the root");
+    assert_eq!(fragments, manifest.fragments.count + 2, "the fragments, the root and the tokenizer's copy");
+    let tokenizer = manifest.files.iter().find_map(|f| f.fragment.as_deref()).expect("the tokenizer's entry names its copy");
+    assert!(paths.contains(&format!("{FRAGMENTS}/{tokenizer}").as_str()));
     for path in paths {
         let mut truncated = files().clone();
         truncated.get_mut(path).unwrap().pop();

@@ -10,7 +10,7 @@
 use std::cell::RefCell;
 
 use dowse_core::bundle::{self, fragment_path, Manifest, MANIFEST};
-use dowse_core::fragments::{fragment_name, FragmentError, LazyBundle};
+use dowse_core::fragments::{fragment_name, open_fragment, FragmentError, LazyBundle};
 use dowse_core::projection::Projection;
 
 use crate::fetch::{fetch_bytes, FileCache, HttpError};
@@ -158,16 +158,27 @@ impl Remote {
         Ok(map)
     }
 
-    /// A file the manifest lists, checked against its length and sha256: from the cache when it
-    /// holds those bytes, else from the network (and a cached copy that fails is fetched again).
+    /// A file the manifest lists, checked against its length and sha256: as the fragment its
+    /// entry names, where it names one (deflated: what a plain static server sends as it is);
+    /// else from the cache when it holds those bytes, else from the network (and a cached copy
+    /// that fails is fetched again).
     async fn file(&self, manifest: &Manifest, path: &str, progress: &dyn Fn(u64)) -> Result<Vec<u8>, String> {
+        let refused = |e: &dyn std::fmt::Display| format!("the bundle at {} cannot be used: {e}", self.base);
+        if let Some(name) = manifest.entry(path).and_then(|entry| entry.fragment.as_ref()) {
+            let (mut stored, _) =
+                self.fragments(&manifest.fragments.root, std::slice::from_ref(name)).await.map_err(|e| e.message("under this page"))?;
+            let bytes = open_fragment(name, &stored.remove(0)).map_err(|e| refused(&e))?;
+            manifest.verify(path, &bytes).map_err(|e| refused(&e))?;
+            progress(bytes.len() as u64);
+            return Ok(bytes);
+        }
         let url = format!("{}{path}", self.base);
         let key = format!("{url}?sha256={}", manifest.entry(path).map(|e| e.sha256.as_str()).unwrap_or_default());
         if let Some(bytes) = self.cache.get(&key).await.filter(|bytes| manifest.verify(path, bytes).is_ok()) {
             return Ok(bytes);
         }
         let mut bytes = fetch_bytes(&url, progress).await.map_err(|e| e.message)?;
-        manifest.verify(path, &bytes).map_err(|e| format!("the bundle at {} cannot be used: {e}", self.base))?;
+        manifest.verify(path, &bytes).map_err(|e| refused(&e))?;
         self.cache.put(&key, &mut bytes).await;
         Ok(bytes)
     }

@@ -88,11 +88,15 @@ pub struct FileEntry {
     pub path: String,
     pub bytes: u64,
     pub sha256: String,
+    /// The same bytes as a fragment of this name (deflated), which a reader that fetches the file
+    /// (the browser) takes instead: a plain static server sends a file as it is.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fragment: Option<String>,
 }
 
 impl FileEntry {
     pub fn describe(path: &str, bytes: &[u8]) -> Self {
-        Self { path: path.to_string(), bytes: bytes.len() as u64, sha256: sha256_hex(bytes) }
+        Self { path: path.to_string(), bytes: bytes.len() as u64, sha256: sha256_hex(bytes), fragment: None }
     }
 }
 

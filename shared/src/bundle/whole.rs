@@ -7,7 +7,7 @@ use super::{
     check_map, fragment_path, open_root, section, sha256_hex, BundleError, BundleFile, FileEntry, Manifest, MANIFEST, MAP, MODEL_CONFIG,
     MODEL_TOKENIZER, MODEL_VOCAB, MODEL_WEIGHTS,
 };
-use crate::fragments::{open_fragment, LazyBundle, Missing, Split};
+use crate::fragments::{fragment, open_fragment, LazyBundle, Missing, Split};
 use crate::model::{EncoderKind, ModelFiles, PieceFragments, StaticVectors, PIECES_PER_SHARD};
 use crate::projection::Projection;
 use crate::search::{Hit, SearchOptions};
@@ -83,6 +83,12 @@ impl Bundle {
         manifest.files = files.iter().map(|(path, bytes)| FileEntry::describe(path, bytes)).collect();
         let mut fragments = split.fragments;
         fragments.push(split.root_file);
+        // The tokenizer also as a fragment, for the browser: JSON (or a vocabulary's lines) that
+        // deflates to about 40% of its bytes.
+        let tokenizer = fragment(&model.tokenizer);
+        let entry = manifest.files.iter_mut().find(|entry| entry.path == model.tokenizer_path()).expect("the tokenizer is listed");
+        entry.fragment = Some(tokenizer.0.clone());
+        fragments.push(tokenizer);
         if let Some(pieces) = model.piece_fragments()? {
             manifest.model.pieces = Some(pieces.head.0.clone());
             fragments.extend(pieces.shards);
@@ -107,6 +113,11 @@ impl Bundle {
         let map_bytes = take(MAP)?;
         manifest.verify(MAP, &map_bytes)?;
         let map = Projection::from_bytes(&map_bytes).map_err(|source| section(MAP, source))?;
+        for entry in &manifest.files {
+            if let Some(name) = &entry.fragment {
+                manifest.verify(&entry.path, &open_fragment(name, &take(&fragment_path(name))?)?)?;
+            }
+        }
         let mut index = open_root(&manifest, &take(&fragment_path(&manifest.fragments.root))?)?;
         index.load_every_fragment(|name| take(&fragment_path(name)))?;
         check_model(&manifest, &model)?;
