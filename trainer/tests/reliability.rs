@@ -135,6 +135,8 @@ fn tamper(bundle: &Path, file: &str, change: impl FnOnce(Vec<u8>) -> Vec<u8>) {
     let entry = manifest["files"].as_array_mut().unwrap().iter_mut().find(|f| f["path"] == file).unwrap();
     entry["bytes"] = bytes.len().into();
     entry["sha256"] = dowse_core::bundle::sha256_hex(&bytes).into();
+    // A copy among the fragments (the tokenizer's) holds the old bytes: the entry drops it.
+    entry.as_object_mut().unwrap().remove("fragment");
     std::fs::write(bundle.join("manifest.json"), serde_json::to_vec(&manifest).unwrap()).unwrap();
 }
 
