@@ -73,7 +73,8 @@ fn a_reader_that_fetches_per_query_finds_what_the_whole_bundle_finds() {
     let mut expected: BTreeSet<String> =
         open_root(&manifest, &root).unwrap().load_every_fragment(read_fragment).unwrap().into_iter().collect();
     expected.insert(info.root.clone());
-    assert_eq!(names, expected, "the folder holds the root and exactly the fragments it and the sign codes name");
+    expected.extend(manifest.files.iter().filter_map(|file| file.fragment.clone()));
+    assert_eq!(names, expected, "the folder holds the root, exactly the fragments it and the sign codes name, and the files' copies");
 
     // The depth was calibrated on the model's own check pseudo-queries; rescoring every passage
     // is an exact search.
