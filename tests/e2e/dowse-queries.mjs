@@ -46,7 +46,9 @@ async function open() {
   });
   const fetched = { responses: [] };
   context.on("requestfinished", async (request) => {
-    const size = (await request.sizes()).responseBodySize;
+    // A reload's answers from the browser's cache can count below zero (the app's files came to
+    // -694 bytes on 2026-12-07): nothing came over the network for them.
+    const size = Math.max(0, (await request.sizes()).responseBodySize);
     const timing = request.timing();
     const end = timing.startTime + Math.max(timing.responseEnd, 0);
     fetched.responses.push({ end, size, kind: await kindOf(request) });
