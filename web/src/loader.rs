@@ -169,12 +169,17 @@ impl Remote {
         let refused = |e: &dyn std::fmt::Display| format!("the bundle at {} cannot be used: {e}", self.base);
         let copy = manifest.entry(path).and_then(|entry| entry.fragment.as_ref()).filter(|_| !self.host_compresses_json());
         if let Some(name) = copy {
-            let (mut stored, _) =
-                self.fragments(&manifest.fragments.root, std::slice::from_ref(name)).await.map_err(|e| e.message("under this page"))?;
-            let bytes = open_fragment(name, &stored.remove(0)).map_err(|e| refused(&e))?;
-            manifest.verify(path, &bytes).map_err(|e| refused(&e))?;
-            progress(bytes.len() as u64);
-            return Ok(bytes);
+            // Checked against its name, inflated and checked against the entry in one pass; a
+            // copy that fails is fetched once more, as every fragment is.
+            let mut found = Vec::new();
+            self.fetch(&manifest.fragments.root, std::slice::from_ref(name), |name, stored| {
+                found = open_fragment(name, stored).map_err(|e| refused(&e))?;
+                manifest.verify(path, &found).map_err(|e| refused(&e))
+            })
+            .await
+            .map_err(|e| e.message("under this page"))?;
+            progress(found.len() as u64);
+            return Ok(found);
         }
         let url = format!("{}{path}", self.base);
         let key = format!("{url}?sha256={}", manifest.entry(path).map(|e| e.sha256.as_str()).unwrap_or_default());

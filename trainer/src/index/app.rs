@@ -72,12 +72,14 @@ const APP: [&str; 3] = [".js", "_bg.wasm", "_bg.deflate"];
 /// What a site needs of a built app (`built`: its files by name, from `origin`): the app's
 /// [`APP`] files, its styles, the [`FIXED`] files, and a page for them.
 fn select(origin: &str, built: Vec<(String, Vec<u8>)>) -> Result<Vec<(String, Vec<u8>)>> {
-    let is_app = |name: &str| name.starts_with("dowse-web-") && APP.iter().any(|end| name.ends_with(end));
-    let mut files: Vec<(String, Vec<u8>)> =
-        built.into_iter().filter(|(name, _)| is_app(name) || name.ends_with(".css") || FIXED.contains(&name.as_str())).collect();
+    let app_file = |name: &str, end: &str| name.starts_with("dowse-web-") && name.ends_with(end);
+    let mut files: Vec<(String, Vec<u8>)> = built
+        .into_iter()
+        .filter(|(name, _)| APP.iter().any(|end| app_file(name, end)) || name.ends_with(".css") || FIXED.contains(&name.as_str()))
+        .collect();
     files.sort();
     let names: Vec<&str> = files.iter().map(|(name, _)| name.as_str()).collect();
-    let lacks_app = APP.iter().any(|end| !names.iter().any(|name| name.starts_with("dowse-web-") && name.ends_with(end)));
+    let lacks_app = APP.iter().any(|end| !names.iter().any(|name| app_file(name, end)));
     if lacks_app || FIXED.iter().any(|fixed| !names.contains(fixed)) {
         bail!(
             "{origin}: no built browser app here (dowse-web-*.js, dowse-web-*_bg.wasm and dowse-web-*_bg.deflate, {}); build it with `bash scripts/build-app.sh`",
