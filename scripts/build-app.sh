@@ -14,7 +14,8 @@
 # sha256 of the module cargo built, the styles by their own (cached forever by `dowse serve`,
 # docs/api.md); the workers keep fixed names, the app starts them by name. Each module also gets a
 # raw-deflate copy beside it (`_bg.deflate`), which dowse.js and dowse-worker.js fetch where the
-# host does not compress (a plain static server sends wasm as it is). The folder is written
+# host does not send Brotli (a plain static server sends wasm as it is; gzip is larger), and the
+# small ones a Brotli copy (`_bg.wasm.br`) that `dowse serve` sends. The folder is written
 # beside the old one and swapped in at the end: a build that fails or is interrupted leaves the
 # previous app in place.
 set -euo pipefail
@@ -40,13 +41,32 @@ shrink() {
     fi
 }
 
-# The module's copy deflated at level 9 (raw deflate, as the bundle's fragments): the browser
-# inflates it with DecompressionStream.
-deflate() {
-    python3 -c 'import sys, zlib
+# A module's copies, compressed at build time beside it, for hosts that would send it larger:
+# - `_bg.deflate`, raw deflate (RFC 1951, as the bundle's fragments), which the browser inflates
+#   with DecompressionStream where the host does not send Brotli (dowse.js). `copies small` makes
+#   it with zopfli (scripts/web-tools.sh; 15 iterations): the app's is 244.2 kB, against 257.4 by
+#   zlib's level 9 and 257.0 by a host's gzip, in 3 s.
+# - `_bg.wasm.br`, Brotli at quality 11 (`copies small` only), which `dowse serve` sends where the
+#   browser takes Brotli (so would Caddy or nginx's brotli_static; `dowse index --with-app` leaves
+#   it out): the app's is 208 kB, where Brotli on the fly at tower-http's quality 4 makes 251 kB.
+# `copies large`, and any module where npm put no zopfli, takes zlib's level 9 for the first and
+# makes no second: zopfli and Brotli 11 would each spend a minute or more on the other encoder's
+# 18.9 MB.
+zopfli="${DOWSE_WEB_TOOLS:-$HOME/.cache/dowse-tools}/zopfli/node_modules/@gfx/zopfli"
+copies() {
+    local copy="${2%.wasm}.deflate"
+    if [[ "$1" == small && -d "$zopfli" ]]; then
+        node -e 'const [lib, from, to] = process.argv.slice(1);
+const fs = require("fs"), zlib = require("zlib");
+const bytes = fs.readFileSync(from);
+const brotli = { [zlib.constants.BROTLI_PARAM_QUALITY]: 11, [zlib.constants.BROTLI_PARAM_SIZE_HINT]: bytes.length };
+fs.writeFileSync(from + ".br", zlib.brotliCompressSync(bytes, { params: brotli }));
+require(lib).deflateAsync(bytes, { numiterations: 15 }).then((out) => fs.writeFileSync(to, out));' "$zopfli" "$2" "$copy"
+    else
+        python3 -c 'import sys, zlib
 c = zlib.compressobj(9, zlib.DEFLATED, -15, 9)
-data = open(sys.argv[1], "rb").read()
-open(sys.argv[1][: -len(".wasm")] + ".deflate", "wb").write(c.compress(data) + c.flush())' "$1"
+open(sys.argv[2], "wb").write(c.compress(open(sys.argv[1], "rb").read()) + c.flush())' "$2" "$copy"
+    fi
 }
 
 # terser for the scripts wasm-bindgen writes: the app's, 53 kB of glue read before the first
@@ -79,15 +99,15 @@ shrink "$stage/dowse-web_bg.wasm"
 minify "$stage/dowse-web.js" --module
 mv "$stage/dowse-web.js" "$stage/$app.js"
 mv "$stage/dowse-web_bg.wasm" "$stage/${app}_bg.wasm"
-deflate "$stage/${app}_bg.wasm"
+copies small "$stage/${app}_bg.wasm"
 # The workers: classic scripts (`--target no-modules`), which importScripts loads.
 wasm-bindgen --target no-modules --no-typescript --out-dir "$stage" "$wasm_out/web-app/dowse-static.wasm"
 shrink "$stage/dowse-static_bg.wasm"
 minify "$stage/dowse-static.js"
-deflate "$stage/dowse-static_bg.wasm"
+copies small "$stage/dowse-static_bg.wasm"
 wasm-bindgen --target no-modules --no-typescript --out-dir "$stage" "$wasm_out/release/dowse-encoder.wasm"
 minify "$stage/dowse-encoder.js"
-deflate "$stage/dowse-encoder_bg.wasm"
+copies large "$stage/dowse-encoder_bg.wasm"
 
 style="style-$(hash16 www/style.css).css"
 cp www/style.css "$stage/$style"

@@ -22,15 +22,18 @@ if (mount) {
 }
 await init({ module_or_path: wasmModule(new URL("@APP_WASM@", here), new URL("@APP_JS@", here)) });
 
-// The app's module as this host serves it best. Where the host compressed the script imported
-// above (fewer bytes came than it holds), it compresses wasm too: the module itself. Otherwise (a
-// plain static server, or a host that does not share its timing) the copy deflated at build time
-// beside it (`_bg.deflate`), inflated here: 254 kB on the wire instead of 604 kB.
+// The app's module as this host serves it best: the module itself where the host sent the script
+// imported above with Brotli (208 kB at quality 11, 251 kB at the quality 4 of Brotli on the fly:
+// the loader cannot tell them apart), else the copy deflated at build time beside it
+// (`_bg.deflate`, 244 kB by zopfli), inflated here. gzip makes the module 257 kB; a plain static
+// server sends all 604 kB. A browser that does not name the encoding (resource timing's
+// `contentEncoding`) takes the module where fewer bytes came than the script holds.
 // dowse-worker.js loads the query encoder's module by the same rule.
 function wasmModule(wasm, script) {
   const [timing] = performance.getEntriesByName(script.href);
   const compressed = timing?.encodedBodySize > 0 && timing.encodedBodySize < timing.decodedBodySize;
-  if (compressed || typeof DecompressionStream !== "function") return wasm;
+  const brotli = timing && "contentEncoding" in timing ? timing.contentEncoding === "br" : compressed;
+  if (brotli || typeof DecompressionStream !== "function") return wasm;
   const deflated = new URL(wasm.href.replace(/\.wasm$/, ".deflate"));
   return fetch(deflated).then((response) => {
     if (!response.ok) throw new Error(`${deflated}: ${response.status} ${response.statusText}`);

@@ -162,14 +162,18 @@ fn static_server(root: &Path) -> Served {
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
-    let url = format!("http://127.0.0.1:{port}/");
+    wait_for(port);
+    Served { child, url: format!("http://127.0.0.1:{port}/") }
+}
+
+/// Waits until something listens on `port` (at most 5 s).
+fn wait_for(port: u16) {
     for _ in 0..100 {
         if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
             break;
         }
         std::thread::sleep(std::time::Duration::from_millis(50));
     }
-    Served { child, url }
 }
 
 /// Runs tests/e2e/search.mjs with `options` and returns its report.
@@ -221,8 +225,12 @@ fn searches_adi_on_webgpu_in_chromium() {
         drive(json!({"url": server.url, "query": query, "webgpu": true, "screenshot": screenshot, "keyboard": true, "resources": true}));
     assert_eq!(report["backend"], "WebGPU", "Chromium's SwiftShader adapter should run the encoder");
     check_search(&report, &relevant);
-    // `dowse serve` compresses scripts and wasm: the page takes the module itself.
-    assert!(page_module(&report).0.ends_with("_bg.wasm"), "{:?}", page_module(&report));
+    // `dowse serve` sends Brotli where the browser takes it, a module's as its copy at quality 11
+    // (`_bg.wasm.br`): the page takes the module itself, in the copy's bytes.
+    let module = page_module(&report);
+    assert!(module.0.ends_with("_bg.wasm"), "{module:?}");
+    let brotli = std::fs::metadata(dist().join(format!("{}.br", module.0.rsplit('/').next().unwrap()))).unwrap().len();
+    assert_eq!(module.1, brotli, "the page's module came as its Brotli copy, byte for byte");
     assert_eq!(report["rerank_toggle"], false, "no reranker on the server, no toggle");
     assert!(screenshot.is_file());
     // The arrows walk the results from the box and back; Escape clears the search.
@@ -509,29 +517,54 @@ fn keyword_search_goes_on_when_the_query_encoder_cannot_load() {
 }
 
 #[test]
-fn a_plain_static_host_gets_the_modules_and_the_tokenizer_deflated() {
-    // Python's server compresses nothing: the page and the encoder's worker must take the
-    // modules' deflated copies. The plain ones are gone here, so taking any other fails the search.
+fn each_host_gets_the_modules_and_the_tokenizer_as_it_compresses_best() {
+    // Where the host sends nothing compressed or gzip, the page and the encoder's worker must take
+    // the modules' deflated copies and the tokenizer's: the plain files are gone, so taking any
+    // other fails the search. Where it sends Brotli, the files themselves: the copies are gone.
     let (query, relevant) = adi_query();
-    let root = scratch().join("plain-host");
-    let _ = std::fs::remove_dir_all(&root);
-    copy_dir(dist(), &root.join("app"));
-    for entry in std::fs::read_dir(root.join("app")).unwrap() {
-        let path = entry.unwrap().path();
-        if path.to_string_lossy().ends_with("_bg.wasm") {
-            std::fs::remove_file(path).unwrap();
+    let manifest: Value = serde_json::from_slice(&std::fs::read(adi_default_bundle().join("manifest.json")).unwrap()).unwrap();
+    let tokenizer = manifest["files"].as_array().unwrap().iter().find(|f| f["path"] == "model/tokenizer.json").unwrap();
+    let tokenizer_copy = format!("fragments/{}", tokenizer["fragment"].as_str().unwrap());
+    for (encoding, takes) in [("identity", "_bg.deflate"), ("gzip", "_bg.deflate"), ("br", "_bg.wasm")] {
+        let root = scratch().join(format!("host-{encoding}"));
+        let _ = std::fs::remove_dir_all(&root);
+        copy_dir(dist(), &root.join("app"));
+        copy_dir(adi_default_bundle(), &root.join("bundle"));
+        let gone = if takes == "_bg.wasm" { "_bg.deflate" } else { "_bg.wasm" };
+        for entry in std::fs::read_dir(root.join("app")).unwrap() {
+            let path = entry.unwrap().path();
+            if path.to_string_lossy().ends_with(gone) {
+                std::fs::remove_file(path).unwrap();
+            }
+        }
+        let tokenizer_gone = if takes == "_bg.wasm" { tokenizer_copy.as_str() } else { "model/tokenizer.json" };
+        std::fs::remove_file(root.join("bundle").join(tokenizer_gone)).unwrap();
+        let server = host(&root.join("app"), &root.join("bundle"), encoding);
+        let report = drive(json!({"url": server.url, "query": query, "webgpu": false, "resources": true}));
+        check_search(&report, &relevant);
+        let module = page_module(&report);
+        assert!(module.0.ends_with(takes), "{encoding}: {module:?}");
+        if takes == "_bg.deflate" {
+            let deflated = std::fs::metadata(dist().join(module.0.rsplit('/').next().unwrap())).unwrap().len();
+            assert_eq!(module.1, deflated, "{encoding}: the page's module came as its deflated copy, byte for byte");
         }
     }
-    copy_dir(adi_default_bundle(), &root.join("bundle"));
-    // The tokenizer too: the browser reads its copy in fragments (deflated, as every fragment).
-    std::fs::remove_file(root.join("bundle/model/tokenizer.json")).unwrap();
-    let server = static_server(&root);
-    let report = drive(json!({"url": format!("{}app/?bundle=../bundle/", server.url), "query": query, "webgpu": false, "resources": true}));
-    check_search(&report, &relevant);
-    let module = page_module(&report);
-    assert!(module.0.ends_with("_bg.deflate"), "{module:?}");
-    let deflated = std::fs::metadata(dist().join(module.0.rsplit('/').next().unwrap())).unwrap().len();
-    assert_eq!(module.1, deflated, "the page's module came as its deflated copy, byte for byte");
+}
+
+/// tests/e2e/h2-serve.mjs over HTTP/1.1: the app's folder at /, the bundle at /bundle/, each file
+/// compressed by `encoding` (identity, gzip or br), as a static host sends it.
+fn host(app: &Path, bundle: &Path, encoding: &str) -> Served {
+    let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let child = Command::new("node")
+        .arg(workspace().join("tests/e2e/h2-serve.mjs"))
+        .args([app.as_os_str(), bundle.as_os_str()])
+        .args(["-", "-", &port.to_string(), encoding])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    wait_for(port);
+    Served { child, url: format!("http://127.0.0.1:{port}/") }
 }
 
 /// The page's wasm module as it came over the network: its URL and how many bytes its body had.

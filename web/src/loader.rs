@@ -1,6 +1,6 @@
 //! Reading a bundle in the browser piece by piece: the manifest (always revalidated with the
 //! server), the root it names, the fragments each query asks for, the model's files (the
-//! tokenizer as its deflated copy where the host compresses nothing) and the map.
+//! tokenizer as its deflated copy where the host does not send Brotli) and the map.
 //! Content-addressed pieces are kept in the Cache API under their URL (the name is the hash of
 //! the bytes, so a cached copy is never stale), the model's files and the map under a key that
 //! carries their sha256. dowse-core checks every piece before it is used; a fragment that fails
@@ -162,12 +162,12 @@ impl Remote {
     }
 
     /// A file the manifest lists, checked against its length and sha256: as the fragment its
-    /// entry names, where it names one and the host does not compress JSON (deflated: a plain
-    /// static server sends the file as it is); else from the cache when it holds those bytes,
+    /// entry names, where it names one and the host does not send JSON with Brotli (deflated: a
+    /// plain static server sends the file as it is, gzip a little larger); else from the cache when it holds those bytes,
     /// else from the network (and a cached copy that fails is fetched again).
     async fn file(&self, manifest: &Manifest, path: &str, progress: &dyn Fn(u64)) -> Result<Vec<u8>, String> {
         let refused = |e: &dyn std::fmt::Display| format!("the bundle at {} cannot be used: {e}", self.base);
-        let copy = manifest.entry(path).and_then(|entry| entry.fragment.as_ref()).filter(|_| !self.host_compresses_json());
+        let copy = manifest.entry(path).and_then(|entry| entry.fragment.as_ref()).filter(|_| !self.host_sends_brotli());
         if let Some(name) = copy {
             // Checked against its name, inflated and checked against the entry in one pass; a
             // copy that fails is fetched once more, as every fragment is.
@@ -192,17 +192,22 @@ impl Remote {
         Ok(bytes)
     }
 
-    /// Whether the host compressed the manifest it sent (resource timing: fewer bytes came than it
-    /// holds), so compresses JSON, perhaps with Brotli, which beats a file's deflated copy (the
-    /// tokenizer's: 53 kB against 68 on SciFact). dowse.js chooses between a module and its
-    /// deflated copy by the same rule.
-    fn host_compresses_json(&self) -> bool {
+    /// Whether the host sent the manifest with Brotli, so compresses JSON with it, which beats a
+    /// file's deflated copy (the tokenizer's: 53 kB against 68 on SciFact; gzip's 70 kB does
+    /// not). A browser that does not name the encoding (resource timing's `contentEncoding`)
+    /// counts any compression. dowse.js chooses between a module and its deflated copy by the
+    /// same rule.
+    fn host_sends_brotli(&self) -> bool {
         let url = format!("{}{MANIFEST}", self.base);
         let Some(performance) = web_sys::window().and_then(|w| w.performance()) else { return false };
-        let size = |entry: &JsValue, key: &str| Reflect::get(entry, &key.into()).ok().and_then(|v| v.as_f64()).unwrap_or(0.0);
-        performance.get_entries_by_name(&url).iter().any(|entry| {
-            let encoded = size(&entry, "encodedBodySize");
-            encoded > 0.0 && encoded < size(&entry, "decodedBodySize")
+        let field = |entry: &JsValue, key: &str| Reflect::get(entry, &key.into()).ok().filter(|v| !v.is_undefined());
+        let size = |entry: &JsValue, key: &str| field(entry, key).and_then(|v| v.as_f64()).unwrap_or(0.0);
+        performance.get_entries_by_name(&url).iter().any(|entry| match field(&entry, "contentEncoding") {
+            Some(encoding) => encoding.as_string().as_deref() == Some("br"),
+            None => {
+                let encoded = size(&entry, "encodedBodySize");
+                encoded > 0.0 && encoded < size(&entry, "decodedBodySize")
+            }
         })
     }
 
