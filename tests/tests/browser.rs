@@ -154,26 +154,24 @@ fn dowse_serve(bundle: &Path, extra: &[&str]) -> Served {
 
 /// Python's plain static file server over `root`: no API, as on any static host.
 fn static_server(root: &Path) -> Served {
-    let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-    let child = Command::new("python3")
-        .args(["-m", "http.server", "--bind", "127.0.0.1", &port.to_string()])
-        .current_dir(root)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    wait_for(port);
-    Served { child, url: format!("http://127.0.0.1:{port}/") }
+    listening(|port| {
+        let mut command = Command::new("python3");
+        command.args(["-m", "http.server", "--bind", "127.0.0.1", &port.to_string()]).current_dir(root);
+        command
+    })
 }
 
-/// Waits until something listens on `port` (at most 5 s).
-fn wait_for(port: u16) {
+/// The server `command` starts on a free port, once it listens there (at most 5 s).
+fn listening(command: impl FnOnce(u16) -> Command) -> Served {
+    let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let child = command(port).stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap();
     for _ in 0..100 {
         if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
             break;
         }
         std::thread::sleep(std::time::Duration::from_millis(50));
     }
+    Served { child, url: format!("http://127.0.0.1:{port}/") }
 }
 
 /// Runs tests/e2e/search.mjs with `options` and returns its report.
@@ -554,17 +552,12 @@ fn each_host_gets_the_modules_and_the_tokenizer_as_it_compresses_best() {
 /// tests/e2e/h2-serve.mjs over HTTP/1.1: the app's folder at /, the bundle at /bundle/, each file
 /// compressed by `encoding` (identity, gzip or br), as a static host sends it.
 fn host(app: &Path, bundle: &Path, encoding: &str) -> Served {
-    let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-    let child = Command::new("node")
-        .arg(workspace().join("tests/e2e/h2-serve.mjs"))
-        .args([app.as_os_str(), bundle.as_os_str()])
-        .args(["-", "-", &port.to_string(), encoding])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    wait_for(port);
-    Served { child, url: format!("http://127.0.0.1:{port}/") }
+    listening(|port| {
+        let mut command = Command::new("node");
+        command.arg(workspace().join("tests/e2e/h2-serve.mjs")).args([app.as_os_str(), bundle.as_os_str()]);
+        command.args(["-", "-", &port.to_string(), encoding]);
+        command
+    })
 }
 
 /// The page's wasm module as it came over the network: its URL and how many bytes its body had.
