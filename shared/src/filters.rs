@@ -24,24 +24,33 @@ const MAGIC: &[u8; 4] = b"DFL1";
 pub type Filters = BTreeMap<String, Vec<String>>;
 
 /// Reads [`Filters`] whose keys map to a value or to a list of values (`{"tag": "roses"}`,
-/// `{"tag": ["roses", "tulips"]}`), for `#[serde(deserialize_with = "one_or_many")]`.
+/// `{"tag": ["roses", "tulips"]}`), for `#[serde(deserialize_with = "one_or_many")]`. A visitor,
+/// not an untagged enum, which would buffer each value first (about 3 kB more of the browser's
+/// module).
 pub fn one_or_many<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<Filters, D::Error> {
-    #[derive(serde::Deserialize)]
-    #[serde(untagged, expecting = "a filter's value must be a string or a list of strings")]
-    enum Wanted {
-        One(String),
-        Many(Vec<String>),
+    struct Values(Vec<String>);
+    impl<'de> serde::Deserialize<'de> for Values {
+        fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+            deserializer.deserialize_any(Values(Vec::new()))
+        }
     }
-    let wanted: BTreeMap<String, Wanted> = serde::Deserialize::deserialize(deserializer)?;
-    let mut filters = Filters::new();
-    for (key, wanted) in wanted {
-        let values = match wanted {
-            Wanted::One(value) => vec![value],
-            Wanted::Many(values) => values,
-        };
-        filters.insert(key, values);
+    impl<'de> serde::de::Visitor<'de> for Values {
+        type Value = Values;
+        fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+            f.write_str("a filter's value: a string or a list of strings")
+        }
+        fn visit_str<E: serde::de::Error>(self, value: &str) -> Result<Values, E> {
+            Ok(Values(vec![value.to_string()]))
+        }
+        fn visit_seq<A: serde::de::SeqAccess<'de>>(mut self, mut seq: A) -> Result<Values, A::Error> {
+            while let Some(value) = seq.next_element()? {
+                self.0.push(value);
+            }
+            Ok(self)
+        }
     }
-    Ok(filters)
+    let wanted: BTreeMap<String, Values> = serde::Deserialize::deserialize(deserializer)?;
+    Ok(wanted.into_iter().map(|(key, values)| (key, values.0)).collect())
 }
 
 /// Every key's values, each with the documents that carry it.
@@ -282,7 +291,8 @@ mod tests {
         }
         let read = |json: &str| serde_json::from_str::<Request>(json).map(|r| r.filters).map_err(|e| e.to_string());
         assert_eq!(read(r#"{"filters": {"tag": "a", "kind": ["b", "c"]}}"#).unwrap(), filters(&[("kind", &["b", "c"]), ("tag", &["a"])]));
-        assert!(read(r#"{"filters": {"tag": 3}}"#).unwrap_err().starts_with("a filter's value must be a string or a list of strings"));
+        let error = read(r#"{"filters": {"tag": 3}}"#).unwrap_err();
+        assert!(error.contains("expected a filter's value: a string or a list of strings"), "{error}");
     }
 
     proptest::proptest! {

@@ -423,7 +423,7 @@ fn a_static_site_gets_search_from_one_div_and_one_script() {
         ("feedback", "dowse.search: bad options: `feedback` must be between 0 and 100, not 101"),
         ("query", "dowse.search: the query must be a string"),
         ("options", "dowse.search: the options must be an object, e.g. { mode: \"bm25\", k: 10 }"),
-        ("filter", "dowse.search: bad options: a filter's value must be a string or a list of strings"),
+        ("filter", "dowse.search: bad options: invalid type: integer `3`, expected a filter's value: a string or a list of strings"),
     ] {
         assert_eq!(api[call], message, "{api}");
     }

@@ -152,10 +152,15 @@ impl Drop for QueryEncoder {
     }
 }
 
-/// A reply that is not the one asked for: the worker's failure, or a mismatch of versions.
+/// A reply that is not the one asked for: the worker's failure, or a mismatch of versions. Named,
+/// not printed with `Debug`, which would bring the float formatter's `Debug` into the module.
 fn unexpected(reply: Reply) -> String {
-    match reply {
-        Reply::Failed { message } => message,
-        other => format!("the query encoder's worker answered {other:?}"),
-    }
+    let answered = match reply {
+        Reply::Failed { message } => return message,
+        Reply::Ready => "that it is ready",
+        Reply::Loaded { .. } => "that it loaded",
+        Reply::Encoded(_) => "with a vector",
+        Reply::Missing { .. } => "with pieces to fetch",
+    };
+    format!("the query encoder's worker answered out of turn, {answered}")
 }

@@ -200,7 +200,7 @@ impl Engine {
         loop {
             match encoder.encode(query, pieces.clone(), &bytes).await? {
                 Answer::Encoded(encoding) => return Ok((encoding, fetched)),
-                Answer::Missing(names) if names == pieces => return Err(format!("the query encoder asked again for {names:?}")),
+                Answer::Missing(names) if names == pieces => return Err(format!("the query encoder asked again for {}", names.join(", "))),
                 Answer::Missing(names) => {
                     let (found, count) = self.remote.fragments(&root, &names).await.map_err(|e| e.message("under this page"))?;
                     (pieces, bytes, fetched) = (names, found, fetched + count);

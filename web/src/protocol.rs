@@ -25,7 +25,7 @@ pub enum BackendChoice {
 }
 
 #[derive(Debug, Serialize, Deserialize)]
-#[serde(tag = "kind", rename_all = "snake_case")]
+#[serde(rename_all = "snake_case")]
 pub enum Request {
     /// Load the bundle's query encoder from the model's files (checked against `manifest`), on
     /// the backend `choice` allows. A static encoder with its table in fragments comes as its
@@ -41,7 +41,7 @@ pub enum Request {
 }
 
 #[derive(Debug, Serialize, Deserialize)]
-#[serde(tag = "kind", rename_all = "snake_case")]
+#[serde(rename_all = "snake_case")]
 pub enum Reply {
     /// The worker listens.
     Ready,

@@ -68,7 +68,7 @@ pub async fn rerank(api: &str, query: &str, texts: &[&str]) -> Result<Vec<(usize
         .into_iter()
         .map(|r| match r.id.parse::<usize>() {
             Ok(i) if i < texts.len() => Ok((i, r.score as f32)),
-            _ => Err(format!("a result names no document sent: {:?}", r.id)),
+            _ => Err(format!("a result names no document sent: \"{}\"", r.id)),
         })
         .collect()
 }
