@@ -44,11 +44,11 @@ shrink() {
 # A module's copies, compressed at build time beside it, for hosts that would send it larger:
 # - `_bg.deflate`, raw deflate (RFC 1951, as the bundle's fragments), which the browser inflates
 #   with DecompressionStream where the host does not send Brotli (dowse.js). `copies small` makes
-#   it with zopfli (scripts/web-tools.sh; 15 iterations): the app's is 244.2 kB, against 257.4 by
-#   zlib's level 9 and 257.0 by a host's gzip, in 3 s.
+#   it with zopfli (scripts/web-tools.sh; 15 iterations): the app's is 239.6 kB, against 252.5 by
+#   zlib's level 9 and 251.8 by a host's gzip (level 6), in 3 s.
 # - `_bg.wasm.br`, Brotli at quality 11 (`copies small` only), which `dowse serve` sends where the
 #   browser takes Brotli (so would Caddy or nginx's brotli_static; `dowse index --with-app` leaves
-#   it out): the app's is 208 kB, where Brotli on the fly at tower-http's quality 4 makes 251 kB.
+#   it out): the app's is 206 kB, where Brotli on the fly at tower-http's quality 4 makes 246 kB.
 # `copies large`, and any module where npm put no zopfli, takes zlib's level 9 for the first and
 # makes no second: zopfli and Brotli 11 would each spend a minute or more on the other encoder's
 # 18.9 MB.

@@ -13,7 +13,7 @@ wasm_bindgen({ module_or_path: wasmModule(`./${name}_bg.wasm`, `./${name}.js`) }
 // The module as this host serves it best, by dowse.js's rule (a page module and a worker's
 // classic script cannot share a function): the module itself where the host sent its script with
 // Brotli, else its copy deflated at build time (`_bg.deflate`), inflated here: the static
-// encoder's is 137 kB on the wire instead of 342 kB raw or 146 kB by gzip, the other 3.2 MB, not
+// encoder's is 130 kB on the wire instead of 322 kB raw or 140 kB by gzip, the other 3.2 MB, not
 // 19. Without resource timing's `contentEncoding`: the module where the script came compressed.
 function wasmModule(wasm, script) {
   const [timing] = performance.getEntriesByName(new URL(script, self.location.href).href);

@@ -23,10 +23,10 @@ if (mount) {
 await init({ module_or_path: wasmModule(new URL("@APP_WASM@", here), new URL("@APP_JS@", here)) });
 
 // The app's module as this host serves it best: the module itself where the host sent the script
-// imported above with Brotli (208 kB at quality 11, 251 kB at the quality 4 of Brotli on the fly:
+// imported above with Brotli (206 kB at quality 11, 246 kB at the quality 4 of Brotli on the fly:
 // the loader cannot tell them apart), else the copy deflated at build time beside it
-// (`_bg.deflate`, 244 kB by zopfli), inflated here. gzip makes the module 257 kB; a plain static
-// server sends all 604 kB. A browser that does not name the encoding (resource timing's
+// (`_bg.deflate`, 240 kB by zopfli), inflated here. gzip makes the module 252 kB; a plain static
+// server sends all 594 kB. A browser that does not name the encoding (resource timing's
 // `contentEncoding`) takes the module where fewer bytes came than the script holds.
 // dowse-worker.js loads the query encoder's module by the same rule.
 function wasmModule(wasm, script) {

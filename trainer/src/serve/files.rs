@@ -20,7 +20,7 @@ pub fn folder(root: &Path) -> Router {
     let canonical = root.canonicalize().unwrap_or_else(|_| root.to_path_buf());
     // A file's Brotli copy beside it (`NAME.br`: scripts/build-app.sh writes one for each small
     // wasm module, at quality 11) goes out where the browser takes Brotli, and is not compressed
-    // again: the app's module in 208 kB, where Brotli on the fly (quality 4) makes 251 kB.
+    // again: the app's module in 206 kB, where Brotli on the fly (quality 4) makes 246 kB.
     let service = ServeDir::new(root).append_index_html_on_directories(true).precompressed_br();
     Router::new().fallback_service(service).layer(axum::middleware::from_fn(move |request: Request, next: Next| {
         let root = canonical.clone();
