@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
 # dowse and Pagefind side by side on one site, in the same headless Chromium: SciFact (5,183
 # documents, its 300 test queries). dowse: `dowse index` of the collection (time and peak memory
-# measured), served by `dowse serve` (HTTP/1.1, gzip), searched through the app by
+# measured), served by `dowse serve` (HTTP/1.1; Brotli where the browser takes it: the small
+# modules as their copies at quality 11, the rest at tower-http's quality 4), searched through the app by
 # tests/e2e/dowse-queries.mjs: bytes and time to the first keyword result and to the first
 # hybrid result cold, warm after a reload, each later query, and the browser's nDCG@10 beside
 # the same bundle evaluated natively with everything loaded (`dowse eval --bundle`); then the
 # same on a Brotli host (tests/e2e/h2-serve.mjs: HTTP/2 over TLS, Brotli 11, as Cloudflare Pages,
-# Netlify and Vercel serve), and on a plain static server (the same, compressing nothing).
+# Netlify and Vercel serve), on a gzip host (the same, gzip at level 6: GitHub Pages) and on a
+# plain static server (the same, compressing nothing).
 # Pagefind: scripts/bench-pagefind.sh on the same documents as HTML pages, on Python's
 # http.server and on the same Brotli host. Appends to results/web.md with the
 # machine, the date and the commands.
@@ -30,7 +32,7 @@ native=$("$dowse" eval --data "$data" --bundle "$work/bundle" --retriever hybrid
 bash scripts/browser-queries.sh "$work/bundle" "$work/queries.json" "$work/dowse.json"
 openssl req -x509 -newkey rsa:2048 -nodes -keyout "$work/key.pem" -out "$work/cert.pem" -days 1 -subj /CN=127.0.0.1 2>/dev/null
 # The same queries with the app and bundle on tests/e2e/h2-serve.mjs compressing as $1 says
-# (br: Brotli; identity: nothing, a plain static server), the report to $2.
+# (br: Brotli; gzip; identity: nothing, a plain static server), the report to $2.
 on_host() {
     local port=$((20000 + RANDOM % 20000))
     node tests/e2e/h2-serve.mjs "$(realpath dist)" "$(realpath "$work/bundle")" "$work/key.pem" "$work/cert.pem" "$port" "$1" >/dev/null 2>&1 &
@@ -41,6 +43,7 @@ on_host() {
     kill $h2
 }
 on_host br "$work/dowse-br.json"
+on_host gzip "$work/dowse-gzip.json"
 on_host identity "$work/dowse-plain.json"
 pagefind=$(bash scripts/bench-pagefind.sh "$work/pagefind")
 pagefind_br=$(bash scripts/bench-pagefind.sh "$work/pagefind" br)
@@ -52,6 +55,7 @@ from judgments import ndcg10, read_qrels
 data, work, native, pagefind, pagefind_br = sys.argv[1:6]
 runs = json.load(open(f"{work}/dowse.json"))
 brotli = json.load(open(f"{work}/dowse-br.json"))
+gzipped = json.load(open(f"{work}/dowse-gzip.json"))
 plain = json.load(open(f"{work}/dowse-plain.json"))
 ids = json.load(open(f"{work}/query-ids.json"))
 qrels = read_qrels(data)
@@ -98,7 +102,8 @@ To the first hybrid result {name}:
 again_ms = [a["ms"] for a in runs["again"]]
 def module(pattern):
     path = glob.glob(f"dist/{pattern}")[0]
-    return f"{os.path.getsize(path):,} bytes raw, {len(gzip.compress(open(path, 'rb').read(), 9)):,} gzip -9"
+    copy = os.path.getsize(path[: -len(".wasm")] + ".deflate")
+    return f"{os.path.getsize(path):,} bytes raw, {len(gzip.compress(open(path, 'rb').read(), 9)):,} gzip -9, {copy:,} its deflated copy"
 app, worker, networks = module("dowse-web-*_bg.wasm"), module("dowse-static_bg.wasm"), module("dowse-encoder_bg.wasm")
 print(f"""
 ## dowse and Pagefind on SciFact in Chromium, {datetime.date.today()}
@@ -107,15 +112,15 @@ print(f"""
 `dowse index --input ../shared/data/scifact` (its default bundle: MiniLM passages, the adapted
 static query encoder; {manifest['documents']:,} documents, {manifest['passages']:,} passages, {fragments['count']:,}
 fragments, rescore depth {fragments['rescore']}) in {seconds} (m:ss) with a peak of {peak:,.0f} MiB, served by
-`dowse serve` (gzip). The app's wasm: the page and keyword search, {app}; the static query
+`dowse serve` (Brotli: the small modules as their copies at quality 11, the rest at tower-http's quality 4). The app's wasm: the page and keyword search, {app}; the static query
 encoder's worker (no Burn; the table's rows fetched per query), {worker}, which starts once the
 first keyword results show (the worker for every other model, not fetched here: {networks}). The 300
 test queries: the first 20 each in a fresh browser profile (cold), then all 300 typed one after
 another in one page. Bytes are response bodies as sent (Chromium's network events), the app's
 wasm and JavaScript included; those to the first keyword result are the responses finished when
-it appeared. Fragments are stored deflated, so they cost the same on any host; the app's wasm,
-JavaScript and JSON are compressed by the host, or, on a host that compresses nothing, its
-modules come as their deflated copies.
+it appeared. Fragments are stored deflated, so they cost the same on any host; the app's
+JavaScript and JSON are compressed by the host, and its modules come as the host sends them
+where it sends Brotli, else as their deflated copies (`_bg.deflate`, docs/cli.md).
 
 | | dowse | Pagefind 1.6 |
 |---|---|---|
@@ -154,7 +159,7 @@ in the same Chromium:
 
 On a Brotli host: the same bundle, app and queries served by tests/e2e/h2-serve.mjs (HTTP/2 over
 TLS, Brotli at quality 11 where Chromium takes it, as Cloudflare Pages, Netlify and Vercel serve
-sites; GitHub Pages serves gzip, as the table above), Pagefind on the same server
+sites), Pagefind on the same server
 (`bash scripts/bench-pagefind.sh DIR br`):
 
 {on_host(brotli, "on the Brotli host")}
@@ -163,9 +168,14 @@ sites; GitHub Pages serves gzip, as the table above), Pagefind on the same serve
 {pagefind_br}
 ```
 
+On a gzip host: the same, h2-serve.mjs with gzip at level 6 (as GitHub Pages serves). The app's
+loaders take the modules' deflated copies there.
+
+{on_host(gzipped, "on the gzip host")}
+
 On a plain static server: the same, h2-serve.mjs compressing nothing (as S3's website endpoint
 and Python's http.server serve; nginx as installed compresses HTML alone), as Pagefind's first run
-above. The app's loaders take the modules' deflated copies there (`_bg.deflate`, docs/cli.md).
+above. The app's loaders take the modules' deflated copies there.
 
 {on_host(plain, "on the plain server")}
 """)
