@@ -163,8 +163,9 @@ impl Remote {
 
     /// A file the manifest lists, checked against its length and sha256: as the fragment its
     /// entry names, where it names one and the host does not send JSON with Brotli (deflated: a
-    /// plain static server sends the file as it is, gzip a little larger); else from the cache when it holds those bytes,
-    /// else from the network (and a cached copy that fails is fetched again).
+    /// plain static server sends the file as it is, gzip a little larger); else from the cache
+    /// when it holds those bytes, else from the network (and a cached copy that fails is fetched
+    /// again).
     async fn file(&self, manifest: &Manifest, path: &str, progress: &dyn Fn(u64)) -> Result<Vec<u8>, String> {
         let refused = |e: &dyn std::fmt::Display| format!("the bundle at {} cannot be used: {e}", self.base);
         let copy = manifest.entry(path).and_then(|entry| entry.fragment.as_ref()).filter(|_| !self.host_sends_brotli());
